@@ -1,0 +1,450 @@
+//! Reading and writing the Kaggle CSV files.
+//!
+//! Reading maps columns by header name, so it accepts what people actually have: train and test files (test
+//! identity columns are spelled `id-01`), an extra unnamed pandas index column, CRLF line ends, any column order,
+//! and missing optional columns (read as missing values). It streams: one row in memory at a time.
+//!
+//! A malformed row is reported as `file:line:column: reason` and skipped; after `max_bad_rows` of them reading stops
+//! with [`DataError::TooManyBadRows`]. Writing produces exactly the Kaggle format: integers without a decimal point,
+//! floats as pandas writes them (`150.0`, `68.5`), missing values as empty fields.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::catalog::{canonical_name, Catalog, ColumnType, Table};
+use crate::error::{BadRow, DataError};
+use crate::record::Row;
+
+/// How many bad rows a reader keeps for its final report (all of them are counted and logged).
+const KEPT_BAD_ROWS: usize = 100;
+
+/// A streaming reader of one Kaggle table.
+pub struct TableReader<R: Read> {
+    path: PathBuf,
+    catalog: &'static Catalog,
+    reader: csv::Reader<R>,
+    /// For each field of the file: the catalog column it fills, or `None` for ignored fields.
+    field_to_column: Vec<Option<usize>>,
+    record: csv::ByteRecord,
+    max_bad_rows: u64,
+    bad_count: u64,
+    bad_rows: Vec<BadRow>,
+    rows_read: u64,
+}
+
+impl TableReader<File> {
+    /// Opens `path` as a file of `table`, reading and checking its header.
+    pub fn open(path: impl AsRef<Path>, table: Table, max_bad_rows: u64) -> Result<Self, DataError> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+        TableReader::new(file, path, table, max_bad_rows)
+    }
+}
+
+impl<R: Read> TableReader<R> {
+    /// Reads from any byte source; `path` is used in messages only.
+    pub fn new(input: R, path: impl Into<PathBuf>, table: Table, max_bad_rows: u64) -> Result<Self, DataError> {
+        let path = path.into();
+        let catalog = table.catalog();
+        let mut reader =
+            csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(1 << 20).from_reader(input);
+        let mut header = csv::ByteRecord::new();
+        let has_header = reader.read_byte_record(&mut header).map_err(|source| DataError::Csv {
+            path: path.clone(),
+            line: 1,
+            source,
+        })?;
+        if !has_header {
+            return Err(DataError::EmptyFile { path });
+        }
+        let field_to_column = map_header(&path, catalog, &header)?;
+        Ok(TableReader {
+            path,
+            catalog,
+            reader,
+            field_to_column,
+            record: csv::ByteRecord::new(),
+            max_bad_rows,
+            bad_count: 0,
+            bad_rows: Vec::new(),
+            rows_read: 0,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Rows returned so far.
+    pub fn rows_read(&self) -> u64 {
+        self.rows_read
+    }
+
+    /// Malformed rows skipped so far.
+    pub fn bad_count(&self) -> u64 {
+        self.bad_count
+    }
+
+    /// The first bad rows (up to 100), for a final report.
+    pub fn bad_rows(&self) -> &[BadRow] {
+        &self.bad_rows
+    }
+
+    /// The next well-formed row, `None` at end of file. Malformed rows are reported and skipped.
+    pub fn read_row(&mut self) -> Result<Option<Row>, DataError> {
+        loop {
+            let more = match self.reader.read_byte_record(&mut self.record) {
+                Ok(more) => more,
+                Err(source) => {
+                    // The csv crate reports invalid quoting/UTF-8 per record; treat it as one bad row.
+                    let line = source.position().map_or(0, |p| p.line());
+                    if matches!(source.kind(), csv::ErrorKind::Io(_)) {
+                        return Err(DataError::Csv { path: self.path.clone(), line, source });
+                    }
+                    self.report_bad(BadRow {
+                        path: self.path.clone(),
+                        line,
+                        column: None,
+                        reason: source.to_string(),
+                    })?;
+                    continue;
+                }
+            };
+            if !more {
+                return Ok(None);
+            }
+            match self.parse_record() {
+                Ok(row) => {
+                    self.rows_read += 1;
+                    return Ok(Some(row));
+                }
+                Err(bad) => self.report_bad(bad)?,
+            }
+        }
+    }
+
+    fn report_bad(&mut self, bad: BadRow) -> Result<(), DataError> {
+        tracing::warn!("skipping malformed row {bad}");
+        self.bad_count += 1;
+        if self.bad_rows.len() < KEPT_BAD_ROWS {
+            self.bad_rows.push(bad);
+        }
+        if self.bad_count > self.max_bad_rows {
+            return Err(DataError::TooManyBadRows {
+                path: self.path.clone(),
+                count: self.bad_count,
+                max: self.max_bad_rows,
+                first: Box::new(self.bad_rows[0].clone()),
+            });
+        }
+        Ok(())
+    }
+
+    fn parse_record(&self) -> Result<Row, BadRow> {
+        let line = self.record.position().map_or(0, |p| p.line());
+        let bad = |column: Option<&str>, reason: String| BadRow {
+            path: self.path.clone(),
+            line,
+            column: column.map(str::to_string),
+            reason,
+        };
+        if self.record.len() != self.field_to_column.len() {
+            return Err(bad(
+                None,
+                format!("{} fields, the header has {}", self.record.len(), self.field_to_column.len()),
+            ));
+        }
+        let mut row = Row::empty(self.catalog);
+        let columns = self.catalog.columns();
+        for (field, target) in self.record.iter().zip(&self.field_to_column) {
+            let Some(index) = *target else { continue };
+            let col = &columns[index];
+            if field.is_empty() {
+                continue;
+            }
+            let text = std::str::from_utf8(field).map_err(|_| bad(Some(col.name), "not valid UTF-8".into()))?;
+            match col.ty {
+                ColumnType::Str => row.strs[col.slot] = Some(text.into()),
+                ColumnType::Int | ColumnType::Float => {
+                    let v = parse_number(text, col.ty).map_err(|reason| bad(Some(col.name), reason))?;
+                    row.nums[col.slot] = v;
+                }
+            }
+        }
+        for col in columns.iter().filter(|c| c.required) {
+            if row.nums[col.slot].is_nan() {
+                return Err(bad(Some(col.name), "required value is missing".into()));
+            }
+        }
+        Ok(row)
+    }
+}
+
+impl<R: Read> Iterator for TableReader<R> {
+    type Item = Result<Row, DataError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.read_row().transpose()
+    }
+}
+
+fn parse_number(text: &str, ty: ColumnType) -> Result<f64, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("nan") {
+        return Ok(f64::NAN);
+    }
+    let v: f64 = t.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!("`{text}` is not a finite number"));
+    }
+    if ty == ColumnType::Int && v.fract() != 0.0 {
+        return Err(format!("`{text}` is not an integer"));
+    }
+    Ok(v)
+}
+
+fn map_header(
+    path: &Path,
+    catalog: &'static Catalog,
+    header: &csv::ByteRecord,
+) -> Result<Vec<Option<usize>>, DataError> {
+    let mut map = Vec::with_capacity(header.len());
+    let mut seen = vec![false; catalog.columns().len()];
+    let mut unknown = Vec::new();
+    for raw in header.iter() {
+        let name = String::from_utf8_lossy(raw);
+        let name = canonical_name(&name);
+        let index = catalog.index(&name);
+        match index {
+            Some(i) if seen[i] => {
+                return Err(DataError::DuplicateColumn { path: path.to_path_buf(), column: name.into_owned() })
+            }
+            Some(i) => seen[i] = true,
+            // pandas writes its index as an unnamed first column ("" or "Unnamed: 0").
+            None if name.is_empty() || name.starts_with("Unnamed:") => {}
+            None => unknown.push(name.into_owned()),
+        }
+        map.push(index);
+    }
+    if !unknown.is_empty() {
+        tracing::warn!(
+            "{}: ignoring columns not in the {} catalog: {}",
+            path.display(),
+            catalog.table.name(),
+            unknown.join(", ")
+        );
+    }
+    if let Some((col, _)) = catalog.columns().iter().zip(&seen).find(|(c, seen)| c.required && !**seen) {
+        let found: Vec<String> = header.iter().take(8).map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+        return Err(DataError::MissingColumn {
+            path: path.to_path_buf(),
+            column: col.name,
+            table: catalog.table.name(),
+            found: found.join(","),
+        });
+    }
+    Ok(map)
+}
+
+/// Appends the CSV header line of a table (Kaggle order, `\n` line end).
+pub fn write_header(catalog: &Catalog, out: &mut Vec<u8>) {
+    for (i, name) in catalog.names().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(name.as_bytes());
+    }
+    out.push(b'\n');
+}
+
+/// Appends one row as a Kaggle-format CSV line. Formatting into a buffer lets writers format rows in parallel.
+pub fn write_row(catalog: &Catalog, row: &Row, out: &mut Vec<u8>) {
+    let mut float_buf = ryu::Buffer::new();
+    let mut int_buf = itoa::Buffer::new();
+    for (i, col) in catalog.columns().iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match col.ty {
+            ColumnType::Str => {
+                if let Some(s) = &row.strs[col.slot] {
+                    write_text(s, out);
+                }
+            }
+            ColumnType::Int => {
+                let v = row.nums[col.slot];
+                if !v.is_nan() {
+                    out.extend_from_slice(int_buf.format(v as i64).as_bytes());
+                }
+            }
+            ColumnType::Float => {
+                let v = row.nums[col.slot];
+                if !v.is_nan() {
+                    write_float(v, &mut float_buf, out);
+                }
+            }
+        }
+    }
+    out.push(b'\n');
+}
+
+/// Writes a float as Python's `repr` (what pandas writes) does in the value range of this data: shortest
+/// round-trip digits, always with a decimal point (`150.0`, `68.5`, `0.0`).
+fn write_float(v: f64, buf: &mut ryu::Buffer, out: &mut Vec<u8>) {
+    // The common case in this data: small whole numbers (counts, V-columns, codes).
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        let mut ib = itoa::Buffer::new();
+        if v == 0.0 && v.is_sign_negative() {
+            out.push(b'-');
+        }
+        out.extend_from_slice(ib.format(v as i64).as_bytes());
+        out.extend_from_slice(b".0");
+        return;
+    }
+    out.extend_from_slice(buf.format_finite(v).as_bytes());
+}
+
+fn write_text(s: &str, out: &mut Vec<u8>) {
+    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        out.push(b'"');
+        for b in s.bytes() {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// A buffered file writer of one table: header first, then rows.
+pub struct TableWriter {
+    path: PathBuf,
+    catalog: &'static Catalog,
+    out: BufWriter<File>,
+    line: Vec<u8>,
+}
+
+impl TableWriter {
+    pub fn create(path: impl AsRef<Path>, table: Table) -> Result<Self, DataError> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::create(&path).map_err(|e| DataError::io(&path, e))?;
+        let catalog = table.catalog();
+        let mut w = TableWriter { path, catalog, out: BufWriter::with_capacity(1 << 20, file), line: Vec::new() };
+        write_header(catalog, &mut w.line);
+        w.flush_line()?;
+        Ok(w)
+    }
+
+    pub fn write(&mut self, row: &Row) -> Result<(), DataError> {
+        write_row(self.catalog, row, &mut self.line);
+        self.flush_line()
+    }
+
+    /// Writes bytes already formatted with [`write_row`] (e.g. by worker threads).
+    pub fn write_formatted(&mut self, lines: &[u8]) -> Result<(), DataError> {
+        self.out.write_all(lines).map_err(|e| DataError::io(&self.path, e))
+    }
+
+    fn flush_line(&mut self) -> Result<(), DataError> {
+        let r = self.out.write_all(&self.line);
+        self.line.clear();
+        r.map_err(|e| DataError::io(&self.path, e))
+    }
+
+    pub fn finish(mut self) -> Result<(), DataError> {
+        self.out.flush().map_err(|e| DataError::io(&self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{IDENTITY, TRANSACTION};
+
+    fn read_all(text: &str, table: Table, max_bad: u64) -> (Vec<Row>, Vec<BadRow>) {
+        let mut r = TableReader::new(text.as_bytes(), "mem.csv", table, max_bad).expect("header");
+        let rows: Vec<Row> = r.by_ref().collect::<Result<_, _>>().expect("rows");
+        (rows, r.bad_rows().to_vec())
+    }
+
+    #[test]
+    fn columns_are_mapped_by_name_in_any_order_with_crlf() {
+        let text = "TransactionDT,ProductCD,TransactionID\r\n86400,W,7\r\n86401,,8\r\n";
+        let (rows, _) = read_all(text, Table::Transaction, 0);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].num(TRANSACTION.col("TransactionID")), Some(7.0));
+        assert_eq!(rows[0].str(TRANSACTION.col("ProductCD")), Some("W"));
+        assert_eq!(rows[1].str(TRANSACTION.col("ProductCD")), None);
+        assert_eq!(rows[1].num(TRANSACTION.col("card1")), None);
+    }
+
+    #[test]
+    fn pandas_index_column_and_hyphenated_test_names_are_accepted() {
+        let text = ",TransactionID,id-01,id-30\n0,7,-5.0,iOS 11.1.2\n";
+        let (rows, _) = read_all(text, Table::Identity, 0);
+        assert_eq!(rows[0].num(IDENTITY.col("id_01")), Some(-5.0));
+        assert_eq!(rows[0].str(IDENTITY.col("id_30")), Some("iOS 11.1.2"));
+    }
+
+    #[test]
+    fn missing_required_column_is_named() {
+        let err = TableReader::new("TransactionID,isFraud\n1,0\n".as_bytes(), "t.csv", Table::Transaction, 0)
+            .err()
+            .expect("must fail");
+        let msg = err.to_string();
+        assert!(msg.contains("t.csv") && msg.contains("TransactionDT"), "{msg}");
+    }
+
+    #[test]
+    fn malformed_row_is_reported_with_line_and_column_and_skipped() {
+        let text = "TransactionID,TransactionDT,TransactionAmt\n1,86400,10.5\n2,86401,abc\n3,86402,7\n";
+        let (rows, bad) = read_all(text, Table::Transaction, 5);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].to_string(), "mem.csv:3:TransactionAmt: `abc` is not a number");
+    }
+
+    #[test]
+    fn too_many_bad_rows_stops_with_a_summary() {
+        let text = "TransactionID,TransactionDT\n1,x\n2,y\n3,86400\n";
+        let mut r = TableReader::new(text.as_bytes(), "t.csv", Table::Transaction, 1).expect("header");
+        let err = r.by_ref().find_map(Result::err).expect("must fail");
+        assert!(err.to_string().contains("2 malformed rows"), "{err}");
+    }
+
+    #[test]
+    fn rows_with_wrong_field_count_or_missing_id_are_bad() {
+        let text = "TransactionID,TransactionDT\n1,86400,9\n,86400\n2,86401\n";
+        let (rows, bad) = read_all(text, Table::Transaction, 5);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(bad.len(), 2);
+        assert!(bad[1].to_string().contains("TransactionID: required value is missing"));
+    }
+
+    #[test]
+    fn written_rows_use_kaggle_number_formats_and_read_back_equal() {
+        let mut row = Row::empty(&TRANSACTION);
+        row.nums[TRANSACTION.col("TransactionID").slot] = 2987000.0;
+        row.nums[TRANSACTION.col("TransactionDT").slot] = 86400.0;
+        row.nums[TRANSACTION.col("TransactionAmt").slot] = 68.5;
+        row.nums[TRANSACTION.col("card3").slot] = 150.0;
+        row.nums[TRANSACTION.col("V1").slot] = 0.0;
+        row.nums[TRANSACTION.col("C1").slot] = 12.345;
+        row.strs[TRANSACTION.col("ProductCD").slot] = Some("W".into());
+        row.strs[TRANSACTION.col("P_emaildomain").slot] = Some("a,b\"c".into());
+        let mut out = Vec::new();
+        write_header(&TRANSACTION, &mut out);
+        write_row(&TRANSACTION, &row, &mut out);
+        let text = String::from_utf8(out).expect("utf8");
+        let line = text.lines().nth(1).expect("row");
+        assert!(line.starts_with("2987000,,86400,68.5,W,,,150.0,"), "{line}");
+        assert!(line.contains(",\"a,b\"\"c\","));
+        assert!(line.contains(",12.345,"));
+        let (rows, _) = read_all(&text, Table::Transaction, 0);
+        assert_eq!(rows[0], row);
+    }
+}

@@ -1,0 +1,21 @@
+//! fraudstream-data: the IEEE-CIS data layer every other crate stands on.
+//!
+//! - [`catalog`]: the 394 transaction and 41 identity columns, their order and types — the single definition.
+//! - [`record`]: typed, nullable records laid out from the catalog ([`Transaction`], [`Identity`], [`Row`]).
+//! - [`csv_table`]: streaming Kaggle CSV reading (by header name, bad rows reported as file:line:column) and
+//!   writing in exactly the Kaggle format.
+//! - [`event_time`]: TransactionDT → event time, the one rule used everywhere.
+//!
+//! Records are deliberately plain data: no I/O handles, no Kafka types, so the engine, model mapping and trainer can
+//! all use them without depending on each other.
+
+pub mod catalog;
+pub mod csv_table;
+pub mod error;
+pub mod event_time;
+pub mod record;
+
+pub use catalog::{Catalog, Column, ColumnType, Table};
+pub use error::{BadRow, DataError};
+pub use event_time::EventTime;
+pub use record::{Identity, Record, Row, Transaction, Value};
