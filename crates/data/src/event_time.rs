@@ -45,6 +45,80 @@ impl fmt::Display for EventTime {
     }
 }
 
+/// Calendar fields of an event time in UTC, and the Kaggle-style counters derived from them.
+///
+/// `DT_D = (year-2017)*365 + day of year`, `DT_W = (year-2017)*52 + ISO week`, `DT_M = (year-2017)*12 + month` —
+/// the definitions the reference model was trained with (not Flink's EXTRACT(DOY/DOW/MONTH)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Calendar {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    /// 1-based day of the year.
+    pub ordinal: u32,
+    /// ISO 8601 week number (1..=53) of the date.
+    pub iso_week: u32,
+    /// Monday = 0 … Sunday = 6 (Python's `weekday()`).
+    pub weekday: u32,
+    pub hour: u32,
+}
+
+impl Calendar {
+    pub fn of(t: EventTime) -> Calendar {
+        let secs = t.0.div_euclid(1000);
+        let days = secs.div_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        let ordinal = (days - days_from_civil(year, 1, 1) + 1) as u32;
+        let weekday = (days + 3).rem_euclid(7) as u32;
+        let iso_week = iso_week(year, ordinal, weekday);
+        let hour = (secs.rem_euclid(86_400) / 3600) as u32;
+        Calendar { year, month, day, ordinal, iso_week, weekday, hour }
+    }
+
+    pub fn dt_d(&self) -> i64 {
+        (self.year - 2017) * 365 + self.ordinal as i64
+    }
+
+    pub fn dt_w(&self) -> i64 {
+        (self.year - 2017) * 52 + self.iso_week as i64
+    }
+
+    pub fn dt_m(&self) -> i64 {
+        (self.year - 2017) * 12 + self.month as i64
+    }
+}
+
+fn iso_week(year: i64, ordinal: u32, weekday: u32) -> u32 {
+    let week = (ordinal as i64 - (weekday as i64 + 1) + 10) / 7;
+    if week < 1 {
+        iso_weeks_in_year(year - 1)
+    } else if week > iso_weeks_in_year(year) as i64 {
+        1
+    } else {
+        week as u32
+    }
+}
+
+fn iso_weeks_in_year(year: i64) -> u32 {
+    let p = |y: i64| (y + y.div_euclid(4) - y.div_euclid(100) + y.div_euclid(400)).rem_euclid(7);
+    if p(year) == 4 || p(year - 1) == 3 {
+        53
+    } else {
+        52
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (inverse of [`civil_from_days`]).
+pub const fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Proleptic Gregorian (year, month, day) of a count of days since 1970-01-01 (Howard Hinnant's algorithm).
 pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -71,6 +145,28 @@ mod tests {
     #[test]
     fn last_training_row_is_about_182_days_later() {
         assert_eq!(EventTime::from_transaction_dt(15_811_131).to_string(), "2018-05-31T23:58:51.000Z");
+    }
+
+    #[test]
+    fn calendar_counters_match_python_isocalendar() {
+        // Values from Python: datetime(2017,11,30) + timedelta(seconds=dt), then the facts-file formulas.
+        let c = Calendar::of(EventTime::from_transaction_dt(86_400));
+        assert_eq!((c.dt_d(), c.dt_w(), c.dt_m(), c.hour, c.weekday), (335, 48, 12, 0, 4));
+        // 2018-01-01 07:30 (Monday): ISO week 1 of 2018.
+        let c = Calendar::of(EventTime::from_transaction_dt(32 * 86_400 + 7 * 3600 + 1800));
+        assert_eq!((c.year, c.ordinal, c.iso_week, c.weekday, c.hour), (2018, 1, 1, 0, 7));
+        assert_eq!((c.dt_d(), c.dt_w(), c.dt_m()), (366, 53, 13));
+        // 2017-12-31 (Sunday) is in ISO week 52.
+        let c = Calendar::of(EventTime::from_transaction_dt(31 * 86_400));
+        assert_eq!((c.iso_week, c.weekday, c.dt_d()), (52, 6, 365));
+    }
+
+    #[test]
+    fn days_from_civil_inverts_civil_from_days() {
+        for days in [-1000, 0, 17_500, 17_532, 20_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
     }
 
     #[test]

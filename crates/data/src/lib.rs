@@ -17,5 +17,5 @@ pub mod record;
 
 pub use catalog::{Catalog, Column, ColumnType, Table};
 pub use error::{BadRow, DataError};
-pub use event_time::EventTime;
+pub use event_time::{Calendar, EventTime};
 pub use record::{Identity, Record, Row, Transaction, Value};
