@@ -4,16 +4,20 @@
 //! - [`record`]: typed, nullable records laid out from the catalog ([`Transaction`], [`Identity`], [`Row`]).
 //! - [`csv_table`]: streaming Kaggle CSV reading (by header name, bad rows reported as file:line:column) and
 //!   writing in exactly the Kaggle format.
+//! - [`avro`]: value and key schemas derived from the catalog, codecs, and the Confluent wire format.
+//! - [`registry`]: a cached Confluent Schema Registry client (TopicNameStrategy, basic auth).
 //! - [`event_time`]: TransactionDT → event time, the one rule used everywhere.
 //!
 //! Records are deliberately plain data: no I/O handles, no Kafka types, so the engine, model mapping and trainer can
 //! all use them without depending on each other.
 
+pub mod avro;
 pub mod catalog;
 pub mod csv_table;
 pub mod error;
 pub mod event_time;
 pub mod record;
+pub mod registry;
 
 pub use catalog::{Catalog, Column, ColumnType, Table};
 pub use error::{BadRow, DataError};

@@ -1,0 +1,169 @@
+//! A Confluent Schema Registry client: register schemas under TopicNameStrategy subjects and look schemas up by id.
+//!
+//! Both directions are cached, so a producer registers each schema once and a consumer fetches each writer schema
+//! once, however many records carry it. Works with Confluent Cloud (`--schema-registry-auth KEY:SECRET` becomes HTTP
+//! basic auth) and with any server that follows the public REST API.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::error::DataError;
+
+/// The media type the Schema Registry API speaks.
+const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+
+/// The subject of a topic's key or value schema under Confluent's default TopicNameStrategy.
+pub fn subject(topic: &str, is_key: bool) -> String {
+    format!("{topic}-{}", if is_key { "key" } else { "value" })
+}
+
+/// A cached Schema Registry client. Cloning shares the cache.
+#[derive(Clone)]
+pub struct SchemaRegistry {
+    base: String,
+    auth: Option<(String, String)>,
+    http: reqwest::blocking::Client,
+    cache: Arc<Mutex<Cache>>,
+}
+
+#[derive(Default)]
+struct Cache {
+    ids: HashMap<(String, String), u32>,
+    schemas: HashMap<u32, Arc<serde_avro_fast::Schema>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RegisterResponse {
+    id: u32,
+}
+
+#[derive(serde::Deserialize)]
+struct SchemaResponse {
+    schema: String,
+    #[serde(rename = "schemaType", default)]
+    schema_type: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorResponse {
+    error_code: i64,
+    message: String,
+}
+
+impl SchemaRegistry {
+    /// `url` is the registry's base URL; `auth` is `KEY:SECRET` (Confluent Cloud API key) for basic auth.
+    pub fn new(url: &str, auth: Option<&str>) -> Result<SchemaRegistry, DataError> {
+        let auth = match auth {
+            None => None,
+            Some(a) => {
+                let (user, pass) = a.split_once(':').ok_or_else(|| DataError::Registry {
+                    url: url.to_string(),
+                    message: "credentials must be given as KEY:SECRET".into(),
+                })?;
+                Some((user.to_string(), pass.to_string()))
+            }
+        };
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| DataError::Registry { url: url.to_string(), message: e.to_string() })?;
+        Ok(SchemaRegistry { base: url.trim_end_matches('/').to_string(), auth, http, cache: Default::default() })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        // The cache holds plain data; a panic elsewhere cannot leave it half-written.
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers `schema` (Avro JSON) under `subject`, returning its global id (the existing id if already there).
+    pub fn register(&self, subject: &str, schema: &str) -> Result<u32, DataError> {
+        let key = (subject.to_string(), schema.to_string());
+        if let Some(&id) = self.cache().ids.get(&key) {
+            return Ok(id);
+        }
+        let url = format!("{}/subjects/{}/versions", self.base, encode_path(subject));
+        let body = serde_json::json!({ "schema": schema }).to_string();
+        let resp: RegisterResponse = self.send(self.http.post(&url).body(body), &url)?;
+        self.cache().ids.insert(key, resp.id);
+        Ok(resp.id)
+    }
+
+    /// The schema with a global id, parsed for decoding.
+    pub fn schema_by_id(&self, id: u32) -> Result<Arc<serde_avro_fast::Schema>, DataError> {
+        if let Some(s) = self.cache().schemas.get(&id) {
+            return Ok(s.clone());
+        }
+        let url = format!("{}/schemas/ids/{id}", self.base);
+        let resp: SchemaResponse = self.send(self.http.get(&url), &url)?;
+        if let Some(t) = resp.schema_type.as_deref().filter(|t| *t != "AVRO") {
+            return Err(DataError::Registry { url, message: format!("schema {id} is {t}, not AVRO") });
+        }
+        let schema = Arc::new(crate::avro::parse_schema(&resp.schema)?);
+        self.cache().schemas.insert(id, schema.clone());
+        Ok(schema)
+    }
+
+    fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::blocking::RequestBuilder,
+        url: &str,
+    ) -> Result<T, DataError> {
+        let mut req =
+            req.header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE).header(reqwest::header::ACCEPT, CONTENT_TYPE);
+        if let Some((u, p)) = &self.auth {
+            req = req.basic_auth(u, Some(p));
+        }
+        let err = |message: String| DataError::Registry { url: url.to_string(), message };
+        let resp = req.send().map_err(|e| err(format!("request failed: {e}")))?;
+        let status = resp.status();
+        let text = resp.text().map_err(|e| err(format!("reading the response failed: {e}")))?;
+        if !status.is_success() {
+            let detail = match serde_json::from_str::<ErrorResponse>(&text) {
+                Ok(e) => format!("{} (error_code {})", e.message, e.error_code),
+                Err(_) => text.chars().take(200).collect(),
+            };
+            return Err(err(format!("HTTP {status}: {detail}")));
+        }
+        serde_json::from_str(&text).map_err(|e| err(format!("unexpected response {text:.200}: {e}")))
+    }
+}
+
+/// Percent-encodes a subject for use as one URL path segment.
+fn encode_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_name_strategy_subjects() {
+        assert_eq!(subject("transactions", true), "transactions-key");
+        assert_eq!(subject("identities", false), "identities-value");
+    }
+
+    #[test]
+    fn subjects_are_encoded_as_one_path_segment() {
+        assert_eq!(encode_path("a b/c-value"), "a%20b%2Fc-value");
+    }
+
+    #[test]
+    fn credentials_need_a_colon() {
+        assert!(SchemaRegistry::new("http://x", Some("nocolon")).is_err());
+        assert!(SchemaRegistry::new("http://x/", Some("k:s")).is_ok_and(|r| r.url() == "http://x"));
+    }
+}
