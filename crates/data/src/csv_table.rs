@@ -30,7 +30,10 @@ pub struct TableReader<R: Read> {
     max_bad_rows: u64,
     bad_count: u64,
     bad_rows: Vec<BadRow>,
+    /// Bad rows not yet handed out by [`TableReader::drain_bad_rows`].
+    undrained: Vec<BadRow>,
     rows_read: u64,
+    last_line: u64,
 }
 
 impl TableReader<File> {
@@ -68,7 +71,9 @@ impl<R: Read> TableReader<R> {
             max_bad_rows,
             bad_count: 0,
             bad_rows: Vec::new(),
+            undrained: Vec::new(),
             rows_read: 0,
+            last_line: 1,
         })
     }
 
@@ -89,6 +94,16 @@ impl<R: Read> TableReader<R> {
     /// The first bad rows (up to 100), for a final report.
     pub fn bad_rows(&self) -> &[BadRow] {
         &self.bad_rows
+    }
+
+    /// Bad rows skipped since the last call, so a pipeline can route each to its dead-letter output.
+    pub fn drain_bad_rows(&mut self) -> Vec<BadRow> {
+        std::mem::take(&mut self.undrained)
+    }
+
+    /// The line number of the row last returned by [`TableReader::read_row`].
+    pub fn last_line(&self) -> u64 {
+        self.last_line
     }
 
     /// The next well-formed row, `None` at end of file. Malformed rows are reported and skipped.
@@ -117,6 +132,7 @@ impl<R: Read> TableReader<R> {
             match self.parse_record() {
                 Ok(row) => {
                     self.rows_read += 1;
+                    self.last_line = self.record.position().map_or(0, |p| p.line());
                     return Ok(Some(row));
                 }
                 Err(bad) => self.report_bad(bad)?,
@@ -128,8 +144,9 @@ impl<R: Read> TableReader<R> {
         tracing::warn!("skipping malformed row {bad}");
         self.bad_count += 1;
         if self.bad_rows.len() < KEPT_BAD_ROWS {
-            self.bad_rows.push(bad);
+            self.bad_rows.push(bad.clone());
         }
+        self.undrained.push(bad);
         if self.bad_count > self.max_bad_rows {
             return Err(DataError::TooManyBadRows {
                 path: self.path.clone(),

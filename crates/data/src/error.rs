@@ -47,6 +47,9 @@ pub enum DataError {
     #[error("Avro {context}: {message}")]
     Avro { context: String, message: String },
 
+    #[error("Schema Registry {url}: schema id {id} is not registered (error_code 40403)")]
+    UnknownSchemaId { url: String, id: u32 },
+
     #[error("Schema Registry {url}: {message}")]
     Registry { url: String, message: String },
 }

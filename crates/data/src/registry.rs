@@ -99,7 +99,12 @@ impl SchemaRegistry {
             return Ok(s.clone());
         }
         let url = format!("{}/schemas/ids/{id}", self.base);
-        let resp: SchemaResponse = self.send(self.http.get(&url), &url)?;
+        let resp: SchemaResponse = self.send(self.http.get(&url), &url).map_err(|e| match e {
+            DataError::Registry { ref message, .. } if message.contains("error_code 40403") => {
+                DataError::UnknownSchemaId { url: self.base.clone(), id }
+            }
+            e => e,
+        })?;
         if let Some(t) = resp.schema_type.as_deref().filter(|t| *t != "AVRO") {
             return Err(DataError::Registry { url, message: format!("schema {id} is {t}, not AVRO") });
         }

@@ -35,7 +35,7 @@ fn unknown_schema_id_is_an_error_naming_the_registry_and_code() {
     let server = FakeSchemaRegistry::start();
     let client = SchemaRegistry::new(server.url(), None).expect("client");
     let err = client.schema_by_id(99).unwrap_err().to_string();
-    assert!(err.contains(server.url()) && err.contains("40403") && err.contains("Schema 99 not found"), "{err}");
+    assert!(err.contains(server.url()) && err.contains("40403") && err.contains("schema id 99"), "{err}");
 }
 
 #[test]

@@ -1,0 +1,165 @@
+//! Every flag of every subcommand, defined once with its help text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Real-time fraud detection for payment streams (IEEE-CIS shaped data, Kafka, ONNX tree models).
+#[derive(Debug, Parser)]
+#[command(name = "fraudstream", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// More log output (-v: info from all components, -vv: debug). FRAUDSTREAM_LOG overrides, e.g. `debug`.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read the transaction and identity CSVs and write them to Kafka as Avro, in event-time order.
+    Produce(ProduceArgs),
+}
+
+/// Connection to a Kafka cluster, the Confluent way.
+#[derive(Debug, Args)]
+pub struct KafkaArgs {
+    /// Bootstrap brokers, host:port[,host:port...].
+    #[arg(long, env = "FRAUDSTREAM_BROKERS", default_value = "127.0.0.1:9092")]
+    pub brokers: String,
+
+    /// Any librdkafka property as key=value; repeatable. For Confluent Cloud: -X security.protocol=SASL_SSL
+    /// -X sasl.mechanisms=PLAIN -X sasl.username=API_KEY -X sasl.password=API_SECRET.
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    pub properties: Vec<String>,
+
+    /// Schema Registry base URL.
+    #[arg(long, env = "FRAUDSTREAM_SCHEMA_REGISTRY", default_value = "http://127.0.0.1:8081")]
+    pub schema_registry: String,
+
+    /// Schema Registry credentials as KEY:SECRET (HTTP basic auth, as Confluent Cloud uses).
+    #[arg(long, env = "FRAUDSTREAM_SCHEMA_REGISTRY_AUTH", value_name = "KEY:SECRET")]
+    pub schema_registry_auth: Option<String>,
+
+    /// Topic of the transactions.
+    #[arg(long, default_value = "transactions")]
+    pub transactions_topic: String,
+
+    /// Topic of the identities.
+    #[arg(long, default_value = "identities")]
+    pub identities_topic: String,
+}
+
+/// The input CSV files.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// The transactions CSV (Kaggle train_transaction.csv / test_transaction.csv layout).
+    #[arg(long, value_name = "FILE")]
+    pub transactions: PathBuf,
+
+    /// The identities CSV (train_identity.csv / test_identity.csv); without it, no transaction has an identity.
+    #[arg(long, value_name = "FILE")]
+    pub identities: Option<PathBuf>,
+
+    /// Malformed rows to skip (each reported as file:line:column) before stopping with an error.
+    #[arg(long, default_value_t = 10)]
+    pub max_bad_rows: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+
+    /// Partitions of topics that do not exist yet (both topics need the same count to be co-partitioned).
+    #[arg(long, default_value_t = 6)]
+    pub partitions: i32,
+
+    /// Replication factor of topics that do not exist yet.
+    #[arg(long, default_value_t = 1)]
+    pub replication_factor: i32,
+
+    /// Replay X seconds of event time per wall-clock second (default: as fast as possible).
+    #[arg(long, value_name = "X", conflicts_with = "rate")]
+    pub speedup: Option<f64>,
+
+    /// Replay at N records per second (default: as fast as possible).
+    #[arg(long, value_name = "N")]
+    pub rate: Option<f64>,
+
+    /// Shift each identity's event time by a random offset within ±this (e.g. 90s) to exercise join windows.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    pub identity_jitter: Duration,
+
+    /// Seed of the identity jitter.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// How long to wait for the broker to acknowledge outstanding rows at the end.
+    #[arg(long, value_parser = parse_duration, default_value = "120s")]
+    pub flush_timeout: Duration,
+
+    /// No progress bar (for logs and scripts).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Parses `250ms`, `20s`, `5m`, `1h`, or plain seconds (`1.5`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration (examples: 500ms, 20s, 5m)"))?;
+    let secs = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        u => return Err(format!("unknown unit `{u}` in `{s}` (use ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_flag_has_help_text() {
+        fn check(cmd: &clap::Command, path: &str) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(arg.get_help().is_some(), "{path} --{id} has no help text");
+            }
+            for sub in cmd.get_subcommands() {
+                assert!(sub.get_about().is_some(), "{path} {} has no description", sub.get_name());
+                check(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        check(&Cli::command(), "fraudstream");
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+}

@@ -1,0 +1,3 @@
+//! One module per subcommand: turn parsed flags into a library call and a human summary.
+
+pub mod produce;

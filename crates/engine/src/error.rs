@@ -1,0 +1,27 @@
+//! Errors of the engine: each says which component, topic or file failed and what to do about it.
+
+use fraudstream_data::DataError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+
+    #[error("Kafka {context}: {source}")]
+    Kafka { context: String, source: rdkafka::error::KafkaError },
+
+    #[error("{0}")]
+    Config(String),
+
+    #[error(
+        "delivery to Kafka failed after retries: {acked} of {sent} rows were acknowledged by the broker \
+         ({failed} failed, {unsent} not sent); first failure: {first_error}"
+    )]
+    Delivery { sent: u64, acked: u64, failed: u64, unsent: u64, first_error: String },
+}
+
+impl EngineError {
+    pub(crate) fn kafka(context: impl Into<String>, source: rdkafka::error::KafkaError) -> EngineError {
+        EngineError::Kafka { context: context.into(), source }
+    }
+}

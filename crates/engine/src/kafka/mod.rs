@@ -1,0 +1,133 @@
+//! Kafka connection settings and topic administration, the Confluent way: a bootstrap list plus any librdkafka
+//! property (`-X security.protocol=SASL_SSL -X sasl.mechanisms=PLAIN -X sasl.username=KEY ...` for Confluent Cloud).
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::error::EngineError;
+
+/// How to reach a Kafka cluster.
+#[derive(Debug, Clone, Default)]
+pub struct KafkaSettings {
+    /// `host:port[,host:port...]`.
+    pub brokers: String,
+    /// Extra librdkafka properties, applied last so they override our defaults.
+    pub properties: Vec<(String, String)>,
+}
+
+impl KafkaSettings {
+    pub fn new(brokers: impl Into<String>) -> KafkaSettings {
+        KafkaSettings { brokers: brokers.into(), properties: Vec::new() }
+    }
+
+    /// Parses `key=value` as given to `-X`.
+    pub fn parse_property(kv: &str) -> Result<(String, String), EngineError> {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+            _ => Err(EngineError::Config(format!("-X expects key=value (a librdkafka property), got `{kv}`"))),
+        }
+    }
+
+    /// A client config with our `defaults` (which the user's `-X` properties override).
+    pub fn client_config(&self, defaults: &[(&str, &str)]) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers);
+        for (k, v) in defaults {
+            c.set(*k, *v);
+        }
+        for (k, v) in &self.properties {
+            c.set(k, v);
+        }
+        c
+    }
+
+    /// Creates the topics that do not exist yet and returns every topic's partition count, in order.
+    pub fn ensure_topics(&self, topics: &[&str], partitions: i32, replication: i32) -> Result<Vec<i32>, EngineError> {
+        let admin: AdminClient<DefaultClientContext> =
+            self.client_config(&[]).create().map_err(|e| EngineError::kafka("creating an admin client", e))?;
+        let existing = self.partition_counts(topics)?;
+        let missing: Vec<NewTopic> = topics
+            .iter()
+            .zip(&existing)
+            .filter(|(_, n)| n.is_none())
+            .map(|(t, _)| NewTopic::new(t, partitions, TopicReplication::Fixed(replication)))
+            .collect();
+        if !missing.is_empty() {
+            let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+            let results = futures_executor::block_on(admin.create_topics(missing.iter(), &opts))
+                .map_err(|e| EngineError::kafka("creating topics", e))?;
+            for r in results {
+                match r {
+                    Ok(t) => tracing::info!("created topic {t} with {partitions} partitions"),
+                    Err((t, RDKafkaErrorCode::TopicAlreadyExists)) => tracing::debug!("topic {t} already exists"),
+                    Err((t, code)) => {
+                        return Err(EngineError::Config(format!(
+                            "creating topic {t} on {} failed: {code}",
+                            self.brokers
+                        )))
+                    }
+                }
+            }
+        }
+        // Metadata may lag creation by a moment.
+        for _ in 0..50 {
+            let counts = self.partition_counts(topics)?;
+            if counts.iter().all(Option::is_some) {
+                return Ok(counts.into_iter().map(|c| c.unwrap_or(0)).collect());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err(EngineError::Config(format!("topics {topics:?} did not appear in {}'s metadata", self.brokers)))
+    }
+
+    /// Partition count of each topic, `None` for a topic that does not exist.
+    pub fn partition_counts(&self, topics: &[&str]) -> Result<Vec<Option<i32>>, EngineError> {
+        let consumer: BaseConsumer =
+            self.client_config(&[]).create().map_err(|e| EngineError::kafka("creating a metadata client", e))?;
+        let mut out = Vec::with_capacity(topics.len());
+        for topic in topics {
+            let md = consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(15))
+                .map_err(|e| EngineError::kafka(format!("fetching metadata of {topic} from {}", self.brokers), e))?;
+            let count = md
+                .topics()
+                .iter()
+                .find(|t| t.name() == *topic && t.error().is_none())
+                .map(|t| t.partitions().len() as i32)
+                .filter(|&n| n > 0);
+            out.push(count);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_parse_as_key_value() {
+        assert_eq!(
+            KafkaSettings::parse_property("sasl.mechanisms=PLAIN").expect("ok"),
+            ("sasl.mechanisms".to_string(), "PLAIN".to_string())
+        );
+        assert_eq!(KafkaSettings::parse_property("a=b=c").expect("ok").1, "b=c");
+        assert!(KafkaSettings::parse_property("novalue").is_err());
+        assert!(KafkaSettings::parse_property("=x").is_err());
+    }
+
+    #[test]
+    fn user_properties_override_defaults() {
+        let mut s = KafkaSettings::new("b:9092");
+        s.properties.push(("linger.ms".into(), "50".into()));
+        let c = s.client_config(&[("linger.ms", "5"), ("acks", "all")]);
+        assert_eq!(c.get("linger.ms"), Some("50"));
+        assert_eq!(c.get("acks"), Some("all"));
+        assert_eq!(c.get("bootstrap.servers"), Some("b:9092"));
+    }
+}

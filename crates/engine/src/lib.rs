@@ -1,0 +1,18 @@
+//! fraudstream-engine: moving IEEE-CIS records between files, Kafka and the stages of the streaming job.
+//!
+//! The layout follows the data flow:
+//! - [`source`]: typed, event-timed records in — [`source::files::FileSource`] (both CSVs merged in event-time
+//!   order; embedded mode) and [`source::kafka::KafkaSource`] (the two topics, Avro via the registry).
+//! - [`produce`]: the ingest path, CSV → Avro → Kafka, co-partitioned and paced in event time.
+//! - [`kafka`]: connection settings (`--brokers`, `-X key=value`) and topic administration.
+//! - [`partitioner`]: the Java client's murmur2 key partitioner, so Java and Flink consumers agree with us.
+//! - [`pacing`]: replaying event time at a speed-up or a fixed rate.
+
+pub mod error;
+pub mod kafka;
+pub mod pacing;
+pub mod partitioner;
+pub mod produce;
+pub mod source;
+
+pub use error::EngineError;

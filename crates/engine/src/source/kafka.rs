@@ -1,0 +1,112 @@
+//! The Kafka source: the `transactions` and `identities` topics, Avro values resolved through the Schema Registry.
+//!
+//! The consumer joins a consumer group, so several job instances share partitions. Offsets are not auto-committed:
+//! the caller commits what it has fully processed (see [`KafkaSource::commit`]), which is what makes at-least-once
+//! and, with idempotent output, exactly-once possible. Messages that do not decode become dead letters carrying
+//! their original bytes and coordinates; an unreachable registry is an error, not a dead letter, because the data
+//! itself is fine.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fraudstream_data::avro::{decode_value, split_framed};
+use fraudstream_data::registry::SchemaRegistry;
+use fraudstream_data::{DataError, Identity, Record, Table, Transaction};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::Message;
+
+use super::{DeadLetter, Origin, Source, SourceEvent};
+use crate::error::EngineError;
+use crate::kafka::KafkaSettings;
+
+/// Which topics to read and as which group.
+#[derive(Debug, Clone)]
+pub struct KafkaSourceConfig {
+    pub kafka: KafkaSettings,
+    pub group: String,
+    pub transactions_topic: String,
+    pub identities_topic: String,
+}
+
+/// Consumes both input topics as one [`Source`].
+pub struct KafkaSource {
+    consumer: BaseConsumer,
+    registry: SchemaRegistry,
+    transactions_topic: Arc<str>,
+    identities_topic: Arc<str>,
+}
+
+impl KafkaSource {
+    pub fn new(config: &KafkaSourceConfig, registry: SchemaRegistry) -> Result<KafkaSource, EngineError> {
+        let consumer: BaseConsumer = config
+            .kafka
+            .client_config(&[
+                ("group.id", config.group.as_str()),
+                ("enable.auto.commit", "false"),
+                ("auto.offset.reset", "earliest"),
+                ("enable.partition.eof", "false"),
+            ])
+            .create()
+            .map_err(|e| EngineError::kafka("creating a consumer", e))?;
+        consumer
+            .subscribe(&[&config.transactions_topic, &config.identities_topic])
+            .map_err(|e| EngineError::kafka("subscribing to the input topics", e))?;
+        Ok(KafkaSource {
+            consumer,
+            registry,
+            transactions_topic: config.transactions_topic.as_str().into(),
+            identities_topic: config.identities_topic.as_str().into(),
+        })
+    }
+
+    /// Commits the offsets of everything polled so far (synchronously).
+    pub fn commit(&self) -> Result<(), EngineError> {
+        match self.consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) => Ok(()),
+            // Nothing consumed yet since the last commit.
+            Err(rdkafka::error::KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => Ok(()),
+            Err(e) => Err(EngineError::kafka("committing offsets", e)),
+        }
+    }
+
+    /// The underlying consumer, for assignment and lag inspection.
+    pub fn consumer(&self) -> &BaseConsumer {
+        &self.consumer
+    }
+
+    fn decode(&self, table: Table, payload: &[u8]) -> Result<Record, DataError> {
+        let (schema_id, datum) = split_framed(payload)?;
+        let schema = self.registry.schema_by_id(schema_id)?;
+        let (row, event_time) = decode_value(table, datum, &schema)?;
+        Ok(match table {
+            Table::Transaction => Record::Transaction(Transaction { row }),
+            Table::Identity => Record::Identity(Identity { row, event_time }),
+        })
+    }
+}
+
+impl Source for KafkaSource {
+    fn poll(&mut self, timeout: Duration) -> Result<SourceEvent, EngineError> {
+        let Some(msg) = self.consumer.poll(timeout) else { return Ok(SourceEvent::Idle) };
+        let msg = msg.map_err(|e| EngineError::kafka("consuming", e))?;
+        let topic = msg.topic();
+        let (table, topic) = if topic == &*self.transactions_topic {
+            (Table::Transaction, self.transactions_topic.clone())
+        } else {
+            (Table::Identity, self.identities_topic.clone())
+        };
+        let origin = Origin::Kafka { topic, partition: msg.partition(), offset: msg.offset() };
+        let payload = msg.payload().unwrap_or_default();
+        if payload.is_empty() {
+            let reason = "empty message value (tombstone)".to_string();
+            return Ok(SourceEvent::DeadLetter(DeadLetter { reason, origin, payload: Vec::new() }));
+        }
+        match self.decode(table, payload) {
+            Ok(record) => Ok(SourceEvent::Record { record, origin }),
+            Err(e @ (DataError::Avro { .. } | DataError::UnknownSchemaId { .. })) => {
+                Ok(SourceEvent::DeadLetter(DeadLetter { reason: e.to_string(), origin, payload: payload.to_vec() }))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Sources: where typed, event-timed records enter the engine.
+//!
+//! Two implementations share one contract, so every later stage (join, features, model, sinks) is written once:
+//! - [`files::FileSource`] reads the Kaggle CSV files directly and merges them in event-time order (embedded mode,
+//!   no broker);
+//! - [`kafka::KafkaSource`] consumes the `transactions` and `identities` topics (Avro via the Schema Registry).
+//!
+//! A source never drops input silently: what it cannot turn into a record (a malformed CSV row, undecodable Avro,
+//! an unknown schema id, an identity whose transaction never came) is handed on as a [`DeadLetter`] with a reason.
+
+pub mod files;
+pub mod kafka;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fraudstream_data::Record;
+
+use crate::error::EngineError;
+
+/// Where a record or dead letter came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File { path: Arc<Path>, line: u64 },
+    Kafka { topic: Arc<str>, partition: i32, offset: i64 },
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Origin::Kafka { topic, partition, offset } => write!(f, "{topic}[{partition}]@{offset}"),
+        }
+    }
+}
+
+/// Input that could not become a record: the original bytes and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub reason: String,
+    pub origin: Origin,
+    /// The original message value or CSV line, as far as it is known.
+    pub payload: Vec<u8>,
+}
+
+/// What a source yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceEvent {
+    Record {
+        record: Record,
+        origin: Origin,
+    },
+    DeadLetter(DeadLetter),
+    /// Nothing arrived within the poll timeout (unbounded sources only).
+    Idle,
+    /// A bounded source is exhausted.
+    End,
+}
+
+/// A stream of input events. `poll` blocks for at most `timeout` on unbounded sources.
+pub trait Source: Send {
+    fn poll(&mut self, timeout: Duration) -> Result<SourceEvent, EngineError>;
+}
