@@ -11,12 +11,11 @@
 use std::sync::LazyLock;
 
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
-use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::catalog::{Catalog, ColumnType, Table};
 use crate::error::DataError;
 use crate::event_time::EventTime;
-use crate::record::{Row, IS_FRAUD_SLOT};
+use crate::record::Row;
 
 /// Avro namespace of our record schemas.
 pub const NAMESPACE: &str = "io.fraudstream.ieee";
@@ -79,48 +78,71 @@ fn own_schema(table: Table) -> &'static serde_avro_fast::Schema {
     }
 }
 
-/// A row together with its event time, serialized field by field in schema order (no per-field lookups).
-struct AvroRow<'a> {
-    catalog: &'static Catalog,
-    row: &'a Row,
-    event_time: EventTime,
-}
-
-impl Serialize for AvroRow<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Row", self.catalog.columns().len() + 1)?;
-        let is_transaction = self.catalog.table == Table::Transaction;
-        for col in self.catalog.columns() {
-            match col.ty {
-                ColumnType::Str => st.serialize_field(col.name, &self.row.strs[col.slot].as_deref())?,
-                ColumnType::Float => {
-                    let v = self.row.nums[col.slot];
-                    st.serialize_field(col.name, &(!v.is_nan()).then_some(v))?
+/// Encodes the Avro datum (no framing) of a row of `table` with its event time, appending to `out`.
+///
+/// This writes the binary encoding of our own schema directly (union branch index, then the value) instead of
+/// going through serde: about ten times faster on 395-field rows, which is what lets `produce` reach its rate. A
+/// unit test checks the bytes against `serde_avro_fast`'s encoding and an integration test decodes them with
+/// `apache-avro`. Decoding still goes through `serde_avro_fast`, because writer schemas may be anyone's.
+pub fn encode_value(table: Table, row: &Row, event_time: EventTime, out: &mut Vec<u8>) -> Result<(), DataError> {
+    let catalog = table.catalog();
+    out.reserve(catalog.columns().len() * 3 + 16);
+    for col in catalog.columns() {
+        match col.ty {
+            ColumnType::Str => match &row.strs[col.slot] {
+                None => out.push(UNION_NULL),
+                Some(s) => {
+                    out.push(UNION_VALUE);
+                    put_long(out, s.len() as i64);
+                    out.extend_from_slice(s.as_bytes());
                 }
-                ColumnType::Int => {
-                    let v = self.row.nums[col.slot];
-                    if col.required {
-                        st.serialize_field(col.name, &(v as i64))?
-                    } else if is_transaction && col.slot == IS_FRAUD_SLOT {
-                        st.serialize_field(col.name, &(!v.is_nan()).then_some(v as i32))?
-                    } else {
-                        st.serialize_field(col.name, &(!v.is_nan()).then_some(v as i64))?
+            },
+            ColumnType::Float => {
+                let v = row.nums[col.slot];
+                if v.is_nan() {
+                    out.push(UNION_NULL);
+                } else {
+                    out.push(UNION_VALUE);
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+            ColumnType::Int => {
+                let v = row.nums[col.slot];
+                if col.required {
+                    if v.is_nan() {
+                        return Err(DataError::Avro {
+                            context: format!("encoding a {} row", table.name()),
+                            message: format!("required field {} is missing", col.name),
+                        });
                     }
+                    put_long(out, v as i64);
+                } else if v.is_nan() {
+                    out.push(UNION_NULL);
+                } else {
+                    // `int` and `long` share the zig-zag varint encoding.
+                    out.push(UNION_VALUE);
+                    put_long(out, v as i64);
                 }
             }
         }
-        st.serialize_field(EVENT_TIME_FIELD, &self.event_time.millis())?;
-        st.end()
     }
+    put_long(out, event_time.millis());
+    Ok(())
 }
 
-/// Encodes the Avro datum (no framing) of a row of `table` with its event time, appending to `out`.
-pub fn encode_value(table: Table, row: &Row, event_time: EventTime, out: &mut Vec<u8>) -> Result<(), DataError> {
-    let mut config = serde_avro_fast::ser::SerializerConfig::new(own_schema(table));
-    let value = AvroRow { catalog: table.catalog(), row, event_time };
-    serde_avro_fast::to_datum(&value, &mut *out, &mut config)
-        .map(|_| ())
-        .map_err(|e| DataError::Avro { context: format!("encoding a {} row", table.name()), message: e.to_string() })
+/// Union branch 0 (`null`) as a zig-zag varint.
+const UNION_NULL: u8 = 0;
+/// Union branch 1 (the value) as a zig-zag varint.
+const UNION_VALUE: u8 = 2;
+
+/// Appends an Avro `long`: zig-zag, then a little-endian base-128 varint.
+fn put_long(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
 }
 
 /// Encodes the key datum (no framing) of a TransactionID.
@@ -302,6 +324,64 @@ pub fn split_framed(bytes: &[u8]) -> Result<(u32, &[u8]), DataError> {
 mod tests {
     use super::*;
     use crate::catalog::{IDENTITY, TRANSACTION};
+    use crate::record::IS_FRAUD_SLOT;
+    use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+    /// A row together with its event time, serialized field by field in schema order (no per-field lookups).
+    struct AvroRow<'a> {
+        catalog: &'static Catalog,
+        row: &'a Row,
+        event_time: EventTime,
+    }
+
+    impl Serialize for AvroRow<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut st = s.serialize_struct("Row", self.catalog.columns().len() + 1)?;
+            let is_transaction = self.catalog.table == Table::Transaction;
+            for col in self.catalog.columns() {
+                match col.ty {
+                    ColumnType::Str => st.serialize_field(col.name, &self.row.strs[col.slot].as_deref())?,
+                    ColumnType::Float => {
+                        let v = self.row.nums[col.slot];
+                        st.serialize_field(col.name, &(!v.is_nan()).then_some(v))?
+                    }
+                    ColumnType::Int => {
+                        let v = self.row.nums[col.slot];
+                        if col.required {
+                            st.serialize_field(col.name, &(v as i64))?
+                        } else if is_transaction && col.slot == IS_FRAUD_SLOT {
+                            st.serialize_field(col.name, &(!v.is_nan()).then_some(v as i32))?
+                        } else {
+                            st.serialize_field(col.name, &(!v.is_nan()).then_some(v as i64))?
+                        }
+                    }
+                }
+            }
+            st.serialize_field(EVENT_TIME_FIELD, &self.event_time.millis())?;
+            st.end()
+        }
+    }
+
+    #[test]
+    fn direct_encoding_equals_serde_avro_fast_encoding() {
+        let mut rows = vec![(Table::Transaction, sample_transaction()), (Table::Identity, Row::empty(&IDENTITY))];
+        rows[1].1.nums[0] = 7.0;
+        rows[1].1.nums[IDENTITY.col("id_14").slot] = -480.0;
+        rows[1].1.strs[IDENTITY.col("DeviceInfo").slot] = Some("SM-G892A Build/NRD90M".into());
+        for (table, row) in rows {
+            for t in [EventTime(0), EventTime(-1), EventTime::from_transaction_dt(15_811_131)] {
+                let mut direct = Vec::new();
+                encode_value(table, &row, t, &mut direct).expect("direct");
+                let mut config = serde_avro_fast::ser::SerializerConfig::new(value_schema(table));
+                let via_serde = serde_avro_fast::to_datum_vec(
+                    &AvroRow { catalog: table.catalog(), row: &row, event_time: t },
+                    &mut config,
+                )
+                .expect("serde");
+                assert_eq!(direct, via_serde);
+            }
+        }
+    }
 
     fn sample_transaction() -> Row {
         let mut row = Row::empty(&TRANSACTION);

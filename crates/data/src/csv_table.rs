@@ -9,10 +9,11 @@
 //! floats as pandas writes them (`150.0`, `68.5`), missing values as empty fields.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{canonical_name, Catalog, ColumnType, Table};
+use crate::csv_split::RecordSplitter;
 use crate::error::{BadRow, DataError};
 use crate::record::Row;
 
@@ -20,13 +21,12 @@ use crate::record::Row;
 const KEPT_BAD_ROWS: usize = 100;
 
 /// A streaming reader of one Kaggle table.
-pub struct TableReader<R: Read> {
+pub struct TableReader<R: BufRead> {
     path: PathBuf,
     catalog: &'static Catalog,
-    reader: csv::Reader<R>,
+    records: RecordSplitter<R>,
     /// For each field of the file: the catalog column it fills, or `None` for ignored fields.
     field_to_column: Vec<Option<usize>>,
-    record: csv::ByteRecord,
     max_bad_rows: u64,
     bad_count: u64,
     bad_rows: Vec<BadRow>,
@@ -36,38 +36,34 @@ pub struct TableReader<R: Read> {
     last_line: u64,
 }
 
-impl TableReader<File> {
+impl TableReader<BufReader<File>> {
     /// Opens `path` as a file of `table`, reading and checking its header.
     pub fn open(path: impl AsRef<Path>, table: Table, max_bad_rows: u64) -> Result<Self, DataError> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-        TableReader::new(file, path, table, max_bad_rows)
+        TableReader::new(BufReader::with_capacity(1 << 20, file), path, table, max_bad_rows)
     }
 }
 
-impl<R: Read> TableReader<R> {
-    /// Reads from any byte source; `path` is used in messages only.
+impl<R: BufRead> TableReader<R> {
+    /// Reads from any buffered byte source; `path` is used in messages only.
     pub fn new(input: R, path: impl Into<PathBuf>, table: Table, max_bad_rows: u64) -> Result<Self, DataError> {
         let path = path.into();
         let catalog = table.catalog();
-        let mut reader =
-            csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(1 << 20).from_reader(input);
-        let mut header = csv::ByteRecord::new();
-        let has_header = reader.read_byte_record(&mut header).map_err(|source| DataError::Csv {
-            path: path.clone(),
-            line: 1,
-            source,
-        })?;
-        if !has_header {
-            return Err(DataError::EmptyFile { path });
-        }
+        let mut records = RecordSplitter::new(input);
+        let header: Vec<String> = match records.next_record().map_err(|e| DataError::io(&path, e))? {
+            None => return Err(DataError::EmptyFile { path }),
+            Some(Err(e)) => {
+                return Err(DataError::BadHeader { path, reason: e.to_string() });
+            }
+            Some(Ok(())) => records.fields().map(|f| String::from_utf8_lossy(f).into_owned()).collect(),
+        };
         let field_to_column = map_header(&path, catalog, &header)?;
         Ok(TableReader {
             path,
             catalog,
-            reader,
+            records,
             field_to_column,
-            record: csv::ByteRecord::new(),
             max_bad_rows,
             bad_count: 0,
             bad_rows: Vec::new(),
@@ -109,30 +105,17 @@ impl<R: Read> TableReader<R> {
     /// The next well-formed row, `None` at end of file. Malformed rows are reported and skipped.
     pub fn read_row(&mut self) -> Result<Option<Row>, DataError> {
         loop {
-            let more = match self.reader.read_byte_record(&mut self.record) {
-                Ok(more) => more,
-                Err(source) => {
-                    // The csv crate reports invalid quoting/UTF-8 per record; treat it as one bad row.
-                    let line = source.position().map_or(0, |p| p.line());
-                    if matches!(source.kind(), csv::ErrorKind::Io(_)) {
-                        return Err(DataError::Csv { path: self.path.clone(), line, source });
-                    }
-                    self.report_bad(BadRow {
-                        path: self.path.clone(),
-                        line,
-                        column: None,
-                        reason: source.to_string(),
-                    })?;
-                    continue;
-                }
+            let split = self.records.next_record().map_err(|e| DataError::io(&self.path, e))?;
+            let line = self.records.line_number();
+            let result = match split {
+                None => return Ok(None),
+                Some(Err(e)) => Err(BadRow { path: self.path.clone(), line, column: None, reason: e.to_string() }),
+                Some(Ok(())) => self.parse_record(),
             };
-            if !more {
-                return Ok(None);
-            }
-            match self.parse_record() {
+            match result {
                 Ok(row) => {
                     self.rows_read += 1;
-                    self.last_line = self.record.position().map_or(0, |p| p.line());
+                    self.last_line = line;
                     return Ok(Some(row));
                 }
                 Err(bad) => self.report_bad(bad)?,
@@ -159,32 +142,34 @@ impl<R: Read> TableReader<R> {
     }
 
     fn parse_record(&self) -> Result<Row, BadRow> {
-        let line = self.record.position().map_or(0, |p| p.line());
+        let line = self.records.line_number();
         let bad = |column: Option<&str>, reason: String| BadRow {
             path: self.path.clone(),
             line,
             column: column.map(str::to_string),
             reason,
         };
-        if self.record.len() != self.field_to_column.len() {
+        if self.records.len() != self.field_to_column.len() {
             return Err(bad(
                 None,
-                format!("{} fields, the header has {}", self.record.len(), self.field_to_column.len()),
+                format!("{} fields, the header has {}", self.records.len(), self.field_to_column.len()),
             ));
         }
         let mut row = Row::empty(self.catalog);
         let columns = self.catalog.columns();
-        for (field, target) in self.record.iter().zip(&self.field_to_column) {
+        for (field, target) in self.records.fields().zip(&self.field_to_column) {
             let Some(index) = *target else { continue };
             let col = &columns[index];
             if field.is_empty() {
                 continue;
             }
-            let text = std::str::from_utf8(field).map_err(|_| bad(Some(col.name), "not valid UTF-8".into()))?;
             match col.ty {
-                ColumnType::Str => row.strs[col.slot] = Some(text.into()),
+                ColumnType::Str => {
+                    let text = std::str::from_utf8(field).map_err(|_| bad(Some(col.name), "not valid UTF-8".into()))?;
+                    row.strs[col.slot] = Some(text.into());
+                }
                 ColumnType::Int | ColumnType::Float => {
-                    let v = parse_number(text, col.ty).map_err(|reason| bad(Some(col.name), reason))?;
+                    let v = parse_number(field, col.ty).map_err(|reason| bad(Some(col.name), reason))?;
                     row.nums[col.slot] = v;
                 }
             }
@@ -198,7 +183,7 @@ impl<R: Read> TableReader<R> {
     }
 }
 
-impl<R: Read> Iterator for TableReader<R> {
+impl<R: BufRead> Iterator for TableReader<R> {
     type Item = Result<Row, DataError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -206,7 +191,57 @@ impl<R: Read> Iterator for TableReader<R> {
     }
 }
 
-fn parse_number(text: &str, ty: ColumnType) -> Result<f64, String> {
+/// Exact powers of ten representable in an f64.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
+/// Parses plain decimals (`-12.345`, `150.0`, `7`) without going through the general parser.
+///
+/// Clinger's fast path: when all digits fit in an integer below 2^53 and there are at most 22 fraction digits,
+/// `digits / 10^k` is one correctly rounded IEEE division, so the result equals what `str::parse` gives. Anything
+/// else (exponents, very long numbers, junk) returns `None` and takes the general path.
+fn parse_plain_decimal(b: &[u8]) -> Option<f64> {
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 17 {
+        return None;
+    }
+    let (mut mantissa, mut frac_digits, mut seen_dot, mut seen_digit) = (0u64, 0usize, false, false);
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + (c - b'0') as u64;
+                frac_digits += seen_dot as usize;
+                seen_digit = true;
+            }
+            b'.' if !seen_dot => seen_dot = true,
+            _ => return None,
+        }
+    }
+    if !seen_digit || mantissa >= 1 << 53 {
+        return None;
+    }
+    let v = mantissa as f64 / POW10[frac_digits];
+    Some(if neg { -v } else { v })
+}
+
+fn parse_number(field: &[u8], ty: ColumnType) -> Result<f64, String> {
+    let v = match parse_plain_decimal(field) {
+        Some(v) => v,
+        None => parse_number_slow(field)?,
+    };
+    if ty == ColumnType::Int && v.fract() != 0.0 {
+        return Err(format!("`{}` is not an integer", String::from_utf8_lossy(field)));
+    }
+    Ok(v)
+}
+
+fn parse_number_slow(field: &[u8]) -> Result<f64, String> {
+    let text = String::from_utf8_lossy(field);
     let t = text.trim();
     if t.eq_ignore_ascii_case("nan") {
         return Ok(f64::NAN);
@@ -215,23 +250,15 @@ fn parse_number(text: &str, ty: ColumnType) -> Result<f64, String> {
     if !v.is_finite() {
         return Err(format!("`{text}` is not a finite number"));
     }
-    if ty == ColumnType::Int && v.fract() != 0.0 {
-        return Err(format!("`{text}` is not an integer"));
-    }
     Ok(v)
 }
 
-fn map_header(
-    path: &Path,
-    catalog: &'static Catalog,
-    header: &csv::ByteRecord,
-) -> Result<Vec<Option<usize>>, DataError> {
+fn map_header(path: &Path, catalog: &'static Catalog, header: &[String]) -> Result<Vec<Option<usize>>, DataError> {
     let mut map = Vec::with_capacity(header.len());
     let mut seen = vec![false; catalog.columns().len()];
     let mut unknown = Vec::new();
-    for raw in header.iter() {
-        let name = String::from_utf8_lossy(raw);
-        let name = canonical_name(&name);
+    for raw in header {
+        let name = canonical_name(raw);
         let index = catalog.index(&name);
         match index {
             Some(i) if seen[i] => {
@@ -253,12 +280,11 @@ fn map_header(
         );
     }
     if let Some((col, _)) = catalog.columns().iter().zip(&seen).find(|(c, seen)| c.required && !**seen) {
-        let found: Vec<String> = header.iter().take(8).map(|f| String::from_utf8_lossy(f).into_owned()).collect();
         return Err(DataError::MissingColumn {
             path: path.to_path_buf(),
             column: col.name,
             table: catalog.table.name(),
-            found: found.join(","),
+            found: header.iter().take(8).cloned().collect::<Vec<_>>().join(","),
         });
     }
     Ok(map)
@@ -440,6 +466,43 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(bad.len(), 2);
         assert!(bad[1].to_string().contains("TransactionID: required value is missing"));
+    }
+
+    #[test]
+    fn the_decimal_fast_path_agrees_with_the_standard_parser() {
+        let cases = [
+            "0",
+            "0.0",
+            "-0.0",
+            "1.0",
+            "68.5",
+            "12.345",
+            "-480.0",
+            "31937.391",
+            "0.1",
+            "0.30000000000000004",
+            "123456789.123",
+            "9007199254740991",
+            "86400",
+            "0.000001",
+            "-5.0",
+            "1.",
+        ];
+        for c in cases {
+            let expected: f64 = c.parse().expect(c);
+            let got = parse_number(c.as_bytes(), ColumnType::Float).expect(c);
+            assert_eq!(got.to_bits(), expected.to_bits(), "{c}");
+        }
+        for c in ["1e5", "-1.5E-3", " 7 ", "NaN", "99999999999999999999"] {
+            let got = parse_number(c.as_bytes(), ColumnType::Float).expect(c);
+            let expected: f64 = c.trim().parse().expect(c);
+            assert!(got == expected || (got.is_nan() && expected.is_nan()), "{c}");
+        }
+        for c in ["", ".", "-", "1.2.3", "abc", "inf", "1-2"] {
+            assert!(parse_number(c.as_bytes(), ColumnType::Float).is_err(), "{c} must be rejected");
+        }
+        assert!(parse_number(b"1.5", ColumnType::Int).is_err());
+        assert_eq!(parse_number(b"86400.0", ColumnType::Int), Ok(86400.0));
     }
 
     #[test]

@@ -29,8 +29,8 @@ pub enum DataError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 
-    #[error("{path}: line {line}: {source}")]
-    Csv { path: PathBuf, line: u64, source: csv::Error },
+    #[error("{path}: line 1 is not a usable header: {reason}")]
+    BadHeader { path: PathBuf, reason: String },
 
     #[error("{path}: the header has no `{column}` column, which a {table} file must have (found: {found})")]
     MissingColumn { path: PathBuf, column: &'static str, table: &'static str, found: String },
