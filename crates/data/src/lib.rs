@@ -13,6 +13,7 @@
 
 pub mod avro;
 pub mod catalog;
+pub mod csv_split;
 pub mod csv_table;
 pub mod error;
 pub mod event_time;
