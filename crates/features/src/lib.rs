@@ -1,0 +1,15 @@
+//! fraudstream-features: the one place that turns a joined record into model inputs.
+//!
+//! `fraudstream score` (batch), `fraudstream run` (streaming) and `fraudstream serve` all map records to a model's
+//! inputs through [`InputMapping`], so batch and stream feed a model identical vectors — the train/serve skew the
+//! reference system had (Flink's EXTRACT(DOY) where training used Kaggle counters) cannot happen here.
+//!
+//! - [`calendar`]: derived time features (`DT_D`, `DT_W`, `DT_M`, hour, day of week), by name.
+//! - [`mapping`]: resolving each named model input to a transaction column, identity column or derived feature once,
+//!   then filling input batches row by row without name lookups.
+
+pub mod calendar;
+pub mod mapping;
+
+pub use calendar::CalendarFeature;
+pub use mapping::{FeatureError, InputMapping};

@@ -1,0 +1,199 @@
+//! Filling a model's named inputs from a joined record.
+//!
+//! Each model input is resolved once, by name, to where its value comes from: a transaction column, an identity
+//! column (`id-01` spellings accepted), or a [`CalendarFeature`]. Per row, filling is then a walk over that plan —
+//! no string lookups. Rules, shared by batch scoring, the stream and the server:
+//! - a missing numeric value is NaN (models' missing-value handling takes it from there);
+//! - a missing string is `""`;
+//! - identity fields are missing when the transaction has no identity;
+//! - an input that nothing can fill, or whose type cannot hold the column's values, is an error at resolve time
+//!   that names the input.
+
+use fraudstream_data::catalog::{canonical_name, ColumnType};
+use fraudstream_data::{Calendar, Identity, Table, Transaction};
+use fraudstream_model::{ElemType, InputBatch, Model, ModelError};
+
+use crate::calendar::CalendarFeature;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeatureError {
+    #[error(
+        "model input `{name}` cannot be filled: it is not a transaction or identity column, nor one of the derived \
+         features ({derived})"
+    )]
+    Unfillable { name: String, derived: String },
+
+    #[error("model input `{name}` is a {model_type} tensor, but column `{column}` holds {column_type} values")]
+    TypeMismatch { name: String, model_type: &'static str, column: String, column_type: &'static str },
+
+    #[error("model input `{name}` takes {width} values per row; name-based mapping needs one named input per feature")]
+    NotOneColumn { name: String, width: usize },
+
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// Where one model input's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputSource {
+    TransactionNum(usize),
+    TransactionStr(usize),
+    IdentityNum(usize),
+    IdentityStr(usize),
+    Calendar(CalendarFeature),
+}
+
+/// One input's value for one row, for callers that need values rather than a filled batch (JSON requests, tests).
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputValue<'a> {
+    Num(f64),
+    Str(&'a str),
+}
+
+/// The resolved plan for one model: model input index `i` is filled from `sources[i]`.
+#[derive(Debug, Clone)]
+pub struct InputMapping {
+    names: Vec<String>,
+    sources: Vec<InputSource>,
+    uses_calendar: bool,
+}
+
+impl InputMapping {
+    /// Resolves every input of `model`.
+    pub fn for_model(model: &Model) -> Result<InputMapping, FeatureError> {
+        let mut names = Vec::new();
+        let mut sources = Vec::new();
+        for info in model.inputs() {
+            let width = info.row_width().unwrap_or(1);
+            if width != 1 {
+                return Err(FeatureError::NotOneColumn { name: info.name.clone(), width });
+            }
+            let numeric = !matches!(info.elem_type(), Some(ElemType::String));
+            sources.push(resolve(&info.name, numeric)?);
+            names.push(info.name.clone());
+        }
+        let uses_calendar = sources.iter().any(|s| matches!(s, InputSource::Calendar(_)));
+        Ok(InputMapping { names, sources, uses_calendar })
+    }
+
+    /// The model input names, in model order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Where each input comes from, in model order.
+    pub fn sources(&self) -> &[InputSource] {
+        &self.sources
+    }
+
+    /// Appends one row (a transaction and its identity, if any) to `batch`.
+    pub fn push(
+        &self,
+        tx: &Transaction,
+        identity: Option<&Identity>,
+        batch: &mut InputBatch,
+    ) -> Result<(), FeatureError> {
+        let calendar = self.uses_calendar.then(|| Calendar::of(tx.event_time()));
+        for (i, source) in self.sources.iter().enumerate() {
+            match value(*source, tx, identity, calendar.as_ref()) {
+                InputValue::Num(v) => batch.push_f64(i, v)?,
+                InputValue::Str(s) => batch.push_str(i, s)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The input values of one row, in model order.
+    pub fn values<'a>(&self, tx: &'a Transaction, identity: Option<&'a Identity>) -> Vec<InputValue<'a>> {
+        let calendar = self.uses_calendar.then(|| Calendar::of(tx.event_time()));
+        self.sources.iter().map(|s| value(*s, tx, identity, calendar.as_ref())).collect()
+    }
+}
+
+fn value<'a>(
+    source: InputSource,
+    tx: &'a Transaction,
+    identity: Option<&'a Identity>,
+    calendar: Option<&Calendar>,
+) -> InputValue<'a> {
+    match source {
+        InputSource::TransactionNum(slot) => InputValue::Num(tx.row.nums[slot]),
+        InputSource::TransactionStr(slot) => InputValue::Str(tx.row.strs[slot].as_deref().unwrap_or("")),
+        InputSource::IdentityNum(slot) => InputValue::Num(identity.map_or(f64::NAN, |i| i.row.nums[slot])),
+        InputSource::IdentityStr(slot) => {
+            InputValue::Str(identity.and_then(|i| i.row.strs[slot].as_deref()).unwrap_or(""))
+        }
+        InputSource::Calendar(f) => InputValue::Num(calendar.map_or_else(|| f.at(tx.event_time()), |c| f.value(c))),
+    }
+}
+
+/// Resolves one input name; `numeric` says whether the model takes numbers (else strings).
+pub fn resolve(name: &str, numeric: bool) -> Result<InputSource, FeatureError> {
+    let canonical = canonical_name(name);
+    for table in [Table::Transaction, Table::Identity] {
+        let Some(col) = table.catalog().get(&canonical) else { continue };
+        let column_numeric = col.ty != ColumnType::Str;
+        if column_numeric != numeric {
+            return Err(FeatureError::TypeMismatch {
+                name: name.to_string(),
+                model_type: if numeric { "numeric" } else { "string" },
+                column: col.name.to_string(),
+                column_type: if column_numeric { "numeric" } else { "string" },
+            });
+        }
+        return Ok(match (table, numeric) {
+            (Table::Transaction, true) => InputSource::TransactionNum(col.slot),
+            (Table::Transaction, false) => InputSource::TransactionStr(col.slot),
+            (Table::Identity, true) => InputSource::IdentityNum(col.slot),
+            (Table::Identity, false) => InputSource::IdentityStr(col.slot),
+        });
+    }
+    match CalendarFeature::by_name(&canonical) {
+        Some(f) if numeric => Ok(InputSource::Calendar(f)),
+        Some(_) => Err(FeatureError::TypeMismatch {
+            name: name.to_string(),
+            model_type: "string",
+            column: canonical.into_owned(),
+            column_type: "numeric",
+        }),
+        None => Err(FeatureError::Unfillable {
+            name: name.to_string(),
+            derived: CalendarFeature::NAMES
+                .iter()
+                .flat_map(|(_, names)| names.iter().copied())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_resolve_to_columns_identity_fields_and_calendar_features() {
+        let tx = Table::Transaction.catalog();
+        let id = Table::Identity.catalog();
+        assert_eq!(
+            resolve("TransactionAmt", true).expect("amt"),
+            InputSource::TransactionNum(tx.col("TransactionAmt").slot)
+        );
+        assert_eq!(resolve("ProductCD", false).expect("cd"), InputSource::TransactionStr(tx.col("ProductCD").slot));
+        assert_eq!(resolve("id-02", true).expect("id"), InputSource::IdentityNum(id.col("id_02").slot));
+        assert_eq!(resolve("DeviceType", false).expect("dev"), InputSource::IdentityStr(id.col("DeviceType").slot));
+        assert_eq!(resolve("DT_W", true).expect("dtw"), InputSource::Calendar(CalendarFeature::DtW));
+    }
+
+    #[test]
+    fn an_input_nothing_can_fill_is_named() {
+        let err = resolve("card_velocity_1h", true).unwrap_err().to_string();
+        assert!(err.contains("`card_velocity_1h`") && err.contains("DT_D"), "{err}");
+    }
+
+    #[test]
+    fn a_type_mismatch_names_input_and_column() {
+        let err = resolve("card4", true).unwrap_err().to_string();
+        assert!(err.contains("`card4` is a numeric tensor") && err.contains("string values"), "{err}");
+    }
+}

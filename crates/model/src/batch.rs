@@ -1,0 +1,168 @@
+//! [`InputBatch`]: reusable, column-by-column input buffers for a model.
+
+use crate::error::{ModelError, Result};
+use crate::model::Model;
+use crate::tensor::{ElemType, Tensor, TensorData, ValueInfo};
+
+/// Input buffers shaped from a model's declared inputs, filled value by value and reused across batches.
+///
+/// A streaming engine builds one per worker, then per batch calls [`InputBatch::clear`], pushes each row's values
+/// (by input index, resolved once with [`Model::input_index`]) and runs [`Model::run_batch`]. Buffers keep their
+/// capacity, and string buffers keep their `String` allocations, so steady-state filling does not allocate.
+#[derive(Debug, Clone)]
+pub struct InputBatch {
+    infos: Vec<ValueInfo>,
+    widths: Vec<usize>,
+    tensors: Vec<Tensor>,
+    /// Per string input, how many of its `String`s are live (the rest are spare capacity).
+    live: Vec<usize>,
+}
+
+impl InputBatch {
+    /// Creates empty buffers for every input of `model`. Each input must have a static width per row (every
+    /// dimension after the first declared), as `[N, 1]` and `[N, F]` inputs do.
+    pub fn new(model: &Model) -> Result<InputBatch> {
+        let infos = model.inputs().to_vec();
+        let mut widths = Vec::with_capacity(infos.len());
+        let mut tensors = Vec::with_capacity(infos.len());
+        for info in &infos {
+            let width = info.row_width().ok_or_else(|| ModelError::BadInput {
+                name: info.name.clone(),
+                message: "InputBatch needs a declared, static width per row".into(),
+            })?;
+            let elem = info.elem_type().unwrap_or(ElemType::Float);
+            widths.push(width);
+            tensors.push(Tensor { shape: vec![0, width], data: TensorData::empty(elem) });
+        }
+        let live = vec![0; infos.len()];
+        Ok(InputBatch { infos, widths, tensors, live })
+    }
+
+    /// Empties every buffer, keeping capacity.
+    pub fn clear(&mut self) {
+        for (t, live) in self.tensors.iter_mut().zip(&mut self.live) {
+            match &mut t.data {
+                TensorData::Float(v) => v.clear(),
+                TensorData::Double(v) => v.clear(),
+                TensorData::Int64(v) => v.clear(),
+                // Strings stay allocated; `live` marks how many are in use.
+                TensorData::String(_) => *live = 0,
+            }
+        }
+    }
+
+    fn tensor(&mut self, input: usize) -> Result<&mut Tensor> {
+        let n = self.tensors.len();
+        self.tensors.get_mut(input).ok_or_else(|| ModelError::BadInput {
+            name: format!("#{input}"),
+            message: format!("input index out of range (the model has {n} inputs)"),
+        })
+    }
+
+    /// Appends a numeric value to input `input` (converted to the input's numeric type).
+    pub fn push_f32(&mut self, input: usize, v: f32) -> Result<()> {
+        self.push_f64(input, v as f64)
+    }
+
+    /// Appends a numeric value to input `input` (converted to the input's numeric type; NaN means missing).
+    pub fn push_f64(&mut self, input: usize, v: f64) -> Result<()> {
+        let t = self.tensor(input)?;
+        match &mut t.data {
+            TensorData::Float(d) => d.push(v as f32),
+            TensorData::Double(d) => d.push(v),
+            TensorData::Int64(d) => d.push(v as i64),
+            TensorData::String(_) => return Err(self.type_error(input, "a number")),
+        }
+        Ok(())
+    }
+
+    /// Appends a string value to input `input`, reusing a previously allocated `String`.
+    pub fn push_str(&mut self, input: usize, s: &str) -> Result<()> {
+        let live = *self.live.get(input).unwrap_or(&0);
+        let t = self.tensor(input)?;
+        match &mut t.data {
+            TensorData::String(d) => {
+                if let Some(slot) = d.get_mut(live) {
+                    slot.clear();
+                    slot.push_str(s);
+                } else {
+                    d.push(s.to_string());
+                }
+            }
+            _ => return Err(self.type_error(input, "a string")),
+        }
+        self.live[input] = live + 1;
+        Ok(())
+    }
+
+    fn type_error(&self, input: usize, what: &str) -> ModelError {
+        let info = &self.infos[input.min(self.infos.len().saturating_sub(1))];
+        ModelError::BadInput {
+            name: info.name.clone(),
+            message: format!("cannot push {what} into a {} input", info.elem_type().map_or("?", ElemType::name)),
+        }
+    }
+
+    /// Fixes the row count of every tensor; all inputs must hold the same number of complete rows.
+    pub(crate) fn finish(&mut self) -> Result<&[Tensor]> {
+        let mut rows = None;
+        for (((t, info), &w), &live) in self.tensors.iter_mut().zip(&self.infos).zip(&self.widths).zip(&self.live) {
+            if let TensorData::String(d) = &mut t.data {
+                // Drop spare strings beyond the live ones only from the view: truncate keeps them out of the tensor.
+                d.truncate(live);
+            }
+            let len = t.data.len();
+            if w == 0 || len % w != 0 {
+                return Err(ModelError::BadInput {
+                    name: info.name.clone(),
+                    message: format!("{len} values do not form whole rows of {w}"),
+                });
+            }
+            let r = len / w;
+            if *rows.get_or_insert(r) != r {
+                return Err(ModelError::BadInput {
+                    name: info.name.clone(),
+                    message: format!("has {r} rows but other inputs have {}", rows.unwrap_or(0)),
+                });
+            }
+            let declared_rank = match &info.ty {
+                crate::ValueType::Tensor { shape: Some(dims), .. } => dims.len(),
+                _ => 2,
+            };
+            t.shape.clear();
+            t.shape.push(r);
+            if declared_rank >= 2 {
+                match &info.ty {
+                    crate::ValueType::Tensor { shape: Some(dims), .. } => {
+                        t.shape.extend(dims[1..].iter().map(|d| d.unwrap_or(1)))
+                    }
+                    _ => t.shape.push(w),
+                }
+            } else if declared_rank == 1 {
+                t.shape[0] = len;
+            }
+        }
+        Ok(&self.tensors)
+    }
+
+    /// Number of inputs.
+    pub fn len(&self) -> usize {
+        self.tensors.len()
+    }
+
+    /// True when the model has no inputs.
+    pub fn is_empty(&self) -> bool {
+        self.tensors.is_empty()
+    }
+
+    /// Number of complete rows currently held by input 0 (0 when there are no inputs).
+    pub fn rows(&self) -> usize {
+        match (self.tensors.first(), self.widths.first(), self.live.first()) {
+            (Some(t), Some(&w), Some(&live)) if w > 0 => match &t.data {
+                TensorData::String(_) => live / w,
+                d => d.len() / w,
+            },
+            _ => 0,
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! fraudstream-model: runs ONNX-ML tree-ensemble models (LightGBM, XGBoost and scikit-learn exports made by
+//! skl2onnx / onnxmltools) in-process, with outputs that match onnxruntime's.
+//!
+//! One job: turn a `.onnx` file into a [`Model`] and score batches of rows with it, fast.
+//!
+//! Design and trade-offs:
+//! - **No protoc, no C++ runtime.** ONNX messages are hand-written `prost` structs ([`proto`]) covering only what
+//!   inference needs; unknown fields are skipped.
+//! - **Validate at load, not at run.** [`Model::from_bytes`] decodes, checks opsets, types and node wiring,
+//!   orders nodes topologically and assigns every value a slot; unsupported operators fail with the node, op,
+//!   domain, opset and the list of supported operators. Running only moves tensors between pre-planned slots.
+//! - **Compiled trees.** Tree ensembles are compiled into flat 16-byte nodes with normalised comparisons (missing-
+//!   value routing folded into the comparison) and evaluated tree-by-tree over blocks of rows, in parallel over
+//!   blocks (rayon) only for large batches, so single-row calls pay no threading cost.
+//! - **Bit-level parity over elegance.** Accumulation type and order, base values, binary-classifier quirks and
+//!   post-transform formulas follow onnxruntime's kernels, because downstream thresholds are tuned on its
+//!   probabilities. Where onnxruntime would crash or loop (cyclic trees, out-of-range ids) we return an error.
+//! - **Small value model.** Tensors are owned `Vec`s of f32/f64/i64/String; ZipMap's sequence of maps is shared
+//!   keys plus a probability matrix ([`MapSequence`]) rather than a hash map per row.
+//!
+//! ```no_run
+//! use fraudstream_model::{InputBatch, Model};
+//! let model = Model::load("pipeline_75.onnx")?;
+//! let mut batch = InputBatch::new(&model)?;
+//! let amt = model.input_index("TransactionAmt").unwrap();
+//! batch.push_f32(amt, 42.0)?; // … one push per input per row
+//! let scores = model.predict_proba(&mut batch)?;
+//! # Ok::<(), fraudstream_model::ModelError>(())
+//! ```
+
+mod attr;
+mod batch;
+mod error;
+mod graph;
+mod model;
+mod ops;
+mod post;
+pub mod proto;
+mod tensor;
+mod tree;
+
+pub use batch::InputBatch;
+pub use error::{ModelError, Result};
+pub use model::{BinaryScores, Model};
+pub use tensor::{ElemType, MapKeys, MapSequence, Outputs, Tensor, TensorData, Value, ValueInfo, ValueType};
