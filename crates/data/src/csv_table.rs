@@ -36,7 +36,10 @@ pub struct TableReader<R: BufRead> {
     last_line: u64,
 }
 
-impl TableReader<BufReader<File>> {
+/// A [`TableReader`] over a file on disk.
+pub type FileTableReader = TableReader<BufReader<File>>;
+
+impl FileTableReader {
     /// Opens `path` as a file of `table`, reading and checking its header.
     pub fn open(path: impl AsRef<Path>, table: Table, max_bad_rows: u64) -> Result<Self, DataError> {
         let path = path.as_ref();

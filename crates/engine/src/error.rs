@@ -13,6 +13,15 @@ pub enum EngineError {
     #[error("{0}")]
     Config(String),
 
+    #[error(transparent)]
+    Model(#[from] fraudstream_model::ModelError),
+
+    #[error(transparent)]
+    Feature(#[from] fraudstream_features::FeatureError),
+
+    #[error("{path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+
     #[error(
         "delivery to Kafka failed after retries: {acked} of {sent} rows were acknowledged by the broker \
          ({failed} failed, {unsent} not sent); first failure: {first_error}"

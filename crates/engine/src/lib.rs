@@ -4,6 +4,8 @@
 //! - [`source`]: typed, event-timed records in — [`source::files::FileSource`] (both CSVs merged in event-time
 //!   order; embedded mode) and [`source::kafka::KafkaSource`] (the two topics, Avro via the registry).
 //! - [`produce`]: the ingest path, CSV → Avro → Kafka, co-partitioned and paced in event time.
+//! - [`score`]: batch scoring of the CSV files through the same source and input mapping as the stream.
+//! - [`quality`]: model quality measures (ROC AUC).
 //! - [`kafka`]: connection settings (`--brokers`, `-X key=value`) and topic administration.
 //! - [`partitioner`]: the Java client's murmur2 key partitioner, so Java and Flink consumers agree with us.
 //! - [`pacing`]: replaying event time at a speed-up or a fixed rate.
@@ -13,6 +15,8 @@ pub mod kafka;
 pub mod pacing;
 pub mod partitioner;
 pub mod produce;
+pub mod quality;
+pub mod score;
 pub mod source;
 
 pub use error::EngineError;

@@ -11,12 +11,11 @@
 //! dead letters; malformed rows are emitted as dead letters where they occur.
 
 use std::collections::{BinaryHeap, HashMap};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fraudstream_data::csv_table::{write_row, TableReader};
+use fraudstream_data::csv_table::{write_row, FileTableReader, TableReader};
 use fraudstream_data::{BadRow, EventTime, Identity, Record, Row, Table, Transaction};
 
 use super::{DeadLetter, Origin, Source, SourceEvent};
@@ -73,7 +72,7 @@ impl Ord for Pending {
 
 /// Identity rows read ahead of the transaction that needs them.
 struct IdentityLookahead {
-    reader: TableReader<File>,
+    reader: FileTableReader,
     path: Arc<Path>,
     /// Rows by TransactionID, with their line; more than one when the file has duplicates.
     pending: HashMap<i64, Vec<(Row, u64)>>,
@@ -118,7 +117,7 @@ impl IdentityLookahead {
 
 /// Both CSV files as one event-time-ordered [`Source`].
 pub struct FileSource {
-    transactions: TableReader<File>,
+    transactions: FileTableReader,
     tx_path: Arc<Path>,
     identities: Option<IdentityLookahead>,
     jitter_ms: i64,
