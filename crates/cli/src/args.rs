@@ -21,6 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Read the transaction and identity CSVs and write them to Kafka as Avro, in event-time order.
     Produce(ProduceArgs),
+
+    /// Score the transaction and identity CSVs with an ONNX model (offline backtest): TransactionID,score,label.
+    Score(ScoreArgs),
 }
 
 /// Connection to a Kafka cluster, the Confluent way.
@@ -105,6 +108,28 @@ pub struct ProduceArgs {
     pub flush_timeout: Duration,
 
     /// No progress bar (for logs and scripts).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The ONNX model (e.g. the reference pipeline_75.onnx, or DIR/model.onnx from `fraudstream train`).
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Where to write the scores CSV (TransactionID,score,label; one row per transaction, input order).
+    #[arg(long, value_name = "FILE", default_value = "scores.csv")]
+    pub out: PathBuf,
+
+    /// Rows per model call (larger batches use both cores).
+    #[arg(long, default_value_t = 1024)]
+    pub batch_size: usize,
+
+    /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
 }

@@ -14,6 +14,7 @@ fn main() -> std::process::ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Produce(a) => commands::produce::run(a),
+        Command::Score(a) => commands::score::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

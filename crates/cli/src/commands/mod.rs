@@ -1,3 +1,4 @@
 //! One module per subcommand: turn parsed flags into a library call and a human summary.
 
 pub mod produce;
+pub mod score;
