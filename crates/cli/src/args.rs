@@ -19,11 +19,33 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write synthetic IEEE-CIS-shaped train_transaction.csv and train_identity.csv (Kaggle format, deterministic).
+    Generate(GenerateArgs),
+
     /// Read the transaction and identity CSVs and write them to Kafka as Avro, in event-time order.
     Produce(ProduceArgs),
 
     /// Score the transaction and identity CSVs with an ONNX model (offline backtest): TransactionID,score,label.
     Score(ScoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Transactions to generate (the real training set has 590,540).
+    #[arg(long, default_value_t = 590_540)]
+    pub rows: u64,
+
+    /// Random seed: the same seed and row count give byte-identical files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Directory to write train_transaction.csv and train_identity.csv into (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "data")]
+    pub out: PathBuf,
+
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Connection to a Kafka cluster, the Confluent way.

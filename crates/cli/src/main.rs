@@ -13,6 +13,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {
+        Command::Generate(a) => commands::generate::run(a),
         Command::Produce(a) => commands::produce::run(a),
         Command::Score(a) => commands::score::run(a),
     };

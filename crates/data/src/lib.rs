@@ -17,6 +17,7 @@ pub mod csv_split;
 pub mod csv_table;
 pub mod error;
 pub mod event_time;
+pub mod generate;
 pub mod record;
 pub mod registry;
 

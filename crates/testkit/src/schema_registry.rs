@@ -95,17 +95,36 @@ impl FakeSchemaRegistry {
     }
 }
 
-fn reply(status: StatusCode, body: Value) -> Response {
+fn response(status: StatusCode, body: Value) -> Response {
     let mut r = (status, body.to_string()).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     r
 }
 
-fn error(status: StatusCode, code: u32, message: impl Into<String>) -> Response {
-    reply(status, json!({ "error_code": code, "message": message.into() }))
+fn reply(status: StatusCode, body: Value) -> Answer {
+    Ok(response(status, body))
 }
 
-fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+/// An error answer in Confluent's shape: `{"error_code": N, "message": "..."}`.
+struct ApiError {
+    status: StatusCode,
+    code: u32,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        response(self.status, json!({ "error_code": self.code, "message": self.message }))
+    }
+}
+
+fn error(status: StatusCode, code: u32, message: impl Into<String>) -> ApiError {
+    ApiError { status, code, message: message.into() }
+}
+
+type Answer = Result<Response, ApiError>;
+
+fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     match &shared.auth {
         None => Ok(()),
         Some(expected) if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(expected) => Ok(()),
@@ -114,7 +133,7 @@ fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
 }
 
 /// Parses a request body `{"schema": "...", "schemaType"?: "AVRO"}` into (text, parsed schema).
-fn parse_request(body: &str) -> Result<(String, Value), Response> {
+fn parse_request(body: &str) -> Result<(String, Value), ApiError> {
     let req: Value =
         serde_json::from_str(body).map_err(|e| error(StatusCode::UNPROCESSABLE_ENTITY, 42201, e.to_string()))?;
     if let Some(t) = req.get("schemaType").and_then(Value::as_str).filter(|t| *t != "AVRO") {
@@ -138,14 +157,9 @@ async fn register(
     Path(subject): Path<String>,
     headers: HeaderMap,
     body: String,
-) -> Response {
-    if let Err(r) = check_auth(&shared, &headers) {
-        return r;
-    }
-    let (text, parsed) = match parse_request(&body) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Answer {
+    check_auth(&shared, &headers)?;
+    let (text, parsed) = parse_request(&body)?;
     let mut store = locked(&shared);
     store.register_calls += 1;
     let id = match store.schemas.iter().position(|(_, p)| *p == parsed) {
@@ -167,17 +181,12 @@ async fn lookup(
     Path(subject): Path<String>,
     headers: HeaderMap,
     body: String,
-) -> Response {
-    if let Err(r) = check_auth(&shared, &headers) {
-        return r;
-    }
-    let (_, parsed) = match parse_request(&body) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Answer {
+    check_auth(&shared, &headers)?;
+    let (_, parsed) = parse_request(&body)?;
     let store = locked(&shared);
     let Some(versions) = store.subjects.get(&subject) else {
-        return error(StatusCode::NOT_FOUND, 40401, format!("Subject '{subject}' not found."));
+        return Err(error(StatusCode::NOT_FOUND, 40401, format!("Subject '{subject}' not found.")));
     };
     for (v, &id) in versions.iter().enumerate() {
         let (text, p) = &store.schemas[id as usize - 1];
@@ -185,35 +194,29 @@ async fn lookup(
             return reply(StatusCode::OK, json!({ "subject": subject, "id": id, "version": v + 1, "schema": text }));
         }
     }
-    error(StatusCode::NOT_FOUND, 40403, "Schema not found")
+    Err(error(StatusCode::NOT_FOUND, 40403, "Schema not found"))
 }
 
-async fn get_by_id(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_auth(&shared, &headers) {
-        return r;
-    }
+async fn get_by_id(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
+    check_auth(&shared, &headers)?;
     let store = locked(&shared);
     match id.parse::<usize>().ok().and_then(|i| i.checked_sub(1)).and_then(|i| store.schemas.get(i)) {
         Some((text, _)) => reply(StatusCode::OK, json!({ "schema": text })),
-        None => error(StatusCode::NOT_FOUND, 40403, format!("Schema {id} not found")),
+        None => Err(error(StatusCode::NOT_FOUND, 40403, format!("Schema {id} not found"))),
     }
 }
 
-async fn list_subjects(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_auth(&shared, &headers) {
-        return r;
-    }
+async fn list_subjects(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
+    check_auth(&shared, &headers)?;
     let subjects: Vec<String> = locked(&shared).subjects.keys().cloned().collect();
     reply(StatusCode::OK, json!(subjects))
 }
 
-async fn list_versions(State(shared): State<Arc<Shared>>, Path(subject): Path<String>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_auth(&shared, &headers) {
-        return r;
-    }
+async fn list_versions(State(shared): State<Arc<Shared>>, Path(subject): Path<String>, headers: HeaderMap) -> Answer {
+    check_auth(&shared, &headers)?;
     match locked(&shared).subjects.get(&subject) {
         Some(v) => reply(StatusCode::OK, json!((1..=v.len()).collect::<Vec<_>>())),
-        None => error(StatusCode::NOT_FOUND, 40401, format!("Subject '{subject}' not found.")),
+        None => Err(error(StatusCode::NOT_FOUND, 40401, format!("Subject '{subject}' not found."))),
     }
 }
 
@@ -221,19 +224,17 @@ async fn get_version(
     State(shared): State<Arc<Shared>>,
     Path((subject, version)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Response {
-    if let Err(r) = check_auth(&shared, &headers) {
-        return r;
-    }
+) -> Answer {
+    check_auth(&shared, &headers)?;
     let store = locked(&shared);
     let Some(versions) = store.subjects.get(&subject) else {
-        return error(StatusCode::NOT_FOUND, 40401, format!("Subject '{subject}' not found."));
+        return Err(error(StatusCode::NOT_FOUND, 40401, format!("Subject '{subject}' not found.")));
     };
     let index = match version.as_str() {
         "latest" | "-1" => versions.len().checked_sub(1),
         v => match v.parse::<usize>() {
             Ok(n) => n.checked_sub(1).filter(|&i| i < versions.len()),
-            Err(_) => return error(StatusCode::UNPROCESSABLE_ENTITY, 42202, format!("Invalid version {v}")),
+            Err(_) => return Err(error(StatusCode::UNPROCESSABLE_ENTITY, 42202, format!("Invalid version {v}"))),
         },
     };
     match index {
@@ -242,7 +243,7 @@ async fn get_version(
             let text = &store.schemas[id as usize - 1].0;
             reply(StatusCode::OK, json!({ "subject": subject, "version": i + 1, "id": id, "schema": text }))
         }
-        None => error(StatusCode::NOT_FOUND, 40402, "Version not found."),
+        None => Err(error(StatusCode::NOT_FOUND, 40402, "Version not found.")),
     }
 }
 

@@ -1,4 +1,5 @@
 //! One module per subcommand: turn parsed flags into a library call and a human summary.
 
+pub mod generate;
 pub mod produce;
 pub mod score;
