@@ -159,3 +159,33 @@ fn a_malformed_row_is_reported_and_the_rest_still_arrive() {
     let consumed = consume(&run, (run.summary.transactions + run.summary.identities) as usize);
     assert_eq!(consumed.len() as u64, run.summary.transactions + run.summary.identities);
 }
+
+#[test]
+fn generated_rows_all_arrive_and_each_transaction_id_shares_a_partition_number_across_topics() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = fraudstream_data::generate::GenerateConfig::new(50_000, 7, tmp.path());
+    let generated = fraudstream_data::generate::generate(&config).expect("generate");
+    let run = produce_files(&generated.transaction_path, &generated.identity_path, 4);
+    assert_eq!(run.summary.transactions, 50_000);
+    assert_eq!(run.summary.identities, generated.identities);
+    let expected = (generated.transactions + generated.identities) as usize;
+    let consumed = consume(&run, expected);
+    assert_eq!(consumed.len(), expected, "every produced row is consumed");
+
+    let mut tx_partition: HashMap<i64, i32> = HashMap::new();
+    let mut id_partition: HashMap<i64, i32> = HashMap::new();
+    for (record, origin) in &consumed {
+        let map = match record {
+            Record::Transaction(_) => &mut tx_partition,
+            Record::Identity(_) => &mut id_partition,
+        };
+        assert!(map.insert(record.transaction_id(), partition_of(origin)).is_none(), "no duplicates");
+    }
+    assert_eq!(tx_partition.len() as u64, generated.transactions);
+    assert_eq!(id_partition.len() as u64, generated.identities);
+    let used: std::collections::HashSet<i32> = tx_partition.values().copied().collect();
+    assert_eq!(used.len(), 4, "keys spread over every partition");
+    for (id, p) in &id_partition {
+        assert_eq!(Some(p), tx_partition.get(id), "TransactionID {id}: identity and transaction partitions differ");
+    }
+}
