@@ -2,6 +2,7 @@
 # Starts a tansu broker on 127.0.0.1:${FRAUDSTREAM_TEST_PORT:-9092} (in-memory storage) unless one already listens,
 # and waits until it accepts connections. Prints the PID it started (nothing if it reused a running broker).
 set -euo pipefail
+export PATH="$HOME/.cargo/bin:$PATH"
 port="${FRAUDSTREAM_TEST_PORT:-9092}"
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 if listening; then

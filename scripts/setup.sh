@@ -1,17 +1,10 @@
 #!/usr/bin/env bash
-# Installs what building and testing fraudstream needs on a fresh Debian machine with a Rust toolchain.
+# Installs what building and testing fraudstream needs (system packages, then the test broker) on a fresh Debian machine with a Rust toolchain.
 # Idempotent: what is already there is reused (the tansu build takes 11-18 minutes, so it is never repeated).
 set -euo pipefail
+export PATH="$HOME/.cargo/bin:$PATH"
 
-need_apt=()
-for pkg in libssl-dev pkg-config gcc make; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
-done
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "setup: installing ${need_apt[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
-fi
+"$(dirname "$0")/setup-build.sh"
 
 # The Kafka-protocol broker the integration tests run against.
 TANSU_VERSION=0.6.0

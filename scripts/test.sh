@@ -2,6 +2,7 @@
 # The test command: installs what is missing, starts a Kafka-protocol broker, runs every check and test.
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
+export PATH="$HOME/.cargo/bin:$PATH"
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
