@@ -3,6 +3,8 @@
 //! The layout follows the data flow:
 //! - [`source`]: typed, event-timed records in — [`source::files::FileSource`] (both CSVs merged in event-time
 //!   order; embedded mode) and [`source::kafka::KafkaSource`] (the two topics, Avro via the registry).
+//! - [`watermark`]: per-partition event-time watermarks with idleness.
+//! - [`join`]: the event-time LEFT interval join of transactions with identities.
 //! - [`produce`]: the ingest path, CSV → Avro → Kafka, co-partitioned and paced in event time.
 //! - [`score`]: batch scoring of the CSV files through the same source and input mapping as the stream.
 //! - [`quality`]: model quality measures (ROC AUC).
@@ -11,6 +13,7 @@
 //! - [`pacing`]: replaying event time at a speed-up or a fixed rate.
 
 pub mod error;
+pub mod join;
 pub mod kafka;
 pub mod pacing;
 pub mod partitioner;
@@ -18,5 +21,6 @@ pub mod produce;
 pub mod quality;
 pub mod score;
 pub mod source;
+pub mod watermark;
 
 pub use error::EngineError;
