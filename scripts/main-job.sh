@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, embedded (no broker): builds fraudstream, generates a full-size IEEE-CIS-shaped data set if there
-# is none, and scores every transaction with the reference team's ONNX model in-process.
+# is none, and runs the streaming job over it — event-time interval join of transactions and identities, calendar
+# features, the reference team's ONNX model in-process — writing out/scores.csv, alerts.jsonl, dead_letters.jsonl.
 # Usage: scripts/main-job.sh [DATA_DIR] [MODEL]
 set -euo pipefail
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -15,6 +16,5 @@ bin=target/release/fraudstream
 if [ ! -s "$data/train_transaction.csv" ]; then
   "$bin" generate --rows 590540 --seed 42 --out "$data"
 fi
-"$bin" score --model "$model" --transactions "$data/train_transaction.csv" \
-  --identities "$data/train_identity.csv" --out "$data/scores.csv"
-echo "scores: $data/scores.csv (TransactionID,score,label)"
+"$bin" run --model "$model" --transactions "$data/train_transaction.csv" \
+  --identities "$data/train_identity.csv" --out out

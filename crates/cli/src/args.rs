@@ -27,6 +27,9 @@ pub enum Command {
 
     /// Score the transaction and identity CSVs with an ONNX model (offline backtest): TransactionID,score,label.
     Score(ScoreArgs),
+
+    /// Run the streaming job embedded (no broker): event-time interval join, features, in-process model, outputs.
+    Run(RunArgs),
 }
 
 #[derive(Debug, Args)]
@@ -152,6 +155,68 @@ pub struct ScoreArgs {
     pub batch_size: usize,
 
     /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// The ONNX model scored in-process on every joined transaction.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+
+    /// Output directory: scores.csv, alerts.jsonl, dead_letters.jsonl.
+    #[arg(long, value_name = "DIR", default_value = "out")]
+    pub out: PathBuf,
+
+    /// Replay X seconds of event time per wall-clock second (default: as fast as possible).
+    #[arg(long, value_name = "X")]
+    pub speedup: Option<f64>,
+
+    /// An identity joins a transaction at time T if its time is at or after T minus this.
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub join_lower: Duration,
+
+    /// An identity joins a transaction at time T if its time is at or before T plus this.
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub join_upper: Duration,
+
+    /// Watermark delay: how far behind the newest event time records may still arrive in order.
+    #[arg(long, value_parser = parse_duration, default_value = "20s")]
+    pub max_out_of_orderness: Duration,
+
+    /// An input that delivers nothing for this long (processing time) stops holding the watermark back.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub idle_timeout: Duration,
+
+    /// Emit a transaction without identity after waiting this long (processing time), even if the watermark stalls.
+    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    pub max_wait: Duration,
+
+    /// Rows per model call.
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+
+    /// Longest a row waits for its model batch to fill.
+    #[arg(long, value_parser = parse_duration, default_value = "20ms")]
+    pub batch_timeout: Duration,
+
+    /// Scores at or above this get label 1 and raise an alert.
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+
+    /// Shift each identity's event time by a random offset within ±this (exercises the join window).
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    pub identity_jitter: Duration,
+
+    /// Seed of the identity jitter.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// No status line.
     #[arg(long)]
     pub quiet: bool,
 }

@@ -6,6 +6,8 @@
 //! - [`watermark`]: per-partition event-time watermarks with idleness.
 //! - [`join`]: the event-time LEFT interval join of transactions with identities.
 //! - [`produce`]: the ingest path, CSV → Avro → Kafka, co-partitioned and paced in event time.
+//! - [`run`]: the streaming job in embedded mode (files → join → features → model → file sinks).
+//! - [`sink`]: outputs (scores, alerts, dead letters).
 //! - [`score`]: batch scoring of the CSV files through the same source and input mapping as the stream.
 //! - [`quality`]: model quality measures (ROC AUC).
 //! - [`kafka`]: connection settings (`--brokers`, `-X key=value`) and topic administration.
@@ -19,7 +21,9 @@ pub mod pacing;
 pub mod partitioner;
 pub mod produce;
 pub mod quality;
+pub mod run;
 pub mod score;
+pub mod sink;
 pub mod source;
 pub mod watermark;
 

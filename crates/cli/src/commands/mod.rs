@@ -2,4 +2,5 @@
 
 pub mod generate;
 pub mod produce;
+pub mod run;
 pub mod score;

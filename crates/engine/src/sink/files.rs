@@ -1,0 +1,118 @@
+//! Embedded-mode outputs: `scores.csv`, `alerts.jsonl` and `dead_letters.jsonl` in one directory.
+//!
+//! - `scores.csv`: one line per transaction, `TransactionID,score,label,identity_matched,event_time,join_wait_ms,
+//!   latency_ms` (label = score ≥ threshold).
+//! - `alerts.jsonl`: one JSON object per transaction at or above the threshold, with what an analyst looks at first.
+//! - `dead_letters.jsonl`: one JSON object per input that could not be used: `reason`, `origin`, `payload`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use fraudstream_data::Table;
+use serde_json::json;
+
+use crate::error::EngineError;
+use crate::join::Joined;
+use crate::source::DeadLetter;
+
+/// A scored transaction as the sinks write it.
+pub struct Scored<'a> {
+    pub joined: &'a Joined,
+    pub score: f64,
+    pub label: bool,
+    pub latency_ms: f64,
+}
+
+/// The three output files of an embedded run.
+pub struct FileSinks {
+    dir: PathBuf,
+    scores: BufWriter<File>,
+    alerts: BufWriter<File>,
+    dead_letters: BufWriter<File>,
+    model: String,
+    line: Vec<u8>,
+}
+
+fn create(dir: &Path, name: &str) -> Result<BufWriter<File>, EngineError> {
+    let path = dir.join(name);
+    File::create(&path).map(|f| BufWriter::with_capacity(1 << 20, f)).map_err(|source| EngineError::Io { path, source })
+}
+
+impl FileSinks {
+    /// Creates (truncates) the three files in `dir`, which is created if missing. `model` names the model in alerts.
+    pub fn create(dir: &Path, model: &str) -> Result<FileSinks, EngineError> {
+        std::fs::create_dir_all(dir).map_err(|source| EngineError::Io { path: dir.to_path_buf(), source })?;
+        let mut sinks = FileSinks {
+            dir: dir.to_path_buf(),
+            scores: create(dir, "scores.csv")?,
+            alerts: create(dir, "alerts.jsonl")?,
+            dead_letters: create(dir, "dead_letters.jsonl")?,
+            model: model.to_string(),
+            line: Vec::with_capacity(256),
+        };
+        let header = b"TransactionID,score,label,identity_matched,event_time,join_wait_ms,latency_ms\n";
+        sinks.scores.write_all(header).map_err(|e| sinks.io("scores.csv", e))?;
+        Ok(sinks)
+    }
+
+    fn io(&self, name: &str, source: std::io::Error) -> EngineError {
+        EngineError::Io { path: self.dir.join(name), source }
+    }
+
+    /// Writes one scored transaction (and its alert, if any).
+    pub fn write_score(&mut self, s: &Scored<'_>) -> Result<(), EngineError> {
+        let tx = &s.joined.transaction;
+        self.line.clear();
+        let mut ryu = ryu::Buffer::new();
+        let mut ints = itoa::Buffer::new();
+        self.line.extend_from_slice(ints.format(tx.id()).as_bytes());
+        self.line.push(b',');
+        self.line.extend_from_slice(ryu.format(s.score).as_bytes());
+        self.line.extend_from_slice(if s.label { b",1," } else { b",0," });
+        self.line.extend_from_slice(if s.joined.identity.is_some() { b"true," } else { b"false," });
+        self.line.extend_from_slice(tx.event_time().to_string().as_bytes());
+        self.line.push(b',');
+        self.line.extend_from_slice(ints.format(s.joined.join_wait.as_millis() as u64).as_bytes());
+        self.line.push(b',');
+        self.line.extend_from_slice(format!("{:.3}", s.latency_ms).as_bytes());
+        self.line.push(b'\n');
+        self.scores.write_all(&self.line).map_err(|e| self.io("scores.csv", e))?;
+        if s.label {
+            let c = Table::Transaction.catalog();
+            let alert = json!({
+                "TransactionID": tx.id(),
+                "event_time": tx.event_time().to_string(),
+                "score": s.score,
+                "TransactionAmt": tx.amount(),
+                "ProductCD": tx.row.str(c.col("ProductCD")),
+                "card4": tx.row.str(c.col("card4")),
+                "card6": tx.row.str(c.col("card6")),
+                "P_emaildomain": tx.row.str(c.col("P_emaildomain")),
+                "identity_matched": s.joined.identity.is_some(),
+                "model": self.model,
+            });
+            serde_json::to_writer(&mut self.alerts, &alert).map_err(|e| self.io("alerts.jsonl", e.into()))?;
+            self.alerts.write_all(b"\n").map_err(|e| self.io("alerts.jsonl", e))?;
+        }
+        Ok(())
+    }
+
+    /// Writes one dead letter.
+    pub fn write_dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError> {
+        let value = json!({
+            "reason": d.reason,
+            "origin": d.origin.to_string(),
+            "payload": String::from_utf8_lossy(&d.payload),
+        });
+        serde_json::to_writer(&mut self.dead_letters, &value).map_err(|e| self.io("dead_letters.jsonl", e.into()))?;
+        self.dead_letters.write_all(b"\n").map_err(|e| self.io("dead_letters.jsonl", e))
+    }
+
+    /// Flushes all three files.
+    pub fn flush(&mut self) -> Result<(), EngineError> {
+        self.scores.flush().map_err(|e| EngineError::Io { path: self.dir.join("scores.csv"), source: e })?;
+        self.alerts.flush().map_err(|e| EngineError::Io { path: self.dir.join("alerts.jsonl"), source: e })?;
+        self.dead_letters.flush().map_err(|e| EngineError::Io { path: self.dir.join("dead_letters.jsonl"), source: e })
+    }
+}

@@ -1,0 +1,104 @@
+//! The embedded streaming job on the real sample: every transaction scored exactly once, the same scores as the
+//! batch path (so the stream fed the model the same inputs), and what cannot join goes to dead letters.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use fraudstream_engine::join::JoinConfig;
+use fraudstream_engine::pacing::Pacing;
+use fraudstream_engine::run::{run_embedded, RunConfig, RunProgress, RunSummary};
+use fraudstream_engine::score::{score_files, ScoreConfig};
+use fraudstream_engine::source::files::FileSourceConfig;
+use fraudstream_model::Model;
+use fraudstream_testkit::{ieee_cis_sample, shared_reference};
+
+fn files(jitter: Duration) -> FileSourceConfig {
+    FileSourceConfig {
+        transactions: ieee_cis_sample().join("train_transaction.csv"),
+        identities: Some(ieee_cis_sample().join("train_identity.csv")),
+        max_bad_rows: 0,
+        identity_jitter: jitter,
+        seed: 3,
+    }
+}
+
+fn seed_model() -> Model {
+    Model::load(shared_reference().join("seed-model/pipeline_75.onnx")).expect("seed model")
+}
+
+fn run(out: &Path, jitter: Duration, model: &Model) -> RunSummary {
+    let config = RunConfig {
+        files: files(jitter),
+        join: JoinConfig::default(),
+        max_out_of_orderness: Duration::from_secs(20),
+        idle_timeout: Duration::from_secs(10),
+        pacing: Pacing::AsFastAsPossible,
+        batch_size: 64,
+        batch_timeout: Duration::from_millis(50),
+        threshold: 0.5,
+        out_dir: out.to_path_buf(),
+        model_name: "pipeline_75".into(),
+    };
+    run_embedded(&config, model, &RunProgress::default()).expect("run")
+}
+
+/// TransactionID → (score, identity_matched) from a run's scores.csv, checking each ID appears once.
+fn scores(path: &Path) -> HashMap<i64, (f64, bool)> {
+    let text = std::fs::read_to_string(path).expect("scores.csv");
+    let mut lines = text.lines();
+    assert!(lines.next().expect("header").starts_with("TransactionID,score,label,identity_matched"));
+    let mut out = HashMap::new();
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        let id: i64 = f[0].parse().expect("id");
+        assert!(out.insert(id, (f[1].parse().expect("score"), f[3] == "true")).is_none(), "{id} scored twice");
+    }
+    out
+}
+
+#[test]
+fn stream_scores_equal_batch_scores_and_every_identity_joins() {
+    let model = seed_model();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let summary = run(tmp.path(), Duration::ZERO, &model);
+    assert_eq!(summary.scored, 1500);
+    assert_eq!((summary.join.matched, summary.join.unmatched), (348, 1152));
+    assert_eq!(summary.dead_letters, 0);
+    let stream = scores(&tmp.path().join("scores.csv"));
+    assert_eq!(stream.len(), 1500);
+
+    let batch_out = tmp.path().join("batch.csv");
+    let config = ScoreConfig { files: files(Duration::ZERO), out: batch_out.clone(), batch_size: 500 };
+    score_files(&config, &model, &AtomicU64::new(0)).expect("batch");
+    let batch = std::fs::read_to_string(&batch_out).expect("batch scores");
+    for l in batch.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let id: i64 = f[0].parse().expect("id");
+        let p: f64 = f[1].parse().expect("p");
+        assert_eq!(stream[&id].0, p, "TransactionID {id}: stream and batch scores differ");
+    }
+    let auc = summary.auc.expect("labelled");
+    assert!((auc - 0.934).abs() < 0.0015, "AUC {auc}");
+}
+
+#[test]
+fn jittered_identities_outside_the_window_are_dead_letters_and_no_transaction_is_lost() {
+    let model = seed_model();
+    let tmp = tempfile::tempdir().expect("tmp");
+    // Identities shifted up to ±150 s: some fall outside the ±60 s window.
+    let summary = run(tmp.path(), Duration::from_secs(150), &model);
+    assert_eq!(summary.scored, 1500, "every transaction is scored, matched or not");
+    let stream = scores(&tmp.path().join("scores.csv"));
+    assert_eq!(stream.len(), 1500);
+    let matched = stream.values().filter(|(_, m)| *m).count() as u64;
+    assert_eq!(matched, summary.join.matched);
+    assert!(summary.join.matched > 50 && summary.join.matched < 348, "matched {}", summary.join.matched);
+    // Every identity either joined or is a dead letter with a reason.
+    let dead = std::fs::read_to_string(tmp.path().join("dead_letters.jsonl")).expect("dead letters");
+    let reasons: Vec<serde_json::Value> = dead.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    assert_eq!(summary.join.matched + reasons.len() as u64, 348);
+    assert!(reasons.iter().all(|r| r["reason"].as_str().is_some_and(|s| s.contains("TransactionID"))));
+    assert!(reasons.iter().all(|r| r["origin"].as_str().is_some_and(|s| s.contains("train_identity.csv:"))));
+}
