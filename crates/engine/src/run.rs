@@ -19,6 +19,7 @@ use crate::join::{IntervalJoin, JoinConfig, JoinOutput, JoinStats, Joined};
 use crate::pacing::{Pacer, Pacing};
 use crate::sink::files::{FileSinks, Scored};
 use crate::source::files::{FileSource, FileSourceConfig};
+use crate::source::prefetch::Prefetch;
 use crate::source::{Source, SourceEvent};
 use crate::watermark::WatermarkTracker;
 
@@ -141,7 +142,8 @@ pub fn run_embedded(config: &RunConfig, model: &Model, progress: &RunProgress) -
         all_labelled: true,
         alerts: 0,
     };
-    let mut source = FileSource::open(&config.files)?;
+    // Parsing overlaps with the join and the model on the other core.
+    let mut source = Prefetch::start(FileSource::open(&config.files)?, Duration::from_millis(100));
     let mut join = IntervalJoin::new(config.join);
     let mut watermarks = WatermarkTracker::new(config.max_out_of_orderness, config.idle_timeout);
     let mut pacer = Pacer::new(config.pacing);

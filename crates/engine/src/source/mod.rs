@@ -5,11 +5,14 @@
 //!   no broker);
 //! - [`kafka::KafkaSource`] consumes the `transactions` and `identities` topics (Avro via the Schema Registry).
 //!
+//! [`prefetch::Prefetch`] runs any source on a reader thread of its own, with bounded read-ahead.
+//!
 //! A source never drops input silently: what it cannot turn into a record (a malformed CSV row, undecodable Avro,
 //! an unknown schema id, an identity whose transaction never came) is handed on as a [`DeadLetter`] with a reason.
 
 pub mod files;
 pub mod kafka;
+pub mod prefetch;
 
 use std::path::Path;
 use std::sync::Arc;
