@@ -1,5 +1,8 @@
 //! Throughput and latency of the seed model (single row; 1,000-row batch on 1 and 2 threads) and of the 500-tree
-//! XGBoost fixture. Run: `cargo bench -p fraudstream-model --bench seed_model`.
+//! XGBoost fixture (the same three). Run: `cargo bench -p fraudstream-model --bench seed_model`.
+//!
+//! Compare with onnxruntime (`/work/shared/bench/ort_bench.py`) in the same session: the machine is shared and
+//! absolute numbers drift between runs.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -62,12 +65,12 @@ fn seed(c: &mut Criterion) {
     let mut thousand = InputBatch::new(&model).unwrap();
     fill(&model, &mut thousand, 1000);
     let mut g = c.benchmark_group("seed_model");
+    // Single rows run on the calling thread (no rayon below 256 rows), so they are measured without
+    // `pool.install`, whose cross-thread hand-off alone costs about as much as scoring the row.
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("single_row", |b| b.iter(|| model.predict_proba(&mut one).unwrap()));
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        g.throughput(Throughput::Elements(1));
-        g.bench_with_input(BenchmarkId::new("single_row", threads), &threads, |b, _| {
-            b.iter(|| pool.install(|| model.predict_proba(&mut one).unwrap()))
-        });
         g.throughput(Throughput::Elements(1000));
         g.bench_with_input(BenchmarkId::new("batch_1000", threads), &threads, |b, _| {
             b.iter(|| pool.install(|| model.predict_proba(&mut thousand).unwrap()))
@@ -80,16 +83,20 @@ fn xgb_500(c: &mut Criterion) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let model = Model::load(dir.join("xgb_500.onnx")).unwrap();
     let mut g = c.benchmark_group("xgb_500_trees");
-    for rows in [1usize, 1000] {
+    let input = |rows: usize| {
         let data: Vec<f32> = (0..rows * 8).map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0).collect();
-        let x = Tensor::from_f32(vec![rows, 8], data).unwrap();
-        for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            g.throughput(Throughput::Elements(rows as u64));
-            g.bench_with_input(BenchmarkId::new(format!("rows_{rows}"), threads), &threads, |b, _| {
-                b.iter(|| pool.install(|| model.run(&[("input", x.clone())]).unwrap()))
-            });
-        }
+        Tensor::from_f32(vec![rows, 8], data).unwrap()
+    };
+    let one = input(1);
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("single_row", |b| b.iter(|| model.run(&[("input", one.clone())]).unwrap()));
+    let thousand = input(1000);
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        g.throughput(Throughput::Elements(1000));
+        g.bench_with_input(BenchmarkId::new("batch_1000", threads), &threads, |b, _| {
+            b.iter(|| pool.install(|| model.run(&[("input", thousand.clone())]).unwrap()))
+        });
     }
     g.finish();
 }

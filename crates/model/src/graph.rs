@@ -11,6 +11,7 @@ use prost::Message;
 
 use crate::attr::NodeCtx;
 use crate::error::{ModelError, OpError};
+use crate::fuse;
 use crate::ops::{self, Kernel};
 use crate::proto::{self, type_proto, ModelProto, TensorProto, TypeProto, ValueInfoProto};
 use crate::tensor::{ElemType, Tensor, TensorData, Value, ValueInfo, ValueType};
@@ -295,6 +296,8 @@ fn build_plan(model: ModelProto) -> Result<Plan, ModelError> {
         return Err(ModelError::Malformed("the graph has no outputs".into()));
     }
 
+    fuse_tree_inputs(&mut steps, &inputs, &constants, &outputs);
+
     // Release each intermediate after its last reader (never graph outputs, inputs or constants).
     let mut last_use: Vec<Option<usize>> = vec![None; n_slots];
     for (si, step) in steps.iter().enumerate() {
@@ -328,6 +331,50 @@ fn build_plan(model: ModelProto) -> Result<Plan, ModelError> {
         .trim()
         .to_string(),
     })
+}
+
+/// Lets tree ensembles compute their input from the graph inputs ([`crate::fuse`]), then drops the steps whose
+/// outputs nothing reads any more.
+fn fuse_tree_inputs(
+    steps: &mut Vec<Step>,
+    inputs: &[(ValueInfo, usize)],
+    constants: &[(usize, Tensor)],
+    outputs: &[(ValueInfo, usize)],
+) {
+    let mut fused = false;
+    for t in 0..steps.len() {
+        if !steps[t].op.starts_with("TreeEnsemble") {
+            continue;
+        }
+        let Some(Some(x)) = steps[t].inputs.first().copied() else { continue };
+        let program = {
+            let producer: HashMap<usize, (Option<fuse::ColumnOp<'_>>, Vec<Option<usize>>)> = steps
+                .iter()
+                .flat_map(|s| s.outputs.iter().flatten().map(move |&o| (o, (s.kernel.column_op(), s.inputs.clone()))))
+                .collect();
+            fuse::Graph { inputs, constants, producer: &producer }.program(x)
+        };
+        if let Some(program) = program {
+            if steps[t].kernel.fuse_input(&program) {
+                steps[t].inputs = inputs.iter().map(|(_, s)| Some(*s)).collect();
+                fused = true;
+            }
+        }
+    }
+    if !fused {
+        return;
+    }
+    let mut live: std::collections::HashSet<usize> = outputs.iter().map(|(_, s)| *s).collect();
+    let mut keep = vec![true; steps.len()];
+    for (i, step) in steps.iter().enumerate().rev() {
+        if step.outputs.iter().flatten().any(|o| live.contains(o)) {
+            live.extend(step.inputs.iter().flatten());
+        } else {
+            keep[i] = false;
+        }
+    }
+    let mut k = keep.into_iter();
+    steps.retain(|_| k.next().unwrap_or(true));
 }
 
 fn node_name(node: &proto::NodeProto, index: usize) -> String {

@@ -9,9 +9,16 @@
 //! - **Validate at load, not at run.** [`Model::from_bytes`] decodes, checks opsets, types and node wiring,
 //!   orders nodes topologically and assigns every value a slot; unsupported operators fail with the node, op,
 //!   domain, opset and the list of supported operators. Running only moves tensors between pre-planned slots.
-//! - **Compiled trees.** Tree ensembles are compiled into flat 16-byte nodes with normalised comparisons (missing-
-//!   value routing folded into the comparison) and evaluated tree-by-tree over blocks of rows, in parallel over
-//!   blocks (rayon) only for large batches, so single-row calls pay no threading cost.
+//! - **Compiled trees.** Boosted forests of bounded depth whose leaves add one value to one output (LightGBM,
+//!   XGBoost, sklearn GBM) compile to padded complete trees of 8-byte nodes where every comparison, missing-value
+//!   rule included, is one `v < c` on a precomputed `±x` column; rows walk each tree in lockstep groups with no
+//!   data-dependent branch, over compact column-major blocks of just the features the trees read
+//!   (`tree/fast.rs`). Other forests use a general evaluator over flat 16-byte nodes. Large batches are split into
+//!   contiguous row chunks over the rayon pool; small ones (single rows) run on the calling thread.
+//! - **Fused preprocessing.** At load, a tree ensemble's input is traced back through Imputer / OneHotEncoder /
+//!   Concat / Reshape / Cast / Identity to the graph inputs (`fuse.rs`); the ensemble then computes only the columns
+//!   it reads, straight from the inputs, and the now-unused preprocessing nodes are dropped. The seed model's
+//!   1,988-column one-hot matrix is never built.
 //! - **Bit-level parity over elegance.** Accumulation type and order, base values, binary-classifier quirks and
 //!   post-transform formulas follow onnxruntime's kernels, because downstream thresholds are tuned on its
 //!   probabilities. Where onnxruntime would crash or loop (cyclic trees, out-of-range ids) we return an error.
@@ -31,6 +38,7 @@
 mod attr;
 mod batch;
 mod error;
+mod fuse;
 mod graph;
 mod model;
 mod ops;

@@ -157,6 +157,14 @@ fn seed_model_declares_75_inputs_and_label_plus_probability_outputs() {
 }
 
 #[test]
+fn one_hot_and_imputer_preprocessing_is_fused_into_the_tree_ensemble() {
+    // 23 nodes in the file; after fusion only the tree ensemble, the label Cast and ZipMap run.
+    let model = load();
+    let debug = format!("{model:?}");
+    assert!(debug.contains("nodes: 3"), "{debug}");
+}
+
+#[test]
 fn whole_sample_as_one_batch_matches_onnxruntime() {
     let model = load();
     let samples = read_samples();

@@ -3,6 +3,7 @@
 
 use crate::attr::NodeCtx;
 use crate::error::{op_err, ModelError, OpResult};
+use crate::fuse::ColumnOp;
 use crate::ops::{input, to_f64, Kernel};
 use crate::tensor::{ElemType, Tensor, TensorData, Value};
 
@@ -35,6 +36,10 @@ impl Kernel for Cast {
         let data = cast(&x.data, self.to)?;
         out.push(Value::Tensor(Tensor { shape: x.shape.clone(), data }));
         Ok(())
+    }
+
+    fn column_op(&self) -> Option<ColumnOp<'_>> {
+        Some(ColumnOp::Cast { to: self.to })
     }
 }
 
@@ -118,6 +123,10 @@ impl Kernel for Concat {
         out.push(Value::Tensor(Tensor { shape, data }));
         Ok(())
     }
+
+    fn column_op(&self) -> Option<ColumnOp<'_>> {
+        Some(ColumnOp::Concat { axis: self.axis })
+    }
 }
 
 struct Reshape {
@@ -165,6 +174,10 @@ impl Kernel for Reshape {
         out.push(Value::Tensor(Tensor { shape, data: x.data.clone() }));
         Ok(())
     }
+
+    fn column_op(&self) -> Option<ColumnOp<'_>> {
+        Some(ColumnOp::Reshape { allow_zero: self.allow_zero })
+    }
 }
 
 struct Identity;
@@ -179,6 +192,10 @@ impl Kernel for Identity {
     fn run(&self, inputs: &[Option<&Tensor>], out: &mut Vec<Value>) -> OpResult {
         out.push(Value::Tensor(input(inputs, 0)?.clone()));
         Ok(())
+    }
+
+    fn column_op(&self) -> Option<ColumnOp<'_>> {
+        Some(ColumnOp::Identity)
     }
 }
 

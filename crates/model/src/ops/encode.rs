@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crate::attr::NodeCtx;
 use crate::error::{op_err, ModelError, OpResult};
+use crate::fuse::ColumnOp;
 use crate::ops::{input, Kernel};
 use crate::tensor::{Tensor, TensorData, Value};
 
@@ -14,6 +15,8 @@ enum Categories {
 
 struct OneHot {
     cats: Categories,
+    /// String categories in attribute order (empty for int64 categories), for [`Kernel::column_op`].
+    names: Vec<String>,
     n: usize,
     zeros: bool,
 }
@@ -23,6 +26,7 @@ pub(crate) fn build_one_hot(ctx: &NodeCtx<'_>) -> Result<Box<dyn Kernel>, ModelE
     ctx.expect_arity(1..=1, 1..=1)?;
     let strings = ctx.strings("cats_strings")?;
     let ints = ctx.ints("cats_int64s");
+    let names = strings.clone();
     let (cats, n) = match (strings.is_empty(), ints.is_empty()) {
         (false, true) => {
             let n = strings.len();
@@ -31,7 +35,7 @@ pub(crate) fn build_one_hot(ctx: &NodeCtx<'_>) -> Result<Box<dyn Kernel>, ModelE
         (true, false) => (Categories::Int(ints.iter().enumerate().map(|(i, &c)| (c, i)).rev().collect()), ints.len()),
         _ => return Err(ctx.err("exactly one of cats_strings and cats_int64s must be set")),
     };
-    Ok(Box::new(OneHot { cats, n, zeros: ctx.int("zeros").unwrap_or(1) != 0 }))
+    Ok(Box::new(OneHot { cats, names, n, zeros: ctx.int("zeros").unwrap_or(1) != 0 }))
 }
 
 impl Kernel for OneHot {
@@ -73,6 +77,14 @@ impl Kernel for OneHot {
         shape.push(self.n);
         out.push(Value::Tensor(Tensor { shape, data: TensorData::Float(y) }));
         Ok(())
+    }
+
+    fn column_op(&self) -> Option<ColumnOp<'_>> {
+        // With zeros=0 an unknown category is an error, which a fused consumer would not raise.
+        match self.cats {
+            Categories::Str(_) if self.zeros => Some(ColumnOp::OneHotStrings { cats: &self.names }),
+            _ => None,
+        }
     }
 }
 

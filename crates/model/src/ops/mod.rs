@@ -5,6 +5,7 @@
 
 use crate::attr::NodeCtx;
 use crate::error::{op_err, ModelError, OpResult};
+use crate::fuse::{ColumnOp, ColumnProgram};
 use crate::tensor::{Tensor, Value};
 
 mod core;
@@ -22,6 +23,17 @@ pub(crate) const ML: &str = "ai.onnx.ml";
 pub(crate) trait Kernel: Send + Sync {
     /// Runs on the node's inputs (`None` for an omitted optional input) and pushes one value per node output.
     fn run(&self, inputs: &[Option<&Tensor>], out: &mut Vec<Value>) -> OpResult;
+
+    /// Column-wise semantics, for operators the load-time fusion ([`crate::fuse`]) can trace through.
+    fn column_op(&self) -> Option<ColumnOp<'_>> {
+        None
+    }
+
+    /// Offers the kernel a way to compute its input 0 straight from the graph inputs. A kernel that accepts
+    /// (returns true) is then run with the graph inputs, in graph order, as its inputs.
+    fn fuse_input(&mut self, _program: &ColumnProgram) -> bool {
+        false
+    }
 }
 
 /// Builds a kernel from a node.

@@ -3,6 +3,7 @@
 
 use crate::attr::NodeCtx;
 use crate::error::{op_err, ModelError, OpResult};
+use crate::fuse::ColumnOp;
 use crate::ops::{input, to_f32, Kernel};
 use crate::tensor::{Tensor, TensorData, Value};
 
@@ -64,6 +65,11 @@ impl Kernel for Imputer {
         };
         out.push(Value::Tensor(Tensor { shape: x.shape.clone(), data }));
         Ok(())
+    }
+
+    fn column_op(&self) -> Option<ColumnOp<'_>> {
+        (!self.floats.is_empty())
+            .then_some(ColumnOp::ImputeFloats { fill: &self.floats, replaced: self.replaced_float })
     }
 }
 

@@ -6,6 +6,7 @@
 //! node whose missing values go to the true branch is rewritten as the complementary comparison with swapped
 //! children — both are exact, and NaN then always fails the comparison, so one branch-free rule serves every mode.
 
+use super::fast::FastForest;
 use super::real::Real;
 
 /// High bit of a child link: the rest is a leaf id.
@@ -122,6 +123,8 @@ pub(crate) struct Forest<T> {
     pub n_targets: usize,
     /// One more than the largest feature index used (inputs must have at least this many columns).
     pub n_features: usize,
+    /// The same forest for the fast evaluator, when its shape allows (see [`super::fast`]).
+    pub fast: Option<FastForest<T>>,
 }
 
 impl<T: Real> Forest<T> {
@@ -211,7 +214,8 @@ impl<T: Real> Forest<T> {
                 return Err(format!("a leaf targets class/target {t} but there are only {}", spec.n_targets));
             }
         }
-        Ok(Forest { nodes, general: general_nodes, roots, kind, leaves, n_targets: spec.n_targets, n_features })
+        let fast = FastForest::build(spec, first_weight_only);
+        Ok(Forest { nodes, general: general_nodes, roots, kind, leaves, n_targets: spec.n_targets, n_features, fast })
     }
 }
 

@@ -1,12 +1,16 @@
 //! Tree-ensemble operators: `TreeEnsembleClassifier`, `TreeEnsembleRegressor` (ai.onnx.ml ≤ 4) and `TreeEnsemble`
 //! (ai.onnx.ml 5).
 //!
-//! At load the attributes are compiled ([`compile`]) into a flat forest in the input's arithmetic type; at run
-//! time rows are evaluated in blocks ([`eval`]) — in parallel over blocks for large batches — and each row's
-//! per-class sums are finalised exactly as onnxruntime's aggregators do ([`finalize`]).
+//! At load the attributes are compiled ([`compile`]) into a flat forest in the input's arithmetic type, plus, when
+//! the forest's shape allows, the complete-tree form of the fast evaluator ([`fast`]); at run time rows are
+//! evaluated in blocks ([`fast`] or the general [`eval`]) — in parallel over contiguous row chunks for large
+//! batches — and each row's per-class sums are finalised exactly as onnxruntime's aggregators do ([`finalize`]).
+//! When the load-time fusion ([`crate::fuse`]) traced the input to the graph inputs, the fast evaluator's blocks
+//! are filled from them directly.
 
 mod compile;
 mod eval;
+mod fast;
 mod finalize;
 mod real;
 mod spec;
@@ -17,6 +21,7 @@ use rayon::prelude::*;
 
 use crate::attr::NodeCtx;
 use crate::error::{op_err, ModelError, OpResult};
+use crate::fuse::{self, ColumnProgram};
 use crate::ops::{input, Kernel};
 use crate::post::PostTransform;
 use crate::tensor::{Tensor, TensorData, Value};
@@ -31,6 +36,8 @@ pub(crate) use finalize::Finalizer;
 const BLOCK_ROWS: usize = 64;
 /// Below this many rows a batch runs on the calling thread; above it blocks are spread over the rayon pool.
 const PARALLEL_MIN_ROWS: usize = 256;
+/// Below this many rows the fast evaluator scores row by row instead of in lockstep blocks.
+const SMALL_BATCH_ROWS: usize = 8;
 
 /// Class labels of a classifier.
 #[derive(Debug, Clone)]
@@ -104,6 +111,11 @@ impl Ensemble {
                 forest.n_features - 1
             ));
         }
+        if let (Some(fast), Agg::Sum | Agg::Average) = (&forest.fast, self.agg) {
+            return Ok(self.run_fast(fast, n, |start, rows, col_stride, block| {
+                fast.gather(&x[start * stride..], stride, rows, col_stride, block)
+            }));
+        }
         let width = self.finalizer.width();
         let mut z = vec![0f32; n * width];
         let mut labels = vec![0i64; n];
@@ -137,15 +149,106 @@ impl Ensemble {
     }
 }
 
+impl Ensemble {
+    /// Whether [`Ensemble::evaluate_fused`] can run with `program` as the input.
+    fn accepts(&self, program: &ColumnProgram) -> bool {
+        self.f32.fast.is_some()
+            && matches!(self.agg, Agg::Sum | Agg::Average)
+            && program.columns.len() >= self.f32.n_features
+    }
+
+    /// Evaluates with input 0 computed from the graph inputs by `program` (only the columns the trees read).
+    fn evaluate_fused(
+        &self,
+        program: &ColumnProgram,
+        inputs: &[Option<&Tensor>],
+    ) -> OpResult<(Vec<f32>, Vec<i64>, usize)> {
+        let fast = self.f32.fast.as_ref().ok_or_else(|| op_err!("fused input without the fast evaluator"))?;
+        let (n, sources) =
+            fuse::resolve(program, fast.columns.iter().map(|&(f, _)| f), inputs).map_err(|e| op_err!("{e}"))?;
+        Ok(self.run_fast(fast, n, |start, rows, col_stride, block| {
+            for ((col, src), &(_, neg)) in block.chunks_exact_mut(col_stride).zip(&sources).zip(&fast.columns) {
+                src.fill(start, &mut col[..rows], neg);
+            }
+        }))
+    }
+
+    /// Runs the fast evaluator on `n` rows; `fill(start, rows, col_stride, block)` writes rows `start..start + rows`
+    /// into `block` as [`fast::FastForest::gather`] does. Returns `(scores [N, width], labels [N], width)`.
+    fn run_fast<T: Real, F>(&self, fast: &fast::FastForest<T>, n: usize, fill: F) -> (Vec<f32>, Vec<i64>, usize)
+    where
+        F: Fn(usize, usize, usize, &mut [T]) + Sync,
+    {
+        let width = self.finalizer.width();
+        let mut z = vec![0f32; n * width];
+        let mut labels = vec![0i64; n];
+        let n_out = width.max(fast.target + 1);
+        let has_trees = fast.n_trees() > 0;
+        let mut scores = vec![T::ZERO; n_out];
+        let mut has = vec![false; n_out];
+        let mut scratch = Vec::with_capacity(n_out);
+        // Writes row `row`'s outputs from its tree sum.
+        let finish = |row: usize, sum: T, z: &mut [f32], scores: &mut [T], has: &mut [bool], scratch: &mut Vec<_>| {
+            scores[fast.target] = sum;
+            has[fast.target] = has_trees;
+            self.finalizer.finish(scores, has, fast.n_trees(), &mut z[row * width..(row + 1) * width], scratch)
+        };
+        if n < SMALL_BATCH_ROWS {
+            // Too few rows to fill lockstep lanes: one compact row at a time, no block.
+            let mut row = vec![T::ZERO; fast.width()];
+            for (r, label) in labels.iter_mut().enumerate() {
+                fill(r, 1, 1, &mut row);
+                *label = finish(r, fast.score_row(&row), &mut z, &mut scores, &mut has, &mut scratch);
+            }
+            return (z, labels, width);
+        }
+        // One contiguous run of rows per task, processed in blocks of `fast::BLOCK` rows.
+        let task = |start: usize, z: &mut [f32], labels: &mut [i64]| {
+            let mut block = vec![T::ZERO; fast.width() * fast::BLOCK];
+            let mut sums = [T::ZERO; fast::BLOCK];
+            let mut scores = vec![T::ZERO; n_out];
+            let mut has = vec![false; n_out];
+            let mut scratch = Vec::with_capacity(n_out);
+            for (b, labels) in labels.chunks_mut(fast::BLOCK).enumerate() {
+                let rows = labels.len();
+                let first = b * fast::BLOCK;
+                fill(start + first, rows, fast::BLOCK, &mut block);
+                let sums = &mut sums[..rows];
+                sums.fill(T::ZERO);
+                fast.accumulate(&block, sums);
+                for (r, (label, &s)) in labels.iter_mut().zip(sums.iter()).enumerate() {
+                    *label = finish(first + r, s, z, &mut scores, &mut has, &mut scratch);
+                }
+            }
+        };
+        let threads = rayon::current_num_threads();
+        if n >= PARALLEL_MIN_ROWS && threads > 1 {
+            // Contiguous chunks, a few per thread for balance, each a whole number of blocks.
+            let chunk = n.div_ceil(threads * 4).div_ceil(fast::BLOCK) * fast::BLOCK;
+            z.par_chunks_mut(chunk * width)
+                .zip(labels.par_chunks_mut(chunk))
+                .enumerate()
+                .for_each(|(c, (z, labels))| task(c * chunk, z, labels));
+        } else {
+            task(0, &mut z, &mut labels);
+        }
+        (z, labels, width)
+    }
+}
+
 struct TreeClassifier {
     ensemble: Ensemble,
     labels: Labels,
+    /// Set when the input is computed from the graph inputs ([`crate::fuse`]).
+    fused: Option<ColumnProgram>,
 }
 
 impl Kernel for TreeClassifier {
     fn run(&self, inputs: &[Option<&Tensor>], out: &mut Vec<Value>) -> OpResult {
-        let x = input(inputs, 0)?;
-        let (z, labels, width) = self.ensemble.evaluate(x)?;
+        let (z, labels, width) = match &self.fused {
+            Some(program) => self.ensemble.evaluate_fused(program, inputs)?,
+            None => self.ensemble.evaluate(input(inputs, 0)?)?,
+        };
         let n = labels.len();
         let label_tensor = match &self.labels {
             Labels::Int64(_) => Tensor { shape: vec![n], data: TensorData::Int64(labels) },
@@ -161,19 +264,39 @@ impl Kernel for TreeClassifier {
         out.push(Value::Tensor(Tensor { shape: vec![n, width], data: TensorData::Float(z) }));
         Ok(())
     }
+
+    fn fuse_input(&mut self, program: &ColumnProgram) -> bool {
+        let ok = self.ensemble.accepts(program);
+        if ok {
+            self.fused = Some(program.clone());
+        }
+        ok
+    }
 }
 
 struct TreeRegressor {
     ensemble: Ensemble,
+    /// Set when the input is computed from the graph inputs ([`crate::fuse`]).
+    fused: Option<ColumnProgram>,
 }
 
 impl Kernel for TreeRegressor {
     fn run(&self, inputs: &[Option<&Tensor>], out: &mut Vec<Value>) -> OpResult {
-        let x = input(inputs, 0)?;
-        let (z, labels, width) = self.ensemble.evaluate(x)?;
+        let (z, labels, width) = match &self.fused {
+            Some(program) => self.ensemble.evaluate_fused(program, inputs)?,
+            None => self.ensemble.evaluate(input(inputs, 0)?)?,
+        };
         let n = labels.len();
         out.push(Value::Tensor(Tensor { shape: vec![n, width], data: TensorData::Float(z) }));
         Ok(())
+    }
+
+    fn fuse_input(&mut self, program: &ColumnProgram) -> bool {
+        let ok = self.ensemble.accepts(program);
+        if ok {
+            self.fused = Some(program.clone());
+        }
+        ok
     }
 }
 
@@ -226,7 +349,7 @@ pub(crate) fn build_classifier(ctx: &NodeCtx<'_>) -> Result<Box<dyn Kernel>, Mod
         binary_case: n_classes == 2 && distinct.len() == 1,
         all_positive,
     };
-    Ok(Box::new(TreeClassifier { ensemble: Ensemble::new(ctx, spec, Agg::Sum, finalizer)?, labels }))
+    Ok(Box::new(TreeClassifier { ensemble: Ensemble::new(ctx, spec, Agg::Sum, finalizer)?, labels, fused: None }))
 }
 
 /// Builds `ai.onnx.ml::TreeEnsembleRegressor`.
@@ -240,7 +363,7 @@ pub(crate) fn build_regressor(ctx: &NodeCtx<'_>) -> Result<Box<dyn Kernel>, Mode
     let spec = spec::from_legacy_attributes(ctx, "target", n_targets)?;
     let base_values = ctx.floats_or_tensor("base_values")?;
     let finalizer = Finalizer::Regressor { post: parse_post(ctx)?, agg: parse_agg(ctx)?, base_values, n_targets };
-    Ok(Box::new(TreeRegressor { ensemble: Ensemble::new(ctx, spec, parse_agg(ctx)?, finalizer)? }))
+    Ok(Box::new(TreeRegressor { ensemble: Ensemble::new(ctx, spec, parse_agg(ctx)?, finalizer)?, fused: None }))
 }
 
 /// Builds `ai.onnx.ml::TreeEnsemble` (opset 5).
@@ -249,5 +372,5 @@ pub(crate) fn build_tree_ensemble(ctx: &NodeCtx<'_>) -> Result<Box<dyn Kernel>, 
     let (spec, agg, post) = spec::from_v5_attributes(ctx)?;
     let n_targets = spec.n_targets;
     let finalizer = Finalizer::Regressor { post, agg, base_values: Vec::new(), n_targets };
-    Ok(Box::new(TreeRegressor { ensemble: Ensemble::new(ctx, spec, agg, finalizer)? }))
+    Ok(Box::new(TreeRegressor { ensemble: Ensemble::new(ctx, spec, agg, finalizer)?, fused: None }))
 }

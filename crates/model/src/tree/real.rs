@@ -25,6 +25,9 @@ pub(crate) trait Real:
     fn is_nan(self) -> bool;
     /// `-self` when `neg`, else `self`, without a branch.
     fn flip(self, neg: bool) -> Self;
+    /// The smallest value greater than `self` (`f32::next_up`, which needs a newer toolchain than ours), so that
+    /// `x <= t` can be evaluated as `x < t.next_up()`. Infinities and NaN are returned unchanged.
+    fn next_up(self) -> Self;
 }
 
 impl Real for f32 {
@@ -46,6 +49,20 @@ impl Real for f32 {
     fn flip(self, neg: bool) -> f32 {
         f32::from_bits(self.to_bits() ^ ((neg as u32) << 31))
     }
+    fn next_up(self) -> f32 {
+        if self.is_nan() || self == f32::INFINITY {
+            return self;
+        }
+        let bits = self.to_bits();
+        let next = if self == 0.0 {
+            1 // -0.0 and +0.0 both step to the smallest positive subnormal.
+        } else if bits >> 31 == 0 {
+            bits + 1
+        } else {
+            bits - 1
+        };
+        f32::from_bits(next)
+    }
 }
 
 impl Real for f64 {
@@ -66,5 +83,19 @@ impl Real for f64 {
     #[inline(always)]
     fn flip(self, neg: bool) -> f64 {
         f64::from_bits(self.to_bits() ^ ((neg as u64) << 63))
+    }
+    fn next_up(self) -> f64 {
+        if self.is_nan() || self == f64::INFINITY {
+            return self;
+        }
+        let bits = self.to_bits();
+        let next = if self == 0.0 {
+            1
+        } else if bits >> 63 == 0 {
+            bits + 1
+        } else {
+            bits - 1
+        };
+        f64::from_bits(next)
     }
 }
