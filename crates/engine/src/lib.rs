@@ -7,6 +7,7 @@
 //! - [`join`]: the event-time LEFT interval join of transactions with identities.
 //! - [`produce`]: the ingest path, CSV → Avro → Kafka, co-partitioned and paced in event time.
 //! - [`run`]: the streaming job in embedded mode (files → join → features → model → file sinks).
+//! - [`scorer`]: the model stage's scoring seam; in-process ONNX today.
 //! - [`sink`]: outputs (scores, alerts, dead letters).
 //! - [`score`]: batch scoring of the CSV files through the same source and input mapping as the stream.
 //! - [`quality`]: model quality measures (ROC AUC).
@@ -23,6 +24,7 @@ pub mod produce;
 pub mod quality;
 pub mod run;
 pub mod score;
+pub mod scorer;
 pub mod sink;
 pub mod source;
 pub mod watermark;

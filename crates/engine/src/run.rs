@@ -4,19 +4,18 @@
 //! Records are replayed in event-time order through the same [`FileSource`] the ingest uses, as fast as possible or
 //! paced (`--speedup`). The join emits transactions (with or without identity); the model stage collects them into
 //! micro-batches of up to `batch_size` rows, flushed when full or when the oldest row has waited `batch_timeout`,
-//! and scores them in-process through the shared [`InputMapping`]. Everything the job cannot use is written to
+//! and scores them with a [`Scorer`] (in-process: the shared input mapping and the ONNX engine). Everything the job cannot use is written to
 //! `dead_letters.jsonl` with a reason; nothing is dropped silently.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fraudstream_data::Record;
-use fraudstream_features::InputMapping;
-use fraudstream_model::{InputBatch, Model};
 
 use crate::error::EngineError;
 use crate::join::{IntervalJoin, JoinConfig, JoinOutput, JoinStats, Joined};
 use crate::pacing::{Pacer, Pacing};
+use crate::scorer::{BatchScores, Scorer};
 use crate::sink::files::{FileSinks, Scored};
 use crate::source::files::{FileSource, FileSourceConfig};
 use crate::source::prefetch::Prefetch;
@@ -69,11 +68,10 @@ const TRANSACTIONS: u8 = 0;
 const IDENTITIES: u8 = 1;
 
 /// The model stage: micro-batches joined records and scores them.
-struct ModelStage<'m> {
-    model: &'m Model,
-    mapping: InputMapping,
-    inputs: InputBatch,
+struct ModelStage<'s> {
+    scorer: &'s mut dyn Scorer,
     rows: Vec<Joined>,
+    batch_scores: BatchScores,
     oldest: Option<Instant>,
     threshold: f64,
     latencies: Vec<f32>,
@@ -84,11 +82,9 @@ struct ModelStage<'m> {
 }
 
 impl ModelStage<'_> {
-    fn push(&mut self, joined: Joined) -> Result<(), EngineError> {
-        self.mapping.push(&joined.transaction, joined.identity.as_ref(), &mut self.inputs)?;
+    fn push(&mut self, joined: Joined) {
         self.oldest.get_or_insert(joined.arrived);
         self.rows.push(joined);
-        Ok(())
     }
 
     fn due(&self, batch_size: usize, timeout: Duration, now: Instant) -> bool {
@@ -99,10 +95,10 @@ impl ModelStage<'_> {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let result = self.model.predict_proba(&mut self.inputs)?;
+        self.batch_scores.clear();
+        self.scorer.score(&self.rows, &mut self.batch_scores)?;
         let now = Instant::now();
-        for (joined, p) in self.rows.iter().zip(&result.p_positive) {
-            let score = *p as f64;
+        for (joined, &score) in self.rows.iter().zip(&self.batch_scores.p) {
             let latency_ms = now.duration_since(joined.arrived).as_secs_f64() * 1000.0;
             let label = score >= self.threshold;
             self.alerts += u64::from(label);
@@ -119,21 +115,23 @@ impl ModelStage<'_> {
         progress.scored.fetch_add(self.rows.len() as u64, Ordering::Relaxed);
         progress.alerts.store(self.alerts, Ordering::Relaxed);
         self.rows.clear();
-        self.inputs.clear();
         self.oldest = None;
         Ok(())
     }
 }
 
-/// Runs the job over the files to their end.
-pub fn run_embedded(config: &RunConfig, model: &Model, progress: &RunProgress) -> Result<RunSummary, EngineError> {
+/// Runs the job over the files to their end, scoring with `scorer`.
+pub fn run_embedded(
+    config: &RunConfig,
+    scorer: &mut dyn Scorer,
+    progress: &RunProgress,
+) -> Result<RunSummary, EngineError> {
     let started = Instant::now();
     let mut sinks = FileSinks::create(&config.out_dir, &config.model_name)?;
     let mut stage = ModelStage {
-        model,
-        mapping: InputMapping::for_model(model)?,
-        inputs: InputBatch::new(model)?,
+        scorer,
         rows: Vec::with_capacity(config.batch_size),
+        batch_scores: BatchScores::default(),
         oldest: None,
         threshold: config.threshold,
         latencies: Vec::new(),
@@ -221,7 +219,7 @@ fn drain(
 ) -> Result<(), EngineError> {
     for o in out.drain(..) {
         match o {
-            JoinOutput::Joined(j) => stage.push(*j)?,
+            JoinOutput::Joined(j) => stage.push(*j),
             JoinOutput::DeadLetter(d) => {
                 *dead_letters += 1;
                 progress.dead_letters.fetch_add(1, Ordering::Relaxed);

@@ -1,7 +1,7 @@
 //! Batch scoring for offline backtests: both CSVs → joined records → model → `TransactionID,score,label`.
 //!
 //! Records are read through the same [`FileSource`] as the embedded stream and mapped to model inputs by the same
-//! [`InputMapping`], so a backtest scores exactly what the stream would. Each transaction is joined with its
+//! input mapping ([`InProcessScorer`]), so a backtest scores exactly what the stream would. Each transaction is joined with its
 //! identity row by TransactionID (the first one wins; further duplicates are counted). Output keeps input order.
 
 use std::fs::File;
@@ -11,13 +11,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fraudstream_data::{Identity, Record, Transaction};
-use fraudstream_features::InputMapping;
-use fraudstream_model::{InputBatch, Model};
+use fraudstream_model::Model;
 
 use crate::error::EngineError;
+use crate::join::Joined;
 use crate::quality::roc_auc;
+use crate::scorer::{BatchScores, InProcessScorer, Scorer};
 use crate::source::files::{FileSource, FileSourceConfig};
-use crate::source::{DeadLetter, Source, SourceEvent};
+use crate::source::{DeadLetter, Origin, Source, SourceEvent};
 
 /// What to score and where to write.
 #[derive(Debug, Clone)]
@@ -40,12 +41,11 @@ pub struct ScoreSummary {
     pub dead_letters: Vec<DeadLetter>,
 }
 
-/// Collects joined rows and scores them a batch at a time.
-struct Scorer<'m> {
-    model: &'m Model,
-    mapping: InputMapping,
-    inputs: InputBatch,
-    rows: Vec<Transaction>,
+/// Collects joined rows, scores them a batch at a time and writes the output lines.
+struct BatchWriter<'m> {
+    scorer: InProcessScorer<'m>,
+    rows: Vec<Joined>,
+    batch: BatchScores,
     out: BufWriter<File>,
     out_path: PathBuf,
     scores: Vec<f64>,
@@ -54,27 +54,28 @@ struct Scorer<'m> {
     line: Vec<u8>,
 }
 
-impl Scorer<'_> {
-    fn add(&mut self, tx: Transaction, identity: Option<&Identity>) -> Result<(), EngineError> {
-        self.mapping.push(&tx, identity, &mut self.inputs)?;
-        self.rows.push(tx);
-        Ok(())
+impl BatchWriter<'_> {
+    fn add(&mut self, transaction: Transaction, identity: Option<Identity>, origin: Origin) {
+        let arrived = Instant::now();
+        self.rows.push(Joined { transaction, identity, origin, arrived, join_wait: Duration::ZERO });
     }
 
     fn flush(&mut self) -> Result<(), EngineError> {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let result = self.model.predict_proba(&mut self.inputs)?;
+        self.batch.clear();
+        self.scorer.score(&self.rows, &mut self.batch)?;
         self.line.clear();
         let mut ryu = ryu::Buffer::new();
-        for ((tx, p), label) in self.rows.iter().zip(&result.p_positive).zip(&result.labels) {
-            let p = *p as f64;
-            self.line.extend_from_slice(itoa::Buffer::new().format(tx.id()).as_bytes());
+        let mut ints = itoa::Buffer::new();
+        for ((row, &p), &label) in self.rows.iter().zip(&self.batch.p).zip(&self.batch.labels) {
+            let tx = &row.transaction;
+            self.line.extend_from_slice(ints.format(tx.id()).as_bytes());
             self.line.push(b',');
             self.line.extend_from_slice(ryu.format(p).as_bytes());
             self.line.push(b',');
-            self.line.extend_from_slice(itoa::Buffer::new().format(*label).as_bytes());
+            self.line.extend_from_slice(ints.format(label).as_bytes());
             self.line.push(b'\n');
             match tx.is_fraud() {
                 Some(l) => {
@@ -86,7 +87,6 @@ impl Scorer<'_> {
         }
         self.out.write_all(&self.line).map_err(|e| EngineError::Io { path: self.out_path.clone(), source: e })?;
         self.rows.clear();
-        self.inputs.clear();
         Ok(())
     }
 }
@@ -94,13 +94,11 @@ impl Scorer<'_> {
 /// Scores both files with `model`, writing `config.out`. `progress` counts scored rows.
 pub fn score_files(config: &ScoreConfig, model: &Model, progress: &AtomicU64) -> Result<ScoreSummary, EngineError> {
     let started = Instant::now();
-    let mapping = InputMapping::for_model(model)?;
     let file = File::create(&config.out).map_err(|e| EngineError::Io { path: config.out.clone(), source: e })?;
-    let mut scorer = Scorer {
-        model,
-        mapping,
-        inputs: InputBatch::new(model)?,
+    let mut scorer = BatchWriter {
+        scorer: InProcessScorer::new(model)?,
         rows: Vec::with_capacity(config.batch_size),
+        batch: BatchScores::default(),
         out: BufWriter::new(file),
         out_path: config.out.clone(),
         scores: Vec::new(),
@@ -116,14 +114,14 @@ pub fn score_files(config: &ScoreConfig, model: &Model, progress: &AtomicU64) ->
     let (mut rows, mut with_identity, mut duplicates) = (0u64, 0u64, 0u64);
     let mut dead_letters = Vec::new();
     // The transaction waiting to see whether its identity follows (the source emits it right after).
-    let mut pending: Option<Transaction> = None;
+    let mut pending: Option<(Transaction, Origin)> = None;
     loop {
         let event = source.poll(Duration::ZERO)?;
         let (identity, done) = match event {
             SourceEvent::Record { record: Record::Identity(i), .. } => (Some(i), false),
-            SourceEvent::Record { record: Record::Transaction(t), .. } => {
-                if let Some(prev) = pending.replace(t) {
-                    scorer.add(prev, None)?;
+            SourceEvent::Record { record: Record::Transaction(t), origin } => {
+                if let Some((prev, prev_origin)) = pending.replace((t, origin)) {
+                    scorer.add(prev, None, prev_origin);
                     rows += 1;
                 }
                 (None, false)
@@ -137,8 +135,8 @@ pub fn score_files(config: &ScoreConfig, model: &Model, progress: &AtomicU64) ->
         };
         if let Some(identity) = identity {
             match pending.take() {
-                Some(tx) if tx.id() == identity.id() => {
-                    scorer.add(tx, Some(&identity))?;
+                Some((tx, origin)) if tx.id() == identity.id() => {
+                    scorer.add(tx, Some(identity), origin);
                     rows += 1;
                     with_identity += 1;
                 }
@@ -150,8 +148,8 @@ pub fn score_files(config: &ScoreConfig, model: &Model, progress: &AtomicU64) ->
             }
         }
         if done {
-            if let Some(tx) = pending.take() {
-                scorer.add(tx, None)?;
+            if let Some((tx, origin)) = pending.take() {
+                scorer.add(tx, None, origin);
                 rows += 1;
             }
         }

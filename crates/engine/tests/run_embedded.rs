@@ -10,6 +10,7 @@ use fraudstream_engine::join::JoinConfig;
 use fraudstream_engine::pacing::Pacing;
 use fraudstream_engine::run::{run_embedded, RunConfig, RunProgress, RunSummary};
 use fraudstream_engine::score::{score_files, ScoreConfig};
+use fraudstream_engine::scorer::InProcessScorer;
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_model::Model;
 use fraudstream_testkit::{ieee_cis_sample, shared_reference};
@@ -41,7 +42,8 @@ fn run(out: &Path, jitter: Duration, model: &Model) -> RunSummary {
         out_dir: out.to_path_buf(),
         model_name: "pipeline_75".into(),
     };
-    run_embedded(&config, model, &RunProgress::default()).expect("run")
+    let mut scorer = InProcessScorer::new(model).expect("scorer");
+    run_embedded(&config, &mut scorer, &RunProgress::default()).expect("run")
 }
 
 /// TransactionID → (score, identity_matched) from a run's scores.csv, checking each ID appears once.

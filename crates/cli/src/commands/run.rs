@@ -7,6 +7,7 @@ use anyhow::Context;
 use fraudstream_engine::join::JoinConfig;
 use fraudstream_engine::pacing::Pacing;
 use fraudstream_engine::run::{run_embedded, RunConfig, RunProgress};
+use fraudstream_engine::scorer::InProcessScorer;
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_model::Model;
 
@@ -47,7 +48,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         let p = progress.clone();
         Progress::start("scoring", Some(total), move || p.scored.load(Ordering::Relaxed), args.quiet)
     };
-    let result = run_embedded(&config, &model, &progress);
+    let mut scorer = InProcessScorer::new(&model)?;
+    let result = run_embedded(&config, &mut scorer, &progress);
     bar.finish();
     let s = result?;
     let secs = s.elapsed.as_secs_f64();
