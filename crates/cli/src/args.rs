@@ -29,7 +29,7 @@ pub enum Command {
     Score(ScoreArgs),
 
     /// Run the streaming job embedded (no broker): event-time interval join, features, in-process model, outputs.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -58,6 +58,13 @@ pub struct KafkaArgs {
     #[arg(long, env = "FRAUDSTREAM_BROKERS", default_value = "127.0.0.1:9092")]
     pub brokers: String,
 
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// Client settings shared by every command that talks to Kafka.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
     /// Any librdkafka property as key=value; repeatable. For Confluent Cloud: -X security.protocol=SASL_SSL
     /// -X sasl.mechanisms=PLAIN -X sasl.username=API_KEY -X sasl.password=API_SECRET.
     #[arg(short = 'X', value_name = "KEY=VALUE")]
@@ -161,16 +168,60 @@ pub struct ScoreArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    #[command(flatten)]
-    pub input: InputArgs,
+    /// Embedded mode: the transactions CSV (Kaggle layout).
+    #[arg(long, value_name = "FILE", required_unless_present = "brokers")]
+    pub transactions: Option<PathBuf>,
+
+    /// Embedded mode: the identities CSV.
+    #[arg(long, value_name = "FILE")]
+    pub identities: Option<PathBuf>,
+
+    /// Embedded mode: malformed CSV rows to skip (each sent to dead letters) before stopping with an error.
+    #[arg(long, default_value_t = 10)]
+    pub max_bad_rows: u64,
 
     /// The ONNX model scored in-process on every joined transaction.
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
 
-    /// Output directory: scores.csv, alerts.jsonl, dead_letters.jsonl.
+    /// Embedded mode: output directory for scores.csv, alerts.jsonl, dead_letters.jsonl.
     #[arg(long, value_name = "DIR", default_value = "out")]
     pub out: PathBuf,
+
+    /// Kafka mode: bootstrap brokers. Consumes the input topics written by `produce` as a consumer group.
+    #[arg(long, conflicts_with = "transactions")]
+    pub brokers: Option<String>,
+
+    /// Kafka mode: consumer group; instances in one group share the input partitions.
+    #[arg(long, default_value = "fraudstream")]
+    pub group: String,
+
+    #[command(flatten)]
+    pub client: ClientArgs,
+
+    /// Kafka mode: topic of the scores (Avro, keyed by TransactionID).
+    #[arg(long, default_value = "scores")]
+    pub scores_topic: String,
+
+    /// Kafka mode: topic of the alerts (scores at or above --threshold).
+    #[arg(long, default_value = "alerts")]
+    pub alerts_topic: String,
+
+    /// Kafka mode: topic of the dead letters (original bytes, reason and origin in headers).
+    #[arg(long, default_value = "dead-letters")]
+    pub dead_letters_topic: String,
+
+    /// Kafka mode: partitions of output topics that do not exist yet.
+    #[arg(long, default_value_t = 6)]
+    pub partitions: i32,
+
+    /// Kafka mode: how often output is flushed and input offsets are committed.
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    pub commit_interval: Duration,
+
+    /// Kafka mode: stop after no input arrived for this long (default: run until Ctrl-C).
+    #[arg(long, value_parser = parse_duration)]
+    pub stop_after_idle: Option<Duration>,
 
     /// Replay X seconds of event time per wall-clock second (default: as fast as possible).
     #[arg(long, value_name = "X")]

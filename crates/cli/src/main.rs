@@ -16,7 +16,7 @@ fn main() -> std::process::ExitCode {
         Command::Generate(a) => commands::generate::run(a),
         Command::Produce(a) => commands::produce::run(a),
         Command::Score(a) => commands::score::run(a),
-        Command::Run(a) => commands::run::run(a),
+        Command::Run(a) => commands::run::run(*a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

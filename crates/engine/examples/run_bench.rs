@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use fraudstream_engine::join::{JoinConfig, Joined};
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::run::{run_embedded, RunConfig, RunProgress, RunSummary};
+use fraudstream_engine::run::{run_embedded, JobConfig, RunConfig, RunProgress, RunSummary};
 use fraudstream_engine::scorer::{BatchScores, InProcessScorer, Scorer};
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_engine::EngineError;
@@ -40,13 +40,15 @@ fn config(dir: &std::path::Path, pacing: Pacing) -> RunConfig {
             identity_jitter: Duration::ZERO,
             seed: 0,
         },
-        join: JoinConfig::default(),
-        max_out_of_orderness: Duration::from_secs(20),
-        idle_timeout: Duration::from_secs(10),
-        pacing,
-        batch_size: 256,
-        batch_timeout: Duration::from_millis(5),
-        threshold: 0.5,
+        job: JobConfig {
+            join: JoinConfig::default(),
+            max_out_of_orderness: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(10),
+            pacing,
+            batch_size: 256,
+            batch_timeout: Duration::from_millis(5),
+            threshold: 0.5,
+        },
         out_dir: std::env::temp_dir().join("fraudstream-run-bench"),
         model_name: "bench".into(),
     }

@@ -134,6 +134,12 @@ impl IntervalJoin {
         self.pending.len() + self.identities.len() + self.emitted.len()
     }
 
+    /// Origins of the records held in state (pending transactions, buffered identities): input positions before the
+    /// oldest of them must not be committed yet.
+    pub fn in_flight(&self) -> impl Iterator<Item = &Origin> {
+        self.pending.values().map(|p| &p.origin).chain(self.identities.values().map(|b| &b.origin))
+    }
+
     /// The watermark the join has seen.
     pub fn watermark(&self) -> Option<EventTime> {
         (self.watermark != i64::MIN).then_some(EventTime(self.watermark))

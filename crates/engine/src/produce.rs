@@ -9,18 +9,19 @@
 //! librdkafka retries until `message.timeout.ms`. A message that still fails stops the run with an error that says
 //! exactly how many rows the broker acknowledged — never a silent loss.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fraudstream_data::avro::{encode_key, encode_value, value_schema_json, write_header, KEY_SCHEMA};
 use fraudstream_data::registry::{subject, SchemaRegistry};
 use fraudstream_data::{Record, Table};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::ClientContext;
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 
 use crate::error::EngineError;
+use crate::kafka::delivery::DeliveryTracker;
+pub use crate::kafka::delivery::ProduceProgress;
 use crate::kafka::KafkaSettings;
 use crate::pacing::{Pacer, Pacing};
 use crate::partitioner::partition_for_key;
@@ -45,14 +46,6 @@ pub struct ProduceConfig {
     pub flush_timeout: Duration,
 }
 
-/// Live counters, readable from a progress thread while the run goes on.
-#[derive(Debug, Default)]
-pub struct ProduceProgress {
-    pub sent: AtomicU64,
-    pub acked: AtomicU64,
-    pub failed: AtomicU64,
-}
-
 /// The final account of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProduceSummary {
@@ -73,36 +66,8 @@ impl ProduceSummary {
     }
 }
 
-/// Counts acknowledgements and keeps the first failure.
-struct DeliveryTracker {
-    progress: Arc<ProduceProgress>,
-    first_error: Mutex<Option<String>>,
-}
-
-impl ClientContext for DeliveryTracker {}
-
-impl ProducerContext for DeliveryTracker {
-    type DeliveryOpaque = ();
-
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        match result {
-            Ok(_) => {
-                self.progress.acked.fetch_add(1, Ordering::Relaxed);
-            }
-            Err((e, msg)) => {
-                self.progress.failed.fetch_add(1, Ordering::Relaxed);
-                let mut first = self.first_error.lock().unwrap_or_else(PoisonError::into_inner);
-                if first.is_none() {
-                    use rdkafka::message::Message;
-                    *first = Some(format!("{e} (topic {}, partition {})", msg.topic(), msg.partition()));
-                }
-            }
-        }
-    }
-}
-
 /// Producer defaults; `-X` properties override them.
-const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+pub(crate) const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("enable.idempotence", "true"),
     ("acks", "all"),
     ("linger.ms", "20"),
@@ -140,7 +105,7 @@ pub fn produce(config: &ProduceConfig, progress: Arc<ProduceProgress>) -> Result
     }
     let partitions = counts[0];
 
-    let tracker = DeliveryTracker { progress: progress.clone(), first_error: Mutex::new(None) };
+    let tracker = DeliveryTracker::new(progress.clone());
     let producer: ThreadedProducer<DeliveryTracker> = config
         .kafka
         .client_config(PRODUCER_DEFAULTS)
@@ -205,10 +170,7 @@ pub fn produce(config: &ProduceConfig, progress: Arc<ProduceProgress>) -> Result
     if failed > 0 || flushed.is_err() || stopped_early || acked != sent {
         let first_error = producer
             .context()
-            .first_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .first_error()
             .or_else(|| flushed.err().map(|e| format!("flush did not complete: {e}")))
             .unwrap_or_else(|| "deliveries still outstanding".into());
         let total = stats.transactions + stats.identities;

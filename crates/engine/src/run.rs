@@ -1,13 +1,24 @@
-//! The streaming job in embedded mode: CSV files → event time + watermarks → interval join → features → model →
-//! file sinks, in one process with no broker.
+//! The streaming job: sources → event time + watermarks → interval join → features → model → sinks.
 //!
-//! Records are replayed in event-time order through the same [`FileSource`] the ingest uses, as fast as possible or
-//! paced (`--speedup`). The join emits transactions (with or without identity); the model stage collects them into
-//! micro-batches of up to `batch_size` rows, flushed when full or when the oldest row has waited `batch_timeout`,
-//! and scores them with a [`Scorer`] (in-process: the shared input mapping and the ONNX engine). Everything the job cannot use is written to
-//! `dead_letters.jsonl` with a reason; nothing is dropped silently.
+//! One operator code path serves both modes:
+//! - **embedded** ([`run_embedded`]): the CSV files, replayed in event-time order through the same [`FileSource`]
+//!   the ingest uses (read ahead on its own thread), into `scores.csv`, `alerts.jsonl`, `dead_letters.jsonl`;
+//! - **Kafka** ([`run_kafka`]): the `transactions` / `identities` topics as a consumer group, into the `scores`,
+//!   `alerts` and `dead-letters` topics.
+//!
+//! The join emits transactions (with or without identity); the model stage collects them into micro-batches of up
+//! to `batch_size` rows, flushed when full or when the oldest row has waited `batch_timeout`, and scores them with
+//! a [`Scorer`]. Everything the job cannot use goes to the dead-letter output with a reason.
+//!
+//! # Delivery guarantee on Kafka
+//! Input offsets are committed only after the sinks have flushed (every produced message acknowledged), and only up
+//! to the oldest record still held in the join — so after a crash, nothing that was not durably scored is skipped
+//! (at least once). On start, the job reads back which TransactionIDs the `scores` topic already holds and does not
+//! write them again, so the scores topic holds each transaction once, on brokers with only an idempotent producer
+//! (no transactions needed).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fraudstream_data::Record;
@@ -16,16 +27,16 @@ use crate::error::EngineError;
 use crate::join::{IntervalJoin, JoinConfig, JoinOutput, JoinStats, Joined};
 use crate::pacing::{Pacer, Pacing};
 use crate::scorer::{BatchScores, Scorer};
-use crate::sink::files::{FileSinks, Scored};
+use crate::sink::files::FileSinks;
+use crate::sink::{Scored, Sink};
 use crate::source::files::{FileSource, FileSourceConfig};
 use crate::source::prefetch::Prefetch;
-use crate::source::{Source, SourceEvent};
+use crate::source::{Origin, Positions, Source, SourceEvent};
 use crate::watermark::WatermarkTracker;
 
-/// Everything an embedded run needs.
+/// The operator settings shared by both modes.
 #[derive(Debug, Clone)]
-pub struct RunConfig {
-    pub files: FileSourceConfig,
+pub struct JobConfig {
     pub join: JoinConfig,
     pub max_out_of_orderness: Duration,
     pub idle_timeout: Duration,
@@ -34,11 +45,17 @@ pub struct RunConfig {
     pub batch_timeout: Duration,
     /// Scores at or above this raise an alert and get label 1.
     pub threshold: f64,
+}
+
+/// Everything an embedded run needs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub files: FileSourceConfig,
+    pub job: JobConfig,
     pub out_dir: std::path::PathBuf,
     /// Model name for the outputs (e.g. the file stem).
     pub model_name: String,
 }
-
 /// Live counters for a status line.
 #[derive(Debug, Default)]
 pub struct RunProgress {
@@ -53,6 +70,8 @@ pub struct RunProgress {
 #[derive(Debug, Clone)]
 pub struct RunSummary {
     pub scored: u64,
+    /// Transactions not written again because the output already held them (Kafka restart).
+    pub skipped_already_scored: u64,
     pub alerts: u64,
     pub dead_letters: u64,
     pub join: JoinStats,
@@ -79,6 +98,9 @@ struct ModelStage<'s> {
     labels: Vec<bool>,
     all_labelled: bool,
     alerts: u64,
+    /// TransactionIDs the output already holds (recovered on start in Kafka mode).
+    already_scored: HashSet<i64>,
+    skipped_already_scored: u64,
 }
 
 impl ModelStage<'_> {
@@ -91,7 +113,7 @@ impl ModelStage<'_> {
         self.rows.len() >= batch_size || self.oldest.is_some_and(|t| now.duration_since(t) >= timeout)
     }
 
-    fn flush(&mut self, sinks: &mut FileSinks, progress: &RunProgress) -> Result<(), EngineError> {
+    fn flush(&mut self, sinks: &mut dyn Sink, progress: &RunProgress) -> Result<(), EngineError> {
         if self.rows.is_empty() {
             return Ok(());
         }
@@ -99,6 +121,11 @@ impl ModelStage<'_> {
         self.scorer.score(&self.rows, &mut self.batch_scores)?;
         let now = Instant::now();
         for (joined, &score) in self.rows.iter().zip(&self.batch_scores.p) {
+            if self.already_scored.remove(&joined.transaction.id()) {
+                // Written before a restart: the output already has it (exactly once per TransactionID).
+                self.skipped_already_scored += 1;
+                continue;
+            }
             let latency_ms = now.duration_since(joined.arrived).as_secs_f64() * 1000.0;
             let label = score >= self.threshold;
             self.alerts += u64::from(label);
@@ -120,14 +147,55 @@ impl ModelStage<'_> {
     }
 }
 
+/// How a run ends and checkpoints.
+pub struct Control<'a> {
+    /// Set from outside (Ctrl-C) to stop after a final flush and commit.
+    pub stop: &'a AtomicBool,
+    /// Stop once no input has arrived for this long (bounded runs over unbounded sources).
+    pub stop_after_idle: Option<Duration>,
+    /// How often to flush the sinks and commit input positions.
+    pub commit_interval: Duration,
+    /// TransactionIDs the output already holds; they are not written again.
+    pub already_scored: HashSet<i64>,
+}
+
 /// Runs the job over the files to their end, scoring with `scorer`.
 pub fn run_embedded(
     config: &RunConfig,
     scorer: &mut dyn Scorer,
     progress: &RunProgress,
 ) -> Result<RunSummary, EngineError> {
-    let started = Instant::now();
     let mut sinks = FileSinks::create(&config.out_dir, &config.model_name)?;
+    // Parsing overlaps with the join and the model on the other core.
+    let mut source = Prefetch::start(FileSource::open(&config.files)?, Duration::from_millis(100));
+    let stop = AtomicBool::new(false);
+    let control =
+        Control { stop: &stop, stop_after_idle: None, commit_interval: Duration::MAX, already_scored: HashSet::new() };
+    run_job(&mut source, &mut sinks, scorer, &config.job, progress, control)
+}
+
+/// The input (0 = transactions, 1 = identities) and partition a record counts toward for watermarks.
+fn watermark_partition(record: &Record, origin: &Origin) -> (u8, i32) {
+    let input = match record {
+        Record::Transaction(_) => TRANSACTIONS,
+        Record::Identity(_) => IDENTITIES,
+    };
+    match origin {
+        Origin::Kafka { partition, .. } => (input, *partition),
+        Origin::File { .. } => (input, 0),
+    }
+}
+
+/// The operator loop shared by both modes.
+pub fn run_job(
+    source: &mut dyn Source,
+    sinks: &mut dyn Sink,
+    scorer: &mut dyn Scorer,
+    config: &JobConfig,
+    progress: &RunProgress,
+    control: Control<'_>,
+) -> Result<RunSummary, EngineError> {
+    let started = Instant::now();
     let mut stage = ModelStage {
         scorer,
         rows: Vec::with_capacity(config.batch_size),
@@ -139,67 +207,98 @@ pub fn run_embedded(
         labels: Vec::new(),
         all_labelled: true,
         alerts: 0,
+        already_scored: control.already_scored,
+        skipped_already_scored: 0,
     };
-    // Parsing overlaps with the join and the model on the other core.
-    let mut source = Prefetch::start(FileSource::open(&config.files)?, Duration::from_millis(100));
     let mut join = IntervalJoin::new(config.join);
     let mut watermarks = WatermarkTracker::new(config.max_out_of_orderness, config.idle_timeout);
+    let mut seen_partitions: HashSet<(u8, i32)> = HashSet::new();
+    for (table, partition) in source.partitions() {
+        let input = if table == fraudstream_data::Table::Transaction { TRANSACTIONS } else { IDENTITIES };
+        watermarks.register((input, partition), started);
+        seen_partitions.insert((input, partition));
+    }
     let mut pacer = Pacer::new(config.pacing);
     let mut out = Vec::new();
     let mut dead_letters = 0u64;
+    // Next offset to read per topic-partition (Kafka only).
+    let mut positions = Positions::new();
+    let mut last_input = Instant::now();
+    let mut last_commit = Instant::now();
     let mut done = false;
     while !done {
         let now = Instant::now();
-        match source.poll(Duration::ZERO)? {
+        match source.poll(Duration::from_millis(50))? {
             SourceEvent::Record { record, origin } => {
+                last_input = now;
                 // While waiting for the record's replay time, keep partial batches and join timeouts moving.
                 let release = now + pacer.delay(record.event_time(), now);
                 while Instant::now() < release {
                     std::thread::sleep((release - Instant::now()).min(Duration::from_millis(5)));
                     let now = Instant::now();
                     join.on_processing_time(now, &mut out);
-                    drain(&mut out, &mut stage, &mut sinks, progress, &mut dead_letters)?;
+                    drain(&mut out, &mut stage, sinks, progress, &mut dead_letters)?;
                     if stage.due(config.batch_size, config.batch_timeout, now) {
-                        stage.flush(&mut sinks, progress)?;
+                        stage.flush(sinks, progress)?;
                     }
                 }
                 let now = Instant::now();
                 progress.records_in.fetch_add(1, Ordering::Relaxed);
+                if let Origin::Kafka { topic, partition, offset } = &origin {
+                    let next = positions.entry((topic.clone(), *partition)).or_insert(offset + 1);
+                    *next = (*next).max(offset + 1);
+                }
+                let partition = watermark_partition(&record, &origin);
+                seen_partitions.insert(partition);
+                watermarks.observe(partition, record.event_time(), now);
                 match record {
-                    Record::Transaction(tx) => {
-                        watermarks.observe((TRANSACTIONS, 0), tx.event_time(), now);
-                        join.on_transaction(tx, origin, now, &mut out);
-                    }
-                    Record::Identity(identity) => {
-                        watermarks.observe((IDENTITIES, 0), identity.event_time, now);
-                        join.on_identity(identity, origin, now, &mut out);
-                    }
+                    Record::Transaction(tx) => join.on_transaction(tx, origin, now, &mut out),
+                    Record::Identity(identity) => join.on_identity(identity, origin, now, &mut out),
                 }
                 if let Some(w) = watermarks.current(now) {
                     join.on_watermark(w, now, &mut out);
                 }
             }
-            SourceEvent::DeadLetter(d) => out.push(JoinOutput::DeadLetter(d)),
-            SourceEvent::Idle => {}
-            SourceEvent::End => {
-                watermarks.finish((TRANSACTIONS, 0));
-                watermarks.finish((IDENTITIES, 0));
-                join.finish(now, &mut out);
-                done = true;
+            SourceEvent::DeadLetter(d) => {
+                if let Origin::Kafka { topic, partition, offset } = &d.origin {
+                    let next = positions.entry((topic.clone(), *partition)).or_insert(offset + 1);
+                    *next = (*next).max(offset + 1);
+                }
+                out.push(JoinOutput::DeadLetter(d))
             }
+            SourceEvent::Idle => {
+                if let Some(w) = watermarks.current(now) {
+                    join.on_watermark(w, now, &mut out);
+                }
+            }
+            SourceEvent::End => done = true,
+        }
+        let idle_stop = control.stop_after_idle.is_some_and(|d| now.duration_since(last_input) >= d);
+        if idle_stop || control.stop.load(Ordering::Relaxed) {
+            done = true;
+        }
+        if done {
+            for p in &seen_partitions {
+                watermarks.finish(*p);
+            }
+            join.finish(now, &mut out);
         }
         join.on_processing_time(now, &mut out);
-        drain(&mut out, &mut stage, &mut sinks, progress, &mut dead_letters)?;
+        drain(&mut out, &mut stage, sinks, progress, &mut dead_letters)?;
         if done || stage.due(config.batch_size, config.batch_timeout, Instant::now()) {
-            stage.flush(&mut sinks, progress)?;
+            stage.flush(sinks, progress)?;
+        }
+        if done || now.duration_since(last_commit) >= control.commit_interval {
+            checkpoint(&mut stage, source, sinks, progress, &join, &positions)?;
+            last_commit = now;
         }
         progress.state_size.store(join.state_size() as u64, Ordering::Relaxed);
     }
-    sinks.flush()?;
     let auc = if stage.all_labelled { crate::quality::roc_auc(&stage.scores, &stage.labels) } else { None };
     let latency_ms = percentiles(&mut stage.latencies);
     Ok(RunSummary {
         scored: stage.latencies.len() as u64,
+        skipped_already_scored: stage.skipped_already_scored,
         alerts: stage.alerts,
         dead_letters,
         join: join.stats().clone(),
@@ -209,11 +308,36 @@ pub fn run_embedded(
     })
 }
 
+/// Makes the output durable, then commits input positions no further than the oldest record still in the join.
+fn checkpoint(
+    stage: &mut ModelStage<'_>,
+    source: &mut dyn Source,
+    sinks: &mut dyn Sink,
+    progress: &RunProgress,
+    join: &IntervalJoin,
+    positions: &Positions,
+) -> Result<(), EngineError> {
+    stage.flush(sinks, progress)?;
+    sinks.flush()?;
+    if positions.is_empty() {
+        return Ok(());
+    }
+    let mut safe = positions.clone();
+    for origin in join.in_flight() {
+        if let Origin::Kafka { topic, partition, offset } = origin {
+            if let Some(p) = safe.get_mut(&(topic.clone(), *partition)) {
+                *p = (*p).min(*offset);
+            }
+        }
+    }
+    source.commit(&safe)
+}
+
 /// Routes the join's outputs: joined records to the model stage, dead letters to their sink.
 fn drain(
     out: &mut Vec<JoinOutput>,
     stage: &mut ModelStage<'_>,
-    sinks: &mut FileSinks,
+    sinks: &mut dyn Sink,
     progress: &RunProgress,
     dead_letters: &mut u64,
 ) -> Result<(), EngineError> {
@@ -238,4 +362,45 @@ fn percentiles(v: &mut [f32]) -> (f64, f64, f64) {
     v.sort_unstable_by(f32::total_cmp);
     let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64;
     (at(0.5), at(0.99), at(1.0))
+}
+
+/// Everything a run on Kafka needs.
+#[derive(Debug, Clone)]
+pub struct KafkaRunConfig {
+    pub source: crate::source::kafka::KafkaSourceConfig,
+    pub sinks: crate::sink::kafka::KafkaSinkConfig,
+    pub registry_url: String,
+    pub registry_auth: Option<String>,
+    pub job: JobConfig,
+    /// How often output is flushed and input offsets committed.
+    pub commit_interval: Duration,
+    /// Stop once no input arrived for this long (`None`: run until stopped).
+    pub stop_after_idle: Option<Duration>,
+}
+
+/// Runs the job as a member of a consumer group until `stop` is set (or input stays idle, if configured).
+pub fn run_kafka(
+    config: &KafkaRunConfig,
+    scorer: &mut dyn Scorer,
+    progress: &RunProgress,
+    stop: &AtomicBool,
+) -> Result<RunSummary, EngineError> {
+    use crate::sink::kafka::{scored_transaction_ids, KafkaSinks};
+    use crate::source::kafka::KafkaSource;
+    use fraudstream_data::registry::SchemaRegistry;
+
+    let registry = SchemaRegistry::new(&config.registry_url, config.registry_auth.as_deref())?;
+    let mut sinks = KafkaSinks::new(config.sinks.clone(), &registry)?;
+    let already_scored = scored_transaction_ids(&config.sinks.kafka, &registry, &config.sinks.scores_topic)?;
+    if !already_scored.is_empty() {
+        tracing::info!("{} transactions already have a score in {}", already_scored.len(), config.sinks.scores_topic);
+    }
+    let mut source = KafkaSource::new(&config.source, registry)?;
+    let control = Control {
+        stop,
+        stop_after_idle: config.stop_after_idle,
+        commit_interval: config.commit_interval,
+        already_scored,
+    };
+    run_job(&mut source, &mut sinks, scorer, &config.job, progress, control)
 }

@@ -17,7 +17,9 @@ pub type PartitionId = (u8, i32);
 
 #[derive(Debug, Clone, Copy)]
 struct PartitionState {
-    max_event_time: EventTime,
+    /// `None` for a partition known to exist that has delivered nothing yet: it holds the watermark back (until
+    /// idle), since its first record may be older than anything seen elsewhere.
+    max_event_time: Option<EventTime>,
     last_active: Instant,
     finished: bool,
 }
@@ -35,14 +37,24 @@ impl WatermarkTracker {
         WatermarkTracker { out_of_orderness, idle_timeout, partitions: HashMap::new() }
     }
 
-    /// Records that `partition` delivered a record with event time `t` at processing time `now`.
-    pub fn observe(&mut self, partition: PartitionId, t: EventTime, now: Instant) {
-        let p = self.partitions.entry(partition).or_insert(PartitionState {
-            max_event_time: t,
+    /// Declares a partition that exists before it delivers anything (e.g. every assigned Kafka partition), so the
+    /// watermark waits for it — up to the idle timeout.
+    pub fn register(&mut self, partition: PartitionId, now: Instant) {
+        self.partitions.entry(partition).or_insert(PartitionState {
+            max_event_time: None,
             last_active: now,
             finished: false,
         });
-        p.max_event_time = p.max_event_time.max(t);
+    }
+
+    /// Records that `partition` delivered a record with event time `t` at processing time `now`.
+    pub fn observe(&mut self, partition: PartitionId, t: EventTime, now: Instant) {
+        let p = self.partitions.entry(partition).or_insert(PartitionState {
+            max_event_time: Some(t),
+            last_active: now,
+            finished: false,
+        });
+        p.max_event_time = Some(p.max_event_time.map_or(t, |m| m.max(t)));
         p.last_active = now;
         p.finished = false;
     }
@@ -70,7 +82,8 @@ impl WatermarkTracker {
             if now.duration_since(p.last_active) >= self.idle_timeout {
                 continue;
             }
-            let w = p.max_event_time.plus_millis(-delay);
+            // An active partition that has delivered nothing yet: nothing is complete.
+            let w = p.max_event_time?.plus_millis(-delay);
             min = Some(min.map_or(w, |m| m.min(w)));
         }
         if any && all_finished {
@@ -78,7 +91,12 @@ impl WatermarkTracker {
         }
         // When every active partition is idle, the furthest progress stands.
         min.or_else(|| {
-            self.partitions.values().filter(|p| !p.finished).map(|p| p.max_event_time.plus_millis(-delay)).max()
+            self.partitions
+                .values()
+                .filter(|p| !p.finished)
+                .filter_map(|p| p.max_event_time)
+                .map(|t| t.plus_millis(-delay))
+                .max()
         })
     }
 }
@@ -115,6 +133,21 @@ mod tests {
         // It counts again as soon as it delivers.
         w.observe((1, 0), EventTime(150 * S), later);
         assert_eq!(w.current(later), Some(EventTime(130 * S)));
+    }
+
+    #[test]
+    fn a_registered_partition_holds_the_watermark_until_it_delivers_or_idles() {
+        let t0 = Instant::now();
+        let mut w = WatermarkTracker::new(Duration::from_secs(20), Duration::from_secs(5));
+        w.register((1, 0), t0);
+        w.observe((0, 0), EventTime(100 * S), t0);
+        assert_eq!(w.current(t0), None, "identities may still bring older times");
+        // Once everything is idle, the progress made so far stands.
+        assert_eq!(w.current(t0 + Duration::from_secs(5)), Some(EventTime(80 * S)));
+        w.observe((0, 0), EventTime(200 * S), t0 + Duration::from_secs(5));
+        assert_eq!(w.current(t0 + Duration::from_secs(5)), Some(EventTime(180 * S)));
+        w.observe((1, 0), EventTime(150 * S), t0 + Duration::from_secs(5));
+        assert_eq!(w.current(t0 + Duration::from_secs(5)), Some(EventTime(130 * S)));
     }
 
     #[test]

@@ -3,78 +3,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use fraudstream_data::avro::{encode_key, write_header};
 use fraudstream_data::csv_table::TableReader;
-use fraudstream_data::registry::SchemaRegistry;
 use fraudstream_data::{Record, Row, Table};
-use fraudstream_engine::kafka::KafkaSettings;
-use fraudstream_engine::pacing::Pacing;
 use fraudstream_engine::partitioner::partition_for_key;
-use fraudstream_engine::produce::{produce, ProduceConfig, ProduceProgress, ProduceSummary};
-use fraudstream_engine::source::files::FileSourceConfig;
-use fraudstream_engine::source::kafka::{KafkaSource, KafkaSourceConfig};
-use fraudstream_engine::source::{Origin, Source, SourceEvent};
-use fraudstream_testkit::broker::{require_broker, unique_topic};
-use fraudstream_testkit::{ieee_cis_sample, FakeSchemaRegistry};
+use fraudstream_engine::source::Origin;
+use fraudstream_testkit::ieee_cis_sample;
 
-struct Run {
-    registry: FakeSchemaRegistry,
-    kafka: KafkaSettings,
-    tx_topic: String,
-    id_topic: String,
-    summary: ProduceSummary,
-}
-
-fn produce_files(transactions: &Path, identities: &Path, partitions: i32) -> Run {
-    let kafka = KafkaSettings::new(require_broker());
-    let registry = FakeSchemaRegistry::start();
-    let (tx_topic, id_topic) = (unique_topic("tx"), unique_topic("id"));
-    let config = ProduceConfig {
-        kafka: kafka.clone(),
-        registry_url: registry.url().to_string(),
-        registry_auth: None,
-        transactions_topic: tx_topic.clone(),
-        identities_topic: id_topic.clone(),
-        partitions,
-        replication: 1,
-        pacing: Pacing::AsFastAsPossible,
-        files: FileSourceConfig {
-            transactions: transactions.to_path_buf(),
-            identities: Some(identities.to_path_buf()),
-            max_bad_rows: 5,
-            identity_jitter: Duration::ZERO,
-            seed: 1,
-        },
-        flush_timeout: Duration::from_secs(60),
-    };
-    let summary = produce(&config, Arc::new(ProduceProgress::default())).expect("produce");
-    Run { registry, kafka, tx_topic, id_topic, summary }
-}
-
-/// Consumes both topics until `expected` records arrived (or 60 s passed).
-fn consume(run: &Run, expected: usize) -> Vec<(Record, Origin)> {
-    let registry = SchemaRegistry::new(run.registry.url(), None).expect("registry client");
-    let config = KafkaSourceConfig {
-        kafka: run.kafka.clone(),
-        group: unique_topic("group"),
-        transactions_topic: run.tx_topic.clone(),
-        identities_topic: run.id_topic.clone(),
-    };
-    let mut source = KafkaSource::new(&config, registry).expect("consumer");
-    let mut out = Vec::with_capacity(expected);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while out.len() < expected && Instant::now() < deadline {
-        match source.poll(Duration::from_millis(200)).expect("poll") {
-            SourceEvent::Record { record, origin } => out.push((record, origin)),
-            SourceEvent::DeadLetter(d) => panic!("unexpected dead letter: {d:?}"),
-            SourceEvent::Idle | SourceEvent::End => {}
-        }
-    }
-    out
-}
+mod common;
+use common::{consume, produce_files};
 
 fn read_csv(path: &Path, table: Table) -> HashMap<i64, Row> {
     TableReader::open(path, table, 0)

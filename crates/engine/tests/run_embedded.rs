@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use fraudstream_engine::join::JoinConfig;
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::run::{run_embedded, RunConfig, RunProgress, RunSummary};
+use fraudstream_engine::run::{run_embedded, JobConfig, RunConfig, RunProgress, RunSummary};
 use fraudstream_engine::score::{score_files, ScoreConfig};
 use fraudstream_engine::scorer::InProcessScorer;
 use fraudstream_engine::source::files::FileSourceConfig;
@@ -32,13 +32,15 @@ fn seed_model() -> Model {
 fn run(out: &Path, jitter: Duration, model: &Model) -> RunSummary {
     let config = RunConfig {
         files: files(jitter),
-        join: JoinConfig::default(),
-        max_out_of_orderness: Duration::from_secs(20),
-        idle_timeout: Duration::from_secs(10),
-        pacing: Pacing::AsFastAsPossible,
-        batch_size: 64,
-        batch_timeout: Duration::from_millis(50),
-        threshold: 0.5,
+        job: JobConfig {
+            join: JoinConfig::default(),
+            max_out_of_orderness: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(10),
+            pacing: Pacing::AsFastAsPossible,
+            batch_size: 64,
+            batch_timeout: Duration::from_millis(50),
+            threshold: 0.5,
+        },
         out_dir: out.to_path_buf(),
         model_name: "pipeline_75".into(),
     };

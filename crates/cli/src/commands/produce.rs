@@ -9,13 +9,13 @@ use fraudstream_engine::pacing::Pacing;
 use fraudstream_engine::produce::{produce, ProduceConfig, ProduceProgress};
 use fraudstream_engine::source::files::FileSourceConfig;
 
-use crate::args::{KafkaArgs, ProduceArgs};
+use crate::args::{ClientArgs, ProduceArgs};
 use crate::progress::{count_data_lines, Progress};
 
-/// The Kafka settings of the shared connection flags.
-pub fn kafka_settings(args: &KafkaArgs) -> anyhow::Result<KafkaSettings> {
-    let mut settings = KafkaSettings::new(&args.brokers);
-    for kv in &args.properties {
+/// The Kafka settings of the connection flags.
+pub fn kafka_settings(brokers: &str, client: &ClientArgs) -> anyhow::Result<KafkaSettings> {
+    let mut settings = KafkaSettings::new(brokers);
+    for kv in &client.properties {
         settings.properties.push(KafkaSettings::parse_property(kv)?);
     }
     Ok(settings)
@@ -29,11 +29,11 @@ pub fn run(args: ProduceArgs) -> anyhow::Result<()> {
         _ => anyhow::bail!("--speedup and --rate must be positive"),
     };
     let config = ProduceConfig {
-        kafka: kafka_settings(&args.kafka)?,
-        registry_url: args.kafka.schema_registry.clone(),
-        registry_auth: args.kafka.schema_registry_auth.clone(),
-        transactions_topic: args.kafka.transactions_topic.clone(),
-        identities_topic: args.kafka.identities_topic.clone(),
+        kafka: kafka_settings(&args.kafka.brokers, &args.kafka.client)?,
+        registry_url: args.kafka.client.schema_registry.clone(),
+        registry_auth: args.kafka.client.schema_registry_auth.clone(),
+        transactions_topic: args.kafka.client.transactions_topic.clone(),
+        identities_topic: args.kafka.client.identities_topic.clone(),
         partitions: args.partitions,
         replication: args.replication_factor,
         pacing,

@@ -1,17 +1,21 @@
-//! `fraudstream run`: the streaming job, embedded.
+//! `fraudstream run`: the streaming job, embedded (CSV files) or on Kafka (`--brokers`).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use fraudstream_engine::join::JoinConfig;
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::run::{run_embedded, RunConfig, RunProgress};
+use fraudstream_engine::run::{run_embedded, run_kafka, JobConfig, KafkaRunConfig, RunConfig, RunProgress, RunSummary};
 use fraudstream_engine::scorer::InProcessScorer;
+use fraudstream_engine::sink::kafka::KafkaSinkConfig;
 use fraudstream_engine::source::files::FileSourceConfig;
+use fraudstream_engine::source::kafka::KafkaSourceConfig;
 use fraudstream_model::Model;
 
 use crate::args::RunArgs;
+use crate::commands::produce::kafka_settings;
 use crate::progress::{count_data_lines, Progress};
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -23,14 +27,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let model = Model::load(&args.model).with_context(|| format!("loading model {}", args.model.display()))?;
     let model_name = args.model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
-    let config = RunConfig {
-        files: FileSourceConfig {
-            transactions: args.input.transactions.clone(),
-            identities: args.input.identities.clone(),
-            max_bad_rows: args.input.max_bad_rows,
-            identity_jitter: args.identity_jitter,
-            seed: args.seed,
-        },
+    let job = JobConfig {
         join: JoinConfig { lower: args.join_lower, upper: args.join_upper, max_wait: args.max_wait },
         max_out_of_orderness: args.max_out_of_orderness,
         idle_timeout: args.idle_timeout,
@@ -38,30 +35,99 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size,
         batch_timeout: args.batch_timeout,
         threshold: args.threshold,
-        out_dir: args.out.clone(),
-        model_name,
-    };
-    let total = count_data_lines(&args.input.transactions)
-        .with_context(|| format!("reading {}", args.input.transactions.display()))?;
-    let progress = Arc::new(RunProgress::default());
-    let bar = {
-        let p = progress.clone();
-        Progress::start("scoring", Some(total), move || p.scored.load(Ordering::Relaxed), args.quiet)
     };
     let mut scorer = InProcessScorer::new(&model)?;
-    let result = run_embedded(&config, &mut scorer, &progress);
+    let progress = Arc::new(RunProgress::default());
+    let summary = match (&args.brokers, &args.transactions) {
+        (Some(brokers), _) => run_on_kafka(&args, brokers, job, model_name, &mut scorer, &progress)?,
+        (None, Some(transactions)) => {
+            let config = RunConfig {
+                files: FileSourceConfig {
+                    transactions: transactions.clone(),
+                    identities: args.identities.clone(),
+                    max_bad_rows: args.max_bad_rows,
+                    identity_jitter: args.identity_jitter,
+                    seed: args.seed,
+                },
+                job,
+                out_dir: args.out.clone(),
+                model_name,
+            };
+            let total =
+                count_data_lines(transactions).with_context(|| format!("reading {}", transactions.display()))?;
+            let bar = {
+                let p = progress.clone();
+                Progress::start("scoring", Some(total), move || p.scored.load(Ordering::Relaxed), args.quiet)
+            };
+            let result = run_embedded(&config, &mut scorer, &progress);
+            bar.finish();
+            result?
+        }
+        (None, None) => anyhow::bail!("give --transactions (embedded mode) or --brokers (Kafka mode)"),
+    };
+    print_summary(&summary, &args);
+    Ok(())
+}
+
+fn run_on_kafka(
+    args: &RunArgs,
+    brokers: &str,
+    job: JobConfig,
+    model_name: String,
+    scorer: &mut InProcessScorer<'_>,
+    progress: &Arc<RunProgress>,
+) -> anyhow::Result<RunSummary> {
+    let kafka = kafka_settings(brokers, &args.client)?;
+    let config = KafkaRunConfig {
+        source: KafkaSourceConfig {
+            kafka: kafka.clone(),
+            group: args.group.clone(),
+            transactions_topic: args.client.transactions_topic.clone(),
+            identities_topic: args.client.identities_topic.clone(),
+        },
+        sinks: KafkaSinkConfig {
+            kafka,
+            scores_topic: args.scores_topic.clone(),
+            alerts_topic: args.alerts_topic.clone(),
+            dead_letters_topic: args.dead_letters_topic.clone(),
+            partitions: args.partitions,
+            replication: 1,
+            model: model_name,
+            model_version: "1".into(),
+            flush_timeout: Duration::from_secs(60),
+        },
+        registry_url: args.client.schema_registry.clone(),
+        registry_auth: args.client.schema_registry_auth.clone(),
+        job,
+        commit_interval: args.commit_interval,
+        stop_after_idle: args.stop_after_idle,
+    };
+    let bar = {
+        let p = progress.clone();
+        Progress::start("scoring", None, move || p.scored.load(Ordering::Relaxed), args.quiet)
+    };
+    let stop = AtomicBool::new(false);
+    let result = run_kafka(&config, scorer, progress, &stop);
     bar.finish();
-    let s = result?;
+    Ok(result?)
+}
+
+fn print_summary(s: &RunSummary, args: &RunArgs) {
     let secs = s.elapsed.as_secs_f64();
     println!(
         "scored {} transactions in {secs:.2}s ({:.0} tx/s): {} with identity, {} without ({} released by --max-wait), \
-         {} late",
+         {} late{}",
         s.scored,
         s.scored as f64 / secs.max(1e-9),
         s.join.matched,
         s.join.unmatched,
         s.join.unmatched_by_max_wait,
-        s.join.late_transactions
+        s.join.late_transactions,
+        if s.skipped_already_scored > 0 {
+            format!("; {} already scored before a restart, not written again", s.skipped_already_scored)
+        } else {
+            String::new()
+        }
     );
     println!(
         "latency arrival→score p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} alerts at threshold {}",
@@ -71,14 +137,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         println!("ROC AUC against isFraud: {auc:.4}");
     }
     println!(
-        "dead letters: {} (duplicate identities {}, after emit {}, outside window {}, no transaction {}, late {}) -> {}",
+        "dead letters: {} (duplicate identities {}, after emit {}, outside window {}, no transaction {}, late {})",
         s.dead_letters,
         s.join.duplicate_identities,
         s.join.identities_after_emit,
         s.join.identities_outside_window,
         s.join.orphan_identities,
         s.join.late_identities,
-        args.out.join("dead_letters.jsonl").display()
     );
-    Ok(())
 }

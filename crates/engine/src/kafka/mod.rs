@@ -1,6 +1,8 @@
 //! Kafka connection settings and topic administration, the Confluent way: a bootstrap list plus any librdkafka
 //! property (`-X security.protocol=SASL_SSL -X sasl.mechanisms=PLAIN -X sasl.username=KEY ...` for Confluent Cloud).
 
+pub mod delivery;
+
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -83,6 +85,64 @@ impl KafkaSettings {
             std::thread::sleep(Duration::from_millis(200));
         }
         Err(EngineError::Config(format!("topics {topics:?} did not appear in {}'s metadata", self.brokers)))
+    }
+
+    /// Reads every message of `topic`, from the start of each partition up to its end, handing each value to `f`.
+    ///
+    /// The end is the partition's high watermark, re-read until it is reached and no message has arrived for
+    /// `settle` — some Kafka-protocol brokers report a high watermark that lags the last acknowledged write.
+    pub fn read_to_end(
+        &self,
+        topic: &str,
+        settle: Duration,
+        mut f: impl FnMut(&[u8]) -> Result<(), EngineError>,
+    ) -> Result<u64, EngineError> {
+        use rdkafka::message::Message;
+        use rdkafka::{Offset, TopicPartitionList};
+        let Some(partitions) = self.partition_counts(&[topic])?[0] else { return Ok(0) };
+        let consumer: BaseConsumer = self
+            .client_config(&[("group.id", "fraudstream-reader"), ("enable.auto.commit", "false")])
+            .create()
+            .map_err(|e| EngineError::kafka("creating a reader", e))?;
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .map_err(|e| EngineError::kafka(format!("assigning {topic}[{p}]"), e))?;
+        }
+        consumer.assign(&tpl).map_err(|e| EngineError::kafka(format!("assigning {topic}"), e))?;
+        let mut next = vec![0i64; partitions as usize];
+        let mut read = 0u64;
+        let mut last_message = std::time::Instant::now();
+        let deadline = std::time::Instant::now() + Duration::from_secs(300);
+        loop {
+            if std::time::Instant::now() > deadline {
+                return Err(EngineError::Config(format!("reading {topic} to its end took more than 300 s")));
+            }
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(msg) => {
+                    let msg = msg.map_err(|e| EngineError::kafka(format!("reading {topic}"), e))?;
+                    if let Some(n) = next.get_mut(msg.partition() as usize) {
+                        *n = (*n).max(msg.offset() + 1);
+                    }
+                    f(msg.payload().unwrap_or_default())?;
+                    read += 1;
+                    last_message = std::time::Instant::now();
+                }
+                None if last_message.elapsed() >= settle => {
+                    let mut at_end = true;
+                    for (p, &position) in next.iter().enumerate() {
+                        let (_, high) = consumer
+                            .fetch_watermarks(topic, p as i32, Duration::from_secs(15))
+                            .map_err(|e| EngineError::kafka(format!("reading the end of {topic}[{p}]"), e))?;
+                        at_end &= position >= high;
+                    }
+                    if at_end {
+                        return Ok(read);
+                    }
+                }
+                None => {}
+            }
+        }
     }
 
     /// Partition count of each topic, `None` for a topic that does not exist.

@@ -12,17 +12,9 @@ use std::path::{Path, PathBuf};
 use fraudstream_data::Table;
 use serde_json::json;
 
+use super::{Scored, Sink};
 use crate::error::EngineError;
-use crate::join::Joined;
 use crate::source::DeadLetter;
-
-/// A scored transaction as the sinks write it.
-pub struct Scored<'a> {
-    pub joined: &'a Joined,
-    pub score: f64,
-    pub label: bool,
-    pub latency_ms: f64,
-}
 
 /// The three output files of an embedded run.
 pub struct FileSinks {
@@ -59,9 +51,10 @@ impl FileSinks {
     fn io(&self, name: &str, source: std::io::Error) -> EngineError {
         EngineError::Io { path: self.dir.join(name), source }
     }
+}
 
-    /// Writes one scored transaction (and its alert, if any).
-    pub fn write_score(&mut self, s: &Scored<'_>) -> Result<(), EngineError> {
+impl Sink for FileSinks {
+    fn write_score(&mut self, s: &Scored<'_>) -> Result<(), EngineError> {
         let tx = &s.joined.transaction;
         self.line.clear();
         let mut ryu = ryu::Buffer::new();
@@ -98,8 +91,7 @@ impl FileSinks {
         Ok(())
     }
 
-    /// Writes one dead letter.
-    pub fn write_dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError> {
+    fn write_dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError> {
         let value = json!({
             "reason": d.reason,
             "origin": d.origin.to_string(),
@@ -109,8 +101,7 @@ impl FileSinks {
         self.dead_letters.write_all(b"\n").map_err(|e| self.io("dead_letters.jsonl", e))
     }
 
-    /// Flushes all three files.
-    pub fn flush(&mut self) -> Result<(), EngineError> {
+    fn flush(&mut self) -> Result<(), EngineError> {
         self.scores.flush().map_err(|e| EngineError::Io { path: self.dir.join("scores.csv"), source: e })?;
         self.alerts.flush().map_err(|e| EngineError::Io { path: self.dir.join("alerts.jsonl"), source: e })?;
         self.dead_letters.flush().map_err(|e| EngineError::Io { path: self.dir.join("dead_letters.jsonl"), source: e })

@@ -1,5 +1,33 @@
 //! Sinks: where scores, alerts and dead letters leave the job.
 //!
 //! - [`files::FileSinks`]: `scores.csv`, `alerts.jsonl`, `dead_letters.jsonl` (embedded mode).
+//! - [`kafka::KafkaSinks`]: the `scores`, `alerts` and `dead-letters` topics (Avro via the registry).
+//!
+//! The job writes through [`Sink`] and calls [`Sink::flush`] before it commits input offsets, so whatever a
+//! commit covers is durable in the output.
 
 pub mod files;
+pub mod kafka;
+
+use crate::error::EngineError;
+use crate::join::Joined;
+use crate::source::DeadLetter;
+
+/// A scored transaction as the sinks write it.
+pub struct Scored<'a> {
+    pub joined: &'a Joined,
+    pub score: f64,
+    /// Score at or above the alert threshold.
+    pub label: bool,
+    pub latency_ms: f64,
+}
+
+/// An output of the job.
+pub trait Sink {
+    /// Writes one scored transaction, and its alert when `label` is set.
+    fn write_score(&mut self, s: &Scored<'_>) -> Result<(), EngineError>;
+    /// Writes one dead letter.
+    fn write_dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError>;
+    /// Makes everything written so far durable (files flushed, Kafka deliveries acknowledged).
+    fn flush(&mut self) -> Result<(), EngineError>;
+}

@@ -245,6 +245,14 @@ impl FileSource {
 }
 
 impl Source for FileSource {
+    fn partitions(&self) -> Vec<(Table, i32)> {
+        let mut p = vec![(Table::Transaction, 0)];
+        if self.identities.is_some() {
+            p.push((Table::Identity, 0));
+        }
+        p
+    }
+
     fn poll(&mut self, _timeout: Duration) -> Result<SourceEvent, EngineError> {
         loop {
             if let Some(d) = self.dead.pop_front() {

@@ -14,8 +14,9 @@ use fraudstream_data::registry::SchemaRegistry;
 use fraudstream_data::{DataError, Identity, Record, Table, Transaction};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
 
-use super::{DeadLetter, Origin, Source, SourceEvent};
+use super::{DeadLetter, Origin, Positions, Source, SourceEvent};
 use crate::error::EngineError;
 use crate::kafka::KafkaSettings;
 
@@ -34,6 +35,7 @@ pub struct KafkaSource {
     registry: SchemaRegistry,
     transactions_topic: Arc<str>,
     identities_topic: Arc<str>,
+    partitions: Vec<(Table, i32)>,
 }
 
 impl KafkaSource {
@@ -51,11 +53,17 @@ impl KafkaSource {
         consumer
             .subscribe(&[&config.transactions_topic, &config.identities_topic])
             .map_err(|e| EngineError::kafka("subscribing to the input topics", e))?;
+        let counts = config.kafka.partition_counts(&[&config.transactions_topic, &config.identities_topic])?;
+        let mut partitions = Vec::new();
+        for (table, count) in [Table::Transaction, Table::Identity].into_iter().zip(counts) {
+            partitions.extend((0..count.unwrap_or(0)).map(|p| (table, p)));
+        }
         Ok(KafkaSource {
             consumer,
             registry,
             transactions_topic: config.transactions_topic.as_str().into(),
             identities_topic: config.identities_topic.as_str().into(),
+            partitions,
         })
     }
 
@@ -86,6 +94,31 @@ impl KafkaSource {
 }
 
 impl Source for KafkaSource {
+    /// Every partition of both topics. With several instances in a group each reads only some of them; the others
+    /// stop holding the watermark back after the idle timeout.
+    fn partitions(&self) -> Vec<(Table, i32)> {
+        self.partitions.clone()
+    }
+
+    fn commit(&mut self, positions: &Positions) -> Result<(), EngineError> {
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), offset) in positions {
+            tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                .map_err(|e| EngineError::kafka("building the offsets to commit", e))?;
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        match self.consumer.commit(&tpl, CommitMode::Sync) {
+            Ok(()) => Ok(()),
+            // A rebalance moved partitions away: the new owner continues from the last good commit.
+            Err(e) => {
+                tracing::warn!("committing offsets failed (will retry at the next checkpoint): {e}");
+                Ok(())
+            }
+        }
+    }
+
     fn poll(&mut self, timeout: Duration) -> Result<SourceEvent, EngineError> {
         let Some(msg) = self.consumer.poll(timeout) else { return Ok(SourceEvent::Idle) };
         let msg = msg.map_err(|e| EngineError::kafka("consuming", e))?;

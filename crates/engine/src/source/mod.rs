@@ -61,7 +61,21 @@ pub enum SourceEvent {
     End,
 }
 
+/// Next input position per topic-partition, as committed to a consumer group.
+pub type Positions = std::collections::HashMap<(Arc<str>, i32), i64>;
+
 /// A stream of input events. `poll` blocks for at most `timeout` on unbounded sources.
 pub trait Source: Send {
     fn poll(&mut self, timeout: Duration) -> Result<SourceEvent, EngineError>;
+
+    /// The partitions this source reads, per input (transactions / identities), known before they deliver
+    /// anything; the watermark waits for each of them.
+    fn partitions(&self) -> Vec<(fraudstream_data::Table, i32)> {
+        Vec::new()
+    }
+
+    /// Records that everything before `positions` is fully processed (sources without positions ignore it).
+    fn commit(&mut self, _positions: &Positions) -> Result<(), EngineError> {
+        Ok(())
+    }
 }

@@ -21,12 +21,14 @@ pub struct Prefetch {
     rx: Receiver<Result<Vec<SourceEvent>, EngineError>>,
     current: std::vec::IntoIter<SourceEvent>,
     ended: bool,
+    partitions: Vec<(fraudstream_data::Table, i32)>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Prefetch {
     /// Starts reading `source` ahead; `idle_poll` is how long the reader waits on an unbounded source per poll.
     pub fn start<S: Source + 'static>(mut source: S, idle_poll: Duration) -> Prefetch {
+        let partitions = source.partitions();
         let (tx, rx) = sync_channel(DEPTH);
         let thread = std::thread::Builder::new()
             .name("fraudstream-source".into())
@@ -68,11 +70,15 @@ impl Prefetch {
                 }
             })
             .ok();
-        Prefetch { rx, current: Vec::new().into_iter(), ended: false, thread }
+        Prefetch { rx, current: Vec::new().into_iter(), ended: false, partitions, thread }
     }
 }
 
 impl Source for Prefetch {
+    fn partitions(&self) -> Vec<(fraudstream_data::Table, i32)> {
+        self.partitions.clone()
+    }
+
     fn poll(&mut self, timeout: Duration) -> Result<SourceEvent, EngineError> {
         loop {
             if let Some(e) = self.current.next() {

@@ -1,0 +1,226 @@
+//! Kafka outputs: `scores`, `alerts` and `dead-letters`.
+//!
+//! `scores` and `alerts` carry Avro values (schema [`SCORE_SCHEMA`], subjects `<topic>-value`) keyed like the input
+//! topics (`TransactionKey`, murmur2-partitioned), so a score lands on the partition number of its transaction.
+//! `dead-letters` carries the original input bytes as the value, with the reason and origin in headers
+//! (`reason`, `source.topic`, `source.partition`, `source.offset`). The producer is idempotent; [`Sink::flush`]
+//! waits until every message is acknowledged and fails if any was not, so offsets are only committed for durable
+//! output.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fraudstream_data::avro::{encode_key, write_header, KEY_SCHEMA};
+use fraudstream_data::registry::{subject, SchemaRegistry};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+
+use super::{Scored, Sink};
+use crate::error::EngineError;
+use crate::kafka::delivery::{DeliveryTracker, ProduceProgress};
+use crate::kafka::KafkaSettings;
+use crate::partitioner::partition_for_key;
+use crate::produce::PRODUCER_DEFAULTS;
+use crate::source::{DeadLetter, Origin};
+
+/// Avro schema of the `scores` and `alerts` values.
+pub const SCORE_SCHEMA: &str = r#"{"type":"record","name":"Score","namespace":"io.fraudstream.ieee","fields":[
+{"name":"TransactionID","type":"long"},
+{"name":"event_time","type":{"type":"long","logicalType":"timestamp-millis"}},
+{"name":"score","type":"double","doc":"probability of fraud"},
+{"name":"label","type":"int","doc":"1 when score >= the alert threshold"},
+{"name":"model","type":"string"},
+{"name":"model_version","type":"string"},
+{"name":"identity_matched","type":"boolean"},
+{"name":"join_wait_ms","type":"long"},
+{"name":"processing_latency_ms","type":"double"}]}"#;
+
+/// One `scores` value.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ScoreRecord {
+    #[serde(rename = "TransactionID")]
+    pub transaction_id: i64,
+    pub event_time: i64,
+    pub score: f64,
+    pub label: i32,
+    pub model: String,
+    pub model_version: String,
+    pub identity_matched: bool,
+    pub join_wait_ms: i64,
+    pub processing_latency_ms: f64,
+}
+
+/// Topic names and the model identity written into every score.
+#[derive(Debug, Clone)]
+pub struct KafkaSinkConfig {
+    pub kafka: KafkaSettings,
+    pub scores_topic: String,
+    pub alerts_topic: String,
+    pub dead_letters_topic: String,
+    /// Partitions of output topics this job creates.
+    pub partitions: i32,
+    pub replication: i32,
+    pub model: String,
+    pub model_version: String,
+    pub flush_timeout: Duration,
+}
+
+/// The three output topics.
+pub struct KafkaSinks {
+    producer: ThreadedProducer<DeliveryTracker>,
+    config: KafkaSinkConfig,
+    key_id: u32,
+    score_id: u32,
+    schema: serde_avro_fast::Schema,
+    partitions: [i32; 2],
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl KafkaSinks {
+    /// Registers the schemas, creates missing topics and connects the producer.
+    pub fn new(config: KafkaSinkConfig, registry: &SchemaRegistry) -> Result<KafkaSinks, EngineError> {
+        let key_id = registry.register(&subject(&config.scores_topic, true), KEY_SCHEMA)?;
+        registry.register(&subject(&config.alerts_topic, true), KEY_SCHEMA)?;
+        let score_id = registry.register(&subject(&config.scores_topic, false), SCORE_SCHEMA)?;
+        registry.register(&subject(&config.alerts_topic, false), SCORE_SCHEMA)?;
+        let topics = [config.scores_topic.as_str(), config.alerts_topic.as_str(), config.dead_letters_topic.as_str()];
+        let counts = config.kafka.ensure_topics(&topics, config.partitions, config.replication)?;
+        let schema: serde_avro_fast::Schema = SCORE_SCHEMA
+            .parse()
+            .map_err(|e| EngineError::Config(format!("built-in score schema does not parse: {e}")))?;
+        let tracker = DeliveryTracker::new(Arc::new(ProduceProgress::default()));
+        let producer = config
+            .kafka
+            .client_config(PRODUCER_DEFAULTS)
+            .create_with_context(tracker)
+            .map_err(|e| EngineError::kafka("creating the output producer", e))?;
+        Ok(KafkaSinks {
+            producer,
+            key_id,
+            score_id,
+            schema,
+            partitions: [counts[0], counts[1]],
+            config,
+            key: Vec::with_capacity(16),
+            value: Vec::with_capacity(128),
+        })
+    }
+
+    fn send(&self, record: BaseRecord<'_, [u8], [u8]>) -> Result<(), EngineError> {
+        let mut record = record;
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => {
+                    self.producer.context().progress().sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((e, _)) => return Err(EngineError::kafka("producing output", e)),
+            }
+        }
+    }
+}
+
+impl Sink for KafkaSinks {
+    fn write_score(&mut self, s: &Scored<'_>) -> Result<(), EngineError> {
+        let tx = &s.joined.transaction;
+        let record = ScoreRecord {
+            transaction_id: tx.id(),
+            event_time: tx.event_time().millis(),
+            score: s.score,
+            label: i32::from(s.label),
+            model: self.config.model.clone(),
+            model_version: self.config.model_version.clone(),
+            identity_matched: s.joined.identity.is_some(),
+            join_wait_ms: s.joined.join_wait.as_millis() as i64,
+            processing_latency_ms: s.latency_ms,
+        };
+        self.key.clear();
+        write_header(self.key_id, &mut self.key);
+        encode_key(record.transaction_id, &mut self.key)?;
+        self.value.clear();
+        write_header(self.score_id, &mut self.value);
+        let mut config = serde_avro_fast::ser::SerializerConfig::new(&self.schema);
+        serde_avro_fast::to_datum(&record, &mut self.value, &mut config)
+            .map_err(|e| EngineError::Config(format!("encoding a score: {e}")))?;
+        let mut topics = vec![(self.config.scores_topic.as_str(), self.partitions[0])];
+        if s.label {
+            topics.push((self.config.alerts_topic.as_str(), self.partitions[1]));
+        }
+        for (topic, partitions) in topics {
+            let rec = BaseRecord::to(topic)
+                .key(&self.key[..])
+                .payload(&self.value[..])
+                .partition(partition_for_key(&self.key, partitions))
+                .timestamp(record.event_time);
+            self.send(rec)?;
+        }
+        Ok(())
+    }
+
+    fn write_dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError> {
+        let mut headers = OwnedHeaders::new().insert(Header { key: "reason", value: Some(d.reason.as_bytes()) });
+        if let Origin::Kafka { topic, partition, offset } = &d.origin {
+            headers = headers
+                .insert(Header { key: "source.topic", value: Some(topic.as_bytes()) })
+                .insert(Header { key: "source.partition", value: Some(partition.to_string().as_bytes()) })
+                .insert(Header { key: "source.offset", value: Some(offset.to_string().as_bytes()) });
+        } else {
+            headers = headers.insert(Header { key: "source", value: Some(d.origin.to_string().as_bytes()) });
+        }
+        let rec =
+            BaseRecord::<[u8], [u8]>::to(&self.config.dead_letters_topic).payload(&d.payload[..]).headers(headers);
+        self.send(rec)
+    }
+
+    fn flush(&mut self) -> Result<(), EngineError> {
+        let flushed = self.producer.flush(self.config.flush_timeout);
+        let p = self.producer.context().progress();
+        let (sent, acked, failed) = (
+            p.sent.load(std::sync::atomic::Ordering::Relaxed),
+            p.acked.load(std::sync::atomic::Ordering::Relaxed),
+            p.failed.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        if flushed.is_err() || failed > 0 || acked != sent {
+            let first_error = self
+                .producer
+                .context()
+                .first_error()
+                .or_else(|| flushed.err().map(|e| format!("flush did not complete: {e}")))
+                .unwrap_or_else(|| "deliveries still outstanding".into());
+            return Err(EngineError::Delivery { sent, acked, failed, unsent: 0, first_error });
+        }
+        Ok(())
+    }
+}
+
+/// The TransactionIDs already in a `scores` topic, read from the start of every partition to its end.
+///
+/// This is what lets a restarted job write each transaction's score once although it re-reads input it had
+/// processed but not yet committed.
+pub fn scored_transaction_ids(
+    kafka: &KafkaSettings,
+    registry: &SchemaRegistry,
+    topic: &str,
+) -> Result<std::collections::HashSet<i64>, EngineError> {
+    let mut ids = std::collections::HashSet::new();
+    kafka.read_to_end(topic, Duration::from_millis(500), |payload| {
+        let record = decode_score(registry, payload)?;
+        ids.insert(record.transaction_id);
+        Ok(())
+    })?;
+    Ok(ids)
+}
+
+/// Decodes one Confluent-framed `scores` value.
+pub fn decode_score(registry: &SchemaRegistry, payload: &[u8]) -> Result<ScoreRecord, EngineError> {
+    let (schema_id, datum) = fraudstream_data::avro::split_framed(payload)?;
+    let schema = registry.schema_by_id(schema_id)?;
+    serde_avro_fast::from_datum_slice(datum, &schema)
+        .map_err(|e| EngineError::Config(format!("undecodable score (schema id {schema_id}): {e}")))
+}

@@ -1,0 +1,100 @@
+//! The streaming job on Kafka (tansu over TCP): the real sample produced to the input topics, scored once per
+//! transaction into the scores topic — also when the job re-reads input it had already scored (a restart that lost
+//! its committed offsets), which the job recovers from by reading back the scores topic.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use fraudstream_data::registry::SchemaRegistry;
+use fraudstream_engine::join::JoinConfig;
+use fraudstream_engine::pacing::Pacing;
+use fraudstream_engine::run::{run_kafka, JobConfig, KafkaRunConfig, RunProgress, RunSummary};
+use fraudstream_engine::scorer::InProcessScorer;
+use fraudstream_engine::sink::kafka::{decode_score, KafkaSinkConfig, ScoreRecord};
+use fraudstream_engine::source::kafka::KafkaSourceConfig;
+use fraudstream_model::Model;
+use fraudstream_testkit::broker::unique_topic;
+use fraudstream_testkit::{ieee_cis_sample, shared_reference};
+
+mod common;
+use common::{produce_files, Run};
+
+fn job_config(run: &Run, group: &str, scores_topic: &str) -> KafkaRunConfig {
+    KafkaRunConfig {
+        source: KafkaSourceConfig {
+            kafka: run.kafka.clone(),
+            group: group.to_string(),
+            transactions_topic: run.tx_topic.clone(),
+            identities_topic: run.id_topic.clone(),
+        },
+        sinks: KafkaSinkConfig {
+            kafka: run.kafka.clone(),
+            scores_topic: scores_topic.to_string(),
+            alerts_topic: format!("{scores_topic}-alerts"),
+            dead_letters_topic: format!("{scores_topic}-dead"),
+            partitions: 3,
+            replication: 1,
+            model: "pipeline_75".into(),
+            model_version: "1".into(),
+            flush_timeout: Duration::from_secs(30),
+        },
+        registry_url: run.registry.url().to_string(),
+        registry_auth: None,
+        job: JobConfig {
+            join: JoinConfig::default(),
+            max_out_of_orderness: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(2),
+            pacing: Pacing::AsFastAsPossible,
+            batch_size: 128,
+            batch_timeout: Duration::from_millis(20),
+            threshold: 0.5,
+        },
+        commit_interval: Duration::from_millis(200),
+        stop_after_idle: Some(Duration::from_secs(4)),
+    }
+}
+
+fn run_job(config: &KafkaRunConfig, model: &Model) -> RunSummary {
+    let mut scorer = InProcessScorer::new(model).expect("scorer");
+    run_kafka(config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false)).expect("run")
+}
+
+/// Every score message in the topic: TransactionID → how many times, and the records.
+fn read_scores(run: &Run, topic: &str) -> (HashMap<i64, u32>, Vec<ScoreRecord>) {
+    let registry = SchemaRegistry::new(run.registry.url(), None).expect("registry");
+    let mut counts = HashMap::new();
+    let mut records = Vec::new();
+    run.kafka
+        .read_to_end(topic, Duration::from_secs(1), |payload| {
+            let r = decode_score(&registry, payload)?;
+            *counts.entry(r.transaction_id).or_insert(0) += 1;
+            records.push(r);
+            Ok(())
+        })
+        .expect("read scores");
+    (counts, records)
+}
+
+#[test]
+fn every_transaction_is_scored_exactly_once_even_when_input_is_read_again() {
+    let sample = ieee_cis_sample();
+    let run = produce_files(&sample.join("train_transaction.csv"), &sample.join("train_identity.csv"), 3);
+    let model = Model::load(shared_reference().join("seed-model/pipeline_75.onnx")).expect("model");
+    let scores_topic = unique_topic("scores");
+
+    let first = run_job(&job_config(&run, &unique_topic("group"), &scores_topic), &model);
+    assert_eq!(first.scored, 1500);
+    assert_eq!(first.join.matched, 348, "every identity joins its transaction across Kafka partitions");
+    let (counts, records) = read_scores(&run, &scores_topic);
+    assert_eq!(counts.len(), 1500, "every transaction has a score");
+    assert!(counts.values().all(|&n| n == 1), "no transaction is scored twice");
+    assert_eq!(records.iter().filter(|r| r.identity_matched).count(), 348);
+
+    // A new group re-reads all input from the start, as a restart that lost its offsets would.
+    let second = run_job(&job_config(&run, &unique_topic("group"), &scores_topic), &model);
+    assert_eq!((second.scored, second.skipped_already_scored), (0, 1500));
+    let (counts, _) = read_scores(&run, &scores_topic);
+    assert_eq!(counts.len(), 1500);
+    assert!(counts.values().all(|&n| n == 1), "the re-read wrote nothing twice");
+}
