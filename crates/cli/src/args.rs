@@ -28,8 +28,11 @@ pub enum Command {
     /// Score the transaction and identity CSVs with an ONNX model (offline backtest): TransactionID,score,label.
     Score(ScoreArgs),
 
-    /// Run the streaming job embedded (no broker): event-time interval join, features, in-process model, outputs.
+    /// Run the streaming job: event-time interval join, features, in-process model — embedded, or on Kafka.
     Run(Box<RunArgs>),
+
+    /// Serve models over HTTP: Azure ML / Confluent ML_PREDICT format, KServe v2 and v1, versioned, hot-reloaded.
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -270,6 +273,47 @@ pub struct RunArgs {
     /// No status line.
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A model to serve as NAME=PATH (repeat a NAME to add versions 1, 2, ... in order).
+    #[arg(long = "model", value_name = "NAME=PATH", required_unless_present = "model_dir")]
+    pub models: Vec<String>,
+
+    /// A directory of NAME/VERSION/model.onnx (+ model.json); an optional NAME/default file names the default
+    /// version (else the highest). New versions are picked up without a restart.
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub addr: std::net::SocketAddr,
+
+    /// Require `Authorization: Bearer KEY` on every endpoint but health; repeatable.
+    #[arg(long = "api-key", value_name = "KEY", env = "FRAUDSTREAM_API_KEY")]
+    pub api_keys: Vec<String>,
+
+    /// A file with one API key per line (blank lines and # comments ignored).
+    #[arg(long, value_name = "FILE")]
+    pub api_keys_file: Option<PathBuf>,
+
+    /// Largest request body accepted, in bytes (larger requests get 413).
+    #[arg(long, default_value_t = 8 << 20)]
+    pub body_limit: usize,
+
+    /// How often the model sources are re-scanned for new versions (0s disables reloading).
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub reload_interval: Duration,
+
+    /// Shadow (challenger) version as NAME=VERSION: scores the same requests in the background, results only
+    /// logged and counted.
+    #[arg(long = "shadow", value_name = "NAME=VERSION")]
+    pub shadows: Vec<String>,
+
+    /// Worker threads of the HTTP runtime.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
 }
 
 /// Parses `250ms`, `20s`, `5m`, `1h`, or plain seconds (`1.5`).

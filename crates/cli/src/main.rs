@@ -17,6 +17,7 @@ fn main() -> std::process::ExitCode {
         Command::Produce(a) => commands::produce::run(a),
         Command::Score(a) => commands::score::run(a),
         Command::Run(a) => commands::run::run(*a),
+        Command::Serve(a) => commands::serve::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -13,9 +13,10 @@
 //! # Delivery guarantee on Kafka
 //! Input offsets are committed only after the sinks have flushed (every produced message acknowledged), and only up
 //! to the oldest record still held in the join — so after a crash, nothing that was not durably scored is skipped
-//! (at least once). On start, the job reads back which TransactionIDs the `scores` topic already holds and does not
-//! write them again, so the scores topic holds each transaction once, on brokers with only an idempotent producer
-//! (no transactions needed).
+//! (at least once). Whenever it is assigned partitions (on start, and when a consumer-group rebalance moves
+//! partitions from a failed instance), the job reads back which TransactionIDs the `scores` topic already holds and
+//! does not write them again — so the scores topic holds each transaction once, on brokers with only an idempotent
+//! producer (no Kafka transactions needed).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -151,7 +152,8 @@ impl ModelStage<'_> {
 pub struct Control<'a> {
     /// Set from outside (Ctrl-C) to stop after a final flush and commit.
     pub stop: &'a AtomicBool,
-    /// Stop once no input has arrived for this long (bounded runs over unbounded sources).
+    /// Stop once no input has arrived for this long after the first record or partition assignment (bounded runs
+    /// over unbounded sources).
     pub stop_after_idle: Option<Duration>,
     /// How often to flush the sinks and commit input positions.
     pub commit_interval: Duration,
@@ -223,14 +225,16 @@ pub fn run_job(
     let mut dead_letters = 0u64;
     // Next offset to read per topic-partition (Kafka only).
     let mut positions = Positions::new();
-    let mut last_input = Instant::now();
+    // Idleness counts from the first record or partition assignment, so waiting to join a consumer group is not
+    // mistaken for idle input.
+    let mut last_input: Option<Instant> = None;
     let mut last_commit = Instant::now();
     let mut done = false;
     while !done {
         let now = Instant::now();
         match source.poll(Duration::from_millis(50))? {
             SourceEvent::Record { record, origin } => {
-                last_input = now;
+                last_input = Some(now);
                 // While waiting for the record's replay time, keep partial batches and join timeouts moving.
                 let release = now + pacer.delay(record.event_time(), now);
                 while Instant::now() < release {
@@ -273,7 +277,19 @@ pub fn run_job(
             }
             SourceEvent::End => done = true,
         }
-        let idle_stop = control.stop_after_idle.is_some_and(|d| now.duration_since(last_input) >= d);
+        if source.take_reassigned() {
+            // Idleness also counts from an assignment, so a job whose input is all processed can still stop.
+            last_input.get_or_insert(now);
+            // New partitions: another instance may have scored some of their records. Make our own output
+            // durable, then read back everything the output holds.
+            stage.flush(sinks, progress)?;
+            sinks.flush()?;
+            if let Some(written) = sinks.already_written()? {
+                stage.already_scored.extend(written);
+            }
+        }
+        let idle_stop =
+            control.stop_after_idle.is_some_and(|d| last_input.is_some_and(|last| now.duration_since(last) >= d));
         if idle_stop || control.stop.load(Ordering::Relaxed) {
             done = true;
         }
@@ -385,22 +401,19 @@ pub fn run_kafka(
     progress: &RunProgress,
     stop: &AtomicBool,
 ) -> Result<RunSummary, EngineError> {
-    use crate::sink::kafka::{scored_transaction_ids, KafkaSinks};
+    use crate::sink::kafka::KafkaSinks;
     use crate::source::kafka::KafkaSource;
     use fraudstream_data::registry::SchemaRegistry;
 
     let registry = SchemaRegistry::new(&config.registry_url, config.registry_auth.as_deref())?;
     let mut sinks = KafkaSinks::new(config.sinks.clone(), &registry)?;
-    let already_scored = scored_transaction_ids(&config.sinks.kafka, &registry, &config.sinks.scores_topic)?;
-    if !already_scored.is_empty() {
-        tracing::info!("{} transactions already have a score in {}", already_scored.len(), config.sinks.scores_topic);
-    }
+    // What the scores topic already holds is read back when partitions are assigned (see `run_job`).
     let mut source = KafkaSource::new(&config.source, registry)?;
     let control = Control {
         stop,
         stop_after_idle: config.stop_after_idle,
         commit_interval: config.commit_interval,
-        already_scored,
+        already_scored: HashSet::new(),
     };
     run_job(&mut source, &mut sinks, scorer, &config.job, progress, control)
 }

@@ -1,8 +1,8 @@
 //! Throughput and latency of the seed model (single row; 1,000-row batch on 1 and 2 threads) and of the 500-tree
 //! XGBoost fixture (the same three). Run: `cargo bench -p fraudstream-model --bench seed_model`.
 //!
-//! Compare with onnxruntime (`/work/shared/bench/ort_bench.py`) in the same session: the machine is shared and
-//! absolute numbers drift between runs.
+//! For the comparison with ONNX Runtime (no Python, same process, same inputs) see `benches/vs_onnxruntime.rs`
+//! (feature `ort-bench`) and BENCHMARKS.md: the machine is shared and absolute numbers drift between runs.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -4,3 +4,4 @@ pub mod generate;
 pub mod produce;
 pub mod run;
 pub mod score;
+pub mod serve;

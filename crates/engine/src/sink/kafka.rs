@@ -69,6 +69,7 @@ pub struct KafkaSinkConfig {
 /// The three output topics.
 pub struct KafkaSinks {
     producer: ThreadedProducer<DeliveryTracker>,
+    registry: SchemaRegistry,
     config: KafkaSinkConfig,
     key_id: u32,
     score_id: u32,
@@ -98,6 +99,7 @@ impl KafkaSinks {
             .map_err(|e| EngineError::kafka("creating the output producer", e))?;
         Ok(KafkaSinks {
             producer,
+            registry: registry.clone(),
             key_id,
             score_id,
             schema,
@@ -196,6 +198,10 @@ impl Sink for KafkaSinks {
             return Err(EngineError::Delivery { sent, acked, failed, unsent: 0, first_error });
         }
         Ok(())
+    }
+
+    fn already_written(&mut self) -> Result<Option<std::collections::HashSet<i64>>, EngineError> {
+        scored_transaction_ids(&self.config.kafka, &self.registry, &self.config.scores_topic).map(Some)
     }
 }
 

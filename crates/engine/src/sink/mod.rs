@@ -30,4 +30,9 @@ pub trait Sink {
     fn write_dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError>;
     /// Makes everything written so far durable (files flushed, Kafka deliveries acknowledged).
     fn flush(&mut self) -> Result<(), EngineError>;
+
+    /// The TransactionIDs this output already holds, for outputs that can be read back (`None` otherwise).
+    fn already_written(&mut self) -> Result<Option<std::collections::HashSet<i64>>, EngineError> {
+        Ok(None)
+    }
 }

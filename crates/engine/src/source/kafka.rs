@@ -12,8 +12,11 @@ use std::time::Duration;
 use fraudstream_data::avro::{decode_value, split_framed};
 use fraudstream_data::registry::SchemaRegistry;
 use fraudstream_data::{DataError, Identity, Record, Table, Transaction};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::Message;
+use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{DeadLetter, Origin, Positions, Source, SourceEvent};
@@ -29,9 +32,26 @@ pub struct KafkaSourceConfig {
     pub identities_topic: String,
 }
 
+/// Notes partition assignments, so the job can recover what other instances already scored.
+struct RebalanceContext {
+    reassigned: Arc<AtomicBool>,
+}
+
+impl ClientContext for RebalanceContext {}
+
+impl ConsumerContext for RebalanceContext {
+    fn post_rebalance(&self, _base: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            tracing::info!("assigned {} input partitions", tpl.count());
+            self.reassigned.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
 /// Consumes both input topics as one [`Source`].
 pub struct KafkaSource {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<RebalanceContext>,
+    reassigned: Arc<AtomicBool>,
     registry: SchemaRegistry,
     transactions_topic: Arc<str>,
     identities_topic: Arc<str>,
@@ -40,7 +60,8 @@ pub struct KafkaSource {
 
 impl KafkaSource {
     pub fn new(config: &KafkaSourceConfig, registry: SchemaRegistry) -> Result<KafkaSource, EngineError> {
-        let consumer: BaseConsumer = config
+        let reassigned = Arc::new(AtomicBool::new(false));
+        let consumer: BaseConsumer<RebalanceContext> = config
             .kafka
             .client_config(&[
                 ("group.id", config.group.as_str()),
@@ -48,7 +69,7 @@ impl KafkaSource {
                 ("auto.offset.reset", "earliest"),
                 ("enable.partition.eof", "false"),
             ])
-            .create()
+            .create_with_context(RebalanceContext { reassigned: reassigned.clone() })
             .map_err(|e| EngineError::kafka("creating a consumer", e))?;
         consumer
             .subscribe(&[&config.transactions_topic, &config.identities_topic])
@@ -60,6 +81,7 @@ impl KafkaSource {
         }
         Ok(KafkaSource {
             consumer,
+            reassigned,
             registry,
             transactions_topic: config.transactions_topic.as_str().into(),
             identities_topic: config.identities_topic.as_str().into(),
@@ -77,11 +99,6 @@ impl KafkaSource {
         }
     }
 
-    /// The underlying consumer, for assignment and lag inspection.
-    pub fn consumer(&self) -> &BaseConsumer {
-        &self.consumer
-    }
-
     fn decode(&self, table: Table, payload: &[u8]) -> Result<Record, DataError> {
         let (schema_id, datum) = split_framed(payload)?;
         let schema = self.registry.schema_by_id(schema_id)?;
@@ -94,6 +111,10 @@ impl KafkaSource {
 }
 
 impl Source for KafkaSource {
+    fn take_reassigned(&mut self) -> bool {
+        self.reassigned.swap(false, Ordering::SeqCst)
+    }
+
     /// Every partition of both topics. With several instances in a group each reads only some of them; the others
     /// stop holding the watermark back after the idle timeout.
     fn partitions(&self) -> Vec<(Table, i32)> {

@@ -74,6 +74,12 @@ pub trait Source: Send {
         Vec::new()
     }
 
+    /// True once after the source was given new partitions (a consumer-group rebalance): records from them may
+    /// already have been processed by another instance.
+    fn take_reassigned(&mut self) -> bool {
+        false
+    }
+
     /// Records that everything before `positions` is fully processed (sources without positions ignore it).
     fn commit(&mut self, _positions: &Positions) -> Result<(), EngineError> {
         Ok(())

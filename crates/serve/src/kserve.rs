@@ -1,0 +1,344 @@
+//! KServe v2 / Open Inference Protocol: health, model metadata and readiness, `infer`.
+//!
+//! Contract:
+//! - `GET /v2/health/live` → 200 `{"live": true}`; `GET /v2/health/ready` → 200 `{"ready": true}` when every
+//!   model has a ready default version, else 503 `{"ready": false}`.
+//! - `GET /v2/models/{name}[/versions/{v}]` → `{"name", "versions", "platform": "onnx", "inputs", "outputs"}`
+//!   (datatypes FP32/FP64/INT64/BYTES, shapes with -1 for the batch dimension); `…/ready` → 200 `{"name",
+//!   "version", "ready": true}` or 503 with the load error.
+//! - `POST …/infer` with `{"id"?, "inputs": [{"name", "shape", "datatype", "data"}], "outputs"?: [{"name"}]}`:
+//!   one tensor per model input (or `TransactionDT` for derived calendar inputs), `data` flat or nested row-major,
+//!   `shape[0]` rows. Inputs not sent follow the row rules in [`crate::inputs`] (derived or missing). The reply
+//!   has outputs `label` (INT64) and `probability` (FP32, class 1).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use fraudstream_model::{BinaryScores, ElemType};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::inputs::{RowFiller, Slot};
+use crate::metrics::Endpoint;
+use crate::registry::{parse_version, LoadedModel, VersionState};
+use crate::scoring::{self, json_bytes};
+use crate::AppState;
+
+pub(crate) async fn server_metadata() -> Json<Value> {
+    Json(json!({"name": "fraudstream-serve", "version": env!("CARGO_PKG_VERSION"), "extensions": []}))
+}
+
+pub(crate) async fn live() -> Json<Value> {
+    Json(json!({"live": true}))
+}
+
+pub(crate) async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    let ready = state.registry().all_ready();
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({"ready": ready}))).into_response()
+}
+
+/// The v2 datatype of a model element type.
+pub(crate) fn datatype(e: ElemType) -> &'static str {
+    match e {
+        ElemType::Float => "FP32",
+        ElemType::Double => "FP64",
+        ElemType::Int64 => "INT64",
+        ElemType::String => "BYTES",
+    }
+}
+
+fn metadata(model: &LoadedModel, versions: Vec<String>) -> Value {
+    let inputs: Vec<Value> = model
+        .plan
+        .inputs()
+        .iter()
+        .map(|p| json!({"name": p.name, "datatype": datatype(p.elem), "shape": p.shape}))
+        .collect();
+    let mut doc = json!({
+        "name": model.name,
+        "versions": versions,
+        "platform": "onnx",
+        "inputs": inputs,
+        "outputs": [
+            {"name": "label", "datatype": "INT64", "shape": [-1]},
+            {"name": "probability", "datatype": "FP32", "shape": [-1]},
+        ],
+    });
+    if let (Some(meta), Value::Object(o)) = (&model.metadata, &mut doc) {
+        o.insert("parameters".into(), json!({"version": model.version.to_string(), "metadata": meta}));
+    } else if let Value::Object(o) = &mut doc {
+        o.insert("parameters".into(), json!({"version": model.version.to_string()}));
+    }
+    doc
+}
+
+fn model_metadata(state: &AppState, name: &str, version: Option<&str>) -> Result<Json<Value>, ApiError> {
+    let version = version.map(|v| parse_version(name, v)).transpose()?;
+    let registry = state.registry();
+    let mv = registry.get(name)?;
+    let versions: Vec<String> = mv.versions().map(|(v, _)| v.to_string()).collect();
+    let (model, _) = registry.resolve(Some(name), version)?;
+    Ok(Json(metadata(&model, versions)))
+}
+
+pub(crate) async fn metadata_default(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    model_metadata(&state, &name, None)
+}
+
+pub(crate) async fn metadata_version(
+    State(state): State<Arc<AppState>>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    model_metadata(&state, &name, Some(&version))
+}
+
+/// Readiness of one version (or the default): 200 when ready, 503 with the reason when it failed to load.
+pub(crate) fn model_ready(state: &AppState, name: &str, version: Option<&str>) -> Result<Response, ApiError> {
+    let registry = state.registry();
+    let mv = registry.get(name)?;
+    let v = match version {
+        Some(v) => parse_version(name, v)?,
+        None => match mv.default_version() {
+            Some(v) => v,
+            None => {
+                let body = json!({"name": name, "ready": false, "error": "no ready version"});
+                return Ok((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response());
+            }
+        },
+    };
+    match mv.state(v) {
+        Some(VersionState::Ready(_)) => {
+            Ok(Json(json!({"name": name, "version": v.to_string(), "ready": true})).into_response())
+        }
+        Some(VersionState::Failed { error, .. }) => Ok((
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"name": name, "version": v.to_string(), "ready": false, "error": error})),
+        )
+            .into_response()),
+        None => Err(ApiError::UnknownVersion { name: name.to_string(), version: v.to_string() }),
+    }
+}
+
+pub(crate) async fn ready_default(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    model_ready(&state, &name, None)
+}
+
+pub(crate) async fn ready_version(
+    State(state): State<Arc<AppState>>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    model_ready(&state, &name, Some(&version))
+}
+
+#[derive(Debug, Deserialize)]
+struct InferRequest {
+    #[serde(default)]
+    id: Option<String>,
+    inputs: Vec<InferInput>,
+    #[serde(default)]
+    outputs: Option<Vec<RequestedOutput>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InferInput {
+    name: String,
+    shape: Vec<u64>,
+    datatype: String,
+    data: Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct RequestedOutput {
+    name: String,
+}
+
+/// Which outputs the reply carries, and the request id to echo.
+pub(crate) struct InferExtra {
+    id: Option<String>,
+    label: bool,
+    probability: bool,
+}
+
+pub(crate) async fn infer_default(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    infer(&state, &name, None, body).await
+}
+
+pub(crate) async fn infer_version(
+    State(state): State<Arc<AppState>>,
+    Path((name, version)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    infer(&state, &name, Some(&version), body).await
+}
+
+async fn infer(
+    state: &Arc<AppState>,
+    name: &str,
+    version: Option<&str>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = scoring::body(state, body)?;
+    let version = version.map(|v| parse_version(name, v)).transpose()?;
+    let out = scoring::run(state, Endpoint::V2Infer, Some(name), version, body, score).await?;
+    let n = out.scores.labels.len();
+    let mut outputs = Vec::with_capacity(2);
+    if out.extra.label {
+        outputs.push(json!({"name": "label", "datatype": "INT64", "shape": [n], "data": out.scores.labels}));
+    }
+    if out.extra.probability {
+        let p: Vec<f64> = out.scores.p_positive.iter().map(|&p| f64::from(p)).collect();
+        outputs.push(json!({"name": "probability", "datatype": "FP32", "shape": [n], "data": p}));
+    }
+    let mut reply = json!({
+        "model_name": out.model.name,
+        "model_version": out.model.version.to_string(),
+        "outputs": outputs,
+    });
+    if let (Some(id), Value::Object(o)) = (out.extra.id, &mut reply) {
+        o.insert("id".into(), Value::String(id));
+    }
+    let bytes = serde_json::to_vec(&reply).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(json_bytes(bytes))
+}
+
+fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>, depth: usize) -> Result<(), String> {
+    if depth > 8 {
+        return Err("data is nested too deeply".into());
+    }
+    match v {
+        Value::Array(items) => {
+            for item in items {
+                flatten(item, out, depth + 1)?;
+            }
+        }
+        other => out.push(other),
+    }
+    Ok(())
+}
+
+const NUMERIC_TYPES: &[&str] =
+    &["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64"];
+
+/// Parses a v2 infer body and scores it with `model`.
+pub(crate) fn score(model: &LoadedModel, body: &[u8]) -> Result<(BinaryScores, InferExtra), ApiError> {
+    let req: InferRequest = serde_json::from_slice(body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            ApiError::MalformedJson(e.to_string())
+        } else {
+            ApiError::bad(format!("not a v2 inference request: {e}"))
+        }
+    })?;
+    let (mut label, mut probability) = (true, true);
+    if let Some(outs) = &req.outputs {
+        if !outs.is_empty() {
+            (label, probability) = (false, false);
+        }
+        for o in outs {
+            match o.name.as_str() {
+                "label" | "output_label" => label = true,
+                "probability" | "output_probability" | "probabilities" => probability = true,
+                other => {
+                    return Err(ApiError::field(
+                        "outputs",
+                        None,
+                        format!("unknown output `{other}`; this model has `label` and `probability`"),
+                    ))
+                }
+            }
+        }
+    }
+    let plan = &model.plan;
+    // Per input tensor: target (model input index, or None for TransactionDT only), width, flattened values.
+    let mut tensors: Vec<(Option<usize>, bool, usize, Vec<&Value>)> = Vec::with_capacity(req.inputs.len());
+    let mut rows: Option<(usize, &str)> = None;
+    let mut seen = vec![false; plan.inputs().len()];
+    for t in &req.inputs {
+        let target = plan.lookup(&t.name);
+        let is_dt = plan.is_dt_field(&t.name);
+        if target.is_none() && !is_dt {
+            return Err(ApiError::field(&t.name, None, "the model has no input with this name"));
+        }
+        if let Some(i) = target {
+            if std::mem::replace(&mut seen[i], true) {
+                return Err(ApiError::field(&t.name, None, "given twice"));
+            }
+            let p = &plan.inputs()[i];
+            let ok = if p.is_numeric() { NUMERIC_TYPES.contains(&t.datatype.as_str()) } else { t.datatype == "BYTES" };
+            if !ok {
+                return Err(ApiError::field(
+                    &t.name,
+                    None,
+                    format!("datatype {} does not fit this {} input", t.datatype, crate::kserve::datatype(p.elem)),
+                ));
+            }
+        } else if !NUMERIC_TYPES.contains(&t.datatype.as_str()) {
+            return Err(ApiError::field(&t.name, None, format!("datatype {} is not numeric", t.datatype)));
+        }
+        let n_rows = usize::try_from(t.shape.first().copied().unwrap_or(1))
+            .map_err(|_| ApiError::field(&t.name, None, "shape is too large"))?;
+        let per_row =
+            t.shape.iter().skip(1).try_fold(1usize, |acc, &d| usize::try_from(d).ok().and_then(|d| acc.checked_mul(d)));
+        let per_row = per_row.ok_or_else(|| ApiError::field(&t.name, None, "shape is too large"))?;
+        let width = target.map_or(1, |i| plan.inputs()[i].width);
+        if per_row != width {
+            return Err(ApiError::field(
+                &t.name,
+                None,
+                format!("shape {:?} gives {per_row} value(s) per row, the model input takes {width}", t.shape),
+            ));
+        }
+        let mut flat = Vec::new();
+        flatten(&t.data, &mut flat, 0).map_err(|m| ApiError::field(&t.name, None, m))?;
+        if n_rows.checked_mul(width) != Some(flat.len()) {
+            return Err(ApiError::field(
+                &t.name,
+                None,
+                format!("shape {:?} needs {} values, data has {}", t.shape, n_rows.saturating_mul(width), flat.len()),
+            ));
+        }
+        match rows {
+            None => rows = Some((n_rows, &t.name)),
+            Some((r, first)) if r != n_rows => {
+                return Err(ApiError::field(&t.name, None, format!("has {n_rows} rows but `{first}` has {r}")));
+            }
+            _ => {}
+        }
+        tensors.push((target, is_dt, width, flat));
+    }
+    let n_rows = rows.map_or(0, |(r, _)| r);
+    let scores = model.score(|batch| {
+        let mut filler = RowFiller::new(plan);
+        for r in 0..n_rows {
+            for (target, is_dt, width, flat) in &tensors {
+                let w = *width;
+                if let Some(i) = target {
+                    let slot = if w == 1 { Slot::One(flat[r]) } else { Slot::Refs(&flat[r * w..(r + 1) * w]) };
+                    filler.set(*i, slot);
+                }
+                if *is_dt {
+                    filler.set_dt(flat[r * w]);
+                }
+            }
+            filler.finish_row(r, batch)?;
+        }
+        Ok(n_rows)
+    })?;
+    Ok((scores, InferExtra { id: req.id, label, probability }))
+}

@@ -1,0 +1,380 @@
+//! Models, their versions, default versions and hot reload.
+//!
+//! Contract:
+//! - Sources are `--model NAME=PATH` (repeating a NAME adds versions 1, 2, … in order) and `--model-dir DIR`
+//!   laid out as `DIR/NAME/VERSION/model.onnx` (+ optional `model.json` metadata) with integer versions.
+//! - A model's default version is, in order: the one set by `PUT /admin/models/{name}/default`, the one in the
+//!   `DIR/NAME/default` file, the highest ready version — each only if that version is ready.
+//! - [`build`] re-scans the sources; versions whose files did not change (mtime + size) are reused as they are,
+//!   changed or new ones are (re)loaded, vanished ones are dropped. A file that fails to load becomes a
+//!   [`VersionState::Failed`] entry with the reason (reported by `/ready`) and is retried only when it changes,
+//!   so a half-copied file is picked up once the copy completes without log spam in between.
+//! - Every loaded version is probed with one all-missing row, so a model that cannot produce binary scores
+//!   (a regressor, a 3-class model) is reported at load rather than on the first request.
+//! - Requests take an `Arc` snapshot of the whole [`Registry`]; reloads build a new one and swap it, so a
+//!   request never sees a half-updated registry and in-flight requests finish on the models they started with.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use fraudstream_model::{BinaryScores, InputBatch, Model};
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::inputs::InputPlan;
+use crate::metrics::ModelMetrics;
+
+/// How many spare input batches a model version keeps for reuse (about the number of concurrent scorers).
+const POOL_SIZE: usize = 8;
+
+/// One loaded, ready model version.
+#[derive(Debug)]
+pub struct LoadedModel {
+    pub name: String,
+    pub version: u64,
+    pub model: Model,
+    pub plan: InputPlan,
+    /// Contents of `model.json`, when present and valid JSON.
+    pub metadata: Option<Value>,
+    pub path: PathBuf,
+    pub(crate) metrics: ModelMetrics,
+    pool: Mutex<Vec<InputBatch>>,
+}
+
+impl LoadedModel {
+    /// Loads, plans and probes one version.
+    pub fn load(name: &str, version: u64, path: &Path, metadata_path: Option<&Path>) -> Result<LoadedModel, String> {
+        let model = Model::load(path).map_err(|e| e.to_string())?;
+        let plan = InputPlan::for_model(&model)?;
+        let mut batch = InputBatch::new(&model).map_err(|e| e.to_string())?;
+        plan.push_missing_row(&mut batch).map_err(|e| e.to_string())?;
+        let probe = model.predict_proba(&mut batch).map_err(|e| format!("cannot score as a binary classifier: {e}"))?;
+        if probe.labels.len() != 1 || probe.p_positive.len() != 1 {
+            return Err("the model did not return one label and one probability per row".into());
+        }
+        let metadata = match metadata_path {
+            Some(p) if p.exists() => {
+                let text = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                Some(serde_json::from_slice(&text).map_err(|e| format!("{}: invalid JSON: {e}", p.display()))?)
+            }
+            _ => None,
+        };
+        batch.clear();
+        Ok(LoadedModel {
+            name: name.to_string(),
+            version,
+            model,
+            plan,
+            metadata,
+            path: path.to_path_buf(),
+            metrics: ModelMetrics::new(name, version),
+            pool: Mutex::new(vec![batch]),
+        })
+    }
+
+    /// Scores the rows `fill` pushes (it returns how many), reusing a pooled [`InputBatch`].
+    pub(crate) fn score<F>(&self, fill: F) -> Result<BinaryScores, ApiError>
+    where
+        F: FnOnce(&mut InputBatch) -> Result<usize, ApiError>,
+    {
+        let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
+        let mut batch = match pooled {
+            Some(b) => b,
+            None => InputBatch::new(&self.model).map_err(ApiError::from)?,
+        };
+        batch.clear();
+        let result = fill(&mut batch).and_then(|rows| {
+            if rows == 0 {
+                Ok(BinaryScores::default())
+            } else {
+                self.model.predict_proba(&mut batch).map_err(ApiError::from)
+            }
+        });
+        batch.clear();
+        if let Ok(mut p) = self.pool.lock() {
+            if p.len() < POOL_SIZE {
+                p.push(batch);
+            }
+        }
+        result
+    }
+}
+
+/// A version's state: ready to score, or why it is not.
+#[derive(Debug, Clone)]
+pub enum VersionState {
+    Ready(Arc<LoadedModel>),
+    Failed { path: PathBuf, error: String },
+}
+
+/// What the model files looked like when loaded, to detect changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    onnx: Option<(Option<SystemTime>, u64)>,
+    json: Option<(Option<SystemTime>, u64)>,
+}
+
+fn stat(p: &Path) -> Option<(Option<SystemTime>, u64)> {
+    std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len()))
+}
+
+#[derive(Debug, Clone)]
+struct VersionEntry {
+    state: VersionState,
+    stamp: Stamp,
+}
+
+/// All versions of one model and how its default is chosen.
+#[derive(Debug, Clone, Default)]
+pub struct ModelVersions {
+    versions: BTreeMap<u64, VersionEntry>,
+    file_default: Option<u64>,
+    admin_default: Option<u64>,
+    shadow: Option<u64>,
+}
+
+impl ModelVersions {
+    fn ready(&self, v: u64) -> Option<&Arc<LoadedModel>> {
+        match self.versions.get(&v).map(|e| &e.state) {
+            Some(VersionState::Ready(m)) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The version requests without an explicit version go to.
+    pub fn default_version(&self) -> Option<u64> {
+        [self.admin_default, self.file_default].into_iter().flatten().find(|v| self.ready(*v).is_some()).or_else(|| {
+            self.versions.iter().rev().find(|(_, e)| matches!(e.state, VersionState::Ready(_))).map(|(v, _)| *v)
+        })
+    }
+
+    pub fn versions(&self) -> impl Iterator<Item = (u64, &VersionState)> {
+        self.versions.iter().map(|(v, e)| (*v, &e.state))
+    }
+
+    pub fn state(&self, version: u64) -> Option<&VersionState> {
+        self.versions.get(&version).map(|e| &e.state)
+    }
+
+    /// The configured shadow (challenger) version.
+    pub fn shadow_version(&self) -> Option<u64> {
+        self.shadow
+    }
+
+    /// The ready shadow (challenger) version, if one is configured and differs from `primary`.
+    pub(crate) fn shadow_for(&self, primary: u64) -> Option<Arc<LoadedModel>> {
+        self.shadow.filter(|&s| s != primary).and_then(|s| self.ready(s).cloned())
+    }
+}
+
+/// A consistent snapshot of every model.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    models: BTreeMap<String, ModelVersions>,
+}
+
+/// Parses a version as written in paths (`/versions/2`, `fraud$2`).
+pub(crate) fn parse_version(name: &str, v: &str) -> Result<u64, ApiError> {
+    v.parse::<u64>().map_err(|_| ApiError::UnknownVersion { name: name.to_string(), version: v.to_string() })
+}
+
+impl Registry {
+    pub fn models(&self) -> impl Iterator<Item = (&str, &ModelVersions)> {
+        self.models.iter().map(|(n, m)| (n.as_str(), m))
+    }
+
+    pub fn get(&self, name: &str) -> Result<&ModelVersions, ApiError> {
+        self.models.get(name).ok_or_else(|| ApiError::UnknownModel(name.to_string()))
+    }
+
+    /// The model version a request addresses: `name` `None` means "the only model"; `version` `None` means its
+    /// default. Returns the version and whether it is the default (shadow scoring only mirrors default traffic).
+    pub(crate) fn resolve(
+        &self,
+        name: Option<&str>,
+        version: Option<u64>,
+    ) -> Result<(Arc<LoadedModel>, bool), ApiError> {
+        let (name, mv) = match name {
+            Some(n) => (n, self.get(n)?),
+            None => {
+                let mut it = self.models.iter();
+                match (it.next(), it.next()) {
+                    (Some((n, m)), None) => (n.as_str(), m),
+                    (None, _) => return Err(ApiError::UnknownModel("(none loaded)".into())),
+                    _ => {
+                        let names: Vec<&str> = self.models.keys().map(String::as_str).collect();
+                        return Err(ApiError::bad(format!(
+                            "several models are loaded ({}); name one in the path: /score/{{name}}",
+                            names.join(", ")
+                        )));
+                    }
+                }
+            }
+        };
+        let default = mv.default_version();
+        let v = match version.or(default) {
+            Some(v) => v,
+            None => {
+                let (v, reason) = mv
+                    .versions
+                    .iter()
+                    .next_back()
+                    .map(|(v, e)| match &e.state {
+                        VersionState::Failed { error, .. } => (*v, error.clone()),
+                        VersionState::Ready(_) => (*v, "not ready".into()),
+                    })
+                    .unwrap_or((0, "no versions".into()));
+                return Err(ApiError::NotReady { name: name.to_string(), version: v, reason });
+            }
+        };
+        match mv.versions.get(&v).map(|e| &e.state) {
+            Some(VersionState::Ready(m)) => Ok((m.clone(), Some(v) == default)),
+            Some(VersionState::Failed { error, .. }) => {
+                Err(ApiError::NotReady { name: name.to_string(), version: v, reason: error.clone() })
+            }
+            None => Err(ApiError::UnknownVersion { name: name.to_string(), version: v.to_string() }),
+        }
+    }
+
+    /// Sets the admin default version of a model; the version must exist and be ready.
+    pub(crate) fn set_default(&mut self, name: &str, version: u64) -> Result<(), ApiError> {
+        let mv = self.models.get_mut(name).ok_or_else(|| ApiError::UnknownModel(name.to_string()))?;
+        match mv.versions.get(&version).map(|e| &e.state) {
+            Some(VersionState::Ready(_)) => {
+                mv.admin_default = Some(version);
+                Ok(())
+            }
+            Some(VersionState::Failed { error, .. }) => {
+                Err(ApiError::NotReady { name: name.to_string(), version, reason: error.clone() })
+            }
+            None => Err(ApiError::UnknownVersion { name: name.to_string(), version: version.to_string() }),
+        }
+    }
+
+    /// Carries admin-set defaults over from `current` (which may have changed while this one was built).
+    pub(crate) fn keep_admin_defaults(&mut self, current: &Registry) {
+        for (name, mv) in &mut self.models {
+            mv.admin_default = current.models.get(name).and_then(|c| c.admin_default);
+        }
+    }
+
+    /// True when every model has a ready default version.
+    pub fn all_ready(&self) -> bool {
+        !self.models.is_empty() && self.models.values().all(|m| m.default_version().is_some())
+    }
+}
+
+/// Where models come from; see the module docs.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sources {
+    pub fixed: Vec<(String, PathBuf)>,
+    pub dir: Option<PathBuf>,
+    pub shadows: Vec<(String, u64)>,
+}
+
+struct Candidate {
+    name: String,
+    version: u64,
+    onnx: PathBuf,
+    json: Option<PathBuf>,
+}
+
+/// True for names usable in URLs and directory listings: letters, digits, `_`, `-`, `.` (no `$`, which
+/// separates the version in Confluent's `NAME$VERSION`).
+pub(crate) fn valid_model_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn discover(sources: &Sources) -> (Vec<Candidate>, HashMap<String, u64>) {
+    let mut out = Vec::new();
+    let mut next_version: HashMap<&str, u64> = HashMap::new();
+    for (name, path) in &sources.fixed {
+        let v = next_version.entry(name).or_insert(0);
+        *v += 1;
+        out.push(Candidate { name: name.clone(), version: *v, onnx: path.clone(), json: None });
+    }
+    let mut defaults = HashMap::new();
+    let Some(dir) = &sources.dir else { return (out, defaults) };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!("model directory {}: {e}", dir.display());
+            return (out, defaults);
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
+        if !path.is_dir() || !valid_model_name(&name) {
+            continue;
+        }
+        if let Ok(text) = std::fs::read_to_string(path.join("default")) {
+            match text.trim().parse::<u64>() {
+                Ok(v) => {
+                    defaults.insert(name.clone(), v);
+                }
+                Err(_) => tracing::warn!("{}: not a version number: {:?}", path.join("default").display(), text.trim()),
+            }
+        }
+        let Ok(versions) = std::fs::read_dir(&path) else { continue };
+        for ventry in versions.flatten() {
+            let vpath = ventry.path();
+            let Some(version) = vpath.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<u64>().ok()) else {
+                continue;
+            };
+            let onnx = vpath.join("model.onnx");
+            if vpath.is_dir() && onnx.exists() {
+                out.push(Candidate { name: name.clone(), version, onnx, json: Some(vpath.join("model.json")) });
+            }
+        }
+    }
+    (out, defaults)
+}
+
+/// Builds the registry the sources describe now, reusing unchanged versions from `previous`. Blocking (file I/O
+/// and model compilation): call from a blocking thread.
+pub(crate) fn build(sources: &Sources, previous: &Registry) -> Registry {
+    let (candidates, defaults) = discover(sources);
+    let mut models: BTreeMap<String, ModelVersions> = BTreeMap::new();
+    for c in candidates {
+        let stamp = Stamp { onnx: stat(&c.onnx), json: c.json.as_deref().and_then(stat) };
+        let old = previous.models.get(&c.name).and_then(|m| m.versions.get(&c.version)).filter(|e| e.stamp == stamp);
+        let entry = match old {
+            Some(e) => e.clone(),
+            None => {
+                let state = match LoadedModel::load(&c.name, c.version, &c.onnx, c.json.as_deref()) {
+                    Ok(m) => {
+                        tracing::info!(
+                            model = %c.name, version = c.version, path = %c.onnx.display(), inputs = m.plan.inputs().len(),
+                            "model version loaded"
+                        );
+                        VersionState::Ready(Arc::new(m))
+                    }
+                    Err(error) => {
+                        tracing::error!(model = %c.name, version = c.version, path = %c.onnx.display(), "model version failed to load: {error}");
+                        VersionState::Failed { path: c.onnx.clone(), error }
+                    }
+                };
+                VersionEntry { state, stamp }
+            }
+        };
+        models.entry(c.name.clone()).or_default().versions.insert(c.version, entry);
+    }
+    for (name, old) in &previous.models {
+        for v in old.versions.keys() {
+            if !models.get(name).is_some_and(|m| m.versions.contains_key(v)) {
+                tracing::info!(model = %name, version = v, "model version removed");
+            }
+        }
+    }
+    for (name, mv) in &mut models {
+        mv.file_default = defaults.get(name).copied();
+        mv.admin_default = previous.models.get(name).and_then(|m| m.admin_default);
+        mv.shadow = sources.shadows.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+    }
+    Registry { models }
+}

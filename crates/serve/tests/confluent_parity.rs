@@ -1,0 +1,217 @@
+//! The seed model behind the server, fed the way Confluent Flink's `ML_PREDICT` (provider `azureml`) feeds the
+//! reference team's Azure ML endpoint, must reproduce onnxruntime's outputs for the 1,500 real sample rows.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use common::*;
+use fraudstream_data::csv_table::TableReader;
+use fraudstream_data::{EventTime, Identity, Table, Transaction};
+use fraudstream_features::mapping::InputValue;
+use fraudstream_features::InputMapping;
+use fraudstream_model::Model;
+use fraudstream_serve::ServerHandle;
+use serde_json::{json, Value};
+
+struct Sample {
+    /// Model input names, in model order (the columns Flink sends: the model's INPUT schema).
+    columns: Vec<String>,
+    /// Per row: TransactionID and its values in column order (null for missing).
+    rows: Vec<(i64, Vec<Value>)>,
+    /// TransactionID → (label, p_fraud) from onnxruntime.
+    expected: HashMap<i64, (i64, f64)>,
+}
+
+fn sample() -> &'static Sample {
+    static S: OnceLock<Sample> = OnceLock::new();
+    S.get_or_init(|| {
+        let reference = shared_reference();
+        let dir = reference.join("ieee-cis-sample");
+        let model = Model::load(reference.join("seed-model/pipeline_75.onnx")).expect("seed model");
+        let mapping = InputMapping::for_model(&model).expect("mapping");
+        let mut identities = HashMap::new();
+        let mut ids = TableReader::open(dir.join("train_identity.csv"), Table::Identity, 0).expect("identities");
+        while let Some(row) = ids.read_row().expect("identity row") {
+            let id = Identity { row, event_time: EventTime::default() };
+            identities.insert(id.id(), id);
+        }
+        let mut txs =
+            TableReader::open(dir.join("train_transaction.csv"), Table::Transaction, 0).expect("transactions");
+        let mut rows = Vec::new();
+        while let Some(row) = txs.read_row().expect("transaction row") {
+            let tx = Transaction { row };
+            let values = mapping
+                .values(&tx, identities.get(&tx.id()))
+                .into_iter()
+                .map(|v| match v {
+                    InputValue::Num(x) if x.is_nan() => Value::Null,
+                    InputValue::Num(x) => json!(x),
+                    InputValue::Str("") => Value::Null,
+                    InputValue::Str(s) => json!(s),
+                })
+                .collect();
+            rows.push((tx.id(), values));
+        }
+        let text = std::fs::read_to_string(reference.join("seed-model/onnxruntime_outputs.csv")).expect("outputs");
+        let expected = text
+            .lines()
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[0].parse().expect("id"), (f[1].parse().expect("label"), f[2].parse().expect("p")))
+            })
+            .collect();
+        assert_eq!(rows.len(), 1500);
+        Sample { columns: mapping.names().to_vec(), rows, expected }
+    })
+}
+
+fn server() -> &'static ServerHandle {
+    static S: OnceLock<ServerHandle> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut cfg = config();
+        cfg.models.push(("fraud".into(), shared_reference().join("seed-model/pipeline_75.onnx")));
+        start(cfg)
+    })
+}
+
+fn check(ids: &[i64], labels: &[Value], probs: &[Value]) {
+    let s = sample();
+    assert_eq!(labels.len(), ids.len());
+    assert_eq!(probs.len(), ids.len());
+    for ((id, l), p) in ids.iter().zip(labels).zip(probs) {
+        let (el, ep) = s.expected[id];
+        assert_eq!(l.as_i64(), Some(el), "label of {id}");
+        let p = p.as_f64().expect("probability");
+        assert!((p - ep).abs() <= 1e-6, "probability of {id}: {p} vs {ep}");
+    }
+}
+
+#[test]
+fn confluent_ml_predict_frame_reproduces_onnxruntime_on_1500_rows() {
+    let s = sample();
+    let srv = server();
+    for (b, chunk) in s.rows.chunks(100).enumerate() {
+        let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+        let body = json!({"input_data": {
+            "columns": s.columns,
+            "index": (b * 100..b * 100 + chunk.len()).collect::<Vec<_>>(),
+            "data": chunk.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(),
+        }});
+        let (st, labels) = post(&srv.url("/score"), &body);
+        assert_eq!(st, 200, "{labels}");
+        let (st, probs) = post(&srv.url("/score?output=probability"), &body);
+        assert_eq!(st, 200, "{probs}");
+        check(&ids, labels.as_array().expect("array"), probs.as_array().expect("array"));
+    }
+}
+
+#[test]
+fn single_row_requests_as_flink_sends_them_match() {
+    let s = sample();
+    let srv = server();
+    let c = client();
+    for (i, (id, values)) in s.rows.iter().enumerate().step_by(37) {
+        let body = json!({"input_data": {"columns": s.columns, "index": [i], "data": [values]}});
+        let labels: Value = c.post(srv.url("/score/fraud")).json(&body).send().expect("send").json().expect("json");
+        let probs: Value = c
+            .post(srv.url("/score/fraud$1"))
+            .header("X-Output", "probability")
+            .json(&body)
+            .send()
+            .expect("send")
+            .json()
+            .expect("json");
+        check(&[*id], labels.as_array().expect("labels"), probs.as_array().expect("probs"));
+    }
+}
+
+#[test]
+fn json_string_column_form_matches_and_derives_calendar_features() {
+    let s = sample();
+    let srv = server();
+    for chunk in s.rows.chunks(100) {
+        let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+        // One JSON-object string per row, without DT_D/DT_W/DT_M: the server derives them from TransactionDT.
+        let data: Vec<Vec<Value>> = chunk
+            .iter()
+            .map(|(_, values)| {
+                let obj: serde_json::Map<String, Value> = s
+                    .columns
+                    .iter()
+                    .zip(values)
+                    .filter(|(c, _)| !c.starts_with("DT_"))
+                    .map(|(c, v)| (c.clone(), v.clone()))
+                    .collect();
+                vec![Value::String(Value::Object(obj).to_string())]
+            })
+            .collect();
+        let body = json!({"input_data": {"data": data}});
+        let (st, labels) = post(&srv.url("/score"), &body);
+        assert_eq!(st, 200, "{labels}");
+        let (st, probs) = post(&srv.url("/score?output=probability"), &body);
+        assert_eq!(st, 200, "{probs}");
+        check(&ids, labels.as_array().expect("array"), probs.as_array().expect("array"));
+    }
+}
+
+#[test]
+fn kserve_v2_metadata_and_infer_on_the_seed_model() {
+    let s = sample();
+    let srv = server();
+    let (st, meta) = get(&srv.url("/v2/models/fraud"));
+    assert_eq!(st, 200, "{meta}");
+    assert_eq!(meta["platform"], "onnx");
+    assert_eq!(meta["versions"], json!(["1"]));
+    let inputs = meta["inputs"].as_array().expect("inputs");
+    assert_eq!(inputs.len(), 75);
+    assert_eq!(inputs.iter().filter(|i| i["datatype"] == "BYTES").count(), 17);
+    assert_eq!(inputs.iter().filter(|i| i["datatype"] == "FP32").count(), 58);
+    assert_eq!(inputs[0]["shape"], json!([-1, 1]));
+
+    let chunk = &s.rows[200..300];
+    let tensors: Vec<Value> = s
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(c, name)| {
+            let dtype = inputs[c]["datatype"].clone();
+            json!({"name": name, "shape": [chunk.len(), 1], "datatype": dtype,
+                   "data": chunk.iter().map(|(_, v)| v[c].clone()).collect::<Vec<_>>()})
+        })
+        .collect();
+    let (st, reply) = post(&srv.url("/v2/models/fraud/versions/1/infer"), &json!({"id": "req-1", "inputs": tensors}));
+    assert_eq!(st, 200, "{reply}");
+    assert_eq!(reply["model_name"], "fraud");
+    assert_eq!(reply["model_version"], "1");
+    assert_eq!(reply["id"], "req-1");
+    let outs = reply["outputs"].as_array().expect("outputs");
+    assert_eq!(outs[0]["name"], "label");
+    assert_eq!(outs[0]["datatype"], "INT64");
+    assert_eq!(outs[1]["name"], "probability");
+    assert_eq!(outs[1]["datatype"], "FP32");
+    assert_eq!(outs[1]["shape"], json!([100]));
+    let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+    check(&ids, outs[0]["data"].as_array().expect("labels"), outs[1]["data"].as_array().expect("probs"));
+}
+
+#[test]
+fn kserve_v1_predict_on_the_seed_model() {
+    let s = sample();
+    let srv = server();
+    let chunk = &s.rows[700..750];
+    let instances: Vec<Value> = chunk
+        .iter()
+        .map(|(_, values)| Value::Object(s.columns.iter().cloned().zip(values.iter().cloned()).collect()))
+        .collect();
+    let (st, reply) = post(&srv.url("/v1/models/fraud:predict"), &json!({"instances": instances}));
+    assert_eq!(st, 200, "{reply}");
+    let preds = reply["predictions"].as_array().expect("predictions");
+    for ((id, _), p) in chunk.iter().zip(preds) {
+        let (_, ep) = s.expected[id];
+        assert!((p.as_f64().expect("p") - ep).abs() <= 1e-6, "{id}");
+    }
+}
