@@ -168,6 +168,10 @@ fn ort_session(env: &Environment, path: &Path, threads: usize) -> Session {
         .expect("intra threads")
         .with_inter_threads(1)
         .expect("inter threads")
+        // ORT's pool spins between runs by default; in this alternating bench the spinning threads would take the
+        // second core from our measurement. Set FRAUDSTREAM_ORT_SPIN=1 to measure ORT with spinning on.
+        .with_intra_op_spinning(std::env::var_os("FRAUDSTREAM_ORT_SPIN").is_some())
+        .expect("intra-op spinning")
         .with_optimization_level(GraphOptimizationLevel::All)
         .expect("optimisation level")
         .commit_from_file(path)
