@@ -236,19 +236,42 @@ impl Ensemble {
     }
 }
 
-struct TreeClassifier {
+/// An ensemble together with the fused input program it runs on, if the graph's preprocessing was fused into it.
+struct FusableEnsemble {
     ensemble: Ensemble,
-    labels: Labels,
     /// Set when the input is computed from the graph inputs ([`crate::fuse`]).
     fused: Option<ColumnProgram>,
 }
 
+impl FusableEnsemble {
+    fn new(ensemble: Ensemble) -> FusableEnsemble {
+        FusableEnsemble { ensemble, fused: None }
+    }
+
+    fn evaluate(&self, inputs: &[Option<&Tensor>]) -> OpResult<(Vec<f32>, Vec<i64>, usize)> {
+        match &self.fused {
+            Some(program) => self.ensemble.evaluate_fused(program, inputs),
+            None => self.ensemble.evaluate(input(inputs, 0)?),
+        }
+    }
+
+    fn fuse(&mut self, program: &ColumnProgram) -> bool {
+        let ok = self.ensemble.accepts(program);
+        if ok {
+            self.fused = Some(program.clone());
+        }
+        ok
+    }
+}
+
+struct TreeClassifier {
+    ensemble: FusableEnsemble,
+    labels: Labels,
+}
+
 impl Kernel for TreeClassifier {
     fn run(&self, inputs: &[Option<&Tensor>], out: &mut Vec<Value>) -> OpResult {
-        let (z, labels, width) = match &self.fused {
-            Some(program) => self.ensemble.evaluate_fused(program, inputs)?,
-            None => self.ensemble.evaluate(input(inputs, 0)?)?,
-        };
+        let (z, labels, width) = self.ensemble.evaluate(inputs)?;
         let n = labels.len();
         let label_tensor = match &self.labels {
             Labels::Int64(_) => Tensor { shape: vec![n], data: TensorData::Int64(labels) },
@@ -266,37 +289,24 @@ impl Kernel for TreeClassifier {
     }
 
     fn fuse_input(&mut self, program: &ColumnProgram) -> bool {
-        let ok = self.ensemble.accepts(program);
-        if ok {
-            self.fused = Some(program.clone());
-        }
-        ok
+        self.ensemble.fuse(program)
     }
 }
 
 struct TreeRegressor {
-    ensemble: Ensemble,
-    /// Set when the input is computed from the graph inputs ([`crate::fuse`]).
-    fused: Option<ColumnProgram>,
+    ensemble: FusableEnsemble,
 }
 
 impl Kernel for TreeRegressor {
     fn run(&self, inputs: &[Option<&Tensor>], out: &mut Vec<Value>) -> OpResult {
-        let (z, labels, width) = match &self.fused {
-            Some(program) => self.ensemble.evaluate_fused(program, inputs)?,
-            None => self.ensemble.evaluate(input(inputs, 0)?)?,
-        };
+        let (z, labels, width) = self.ensemble.evaluate(inputs)?;
         let n = labels.len();
         out.push(Value::Tensor(Tensor { shape: vec![n, width], data: TensorData::Float(z) }));
         Ok(())
     }
 
     fn fuse_input(&mut self, program: &ColumnProgram) -> bool {
-        let ok = self.ensemble.accepts(program);
-        if ok {
-            self.fused = Some(program.clone());
-        }
-        ok
+        self.ensemble.fuse(program)
     }
 }
 
@@ -349,7 +359,10 @@ pub(crate) fn build_classifier(ctx: &NodeCtx<'_>) -> Result<Box<dyn Kernel>, Mod
         binary_case: n_classes == 2 && distinct.len() == 1,
         all_positive,
     };
-    Ok(Box::new(TreeClassifier { ensemble: Ensemble::new(ctx, spec, Agg::Sum, finalizer)?, labels, fused: None }))
+    Ok(Box::new(TreeClassifier {
+        ensemble: FusableEnsemble::new(Ensemble::new(ctx, spec, Agg::Sum, finalizer)?),
+        labels,
+    }))
 }
 
 /// Builds `ai.onnx.ml::TreeEnsembleRegressor`.
@@ -363,7 +376,9 @@ pub(crate) fn build_regressor(ctx: &NodeCtx<'_>) -> Result<Box<dyn Kernel>, Mode
     let spec = spec::from_legacy_attributes(ctx, "target", n_targets)?;
     let base_values = ctx.floats_or_tensor("base_values")?;
     let finalizer = Finalizer::Regressor { post: parse_post(ctx)?, agg: parse_agg(ctx)?, base_values, n_targets };
-    Ok(Box::new(TreeRegressor { ensemble: Ensemble::new(ctx, spec, parse_agg(ctx)?, finalizer)?, fused: None }))
+    Ok(Box::new(TreeRegressor {
+        ensemble: FusableEnsemble::new(Ensemble::new(ctx, spec, parse_agg(ctx)?, finalizer)?),
+    }))
 }
 
 /// Builds `ai.onnx.ml::TreeEnsemble` (opset 5).
@@ -372,5 +387,5 @@ pub(crate) fn build_tree_ensemble(ctx: &NodeCtx<'_>) -> Result<Box<dyn Kernel>, 
     let (spec, agg, post) = spec::from_v5_attributes(ctx)?;
     let n_targets = spec.n_targets;
     let finalizer = Finalizer::Regressor { post, agg, base_values: Vec::new(), n_targets };
-    Ok(Box::new(TreeRegressor { ensemble: Ensemble::new(ctx, spec, agg, finalizer)?, fused: None }))
+    Ok(Box::new(TreeRegressor { ensemble: FusableEnsemble::new(Ensemble::new(ctx, spec, agg, finalizer)?) }))
 }
