@@ -183,9 +183,27 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 10)]
     pub max_bad_rows: u64,
 
-    /// The ONNX model scored in-process on every joined transaction.
+    /// The ONNX model scored in-process on every joined transaction (with --model-url: only its input schema is
+    /// used, to build the requests).
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
+
+    /// Score remotely instead: an endpoint taking the Azure ML / Confluent ML_PREDICT request format (e.g.
+    /// `fraudstream serve`'s http://HOST:PORT/score).
+    #[arg(long, value_name = "URL")]
+    pub model_url: Option<String>,
+
+    /// Bearer key for --model-url.
+    #[arg(long, value_name = "KEY", env = "FRAUDSTREAM_MODEL_API_KEY")]
+    pub model_api_key: Option<String>,
+
+    /// Timeout of one --model-url request.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub model_timeout: Duration,
+
+    /// Attempts per batch against --model-url (exponential backoff with jitter between them) before the run fails.
+    #[arg(long, default_value_t = 4)]
+    pub model_attempts: u32,
 
     /// Embedded mode: output directory for scores.csv, alerts.jsonl, dead_letters.jsonl.
     #[arg(long, value_name = "DIR", default_value = "out")]

@@ -10,7 +10,7 @@ use fraudstream_engine::join::JoinConfig;
 use fraudstream_engine::pacing::Pacing;
 use fraudstream_engine::run::{run_embedded, JobConfig, RunConfig, RunProgress, RunSummary};
 use fraudstream_engine::score::{score_files, ScoreConfig};
-use fraudstream_engine::scorer::InProcessScorer;
+use fraudstream_engine::scorer::{InProcessScorer, RemoteConfig, RemoteScorer};
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_model::Model;
 use fraudstream_testkit::{ieee_cis_sample, shared_reference};
@@ -29,8 +29,8 @@ fn seed_model() -> Model {
     Model::load(shared_reference().join("seed-model/pipeline_75.onnx")).expect("seed model")
 }
 
-fn run(out: &Path, jitter: Duration, model: &Model) -> RunSummary {
-    let config = RunConfig {
+fn config(out: &Path, jitter: Duration) -> RunConfig {
+    RunConfig {
         files: files(jitter),
         job: JobConfig {
             join: JoinConfig::default(),
@@ -43,9 +43,12 @@ fn run(out: &Path, jitter: Duration, model: &Model) -> RunSummary {
         },
         out_dir: out.to_path_buf(),
         model_name: "pipeline_75".into(),
-    };
+    }
+}
+
+fn run(out: &Path, jitter: Duration, model: &Model) -> RunSummary {
     let mut scorer = InProcessScorer::new(model).expect("scorer");
-    run_embedded(&config, &mut scorer, &RunProgress::default()).expect("run")
+    run_embedded(&config(out, jitter), &mut scorer, &RunProgress::default()).expect("run")
 }
 
 /// TransactionID → (score, identity_matched) from a run's scores.csv, checking each ID appears once.
@@ -105,4 +108,55 @@ fn jittered_identities_outside_the_window_are_dead_letters_and_no_transaction_is
     assert_eq!(summary.join.matched + reasons.len() as u64, 348);
     assert!(reasons.iter().all(|r| r["reason"].as_str().is_some_and(|s| s.contains("TransactionID"))));
     assert!(reasons.iter().all(|r| r["origin"].as_str().is_some_and(|s| s.contains("train_identity.csv:"))));
+}
+
+#[test]
+fn remote_scoring_through_fraudstream_serve_gives_the_in_process_scores() {
+    let model = seed_model();
+    let model_path = shared_reference().join("seed-model/pipeline_75.onnx");
+    let server = fraudstream_serve::start_for_test(fraudstream_serve::ServeConfig {
+        models: vec![("fraud".into(), model_path)],
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        reload_interval: Duration::ZERO,
+        ..Default::default()
+    })
+    .expect("server");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let local = run(&tmp.path().join("local"), Duration::ZERO, &model);
+    let remote_config = RemoteConfig {
+        url: server.url("/score"),
+        api_key: None,
+        timeout: Duration::from_secs(10),
+        attempts: 3,
+        backoff: Duration::from_millis(50),
+    };
+    let mut remote = RemoteScorer::new(remote_config, &model).expect("remote scorer");
+    let remote_summary =
+        run_embedded(&config(&tmp.path().join("remote"), Duration::ZERO), &mut remote, &RunProgress::default())
+            .expect("remote run");
+    assert_eq!((local.scored, remote_summary.scored), (1500, 1500));
+    let (a, b) = (scores(&tmp.path().join("local/scores.csv")), scores(&tmp.path().join("remote/scores.csv")));
+    for (id, (p, matched)) in &a {
+        let (q, m) = b[id];
+        assert!((p - q).abs() <= 1e-6, "TransactionID {id}: in-process {p}, remote {q}");
+        assert_eq!(*matched, m);
+    }
+}
+
+#[test]
+fn an_unreachable_model_endpoint_fails_the_run_with_a_clear_error_after_retries() {
+    let model = seed_model();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let remote_config = RemoteConfig {
+        url: "http://127.0.0.1:9/score".into(),
+        api_key: None,
+        timeout: Duration::from_secs(2),
+        attempts: 2,
+        backoff: Duration::from_millis(10),
+    };
+    let mut remote = RemoteScorer::new(remote_config, &model).expect("remote scorer");
+    let err = run_embedded(&config(tmp.path(), Duration::ZERO), &mut remote, &RunProgress::default())
+        .expect_err("no endpoint");
+    let msg = err.to_string();
+    assert!(msg.contains("127.0.0.1:9/score") && msg.contains("failed 2 times"), "{msg}");
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use fraudstream_engine::join::JoinConfig;
 use fraudstream_engine::pacing::Pacing;
 use fraudstream_engine::run::{run_embedded, run_kafka, JobConfig, KafkaRunConfig, RunConfig, RunProgress, RunSummary};
-use fraudstream_engine::scorer::InProcessScorer;
+use fraudstream_engine::scorer::{InProcessScorer, RemoteConfig, RemoteScorer, Scorer};
 use fraudstream_engine::sink::kafka::KafkaSinkConfig;
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_engine::source::kafka::KafkaSourceConfig;
@@ -36,10 +36,23 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         batch_timeout: args.batch_timeout,
         threshold: args.threshold,
     };
-    let mut scorer = InProcessScorer::new(&model)?;
+    let mut scorer: Box<dyn Scorer + '_> = match &args.model_url {
+        None => Box::new(InProcessScorer::new(&model)?),
+        Some(url) => Box::new(RemoteScorer::new(
+            RemoteConfig {
+                url: url.clone(),
+                api_key: args.model_api_key.clone(),
+                timeout: args.model_timeout,
+                attempts: args.model_attempts,
+                backoff: Duration::from_millis(100),
+            },
+            &model,
+        )?),
+    };
+    let scorer = scorer.as_mut();
     let progress = Arc::new(RunProgress::default());
     let summary = match (&args.brokers, &args.transactions) {
-        (Some(brokers), _) => run_on_kafka(&args, brokers, job, model_name, &mut scorer, &progress)?,
+        (Some(brokers), _) => run_on_kafka(&args, brokers, job, model_name, scorer, &progress)?,
         (None, Some(transactions)) => {
             let config = RunConfig {
                 files: FileSourceConfig {
@@ -59,7 +72,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 let p = progress.clone();
                 Progress::start("scoring", Some(total), move || p.scored.load(Ordering::Relaxed), args.quiet)
             };
-            let result = run_embedded(&config, &mut scorer, &progress);
+            let result = run_embedded(&config, scorer, &progress);
             bar.finish();
             result?
         }
@@ -74,7 +87,7 @@ fn run_on_kafka(
     brokers: &str,
     job: JobConfig,
     model_name: String,
-    scorer: &mut InProcessScorer<'_>,
+    scorer: &mut dyn Scorer,
     progress: &Arc<RunProgress>,
 ) -> anyhow::Result<RunSummary> {
     let kafka = kafka_settings(brokers, &args.client)?;
