@@ -205,6 +205,11 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 4)]
     pub model_attempts: u32,
 
+    /// Serve Prometheus metrics (records in, scored, alerts, dead letters, join counts, state size, watermark lag,
+    /// inference and end-to-end latency histograms) at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
     /// Embedded mode: output directory for scores.csv, alerts.jsonl, dead_letters.jsonl.
     #[arg(long, value_name = "DIR", default_value = "out")]
     pub out: PathBuf,

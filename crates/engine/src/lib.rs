@@ -18,6 +18,7 @@
 pub mod error;
 pub mod join;
 pub mod kafka;
+mod metrics;
 pub mod pacing;
 pub mod partitioner;
 pub mod produce;

@@ -26,6 +26,7 @@ use fraudstream_data::Record;
 
 use crate::error::EngineError;
 use crate::join::{IntervalJoin, JoinConfig, JoinOutput, JoinStats, Joined};
+use crate::metrics::JobMetrics;
 use crate::pacing::{Pacer, Pacing};
 use crate::scorer::{BatchScores, Scorer};
 use crate::sink::files::FileSinks;
@@ -102,6 +103,7 @@ struct ModelStage<'s> {
     /// TransactionIDs the output already holds (recovered on start in Kafka mode).
     already_scored: HashSet<i64>,
     skipped_already_scored: u64,
+    metrics: JobMetrics,
 }
 
 impl ModelStage<'_> {
@@ -119,8 +121,12 @@ impl ModelStage<'_> {
             return Ok(());
         }
         self.batch_scores.clear();
+        let inference_started = Instant::now();
         self.scorer.score(&self.rows, &mut self.batch_scores)?;
         let now = Instant::now();
+        self.metrics.inference_seconds.record(now.duration_since(inference_started).as_secs_f64());
+        let alerts_before = self.alerts;
+        let mut written = 0u64;
         for (joined, &score) in self.rows.iter().zip(&self.batch_scores.p) {
             if self.already_scored.remove(&joined.transaction.id()) {
                 // Written before a restart: the output already has it (exactly once per TransactionID).
@@ -139,7 +145,11 @@ impl ModelStage<'_> {
                 None => self.all_labelled = false,
             }
             sinks.write_score(&Scored { joined, score, label, latency_ms })?;
+            self.metrics.end_to_end_seconds.record(latency_ms / 1000.0);
+            written += 1;
         }
+        self.metrics.scored.increment(written);
+        self.metrics.alerts.increment(self.alerts - alerts_before);
         progress.scored.fetch_add(self.rows.len() as u64, Ordering::Relaxed);
         progress.alerts.store(self.alerts, Ordering::Relaxed);
         self.rows.clear();
@@ -211,6 +221,7 @@ pub fn run_job(
         alerts: 0,
         already_scored: control.already_scored,
         skipped_already_scored: 0,
+        metrics: JobMetrics::new(),
     };
     let mut join = IntervalJoin::new(config.join);
     let mut watermarks = WatermarkTracker::new(config.max_out_of_orderness, config.idle_timeout);
@@ -225,10 +236,12 @@ pub fn run_job(
     let mut dead_letters = 0u64;
     // Next offset to read per topic-partition (Kafka only).
     let mut positions = Positions::new();
+    let mut newest = fraudstream_data::EventTime(i64::MIN);
     // Idleness counts from the first record or partition assignment, so waiting to join a consumer group is not
     // mistaken for idle input.
     let mut last_input: Option<Instant> = None;
     let mut last_commit = Instant::now();
+    let mut last_metrics = Instant::now();
     let mut done = false;
     while !done {
         let now = Instant::now();
@@ -253,6 +266,8 @@ pub fn run_job(
                     *next = (*next).max(offset + 1);
                 }
                 let partition = watermark_partition(&record, &origin);
+                stage.metrics.records_in[usize::from(partition.0)].increment(1);
+                newest = newest.max(record.event_time());
                 seen_partitions.insert(partition);
                 watermarks.observe(partition, record.event_time(), now);
                 match record {
@@ -309,6 +324,15 @@ pub fn run_job(
             last_commit = now;
         }
         progress.state_size.store(join.state_size() as u64, Ordering::Relaxed);
+        if done || now.duration_since(last_metrics) >= Duration::from_millis(500) {
+            last_metrics = now;
+            stage.metrics.join(join.stats());
+            stage.metrics.state_size.set(join.state_size() as f64);
+            stage.metrics.dead_letters.absolute(dead_letters);
+            if let Some(w) = join.watermark().filter(|w| w.millis() > i64::MIN / 2 && w.millis() < i64::MAX / 2) {
+                stage.metrics.watermark_lag_seconds.set((newest.millis() - w.millis()) as f64 / 1000.0);
+            }
+        }
     }
     let auc = if stage.all_labelled { crate::quality::roc_auc(&stage.scores, &stage.labels) } else { None };
     let latency_ms = percentiles(&mut stage.latencies);

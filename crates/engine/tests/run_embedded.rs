@@ -160,3 +160,25 @@ fn an_unreachable_model_endpoint_fails_the_run_with_a_clear_error_after_retries(
     let msg = err.to_string();
     assert!(msg.contains("127.0.0.1:9/score") && msg.contains("failed 2 times"), "{msg}");
 }
+
+#[test]
+fn the_job_reports_its_counts_and_latencies_as_metrics() {
+    let model = seed_model();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let summary = metrics::with_local_recorder(&recorder, || run(tmp.path(), Duration::from_secs(150), &model));
+    let text = handle.render();
+    let value = |name: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in:\n{text}"));
+        line.rsplit(' ').next().and_then(|v| v.parse().ok()).expect("a number")
+    };
+    assert_eq!(value("fraudstream_scored_total"), 1500.0);
+    assert_eq!(value("fraudstream_records_in_total{input=\"transactions\"}"), 1500.0);
+    assert_eq!(value("fraudstream_records_in_total{input=\"identities\"}"), 348.0);
+    assert_eq!(value("fraudstream_join_matched_total"), summary.join.matched as f64);
+    assert_eq!(value("fraudstream_dead_letters_total"), summary.dead_letters as f64);
+    assert_eq!(value("fraudstream_alerts_total"), summary.alerts as f64);
+    assert!(text.contains("fraudstream_end_to_end_latency_seconds"), "{text}");
+    assert!(text.contains("fraudstream_inference_seconds"), "{text}");
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand: turn parsed flags into a library call and a human summary.
 
 pub mod generate;
+pub mod metrics;
 pub mod produce;
 pub mod run;
 pub mod score;

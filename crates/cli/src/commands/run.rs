@@ -25,6 +25,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(x) if x > 0.0 => Pacing::Speedup(x),
         Some(_) => anyhow::bail!("--speedup must be positive"),
     };
+    if let Some(addr) = args.metrics_addr {
+        crate::commands::metrics::serve_prometheus(addr)?;
+    }
     let model = Model::load(&args.model).with_context(|| format!("loading model {}", args.model.display()))?;
     let model_name = args.model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
     let job = JobConfig {
