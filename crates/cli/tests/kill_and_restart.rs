@@ -1,0 +1,162 @@
+//! Exactly once through crashes: `fraudstream run --brokers` is killed with SIGKILL at random moments while it
+//! scores a replay, restarted each time, and at the end every TransactionID is in the scores topic exactly once.
+//! Then scale-out: two instances in one consumer group share the partitions, one is killed, the other finishes.
+//! Runs the real binary against a Kafka-protocol broker over TCP.
+//!
+//! Both tests are `#[ignore]`d in the default run: tansu 0.6.0 (the broker CI can start) never expires a SIGKILLed
+//! consumer-group member, so its partitions stay assigned to the dead member and the survivor never receives them
+//! (with static membership the rejoined member is assigned but fetches nothing). Against a Kafka broker:
+//! `FRAUDSTREAM_TEST_BROKERS=host:9092 cargo test -p fraudstream --test kill_and_restart -- --ignored`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fraudstream_data::registry::SchemaRegistry;
+use fraudstream_engine::kafka::KafkaSettings;
+use fraudstream_engine::pacing::Pacing;
+use fraudstream_engine::produce::{produce, ProduceConfig, ProduceProgress};
+use fraudstream_engine::sink::kafka::decode_score;
+use fraudstream_engine::source::files::FileSourceConfig;
+use fraudstream_testkit::broker::{require_broker, unique_topic};
+use fraudstream_testkit::{shared_reference, FakeSchemaRegistry};
+
+struct Setup {
+    registry: FakeSchemaRegistry,
+    kafka: KafkaSettings,
+    tx_topic: String,
+    id_topic: String,
+    scores_topic: String,
+    transactions: u64,
+}
+
+fn setup(rows: u64, dir: &Path) -> Setup {
+    let kafka = KafkaSettings::new(require_broker());
+    let generated =
+        fraudstream_data::generate::generate(&fraudstream_data::generate::GenerateConfig::new(rows, 11, dir))
+            .expect("generate");
+    let registry = FakeSchemaRegistry::start();
+    let (tx_topic, id_topic) = (unique_topic("k9-tx"), unique_topic("k9-id"));
+    let config = ProduceConfig {
+        kafka: kafka.clone(),
+        registry_url: registry.url().to_string(),
+        registry_auth: None,
+        transactions_topic: tx_topic.clone(),
+        identities_topic: id_topic.clone(),
+        partitions: 4,
+        replication: 1,
+        pacing: Pacing::AsFastAsPossible,
+        files: FileSourceConfig {
+            transactions: generated.transaction_path,
+            identities: Some(generated.identity_path),
+            max_bad_rows: 0,
+            identity_jitter: Duration::ZERO,
+            seed: 1,
+        },
+        flush_timeout: Duration::from_secs(120),
+    };
+    produce(&config, Arc::new(ProduceProgress::default())).expect("produce");
+    Setup { registry, kafka, tx_topic, id_topic, scores_topic: unique_topic("k9-scores"), transactions: rows }
+}
+
+fn start_job(s: &Setup, group: &str, instance: &str, stop_after_idle: &str) -> Child {
+    let model = shared_reference().join("seed-model/pipeline_75.onnx");
+    Command::new(env!("CARGO_BIN_EXE_fraudstream"))
+        .args(["run", "--quiet", "--model"])
+        .arg(model)
+        .args(["--brokers", &s.kafka.brokers, "--group", group, "--schema-registry", s.registry.url()])
+        .args(["--transactions-topic", &s.tx_topic, "--identities-topic", &s.id_topic])
+        .args(["--scores-topic", &s.scores_topic, "--alerts-topic", &format!("{}-alerts", s.scores_topic)])
+        .args(["--dead-letters-topic", &format!("{}-dead", s.scores_topic), "--partitions", "4"])
+        .args(["--commit-interval", "300ms", "--stop-after-idle", stop_after_idle, "--idle-timeout", "2s"])
+        // A killed member must leave the group quickly for its partitions to move.
+        .args(["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000"])
+        // A restarted instance takes its predecessor's place in the group at once (static membership).
+        .args(["-X", &format!("group.instance.id={instance}")])
+        .env("FRAUDSTREAM_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(
+            std::fs::File::create(
+                std::env::temp_dir().join(format!("{group}-{}.log", std::process::id() ^ rand_suffix())),
+            )
+            .expect("log"),
+        )
+        .spawn()
+        .expect("start fraudstream run")
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
+}
+
+/// TransactionID → number of score messages.
+fn score_counts(s: &Setup) -> HashMap<i64, u32> {
+    let registry = SchemaRegistry::new(s.registry.url(), None).expect("registry");
+    let mut counts = HashMap::new();
+    s.kafka
+        .read_to_end(&s.scores_topic, Duration::from_secs(1), |payload| {
+            *counts.entry(decode_score(&registry, payload)?.transaction_id).or_insert(0) += 1;
+            Ok(())
+        })
+        .expect("read scores");
+    counts
+}
+
+fn assert_exactly_once(s: &Setup) {
+    let counts = score_counts(s);
+    let doubled: Vec<_> = counts.iter().filter(|(_, &n)| n > 1).take(5).collect();
+    assert!(doubled.is_empty(), "scored more than once: {doubled:?}");
+    assert_eq!(counts.len() as u64, s.transactions, "every transaction has a score");
+}
+
+/// A small deterministic PRNG for kill times.
+fn next(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+#[test]
+#[ignore = "needs a broker that expires killed group members (tansu 0.6.0 does not); see the module doc"]
+fn twenty_kill_9s_during_a_replay_leave_every_score_exactly_once() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = setup(100_000, tmp.path());
+    let group = unique_topic("k9-group");
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..20 {
+        let mut job = start_job(&s, &group, "instance-1", "60s");
+        let wait = 1_000 + next(&mut seed) % 4_000;
+        std::thread::sleep(Duration::from_millis(wait));
+        job.kill().expect("SIGKILL");
+        job.wait().expect("reaped");
+    }
+    let mut last = start_job(&s, &group, "instance-1", "8s");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while last.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "the final run did not finish");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_exactly_once(&s);
+}
+
+#[test]
+#[ignore = "needs a broker that expires killed group members (tansu 0.6.0 does not); see the module doc"]
+fn two_instances_share_the_partitions_and_one_takes_over_when_the_other_dies() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = setup(30_000, tmp.path());
+    let group = unique_topic("k9-scale");
+    let mut a = start_job(&s, &group, "instance-a", "15s");
+    let mut b = start_job(&s, &group, "instance-b", "15s");
+    std::thread::sleep(Duration::from_secs(4));
+    a.kill().expect("SIGKILL");
+    a.wait().expect("reaped");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while b.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "the surviving instance did not finish");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_exactly_once(&s);
+}
