@@ -54,6 +54,7 @@ fn setup(rows: u64, dir: &Path) -> Setup {
             max_bad_rows: 0,
             identity_jitter: Duration::ZERO,
             seed: 1,
+            columns: None,
         },
         flush_timeout: Duration::from_secs(120),
     };

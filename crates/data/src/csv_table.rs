@@ -80,6 +80,20 @@ impl<R: BufRead> TableReader<R> {
         &self.path
     }
 
+    /// Parses only the named columns (and the required ones) from here on; the others read as missing. Names use
+    /// the catalog spelling; names of other tables or derived features are ignored.
+    pub fn project(&mut self, keep: &[String]) {
+        let columns = self.catalog.columns();
+        let keep: std::collections::HashSet<usize> = keep.iter().filter_map(|n| self.catalog.index(n)).collect();
+        for target in &mut self.field_to_column {
+            if let Some(i) = *target {
+                if !columns[i].required && !keep.contains(&i) {
+                    *target = None;
+                }
+            }
+        }
+    }
+
     /// Rows returned so far.
     pub fn rows_read(&self) -> u64 {
         self.rows_read
@@ -426,6 +440,19 @@ mod tests {
         assert_eq!(rows[0].str(TRANSACTION.col("ProductCD")), Some("W"));
         assert_eq!(rows[1].str(TRANSACTION.col("ProductCD")), None);
         assert_eq!(rows[1].num(TRANSACTION.col("card1")), None);
+    }
+
+    #[test]
+    fn a_projection_parses_only_the_kept_columns_and_the_required_ones() {
+        let text = "TransactionID,TransactionDT,TransactionAmt,ProductCD,card1\n1,86400,10.5,W,1234\n";
+        let mut r = TableReader::new(text.as_bytes(), "p.csv", Table::Transaction, 0).expect("header");
+        r.project(&["ProductCD".to_string(), "id_01".to_string()]);
+        let row = r.read_row().expect("read").expect("row");
+        assert_eq!(row.str(TRANSACTION.col("ProductCD")), Some("W"));
+        assert_eq!(row.num(TRANSACTION.col("TransactionID")), Some(1.0));
+        assert_eq!(row.num(TRANSACTION.col("TransactionDT")), Some(86400.0));
+        assert_eq!(row.num(TRANSACTION.col("TransactionAmt")), None);
+        assert_eq!(row.num(TRANSACTION.col("card1")), None);
     }
 
     #[test]

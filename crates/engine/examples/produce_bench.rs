@@ -32,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_bad_rows: 0,
         identity_jitter: Duration::ZERO,
         seed: 1,
+        columns: None,
     };
 
     // Anchor: the same source and encoding, no Kafka.

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use fraudstream_engine::join::{JoinConfig, Joined};
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::run::{run_embedded, JobConfig, RunConfig, RunProgress, RunSummary};
+use fraudstream_engine::run::{needed_columns, run_embedded, JobConfig, RunConfig, RunProgress, RunSummary};
 use fraudstream_engine::scorer::{BatchScores, InProcessScorer, Scorer};
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_engine::EngineError;
@@ -31,7 +31,7 @@ impl Scorer for FeaturesOnly<'_> {
     }
 }
 
-fn config(dir: &std::path::Path, pacing: Pacing) -> RunConfig {
+fn config(dir: &std::path::Path, pacing: Pacing, columns: &[String]) -> RunConfig {
     RunConfig {
         files: FileSourceConfig {
             transactions: dir.join("train_transaction.csv"),
@@ -39,6 +39,7 @@ fn config(dir: &std::path::Path, pacing: Pacing) -> RunConfig {
             max_bad_rows: 0,
             identity_jitter: Duration::ZERO,
             seed: 0,
+            columns: Some(columns.to_vec()),
         },
         job: JobConfig {
             join: JoinConfig::default(),
@@ -71,18 +72,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model_path = args.get(1).map_or("../shared/reference/seed-model/pipeline_75.onnx", String::as_str);
     let tx_rate: f64 = args.get(2).map_or(Ok(20_000.0), |r| r.parse())?;
     let model = Model::load(model_path)?;
+    let columns = needed_columns(fraudstream_features::InputMapping::for_model(&model)?.names());
 
     let mut features = FeaturesOnly(InProcessScorer::new(&model)?);
-    let a = run_embedded(&config(&dir, Pacing::AsFastAsPossible), &mut features, &RunProgress::default())?;
+    let a = run_embedded(&config(&dir, Pacing::AsFastAsPossible, &columns), &mut features, &RunProgress::default())?;
     report("(a) join + features", &a);
 
     let mut scorer = InProcessScorer::new(&model)?;
-    let b = run_embedded(&config(&dir, Pacing::AsFastAsPossible), &mut scorer, &RunProgress::default())?;
+    let b = run_embedded(&config(&dir, Pacing::AsFastAsPossible, &columns), &mut scorer, &RunProgress::default())?;
     report("(b) join + features + model", &b);
 
     // The pacer counts records of both inputs: scale the transaction rate by the identity share.
     let records_per_tx = 1.0 + b.join.identities as f64 / b.join.transactions.max(1) as f64;
-    let c = run_embedded(&config(&dir, Pacing::Rate(tx_rate * records_per_tx)), &mut scorer, &RunProgress::default())?;
+    let c = run_embedded(
+        &config(&dir, Pacing::Rate(tx_rate * records_per_tx), &columns),
+        &mut scorer,
+        &RunProgress::default(),
+    )?;
     report(&format!("(c) paced at {tx_rate:.0} tx/s"), &c);
     Ok(())
 }

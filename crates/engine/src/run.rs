@@ -158,6 +158,15 @@ impl ModelStage<'_> {
     }
 }
 
+/// The input columns a run must parse: the model's inputs, the columns alerts carry, and the label (for quality).
+/// Everything else can be skipped by the source ([`FileSourceConfig::columns`]).
+pub fn needed_columns(model_inputs: &[String]) -> Vec<String> {
+    let mut columns: Vec<String> = model_inputs.to_vec();
+    columns.extend(crate::sink::files::ALERT_COLUMNS.iter().map(|c| c.to_string()));
+    columns.push("isFraud".to_string());
+    columns
+}
+
 /// How a run ends and checkpoints.
 pub struct Control<'a> {
     /// Set from outside (Ctrl-C) to stop after a final flush and commit.

@@ -65,6 +65,7 @@ fn broker_loss_mid_run_is_a_clear_error_with_the_acknowledged_count() {
             max_bad_rows: 0,
             identity_jitter: Duration::ZERO,
             seed: 1,
+            columns: None,
         },
         flush_timeout: Duration::from_secs(30),
     };

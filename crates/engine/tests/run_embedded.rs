@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use fraudstream_engine::join::JoinConfig;
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::run::{run_embedded, JobConfig, RunConfig, RunProgress, RunSummary};
+use fraudstream_engine::run::{needed_columns, run_embedded, JobConfig, RunConfig, RunProgress, RunSummary};
 use fraudstream_engine::score::{score_files, ScoreConfig};
 use fraudstream_engine::scorer::{InProcessScorer, RemoteConfig, RemoteScorer};
 use fraudstream_engine::source::files::FileSourceConfig;
@@ -22,6 +22,7 @@ fn files(jitter: Duration) -> FileSourceConfig {
         max_bad_rows: 0,
         identity_jitter: jitter,
         seed: 3,
+        columns: None,
     }
 }
 
@@ -46,9 +47,14 @@ fn config(out: &Path, jitter: Duration) -> RunConfig {
     }
 }
 
+/// Runs the stream the way `fraudstream run` does: parsing only the columns the model and the outputs need (the
+/// batch side of the parity test below parses everything).
 fn run(out: &Path, jitter: Duration, model: &Model) -> RunSummary {
     let mut scorer = InProcessScorer::new(model).expect("scorer");
-    run_embedded(&config(out, jitter), &mut scorer, &RunProgress::default()).expect("run")
+    let mut config = config(out, jitter);
+    let inputs = fraudstream_features::InputMapping::for_model(model).expect("mapping");
+    config.files.columns = Some(needed_columns(inputs.names()));
+    run_embedded(&config, &mut scorer, &RunProgress::default()).expect("run")
 }
 
 /// TransactionID → (score, identity_matched) from a run's scores.csv, checking each ID appears once.

@@ -21,6 +21,7 @@ fn scoring_the_real_sample_reproduces_onnxruntime() {
             max_bad_rows: 0,
             identity_jitter: Duration::ZERO,
             seed: 0,
+            columns: None,
         },
         out: out.clone(),
         batch_size: 256,

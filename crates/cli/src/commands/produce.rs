@@ -43,6 +43,7 @@ pub fn run(args: ProduceArgs) -> anyhow::Result<()> {
             max_bad_rows: args.input.max_bad_rows,
             identity_jitter: args.identity_jitter,
             seed: args.seed,
+            columns: None,
         },
         flush_timeout: args.flush_timeout,
     };

@@ -7,11 +7,14 @@ use std::time::Duration;
 use anyhow::Context;
 use fraudstream_engine::join::JoinConfig;
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::run::{run_embedded, run_kafka, JobConfig, KafkaRunConfig, RunConfig, RunProgress, RunSummary};
+use fraudstream_engine::run::{
+    needed_columns, run_embedded, run_kafka, JobConfig, KafkaRunConfig, RunConfig, RunProgress, RunSummary,
+};
 use fraudstream_engine::scorer::{InProcessScorer, RemoteConfig, RemoteScorer, Scorer};
 use fraudstream_engine::sink::kafka::KafkaSinkConfig;
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_engine::source::kafka::KafkaSourceConfig;
+use fraudstream_features::InputMapping;
 use fraudstream_model::Model;
 
 use crate::args::RunArgs;
@@ -64,6 +67,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                     max_bad_rows: args.max_bad_rows,
                     identity_jitter: args.identity_jitter,
                     seed: args.seed,
+                    columns: Some(needed_columns(InputMapping::for_model(&model)?.names())),
                 },
                 job,
                 out_dir: args.out.clone(),

@@ -22,6 +22,7 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
             max_bad_rows: args.input.max_bad_rows,
             identity_jitter: Duration::ZERO,
             seed: 0,
+            columns: None,
         },
         out: args.out.clone(),
         batch_size: args.batch_size,

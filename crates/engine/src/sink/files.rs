@@ -16,6 +16,9 @@ use super::{Scored, Sink};
 use crate::error::EngineError;
 use crate::source::DeadLetter;
 
+/// Transaction columns an alert carries besides the score (they must be read even when the model does not use them).
+pub const ALERT_COLUMNS: [&str; 5] = ["TransactionAmt", "ProductCD", "card4", "card6", "P_emaildomain"];
+
 /// The three output files of an embedded run.
 pub struct FileSinks {
     dir: PathBuf,
@@ -64,27 +67,33 @@ impl Sink for FileSinks {
         self.line.extend_from_slice(ryu.format(s.score).as_bytes());
         self.line.extend_from_slice(if s.label { b",1," } else { b",0," });
         self.line.extend_from_slice(if s.joined.identity.is_some() { b"true," } else { b"false," });
-        self.line.extend_from_slice(tx.event_time().to_string().as_bytes());
-        self.line.push(b',');
-        self.line.extend_from_slice(ints.format(s.joined.join_wait.as_millis() as u64).as_bytes());
-        self.line.push(b',');
-        self.line.extend_from_slice(format!("{:.3}", s.latency_ms).as_bytes());
-        self.line.push(b'\n');
+        // `write!` into the reused line buffer: no allocation per row. Writing to a Vec cannot fail.
+        let _ = writeln!(
+            self.line,
+            "{},{},{:.3}",
+            tx.event_time(),
+            ints.format(s.joined.join_wait.as_millis() as u64),
+            s.latency_ms
+        );
         self.scores.write_all(&self.line).map_err(|e| self.io("scores.csv", e))?;
         if s.label {
             let c = Table::Transaction.catalog();
-            let alert = json!({
+            let mut alert = json!({
                 "TransactionID": tx.id(),
                 "event_time": tx.event_time().to_string(),
                 "score": s.score,
-                "TransactionAmt": tx.amount(),
-                "ProductCD": tx.row.str(c.col("ProductCD")),
-                "card4": tx.row.str(c.col("card4")),
-                "card6": tx.row.str(c.col("card6")),
-                "P_emaildomain": tx.row.str(c.col("P_emaildomain")),
                 "identity_matched": s.joined.identity.is_some(),
                 "model": self.model,
             });
+            for name in ALERT_COLUMNS {
+                let col = c.col(name);
+                alert[name] = match tx.row.value(col) {
+                    fraudstream_data::Value::Null => serde_json::Value::Null,
+                    fraudstream_data::Value::Int(v) => v.into(),
+                    fraudstream_data::Value::Float(v) => v.into(),
+                    fraudstream_data::Value::Str(v) => v.into(),
+                };
+            }
             serde_json::to_writer(&mut self.alerts, &alert).map_err(|e| self.io("alerts.jsonl", e.into()))?;
             self.alerts.write_all(b"\n").map_err(|e| self.io("alerts.jsonl", e))?;
         }

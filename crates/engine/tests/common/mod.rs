@@ -44,6 +44,7 @@ pub fn produce_files(transactions: &Path, identities: &Path, partitions: i32) ->
             max_bad_rows: 5,
             identity_jitter: Duration::ZERO,
             seed: 1,
+            columns: None,
         },
         flush_timeout: Duration::from_secs(60),
     };
