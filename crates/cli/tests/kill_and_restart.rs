@@ -48,14 +48,7 @@ fn setup(rows: u64, dir: &Path) -> Setup {
         partitions: 4,
         replication: 1,
         pacing: Pacing::AsFastAsPossible,
-        files: FileSourceConfig {
-            transactions: generated.transaction_path,
-            identities: Some(generated.identity_path),
-            max_bad_rows: 0,
-            identity_jitter: Duration::ZERO,
-            seed: 1,
-            columns: None,
-        },
+        files: FileSourceConfig::new(generated.transaction_path, Some(generated.identity_path)),
         flush_timeout: Duration::from_secs(120),
     };
     produce(&config, Arc::new(ProduceProgress::default())).expect("produce");

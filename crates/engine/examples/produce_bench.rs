@@ -26,14 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(args.first().map_or("data", String::as_str));
     let brokers = args.get(1).cloned().unwrap_or_else(|| "127.0.0.1:9092".into());
     let partitions: i32 = args.get(2).map_or(Ok(6), |p| p.parse())?;
-    let files = FileSourceConfig {
-        transactions: dir.join("train_transaction.csv"),
-        identities: Some(dir.join("train_identity.csv")),
-        max_bad_rows: 0,
-        identity_jitter: Duration::ZERO,
-        seed: 1,
-        columns: None,
-    };
+    let files = FileSourceConfig::new(dir.join("train_transaction.csv"), Some(dir.join("train_identity.csv")));
 
     // Anchor: the same source and encoding, no Kafka.
     let started = Instant::now();

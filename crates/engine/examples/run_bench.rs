@@ -34,12 +34,8 @@ impl Scorer for FeaturesOnly<'_> {
 fn config(dir: &std::path::Path, pacing: Pacing, columns: &[String]) -> RunConfig {
     RunConfig {
         files: FileSourceConfig {
-            transactions: dir.join("train_transaction.csv"),
-            identities: Some(dir.join("train_identity.csv")),
-            max_bad_rows: 0,
-            identity_jitter: Duration::ZERO,
-            seed: 0,
             columns: Some(columns.to_vec()),
+            ..FileSourceConfig::new(dir.join("train_transaction.csv"), Some(dir.join("train_identity.csv")))
         },
         job: JobConfig {
             join: JoinConfig::default(),

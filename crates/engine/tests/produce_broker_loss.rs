@@ -59,14 +59,7 @@ fn broker_loss_mid_run_is_a_clear_error_with_the_acknowledged_count() {
         replication: 1,
         // Slow enough that the broker dies mid-run: 1,848 rows at 1,000 rows/s.
         pacing: Pacing::Rate(1000.0),
-        files: FileSourceConfig {
-            transactions: dir.join("train_transaction.csv"),
-            identities: Some(dir.join("train_identity.csv")),
-            max_bad_rows: 0,
-            identity_jitter: Duration::ZERO,
-            seed: 1,
-            columns: None,
-        },
+        files: FileSourceConfig::new(dir.join("train_transaction.csv"), Some(dir.join("train_identity.csv"))),
         flush_timeout: Duration::from_secs(30),
     };
     let progress = Arc::new(ProduceProgress::default());

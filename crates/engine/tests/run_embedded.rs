@@ -17,12 +17,12 @@ use fraudstream_testkit::{ieee_cis_sample, shared_reference};
 
 fn files(jitter: Duration) -> FileSourceConfig {
     FileSourceConfig {
-        transactions: ieee_cis_sample().join("train_transaction.csv"),
-        identities: Some(ieee_cis_sample().join("train_identity.csv")),
-        max_bad_rows: 0,
         identity_jitter: jitter,
         seed: 3,
-        columns: None,
+        ..FileSourceConfig::new(
+            ieee_cis_sample().join("train_transaction.csv"),
+            Some(ieee_cis_sample().join("train_identity.csv")),
+        )
     }
 }
 

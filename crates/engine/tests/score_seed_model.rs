@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
 
 use fraudstream_engine::score::{score_files, ScoreConfig};
 use fraudstream_engine::source::files::FileSourceConfig;
@@ -15,14 +14,10 @@ fn scoring_the_real_sample_reproduces_onnxruntime() {
     let tmp = tempfile::tempdir().expect("tmp");
     let out = tmp.path().join("scores.csv");
     let config = ScoreConfig {
-        files: FileSourceConfig {
-            transactions: ieee_cis_sample().join("train_transaction.csv"),
-            identities: Some(ieee_cis_sample().join("train_identity.csv")),
-            max_bad_rows: 0,
-            identity_jitter: Duration::ZERO,
-            seed: 0,
-            columns: None,
-        },
+        files: FileSourceConfig::new(
+            ieee_cis_sample().join("train_transaction.csv"),
+            Some(ieee_cis_sample().join("train_identity.csv")),
+        ),
         out: out.clone(),
         batch_size: 256,
     };

@@ -90,6 +90,15 @@ fn check(ids: &[i64], labels: &[Value], probs: &[Value]) {
     }
 }
 
+/// Posts `body` to `/score` twice (labels, then probabilities) and checks both against onnxruntime for `ids`.
+fn score_and_check(srv: &ServerHandle, body: &Value, ids: &[i64]) {
+    let (st, labels) = post(&srv.url("/score"), body);
+    assert_eq!(st, 200, "{labels}");
+    let (st, probs) = post(&srv.url("/score?output=probability"), body);
+    assert_eq!(st, 200, "{probs}");
+    check(ids, labels.as_array().expect("array"), probs.as_array().expect("array"));
+}
+
 #[test]
 fn confluent_ml_predict_frame_reproduces_onnxruntime_on_1500_rows() {
     let s = sample();
@@ -101,11 +110,7 @@ fn confluent_ml_predict_frame_reproduces_onnxruntime_on_1500_rows() {
             "index": (b * 100..b * 100 + chunk.len()).collect::<Vec<_>>(),
             "data": chunk.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(),
         }});
-        let (st, labels) = post(&srv.url("/score"), &body);
-        assert_eq!(st, 200, "{labels}");
-        let (st, probs) = post(&srv.url("/score?output=probability"), &body);
-        assert_eq!(st, 200, "{probs}");
-        check(&ids, labels.as_array().expect("array"), probs.as_array().expect("array"));
+        score_and_check(srv, &body, &ids);
     }
 }
 
@@ -150,11 +155,7 @@ fn json_string_column_form_matches_and_derives_calendar_features() {
             })
             .collect();
         let body = json!({"input_data": {"data": data}});
-        let (st, labels) = post(&srv.url("/score"), &body);
-        assert_eq!(st, 200, "{labels}");
-        let (st, probs) = post(&srv.url("/score?output=probability"), &body);
-        assert_eq!(st, 200, "{probs}");
-        check(&ids, labels.as_array().expect("array"), probs.as_array().expect("array"));
+        score_and_check(srv, &body, &ids);
     }
 }
 

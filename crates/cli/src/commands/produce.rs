@@ -38,12 +38,10 @@ pub fn run(args: ProduceArgs) -> anyhow::Result<()> {
         replication: args.replication_factor,
         pacing,
         files: FileSourceConfig {
-            transactions: args.input.transactions.clone(),
-            identities: args.input.identities.clone(),
             max_bad_rows: args.input.max_bad_rows,
             identity_jitter: args.identity_jitter,
             seed: args.seed,
-            columns: None,
+            ..FileSourceConfig::new(args.input.transactions.clone(), args.input.identities.clone())
         },
         flush_timeout: args.flush_timeout,
     };

@@ -62,12 +62,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         (None, Some(transactions)) => {
             let config = RunConfig {
                 files: FileSourceConfig {
-                    transactions: transactions.clone(),
-                    identities: args.identities.clone(),
                     max_bad_rows: args.max_bad_rows,
                     identity_jitter: args.identity_jitter,
                     seed: args.seed,
                     columns: Some(needed_columns(InputMapping::for_model(&model)?.names())),
+                    ..FileSourceConfig::new(transactions.clone(), args.identities.clone())
                 },
                 job,
                 out_dir: args.out.clone(),

@@ -2,7 +2,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use fraudstream_engine::score::{score_files, ScoreConfig};
@@ -17,12 +16,8 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     let model = Model::load(&args.model).with_context(|| format!("loading model {}", args.model.display()))?;
     let config = ScoreConfig {
         files: FileSourceConfig {
-            transactions: args.input.transactions.clone(),
-            identities: args.input.identities.clone(),
             max_bad_rows: args.input.max_bad_rows,
-            identity_jitter: Duration::ZERO,
-            seed: 0,
-            columns: None,
+            ..FileSourceConfig::new(args.input.transactions.clone(), args.input.identities.clone())
         },
         out: args.out.clone(),
         batch_size: args.batch_size,

@@ -38,6 +38,20 @@ pub struct FileSourceConfig {
     pub columns: Option<Vec<String>>,
 }
 
+impl FileSourceConfig {
+    /// Both files read in full, strictly (no malformed row tolerated), without jitter.
+    pub fn new(transactions: impl Into<PathBuf>, identities: Option<PathBuf>) -> FileSourceConfig {
+        FileSourceConfig {
+            transactions: transactions.into(),
+            identities,
+            max_bad_rows: 0,
+            identity_jitter: Duration::ZERO,
+            seed: 0,
+            columns: None,
+        }
+    }
+}
+
 /// Counts for a final summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileSourceStats {

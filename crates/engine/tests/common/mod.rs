@@ -39,12 +39,8 @@ pub fn produce_files(transactions: &Path, identities: &Path, partitions: i32) ->
         replication: 1,
         pacing: Pacing::AsFastAsPossible,
         files: FileSourceConfig {
-            transactions: transactions.to_path_buf(),
-            identities: Some(identities.to_path_buf()),
             max_bad_rows: 5,
-            identity_jitter: Duration::ZERO,
-            seed: 1,
-            columns: None,
+            ..FileSourceConfig::new(transactions.to_path_buf(), Some(identities.to_path_buf()))
         },
         flush_timeout: Duration::from_secs(60),
     };
