@@ -150,11 +150,12 @@ impl Sink for KafkaSinks {
         let mut config = serde_avro_fast::ser::SerializerConfig::new(&self.schema);
         serde_avro_fast::to_datum(&record, &mut self.value, &mut config)
             .map_err(|e| EngineError::Config(format!("encoding a score: {e}")))?;
-        let mut topics = vec![(self.config.scores_topic.as_str(), self.partitions[0])];
-        if s.label {
-            topics.push((self.config.alerts_topic.as_str(), self.partitions[1]));
-        }
-        for (topic, partitions) in topics {
+        let topics = [
+            (self.config.scores_topic.as_str(), self.partitions[0]),
+            (self.config.alerts_topic.as_str(), self.partitions[1]),
+        ];
+        // Every score goes to `scores`; an alert also to `alerts`.
+        for &(topic, partitions) in &topics[..1 + usize::from(s.label)] {
             let rec = BaseRecord::to(topic)
                 .key(&self.key[..])
                 .payload(&self.value[..])
