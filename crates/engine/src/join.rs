@@ -51,6 +51,15 @@ pub struct Joined {
     pub arrived: Instant,
     /// How long the transaction waited in the join.
     pub join_wait: Duration,
+    /// Client (velocity) feature values, filled by the client-feature stage; empty until then.
+    pub client: Box<[f64]>,
+}
+
+impl Joined {
+    /// The record as the feature code reads it.
+    pub fn feature_row(&self) -> fraudstream_features::FeatureRow<'_> {
+        fraudstream_features::FeatureRow::new(&self.transaction, self.identity.as_ref()).with_client(&self.client)
+    }
 }
 
 /// What the join emits.
@@ -333,7 +342,14 @@ impl IntervalJoin {
             self.emitted_by_expiry.insert((forget, id));
         }
         let join_wait = now.saturating_duration_since(arrived);
-        out.push(JoinOutput::Joined(Box::new(Joined { transaction, identity, origin, arrived, join_wait })));
+        out.push(JoinOutput::Joined(Box::new(Joined {
+            transaction,
+            identity,
+            origin,
+            arrived,
+            join_wait,
+            client: Box::default(),
+        })));
     }
 }
 

@@ -57,7 +57,14 @@ struct BatchWriter<'m> {
 impl BatchWriter<'_> {
     fn add(&mut self, transaction: Transaction, identity: Option<Identity>, origin: Origin) {
         let arrived = Instant::now();
-        self.rows.push(Joined { transaction, identity, origin, arrived, join_wait: Duration::ZERO });
+        self.rows.push(Joined {
+            transaction,
+            identity,
+            origin,
+            arrived,
+            join_wait: Duration::ZERO,
+            client: Box::default(),
+        });
     }
 
     fn flush(&mut self) -> Result<(), EngineError> {

@@ -50,7 +50,7 @@ impl<'m> InProcessScorer<'m> {
     pub fn fill_inputs(&mut self, rows: &[Joined]) -> Result<&mut InputBatch, EngineError> {
         self.inputs.clear();
         for r in rows {
-            self.mapping.push(&r.transaction, r.identity.as_ref(), &mut self.inputs)?;
+            self.mapping.push(&r.feature_row(), &mut self.inputs)?;
         }
         Ok(&mut self.inputs)
     }
@@ -113,7 +113,7 @@ impl RemoteScorer {
         let data: Vec<serde_json::Value> = rows
             .iter()
             .map(|r| {
-                let values = self.mapping.values(&r.transaction, r.identity.as_ref());
+                let values = self.mapping.values(&r.feature_row());
                 serde_json::Value::Array(
                     values
                         .into_iter()

@@ -5,11 +5,17 @@
 //! reference system had (Flink's EXTRACT(DOY) where training used Kaggle counters) cannot happen here.
 //!
 //! - [`calendar`]: derived time features (`DT_D`, `DT_W`, `DT_M`, hour, day of week), by name.
+//! - [`row`]: the joined record features are computed from ([`FeatureRow`]).
+//! - [`feature_set`]: a named feature list without a model, for training ([`FeatureSet`]).
 //! - [`mapping`]: resolving each named model input to a transaction column, identity column or derived feature once,
 //!   then filling input batches row by row without name lookups.
 
 pub mod calendar;
+pub mod feature_set;
 pub mod mapping;
+pub mod row;
 
 pub use calendar::CalendarFeature;
-pub use mapping::{FeatureError, InputMapping};
+pub use feature_set::{FeatureKind, FeatureSet};
+pub use mapping::{FeatureError, InputMapping, InputValue};
+pub use row::FeatureRow;

@@ -10,10 +10,11 @@
 //!   that names the input.
 
 use fraudstream_data::catalog::{canonical_name, ColumnType};
-use fraudstream_data::{Calendar, Identity, Table, Transaction};
+use fraudstream_data::{Calendar, Table};
 use fraudstream_model::{ElemType, InputBatch, Model, ModelError};
 
 use crate::calendar::CalendarFeature;
+use crate::row::FeatureRow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FeatureError {
@@ -86,16 +87,11 @@ impl InputMapping {
         &self.sources
     }
 
-    /// Appends one row (a transaction and its identity, if any) to `batch`.
-    pub fn push(
-        &self,
-        tx: &Transaction,
-        identity: Option<&Identity>,
-        batch: &mut InputBatch,
-    ) -> Result<(), FeatureError> {
-        let calendar = self.uses_calendar.then(|| Calendar::of(tx.event_time()));
+    /// Appends one row to `batch`.
+    pub fn push(&self, row: &FeatureRow<'_>, batch: &mut InputBatch) -> Result<(), FeatureError> {
+        let calendar = self.uses_calendar.then(|| Calendar::of(row.transaction.event_time()));
         for (i, source) in self.sources.iter().enumerate() {
-            match value(*source, tx, identity, calendar.as_ref()) {
+            match value(*source, row, calendar.as_ref()) {
                 InputValue::Num(v) => batch.push_f64(i, v)?,
                 InputValue::Str(s) => batch.push_str(i, s)?,
             }
@@ -104,18 +100,27 @@ impl InputMapping {
     }
 
     /// The input values of one row, in model order.
-    pub fn values<'a>(&self, tx: &'a Transaction, identity: Option<&'a Identity>) -> Vec<InputValue<'a>> {
-        let calendar = self.uses_calendar.then(|| Calendar::of(tx.event_time()));
-        self.sources.iter().map(|s| value(*s, tx, identity, calendar.as_ref())).collect()
+    pub fn values<'a>(&self, row: &FeatureRow<'a>) -> Vec<InputValue<'a>> {
+        let mut out = Vec::with_capacity(self.sources.len());
+        values_into(&self.sources, self.uses_calendar, row, &mut out);
+        out
     }
 }
 
-fn value<'a>(
-    source: InputSource,
-    tx: &'a Transaction,
-    identity: Option<&'a Identity>,
-    calendar: Option<&Calendar>,
-) -> InputValue<'a> {
+/// Appends the values of `sources` for `row` to `out`; `uses_calendar` says whether any source is a calendar
+/// feature (then the date arithmetic runs once per row, not once per feature).
+pub(crate) fn values_into<'a>(
+    sources: &[InputSource],
+    uses_calendar: bool,
+    row: &FeatureRow<'a>,
+    out: &mut Vec<InputValue<'a>>,
+) {
+    let calendar = uses_calendar.then(|| Calendar::of(row.transaction.event_time()));
+    out.extend(sources.iter().map(|s| value(*s, row, calendar.as_ref())));
+}
+
+fn value<'a>(source: InputSource, row: &FeatureRow<'a>, calendar: Option<&Calendar>) -> InputValue<'a> {
+    let (tx, identity) = (row.transaction, row.identity);
     match source {
         InputSource::TransactionNum(slot) => InputValue::Num(tx.row.nums[slot]),
         InputSource::TransactionStr(slot) => InputValue::Str(tx.row.strs[slot].as_deref().unwrap_or("")),
@@ -125,6 +130,19 @@ fn value<'a>(
         }
         InputSource::Calendar(f) => InputValue::Num(calendar.map_or_else(|| f.at(tx.event_time()), |c| f.value(c))),
     }
+}
+
+/// Resolves a feature name to its source and whether it is numeric, with no model to say which type it must be:
+/// columns keep their catalog type, derived features are numeric. Training uses this to build its feature set.
+pub fn resolve_natural(name: &str) -> Result<(InputSource, bool), FeatureError> {
+    let canonical = canonical_name(name);
+    for table in [Table::Transaction, Table::Identity] {
+        if let Some(col) = table.catalog().get(&canonical) {
+            let numeric = col.ty != ColumnType::Str;
+            return resolve(name, numeric).map(|s| (s, numeric));
+        }
+    }
+    resolve(name, true).map(|s| (s, true))
 }
 
 /// Resolves one input name; `numeric` says whether the model takes numbers (else strings).
@@ -183,6 +201,15 @@ mod tests {
         assert_eq!(resolve("id-02", true).expect("id"), InputSource::IdentityNum(id.col("id_02").slot));
         assert_eq!(resolve("DeviceType", false).expect("dev"), InputSource::IdentityStr(id.col("DeviceType").slot));
         assert_eq!(resolve("DT_W", true).expect("dtw"), InputSource::Calendar(CalendarFeature::DtW));
+    }
+
+    #[test]
+    fn natural_resolution_keeps_catalog_types() {
+        assert!(resolve_natural("TransactionAmt").expect("amt").1);
+        assert!(!resolve_natural("P_emaildomain").expect("email").1);
+        assert!(!resolve_natural("id-30").expect("id_30").1);
+        assert_eq!(resolve_natural("hour").expect("hour"), (InputSource::Calendar(CalendarFeature::Hour), true));
+        assert!(resolve_natural("nonsense").is_err());
     }
 
     #[test]

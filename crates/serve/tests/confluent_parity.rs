@@ -10,7 +10,7 @@ use common::*;
 use fraudstream_data::csv_table::TableReader;
 use fraudstream_data::{EventTime, Identity, Table, Transaction};
 use fraudstream_features::mapping::InputValue;
-use fraudstream_features::InputMapping;
+use fraudstream_features::{FeatureRow, InputMapping};
 use fraudstream_model::Model;
 use fraudstream_serve::ServerHandle;
 use serde_json::{json, Value};
@@ -43,7 +43,7 @@ fn sample() -> &'static Sample {
         while let Some(row) = txs.read_row().expect("transaction row") {
             let tx = Transaction { row };
             let values = mapping
-                .values(&tx, identities.get(&tx.id()))
+                .values(&FeatureRow::new(&tx, identities.get(&tx.id())))
                 .into_iter()
                 .map(|v| match v {
                     InputValue::Num(x) if x.is_nan() => Value::Null,
