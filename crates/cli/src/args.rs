@@ -222,6 +222,12 @@ pub struct RunArgs {
     #[arg(long, default_value = "fraudstream")]
     pub group: String,
 
+    /// Kafka mode: `group` (partitions shared and rebalanced by the consumer group), `all`, or a list such as
+    /// `0,1` — read these partitions of both input topics without group membership (offsets still committed under
+    /// --group). Static assignment suits fixed deployments and brokers that do not expire dead group members.
+    #[arg(long, value_name = "group|all|LIST", default_value = "group")]
+    pub assign: fraudstream_engine::source::kafka::Assignment,
+
     #[command(flatten)]
     pub client: ClientArgs,
 

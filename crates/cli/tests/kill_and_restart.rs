@@ -3,9 +3,11 @@
 //! Then scale-out: two instances in one consumer group share the partitions, one is killed, the other finishes.
 //! Runs the real binary against a Kafka-protocol broker over TCP.
 //!
-//! Both tests are `#[ignore]`d in the default run: tansu 0.6.0 (the broker CI can start) never expires a SIGKILLed
-//! consumer-group member, so its partitions stay assigned to the dead member and the survivor never receives them
-//! (with static membership the rejoined member is assigned but fetches nothing). Against a Kafka broker:
+//! The kill -9 and static scale-out tests read fixed partitions (`--assign`), committing offsets under the group:
+//! they run against tansu in CI. The consumer-group takeover test is `#[ignore]`d in the default run: tansu 0.6.0
+//! (the broker CI can start) never expires a SIGKILLed consumer-group member, so its partitions stay assigned to
+//! the dead member and the survivor never receives them (with static membership the rejoined member is assigned
+//! but fetches nothing). Against a Kafka broker:
 //! `FRAUDSTREAM_TEST_BROKERS=host:9092 cargo test -p fraudstream --test kill_and_restart -- --ignored`.
 
 use std::collections::HashMap;
@@ -55,20 +57,22 @@ fn setup(rows: u64, dir: &Path) -> Setup {
     Setup { registry, kafka, tx_topic, id_topic, scores_topic: unique_topic("k9-scores"), transactions: rows }
 }
 
-fn start_job(s: &Setup, group: &str, instance: &str, stop_after_idle: &str) -> Child {
+/// Starts `fraudstream run --brokers`; `assign` is the `--assign` value (`group` for consumer-group membership).
+fn start_job(s: &Setup, group: &str, assign: &str, instance: &str, stop_after_idle: &str) -> Child {
     let model = shared_reference().join("seed-model/pipeline_75.onnx");
     Command::new(env!("CARGO_BIN_EXE_fraudstream"))
         .args(["run", "--quiet", "--model"])
         .arg(model)
-        .args(["--brokers", &s.kafka.brokers, "--group", group, "--schema-registry", s.registry.url()])
+        .args(["--brokers", &s.kafka.brokers, "--group", group, "--assign", assign])
+        .args(["--schema-registry", s.registry.url()])
         .args(["--transactions-topic", &s.tx_topic, "--identities-topic", &s.id_topic])
         .args(["--scores-topic", &s.scores_topic, "--alerts-topic", &format!("{}-alerts", s.scores_topic)])
         .args(["--dead-letters-topic", &format!("{}-dead", s.scores_topic), "--partitions", "4"])
         .args(["--commit-interval", "300ms", "--stop-after-idle", stop_after_idle, "--idle-timeout", "2s"])
         // A killed member must leave the group quickly for its partitions to move.
         .args(["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000"])
-        // A restarted instance takes its predecessor's place in the group at once (static membership).
-        .args(["-X", &format!("group.instance.id={instance}")])
+        // A restarted group member takes its predecessor's place in the group at once (static membership).
+        .args(if assign == "group" { vec!["-X".to_string(), format!("group.instance.id={instance}")] } else { vec![] })
         .env("FRAUDSTREAM_LOG", "info")
         .stdout(Stdio::null())
         .stderr(
@@ -113,26 +117,49 @@ fn next(seed: &mut u64) -> u64 {
     *seed
 }
 
+fn wait_for_exit(job: &mut Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while job.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "{what} did not finish");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Kills the job `kills` times at random moments (start-up and recovery included), restarting it each time, then
+/// lets a last run finish.
+fn kill_and_restart(s: &Setup, group: &str, assign: &str, kills: usize, seed: &mut u64) {
+    for _ in 0..kills {
+        let mut job = start_job(s, group, assign, assign, "60s");
+        let wait = 300 + next(seed) % 3_700;
+        std::thread::sleep(Duration::from_millis(wait));
+        job.kill().expect("SIGKILL");
+        job.wait().expect("reaped");
+    }
+}
+
 #[test]
-#[ignore = "needs a broker that expires killed group members (tansu 0.6.0 does not); see the module doc"]
 fn twenty_kill_9s_during_a_replay_leave_every_score_exactly_once() {
     let tmp = tempfile::tempdir().expect("tmp");
     let s = setup(100_000, tmp.path());
     let group = unique_topic("k9-group");
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    for _ in 0..20 {
-        let mut job = start_job(&s, &group, "instance-1", "60s");
-        let wait = 1_000 + next(&mut seed) % 4_000;
-        std::thread::sleep(Duration::from_millis(wait));
-        job.kill().expect("SIGKILL");
-        job.wait().expect("reaped");
-    }
-    let mut last = start_job(&s, &group, "instance-1", "8s");
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while last.try_wait().expect("wait").is_none() {
-        assert!(Instant::now() < deadline, "the final run did not finish");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    kill_and_restart(&s, &group, "all", 20, &mut seed);
+    let mut last = start_job(&s, &group, "all", "all", "8s");
+    wait_for_exit(&mut last, "the final run");
+    assert_exactly_once(&s);
+}
+
+#[test]
+fn two_static_instances_split_the_partitions_and_one_recovers_after_kill_9s() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = setup(40_000, tmp.path());
+    let group = unique_topic("k9-static");
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut b = start_job(&s, &group, "2,3", "2,3", "15s");
+    kill_and_restart(&s, &group, "0,1", 3, &mut seed);
+    let mut a = start_job(&s, &group, "0,1", "0,1", "15s");
+    wait_for_exit(&mut a, "instance 0,1");
+    wait_for_exit(&mut b, "instance 2,3");
     assert_exactly_once(&s);
 }
 
@@ -142,15 +169,11 @@ fn two_instances_share_the_partitions_and_one_takes_over_when_the_other_dies() {
     let tmp = tempfile::tempdir().expect("tmp");
     let s = setup(30_000, tmp.path());
     let group = unique_topic("k9-scale");
-    let mut a = start_job(&s, &group, "instance-a", "15s");
-    let mut b = start_job(&s, &group, "instance-b", "15s");
+    let mut a = start_job(&s, &group, "group", "instance-a", "15s");
+    let mut b = start_job(&s, &group, "group", "instance-b", "15s");
     std::thread::sleep(Duration::from_secs(4));
     a.kill().expect("SIGKILL");
     a.wait().expect("reaped");
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while b.try_wait().expect("wait").is_none() {
-        assert!(Instant::now() < deadline, "the surviving instance did not finish");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_exit(&mut b, "the surviving instance");
     assert_exactly_once(&s);
 }

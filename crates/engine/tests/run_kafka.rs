@@ -27,6 +27,7 @@ fn job_config(run: &Run, group: &str, scores_topic: &str) -> KafkaRunConfig {
             group: group.to_string(),
             transactions_topic: run.tx_topic.clone(),
             identities_topic: run.id_topic.clone(),
+            assignment: Default::default(),
         },
         sinks: KafkaSinkConfig {
             kafka: run.kafka.clone(),

@@ -103,6 +103,7 @@ fn run_on_kafka(
             group: args.group.clone(),
             transactions_topic: args.client.transactions_topic.clone(),
             identities_topic: args.client.identities_topic.clone(),
+            assignment: args.assign.clone(),
         },
         sinks: KafkaSinkConfig {
             kafka,

@@ -1,6 +1,9 @@
 //! The Kafka source: the `transactions` and `identities` topics, Avro values resolved through the Schema Registry.
 //!
-//! The consumer joins a consumer group, so several job instances share partitions. Offsets are not auto-committed:
+//! By default the consumer joins a consumer group, so several job instances share partitions and a failed
+//! instance's partitions move to the survivors. With a static [`Assignment`] it reads fixed partitions instead
+//! (like Flink's Kafka source), still committing offsets under the group id: for fixed deployments, and for
+//! brokers whose group coordinator does not expire dead members. Offsets are not auto-committed:
 //! the caller commits what it has fully processed (see [`KafkaSource::commit`]), which is what makes at-least-once
 //! and, with idempotent output, exactly-once possible. Messages that do not decode become dead letters carrying
 //! their original bytes and coordinates; an unreachable registry is an error, not a dead letter, because the data
@@ -27,9 +30,44 @@ use crate::kafka::KafkaSettings;
 #[derive(Debug, Clone)]
 pub struct KafkaSourceConfig {
     pub kafka: KafkaSettings,
+    /// Consumer group: membership (with [`Assignment::Group`]) and where offsets are committed (always).
     pub group: String,
     pub transactions_topic: String,
     pub identities_topic: String,
+    pub assignment: Assignment,
+}
+
+/// How input partitions are given to this instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Assignment {
+    /// Consumer-group membership: the group coordinator shares partitions among instances and rebalances.
+    #[default]
+    Group,
+    /// These partition numbers of both topics (co-partitioned by TransactionID), no group membership.
+    Static(Vec<i32>),
+    /// Every partition of both topics, no group membership.
+    All,
+}
+
+impl std::str::FromStr for Assignment {
+    type Err = String;
+
+    /// `group`, `all`, or a comma-separated list of partition numbers such as `0,1`.
+    fn from_str(s: &str) -> Result<Assignment, String> {
+        match s.trim() {
+            "group" => Ok(Assignment::Group),
+            "all" => Ok(Assignment::All),
+            list => list
+                .split(',')
+                .map(|p| {
+                    p.trim().parse::<i32>().ok().filter(|p| *p >= 0).ok_or_else(|| {
+                        format!("`{p}` is not a partition number (expected `group`, `all` or a list such as `0,1`)")
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Assignment::Static),
+        }
+    }
 }
 
 /// Notes partition assignments, so the job can recover what other instances already scored.
@@ -71,13 +109,34 @@ impl KafkaSource {
             ])
             .create_with_context(RebalanceContext { reassigned: reassigned.clone() })
             .map_err(|e| EngineError::kafka("creating a consumer", e))?;
-        consumer
-            .subscribe(&[&config.transactions_topic, &config.identities_topic])
-            .map_err(|e| EngineError::kafka("subscribing to the input topics", e))?;
-        let counts = config.kafka.partition_counts(&[&config.transactions_topic, &config.identities_topic])?;
+        let topics = [config.transactions_topic.as_str(), config.identities_topic.as_str()];
+        let counts = config.kafka.partition_counts(&topics)?;
         let mut partitions = Vec::new();
-        for (table, count) in [Table::Transaction, Table::Identity].into_iter().zip(counts) {
-            partitions.extend((0..count.unwrap_or(0)).map(|p| (table, p)));
+        for (table, count) in [Table::Transaction, Table::Identity].into_iter().zip(&counts) {
+            let all = 0..count.unwrap_or(0);
+            partitions.extend(all.filter(|p| config.assignment.includes(*p)).map(|p| (table, p)));
+        }
+        if config.assignment == Assignment::Group {
+            consumer.subscribe(&topics).map_err(|e| EngineError::kafka("subscribing to the input topics", e))?;
+        } else {
+            if let Assignment::Static(wanted) = &config.assignment {
+                let available = counts.iter().flatten().copied().min().unwrap_or(0);
+                if let Some(missing) = wanted.iter().find(|p| **p >= available) {
+                    return Err(EngineError::Config(format!(
+                        "partition {missing} was assigned, but the input topics have {available} partitions"
+                    )));
+                }
+            }
+            // Start from the group's committed offsets (earliest where there are none).
+            let mut tpl = TopicPartitionList::new();
+            for (table, partition) in &partitions {
+                tpl.add_partition_offset(topics[usize::from(*table == Table::Identity)], *partition, Offset::Stored)
+                    .map_err(|e| EngineError::kafka("building the partition assignment", e))?;
+            }
+            consumer.assign(&tpl).map_err(|e| EngineError::kafka("assigning the input partitions", e))?;
+            tracing::info!("statically assigned {} input partitions", tpl.count());
+            // Recover what the output already holds, as after a group assignment.
+            reassigned.store(true, Ordering::SeqCst);
         }
         Ok(KafkaSource {
             consumer,
@@ -110,13 +169,22 @@ impl KafkaSource {
     }
 }
 
+impl Assignment {
+    fn includes(&self, partition: i32) -> bool {
+        match self {
+            Assignment::Group | Assignment::All => true,
+            Assignment::Static(list) => list.contains(&partition),
+        }
+    }
+}
+
 impl Source for KafkaSource {
     fn take_reassigned(&mut self) -> bool {
         self.reassigned.swap(false, Ordering::SeqCst)
     }
 
-    /// Every partition of both topics. With several instances in a group each reads only some of them; the others
-    /// stop holding the watermark back after the idle timeout.
+    /// Every partition this instance may read: all of both topics in a group (each instance reads only some of
+    /// them; the others stop holding the watermark back after the idle timeout), or the static assignment.
     fn partitions(&self) -> Vec<(Table, i32)> {
         self.partitions.clone()
     }
@@ -162,5 +230,20 @@ impl Source for KafkaSource {
             }
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Assignment;
+
+    #[test]
+    fn assignments_parse() {
+        assert_eq!("group".parse(), Ok(Assignment::Group));
+        assert_eq!("all".parse(), Ok(Assignment::All));
+        assert_eq!("0, 3".parse(), Ok(Assignment::Static(vec![0, 3])));
+        let err = "0,x".parse::<Assignment>().unwrap_err();
+        assert!(err.contains("`x`"), "{err}");
+        assert!("-1".parse::<Assignment>().is_err());
     }
 }

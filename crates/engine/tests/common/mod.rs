@@ -56,6 +56,7 @@ pub fn consume(run: &Run, expected: usize) -> Vec<(Record, Origin)> {
         group: unique_topic("group"),
         transactions_topic: run.tx_topic.clone(),
         identities_topic: run.id_topic.clone(),
+        assignment: Default::default(),
     };
     let mut source = KafkaSource::new(&config, registry).expect("consumer");
     let mut out = Vec::with_capacity(expected);
