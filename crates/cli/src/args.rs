@@ -189,9 +189,31 @@ pub struct RunArgs {
     pub model: PathBuf,
 
     /// Score remotely instead: an endpoint taking the Azure ML / Confluent ML_PREDICT request format (e.g.
-    /// `fraudstream serve`'s http://HOST:PORT/score).
+    /// `fraudstream serve`'s http://HOST:PORT/score) or KServe v2 (http://HOST:PORT/v2/models/NAME/infer).
     #[arg(long, value_name = "URL")]
     pub model_url: Option<String>,
+
+    /// Request format of --model-url: `azureml` or `kserve-v2` (default: kserve-v2 for URLs ending in
+    /// /v2/models/NAME[/versions/V]/infer, else azureml).
+    #[arg(long, value_name = "PROTOCOL")]
+    pub model_protocol: Option<fraudstream_engine::scorer::RemoteProtocol>,
+
+    /// Batches sent to --model-url concurrently; when all are in flight, intake waits (backpressure).
+    #[arg(long, default_value_t = 4)]
+    pub max_in_flight: usize,
+
+    /// What to do when the model fails a batch (after retries, or while the circuit breaker is open): `fail` stops
+    /// the run; `skip` writes those transactions with an empty score and sends each to the dead letters.
+    #[arg(long, value_name = "fail|skip", default_value = "fail")]
+    pub on_model_error: fraudstream_engine::stage::OnModelError,
+
+    /// Consecutive failed batches after which calls to --model-url stop for --circuit-open-for (0: never).
+    #[arg(long, default_value_t = 5)]
+    pub circuit_failures: u32,
+
+    /// How long the circuit breaker stays open before one trial batch is let through.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub circuit_open_for: Duration,
 
     /// Bearer key for --model-url.
     #[arg(long, value_name = "KEY", env = "FRAUDSTREAM_MODEL_API_KEY")]

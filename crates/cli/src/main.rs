@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod interrupt;
 mod progress;
 
 use clap::Parser;

@@ -19,6 +19,18 @@ pub struct Progress {
 impl Progress {
     /// Starts a bar over `total` units (`None`: unknown) labelled `what`, reading `position` ten times a second.
     pub fn start(what: &str, total: Option<u64>, position: impl Fn() -> u64 + Send + 'static, quiet: bool) -> Progress {
+        Self::start_with_status(what, total, position, None, quiet)
+    }
+
+    /// Like [`start`](Self::start), with a one-line status (counts a long-running job wants visible) refreshed
+    /// beside the bar.
+    pub fn start_with_status(
+        what: &str,
+        total: Option<u64>,
+        position: impl Fn() -> u64 + Send + 'static,
+        status: Option<Box<dyn Fn() -> String + Send>>,
+        quiet: bool,
+    ) -> Progress {
         let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(total.unwrap_or(0)) };
         let template = if total.is_some() {
             "{spinner} {msg} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} ({per_sec}, ETA {eta})"
@@ -31,9 +43,12 @@ impl Progress {
         bar.set_message(what.to_string());
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (bar, stop) = (bar.clone(), stop.clone());
+            let (bar, stop, what) = (bar.clone(), stop.clone(), what.to_string());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
+                    if let Some(status) = &status {
+                        bar.set_message(format!("{what} | {}", status()));
+                    }
                     bar.set_position(position());
                     std::thread::sleep(Duration::from_millis(100));
                 }

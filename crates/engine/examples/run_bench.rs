@@ -45,6 +45,8 @@ fn config(dir: &std::path::Path, pacing: Pacing, columns: &[String]) -> RunConfi
             batch_size: 256,
             batch_timeout: Duration::from_millis(5),
             threshold: 0.5,
+            max_in_flight: 1,
+            on_model_error: Default::default(),
         },
         out_dir: std::env::temp_dir().join("fraudstream-run-bench"),
         model_name: "bench".into(),

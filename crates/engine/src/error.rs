@@ -16,6 +16,11 @@ pub enum EngineError {
     #[error(transparent)]
     Model(#[from] fraudstream_model::ModelError),
 
+    /// A remote model endpoint failed a batch (after retries) or its circuit breaker is open. With
+    /// `--on-model-error skip` the job dead-letters the batch and goes on; otherwise the run stops.
+    #[error("{0}")]
+    ModelEndpoint(String),
+
     #[error(transparent)]
     Feature(#[from] fraudstream_features::FeatureError),
 

@@ -7,7 +7,8 @@
 //! - [`join`]: the event-time LEFT interval join of transactions with identities.
 //! - [`produce`]: the ingest path, CSV → Avro → Kafka, co-partitioned and paced in event time.
 //! - [`run`]: the streaming job in embedded mode (files → join → features → model → file sinks).
-//! - [`scorer`]: the model stage's scoring seam; in-process ONNX today.
+//! - [`stage`]: the model stage — micro-batches, batches in flight, the model-error policy.
+//! - [`scorer`]: the model stage's scoring seam: in-process ONNX, or a remote endpoint (Azure ML, KServe v2).
 //! - [`sink`]: outputs (scores, alerts, dead letters).
 //! - [`score`]: batch scoring of the CSV files through the same source and input mapping as the stream.
 //! - [`quality`]: model quality measures (ROC AUC).
@@ -28,6 +29,7 @@ pub mod score;
 pub mod scorer;
 pub mod sink;
 pub mod source;
+pub mod stage;
 pub mod watermark;
 
 pub use error::EngineError;

@@ -25,15 +25,15 @@ use std::time::{Duration, Instant};
 use fraudstream_data::Record;
 
 use crate::error::EngineError;
-use crate::join::{IntervalJoin, JoinConfig, JoinOutput, JoinStats, Joined};
-use crate::metrics::JobMetrics;
+use crate::join::{IntervalJoin, JoinConfig, JoinOutput, JoinStats};
 use crate::pacing::{Pacer, Pacing};
-use crate::scorer::{BatchScores, Scorer};
+use crate::scorer::Scorer;
 use crate::sink::files::FileSinks;
-use crate::sink::{Scored, Sink};
+use crate::sink::Sink;
 use crate::source::files::{FileSource, FileSourceConfig};
 use crate::source::prefetch::Prefetch;
 use crate::source::{Origin, Positions, Source, SourceEvent};
+use crate::stage::{ModelStage, OnModelError, StageConfig};
 use crate::watermark::WatermarkTracker;
 
 /// The operator settings shared by both modes.
@@ -47,6 +47,9 @@ pub struct JobConfig {
     pub batch_timeout: Duration,
     /// Scores at or above this raise an alert and get label 1.
     pub threshold: f64,
+    /// Batches scored concurrently by a remote model (1: one at a time; in-process models use every core per batch).
+    pub max_in_flight: usize,
+    pub on_model_error: OnModelError,
 }
 
 /// Everything an embedded run needs.
@@ -74,6 +77,8 @@ pub struct RunSummary {
     pub scored: u64,
     /// Transactions not written again because the output already held them (Kafka restart).
     pub skipped_already_scored: u64,
+    /// Transactions written with a null score because the model failed (`--on-model-error skip`).
+    pub model_errors: u64,
     pub alerts: u64,
     pub dead_letters: u64,
     pub join: JoinStats,
@@ -87,76 +92,6 @@ pub struct RunSummary {
 /// Inputs 0 and 1 of the watermark tracker.
 const TRANSACTIONS: u8 = 0;
 const IDENTITIES: u8 = 1;
-
-/// The model stage: micro-batches joined records and scores them.
-struct ModelStage<'s> {
-    scorer: &'s mut dyn Scorer,
-    rows: Vec<Joined>,
-    batch_scores: BatchScores,
-    oldest: Option<Instant>,
-    threshold: f64,
-    latencies: Vec<f32>,
-    scores: Vec<f64>,
-    labels: Vec<bool>,
-    all_labelled: bool,
-    alerts: u64,
-    /// TransactionIDs the output already holds (recovered on start in Kafka mode).
-    already_scored: HashSet<i64>,
-    skipped_already_scored: u64,
-    metrics: JobMetrics,
-}
-
-impl ModelStage<'_> {
-    fn push(&mut self, joined: Joined) {
-        self.oldest.get_or_insert(joined.arrived);
-        self.rows.push(joined);
-    }
-
-    fn due(&self, batch_size: usize, timeout: Duration, now: Instant) -> bool {
-        self.rows.len() >= batch_size || self.oldest.is_some_and(|t| now.duration_since(t) >= timeout)
-    }
-
-    fn flush(&mut self, sinks: &mut dyn Sink, progress: &RunProgress) -> Result<(), EngineError> {
-        if self.rows.is_empty() {
-            return Ok(());
-        }
-        self.batch_scores.clear();
-        let inference_started = Instant::now();
-        self.scorer.score(&self.rows, &mut self.batch_scores)?;
-        let now = Instant::now();
-        self.metrics.inference_seconds.record(now.duration_since(inference_started).as_secs_f64());
-        let alerts_before = self.alerts;
-        let mut written = 0u64;
-        for (joined, &score) in self.rows.iter().zip(&self.batch_scores.p) {
-            if self.already_scored.remove(&joined.transaction.id()) {
-                // Written before a restart: the output already has it (exactly once per TransactionID).
-                self.skipped_already_scored += 1;
-                continue;
-            }
-            let latency_ms = now.duration_since(joined.arrived).as_secs_f64() * 1000.0;
-            let label = score >= self.threshold;
-            self.alerts += u64::from(label);
-            self.latencies.push(latency_ms as f32);
-            match joined.transaction.is_fraud() {
-                Some(l) => {
-                    self.scores.push(score);
-                    self.labels.push(l);
-                }
-                None => self.all_labelled = false,
-            }
-            sinks.write_score(&Scored { joined, score, label, latency_ms })?;
-            self.metrics.end_to_end_seconds.record(latency_ms / 1000.0);
-            written += 1;
-        }
-        self.metrics.scored.increment(written);
-        self.metrics.alerts.increment(self.alerts - alerts_before);
-        progress.scored.fetch_add(self.rows.len() as u64, Ordering::Relaxed);
-        progress.alerts.store(self.alerts, Ordering::Relaxed);
-        self.rows.clear();
-        self.oldest = None;
-        Ok(())
-    }
-}
 
 /// The input columns a run must parse: the model's inputs, the columns alerts carry, and the label (for quality).
 /// Everything else can be skipped by the source ([`FileSourceConfig::columns`]).
@@ -186,12 +121,21 @@ pub fn run_embedded(
     scorer: &mut dyn Scorer,
     progress: &RunProgress,
 ) -> Result<RunSummary, EngineError> {
+    run_embedded_until(config, scorer, progress, &AtomicBool::new(false))
+}
+
+/// [`run_embedded`] that also ends, with everything read so far scored and written, once `stop` is set (Ctrl-C).
+pub fn run_embedded_until(
+    config: &RunConfig,
+    scorer: &mut dyn Scorer,
+    progress: &RunProgress,
+    stop: &AtomicBool,
+) -> Result<RunSummary, EngineError> {
     let mut sinks = FileSinks::create(&config.out_dir, &config.model_name)?;
     // Parsing overlaps with the join and the model on the other core.
     let mut source = Prefetch::start(FileSource::open(&config.files)?, Duration::from_millis(100));
-    let stop = AtomicBool::new(false);
     let control =
-        Control { stop: &stop, stop_after_idle: None, commit_interval: Duration::MAX, already_scored: HashSet::new() };
+        Control { stop, stop_after_idle: None, commit_interval: Duration::MAX, already_scored: HashSet::new() };
     run_job(&mut source, &mut sinks, scorer, &config.job, progress, control)
 }
 
@@ -217,21 +161,13 @@ pub fn run_job(
     control: Control<'_>,
 ) -> Result<RunSummary, EngineError> {
     let started = Instant::now();
-    let mut stage = ModelStage {
-        scorer,
-        rows: Vec::with_capacity(config.batch_size),
-        batch_scores: BatchScores::default(),
-        oldest: None,
+    let stage_config = StageConfig {
+        batch_size: config.batch_size,
         threshold: config.threshold,
-        latencies: Vec::new(),
-        scores: Vec::new(),
-        labels: Vec::new(),
-        all_labelled: true,
-        alerts: 0,
-        already_scored: control.already_scored,
-        skipped_already_scored: 0,
-        metrics: JobMetrics::new(),
+        max_in_flight: config.max_in_flight,
+        on_error: config.on_model_error,
     };
+    let mut stage = ModelStage::new(scorer, stage_config, control.already_scored);
     let mut join = IntervalJoin::new(config.join);
     let mut watermarks = WatermarkTracker::new(config.max_out_of_orderness, config.idle_timeout);
     let mut seen_partitions: HashSet<(u8, i32)> = HashSet::new();
@@ -264,7 +200,7 @@ pub fn run_job(
                     let now = Instant::now();
                     join.on_processing_time(now, &mut out);
                     drain(&mut out, &mut stage, sinks, progress, &mut dead_letters)?;
-                    if stage.due(config.batch_size, config.batch_timeout, now) {
+                    if stage.due(config.batch_timeout, now) {
                         stage.flush(sinks, progress)?;
                     }
                 }
@@ -306,7 +242,7 @@ pub fn run_job(
             last_input.get_or_insert(now);
             // New partitions: another instance may have scored some of their records. Make our own output
             // durable, then read back everything the output holds.
-            stage.flush(sinks, progress)?;
+            stage.drain(sinks, progress)?;
             sinks.flush()?;
             if let Some(written) = sinks.already_written()? {
                 stage.already_scored.extend(written);
@@ -325,8 +261,12 @@ pub fn run_job(
         }
         join.on_processing_time(now, &mut out);
         drain(&mut out, &mut stage, sinks, progress, &mut dead_letters)?;
-        if done || stage.due(config.batch_size, config.batch_timeout, Instant::now()) {
+        if done {
+            stage.drain(sinks, progress)?;
+        } else if stage.due(config.batch_timeout, Instant::now()) {
             stage.flush(sinks, progress)?;
+        } else {
+            stage.poll(sinks, progress)?;
         }
         if done || now.duration_since(last_commit) >= control.commit_interval {
             checkpoint(&mut stage, source, sinks, progress, &join, &positions)?;
@@ -343,12 +283,14 @@ pub fn run_job(
             }
         }
     }
-    let auc = if stage.all_labelled { crate::quality::roc_auc(&stage.scores, &stage.labels) } else { None };
-    let latency_ms = percentiles(&mut stage.latencies);
+    let totals = &mut stage.totals;
+    let auc = if totals.all_labelled { crate::quality::roc_auc(&totals.scores, &totals.labels) } else { None };
+    let latency_ms = percentiles(&mut totals.latencies);
     Ok(RunSummary {
-        scored: stage.latencies.len() as u64,
-        skipped_already_scored: stage.skipped_already_scored,
-        alerts: stage.alerts,
+        scored: totals.latencies.len() as u64,
+        skipped_already_scored: totals.skipped_already_scored,
+        model_errors: totals.model_errors,
+        alerts: totals.alerts,
         dead_letters,
         join: join.stats().clone(),
         elapsed: started.elapsed(),
@@ -366,7 +308,7 @@ fn checkpoint(
     join: &IntervalJoin,
     positions: &Positions,
 ) -> Result<(), EngineError> {
-    stage.flush(sinks, progress)?;
+    stage.drain(sinks, progress)?;
     sinks.flush()?;
     if positions.is_empty() {
         return Ok(());

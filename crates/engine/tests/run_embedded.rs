@@ -10,8 +10,9 @@ use fraudstream_engine::join::JoinConfig;
 use fraudstream_engine::pacing::Pacing;
 use fraudstream_engine::run::{needed_columns, run_embedded, JobConfig, RunConfig, RunProgress, RunSummary};
 use fraudstream_engine::score::{score_files, ScoreConfig};
-use fraudstream_engine::scorer::{InProcessScorer, RemoteConfig, RemoteScorer};
+use fraudstream_engine::scorer::{BreakerConfig, InProcessScorer, RemoteConfig, RemoteProtocol, RemoteScorer};
 use fraudstream_engine::source::files::FileSourceConfig;
+use fraudstream_engine::stage::OnModelError;
 use fraudstream_model::Model;
 use fraudstream_testkit::{ieee_cis_sample, shared_reference};
 
@@ -41,6 +42,8 @@ fn config(out: &Path, jitter: Duration) -> RunConfig {
             batch_size: 64,
             batch_timeout: Duration::from_millis(50),
             threshold: 0.5,
+            max_in_flight: 1,
+            on_model_error: OnModelError::Fail,
         },
         out_dir: out.to_path_buf(),
         model_name: "pipeline_75".into(),
@@ -116,6 +119,18 @@ fn jittered_identities_outside_the_window_are_dead_letters_and_no_transaction_is
     assert!(reasons.iter().all(|r| r["origin"].as_str().is_some_and(|s| s.contains("train_identity.csv:"))));
 }
 
+fn remote_config(url: String, protocol: RemoteProtocol, attempts: u32) -> RemoteConfig {
+    RemoteConfig {
+        url,
+        protocol,
+        api_key: None,
+        timeout: Duration::from_secs(10),
+        attempts,
+        backoff: Duration::from_millis(10),
+        breaker: BreakerConfig::default(),
+    }
+}
+
 #[test]
 fn remote_scoring_through_fraudstream_serve_gives_the_in_process_scores() {
     let model = seed_model();
@@ -129,23 +144,23 @@ fn remote_scoring_through_fraudstream_serve_gives_the_in_process_scores() {
     .expect("server");
     let tmp = tempfile::tempdir().expect("tmp");
     let local = run(&tmp.path().join("local"), Duration::ZERO, &model);
-    let remote_config = RemoteConfig {
-        url: server.url("/score"),
-        api_key: None,
-        timeout: Duration::from_secs(10),
-        attempts: 3,
-        backoff: Duration::from_millis(50),
-    };
-    let mut remote = RemoteScorer::new(remote_config, &model).expect("remote scorer");
-    let remote_summary =
-        run_embedded(&config(&tmp.path().join("remote"), Duration::ZERO), &mut remote, &RunProgress::default())
-            .expect("remote run");
-    assert_eq!((local.scored, remote_summary.scored), (1500, 1500));
-    let (a, b) = (scores(&tmp.path().join("local/scores.csv")), scores(&tmp.path().join("remote/scores.csv")));
-    for (id, (p, matched)) in &a {
-        let (q, m) = b[id];
-        assert!((p - q).abs() <= 1e-6, "TransactionID {id}: in-process {p}, remote {q}");
-        assert_eq!(*matched, m);
+    let a = scores(&tmp.path().join("local/scores.csv"));
+    // Both request formats, one batch at a time and four in flight (answers written in batch order).
+    for (path, in_flight) in [("/score", 1), ("/v2/models/fraud/infer", 4)] {
+        let url = server.url(path);
+        let mut remote = RemoteScorer::new(remote_config(url.clone(), RemoteProtocol::for_url(&url), 3), &model)
+            .expect("remote scorer");
+        let out = tmp.path().join(format!("remote-{in_flight}"));
+        let mut config = config(&out, Duration::ZERO);
+        config.job.max_in_flight = in_flight;
+        let remote_summary = run_embedded(&config, &mut remote, &RunProgress::default()).expect("remote run");
+        assert_eq!((local.scored, remote_summary.scored), (1500, 1500), "{path}");
+        let b = scores(&out.join("scores.csv"));
+        for (id, (p, matched)) in &a {
+            let (q, m) = b[id];
+            assert!((p - q).abs() <= 1e-6, "{path}: TransactionID {id}: in-process {p}, remote {q}");
+            assert_eq!(*matched, m);
+        }
     }
 }
 
@@ -153,18 +168,40 @@ fn remote_scoring_through_fraudstream_serve_gives_the_in_process_scores() {
 fn an_unreachable_model_endpoint_fails_the_run_with_a_clear_error_after_retries() {
     let model = seed_model();
     let tmp = tempfile::tempdir().expect("tmp");
-    let remote_config = RemoteConfig {
-        url: "http://127.0.0.1:9/score".into(),
-        api_key: None,
-        timeout: Duration::from_secs(2),
-        attempts: 2,
-        backoff: Duration::from_millis(10),
-    };
+    let remote_config = remote_config("http://127.0.0.1:9/score".into(), RemoteProtocol::AzureMl, 2);
     let mut remote = RemoteScorer::new(remote_config, &model).expect("remote scorer");
     let err = run_embedded(&config(tmp.path(), Duration::ZERO), &mut remote, &RunProgress::default())
         .expect_err("no endpoint");
     let msg = err.to_string();
-    assert!(msg.contains("127.0.0.1:9/score") && msg.contains("failed 2 times"), "{msg}");
+    assert!(msg.contains("127.0.0.1:9/score") && msg.contains("failed 2 time(s)"), "{msg}");
+}
+
+#[test]
+fn with_skip_a_failing_model_gives_null_scores_and_dead_letters_and_the_breaker_stops_calling_it() {
+    let model = seed_model();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut remote_config = remote_config("http://127.0.0.1:9/score".into(), RemoteProtocol::AzureMl, 2);
+    remote_config.breaker = BreakerConfig { failures: 2, open_for: Duration::from_secs(600) };
+    let mut remote = RemoteScorer::new(remote_config, &model).expect("remote scorer");
+    let mut config = config(tmp.path(), Duration::ZERO);
+    config.job.on_model_error = OnModelError::Skip;
+    let summary = run_embedded(&config, &mut remote, &RunProgress::default()).expect("the run goes on");
+    assert_eq!((summary.scored, summary.model_errors, summary.alerts), (1500, 1500, 0));
+    let text = std::fs::read_to_string(tmp.path().join("scores.csv")).expect("scores");
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1500);
+    assert!(rows.iter().all(|l| l.split(',').nth(1) == Some("")), "every score is empty");
+    let dead = std::fs::read_to_string(tmp.path().join("dead_letters.jsonl")).expect("dead letters");
+    let reasons: Vec<String> = dead
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["reason"].to_string())
+        .filter(|r| r.contains("model error"))
+        .collect();
+    assert_eq!(reasons.len(), 1500, "one dead letter per unscored transaction");
+    // 1,500 rows in batches of about 64: two batches call (and fail), the breaker fails the rest without a call.
+    let called = reasons.iter().filter(|r| r.contains("failed 2 time(s)")).count();
+    let open = reasons.iter().filter(|r| r.contains("circuit breaker")).count();
+    assert!(called <= 2 * 80 && called + open == 1500, "called {called}, open {open}: {:?}", &reasons[..2]);
 }
 
 #[test]

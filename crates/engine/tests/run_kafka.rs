@@ -52,6 +52,8 @@ fn job_config(run: &Run, group: &str, scores_topic: &str) -> KafkaRunConfig {
             batch_size: 128,
             batch_timeout: Duration::from_millis(20),
             threshold: 0.5,
+            max_in_flight: 1,
+            on_model_error: Default::default(),
         },
         commit_interval: Duration::from_millis(200),
         stop_after_idle: Some(Duration::from_secs(4)),

@@ -8,9 +8,9 @@ use anyhow::Context;
 use fraudstream_engine::join::JoinConfig;
 use fraudstream_engine::pacing::Pacing;
 use fraudstream_engine::run::{
-    needed_columns, run_embedded, run_kafka, JobConfig, KafkaRunConfig, RunConfig, RunProgress, RunSummary,
+    needed_columns, run_embedded_until, run_kafka, JobConfig, KafkaRunConfig, RunConfig, RunProgress, RunSummary,
 };
-use fraudstream_engine::scorer::{InProcessScorer, RemoteConfig, RemoteScorer, Scorer};
+use fraudstream_engine::scorer::{BreakerConfig, InProcessScorer, RemoteConfig, RemoteProtocol, RemoteScorer, Scorer};
 use fraudstream_engine::sink::kafka::KafkaSinkConfig;
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_engine::source::kafka::KafkaSourceConfig;
@@ -23,6 +23,7 @@ use crate::progress::{count_data_lines, Progress};
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
+    anyhow::ensure!(args.max_in_flight > 0, "--max-in-flight must be at least 1");
     let pacing = match args.speedup {
         None => Pacing::AsFastAsPossible,
         Some(x) if x > 0.0 => Pacing::Speedup(x),
@@ -41,24 +42,29 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size,
         batch_timeout: args.batch_timeout,
         threshold: args.threshold,
+        max_in_flight: args.max_in_flight,
+        on_model_error: args.on_model_error,
     };
     let mut scorer: Box<dyn Scorer + '_> = match &args.model_url {
         None => Box::new(InProcessScorer::new(&model)?),
         Some(url) => Box::new(RemoteScorer::new(
             RemoteConfig {
                 url: url.clone(),
+                protocol: args.model_protocol.unwrap_or_else(|| RemoteProtocol::for_url(url)),
                 api_key: args.model_api_key.clone(),
                 timeout: args.model_timeout,
                 attempts: args.model_attempts,
                 backoff: Duration::from_millis(100),
+                breaker: BreakerConfig { failures: args.circuit_failures, open_for: args.circuit_open_for },
             },
             &model,
         )?),
     };
     let scorer = scorer.as_mut();
     let progress = Arc::new(RunProgress::default());
+    let stop = crate::interrupt::stop_on_ctrl_c();
     let summary = match (&args.brokers, &args.transactions) {
-        (Some(brokers), _) => run_on_kafka(&args, brokers, job, model_name, scorer, &progress)?,
+        (Some(brokers), _) => run_on_kafka(&args, brokers, job, model_name, scorer, &progress, &stop)?,
         (None, Some(transactions)) => {
             let config = RunConfig {
                 files: FileSourceConfig {
@@ -74,11 +80,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             };
             let total =
                 count_data_lines(transactions).with_context(|| format!("reading {}", transactions.display()))?;
-            let bar = {
-                let p = progress.clone();
-                Progress::start("scoring", Some(total), move || p.scored.load(Ordering::Relaxed), args.quiet)
-            };
-            let result = run_embedded(&config, scorer, &progress);
+            let bar = status_bar(&progress, Some(total), args.quiet);
+            let result = run_embedded_until(&config, scorer, &progress, &stop);
             bar.finish();
             result?
         }
@@ -95,6 +98,7 @@ fn run_on_kafka(
     model_name: String,
     scorer: &mut dyn Scorer,
     progress: &Arc<RunProgress>,
+    stop: &AtomicBool,
 ) -> anyhow::Result<RunSummary> {
     let kafka = kafka_settings(brokers, &args.client)?;
     let config = KafkaRunConfig {
@@ -122,14 +126,31 @@ fn run_on_kafka(
         commit_interval: args.commit_interval,
         stop_after_idle: args.stop_after_idle,
     };
-    let bar = {
-        let p = progress.clone();
-        Progress::start("scoring", None, move || p.scored.load(Ordering::Relaxed), args.quiet)
-    };
-    let stop = AtomicBool::new(false);
-    let result = run_kafka(&config, scorer, progress, &stop);
+    let bar = status_bar(progress, None, args.quiet);
+    let result = run_kafka(&config, scorer, progress, stop);
     bar.finish();
     Ok(result?)
+}
+
+/// The progress bar with the job's status: read, alerts, dead letters and join state beside the scored count.
+fn status_bar(progress: &Arc<RunProgress>, total: Option<u64>, quiet: bool) -> Progress {
+    let (p, q) = (progress.clone(), progress.clone());
+    let status = move || {
+        format!(
+            "read {} | alerts {} | dead letters {} | join state {}",
+            q.records_in.load(Ordering::Relaxed),
+            q.alerts.load(Ordering::Relaxed),
+            q.dead_letters.load(Ordering::Relaxed),
+            q.state_size.load(Ordering::Relaxed)
+        )
+    };
+    Progress::start_with_status(
+        "scoring",
+        total,
+        move || p.scored.load(Ordering::Relaxed),
+        Some(Box::new(status)),
+        quiet,
+    )
 }
 
 fn print_summary(s: &RunSummary, args: &RunArgs) {
@@ -155,6 +176,9 @@ fn print_summary(s: &RunSummary, args: &RunArgs) {
     );
     if let Some(auc) = s.auc {
         println!("ROC AUC against isFraud: {auc:.4}");
+    }
+    if s.model_errors > 0 {
+        println!("model errors: {} transactions written with an empty score (see dead letters)", s.model_errors);
     }
     println!(
         "dead letters: {} (duplicate identities {}, after emit {}, outside window {}, no transaction {}, late {})",

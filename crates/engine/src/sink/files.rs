@@ -1,7 +1,7 @@
 //! Embedded-mode outputs: `scores.csv`, `alerts.jsonl` and `dead_letters.jsonl` in one directory.
 //!
 //! - `scores.csv`: one line per transaction, `TransactionID,score,label,identity_matched,event_time,join_wait_ms,
-//!   latency_ms` (label = score ≥ threshold).
+//!   latency_ms` (label = score ≥ threshold; the score is empty when the model failed and the run skips failures).
 //! - `alerts.jsonl`: one JSON object per transaction at or above the threshold, with what an analyst looks at first.
 //! - `dead_letters.jsonl`: one JSON object per input that could not be used: `reason`, `origin`, `payload`.
 
@@ -64,7 +64,9 @@ impl Sink for FileSinks {
         let mut ints = itoa::Buffer::new();
         self.line.extend_from_slice(ints.format(tx.id()).as_bytes());
         self.line.push(b',');
-        self.line.extend_from_slice(ryu.format(s.score).as_bytes());
+        if let Some(score) = s.score {
+            self.line.extend_from_slice(ryu.format(score).as_bytes());
+        }
         self.line.extend_from_slice(if s.label { b",1," } else { b",0," });
         self.line.extend_from_slice(if s.joined.identity.is_some() { b"true," } else { b"false," });
         // `write!` into the reused line buffer: no allocation per row. Writing to a Vec cannot fail.

@@ -28,7 +28,7 @@ use crate::source::{DeadLetter, Origin};
 pub const SCORE_SCHEMA: &str = r#"{"type":"record","name":"Score","namespace":"io.fraudstream.ieee","fields":[
 {"name":"TransactionID","type":"long"},
 {"name":"event_time","type":{"type":"long","logicalType":"timestamp-millis"}},
-{"name":"score","type":"double","doc":"probability of fraud"},
+{"name":"score","type":["null","double"],"doc":"probability of fraud; null when the model failed and the job skips failures"},
 {"name":"label","type":"int","doc":"1 when score >= the alert threshold"},
 {"name":"model","type":"string"},
 {"name":"model_version","type":"string"},
@@ -42,7 +42,7 @@ pub struct ScoreRecord {
     #[serde(rename = "TransactionID")]
     pub transaction_id: i64,
     pub event_time: i64,
-    pub score: f64,
+    pub score: Option<f64>,
     pub label: i32,
     pub model: String,
     pub model_version: String,

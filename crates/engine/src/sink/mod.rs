@@ -16,7 +16,8 @@ use crate::source::DeadLetter;
 /// A scored transaction as the sinks write it.
 pub struct Scored<'a> {
     pub joined: &'a Joined,
-    pub score: f64,
+    /// `None` when the model failed and the run skips failures (`--on-model-error skip`).
+    pub score: Option<f64>,
     /// Score at or above the alert threshold.
     pub label: bool,
     pub latency_ms: f64,

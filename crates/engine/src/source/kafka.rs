@@ -75,7 +75,20 @@ struct RebalanceContext {
     reassigned: Arc<AtomicBool>,
 }
 
-impl ClientContext for RebalanceContext {}
+impl ClientContext for RebalanceContext {
+    /// librdkafka's periodic statistics carry each assigned partition's lag (high watermark − position): exported
+    /// as `fraudstream_consumer_lag{topic, partition}`. Partitions not assigned here report −1 and are skipped.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                if *partition >= 0 && p.consumer_lag >= 0 {
+                    metrics::gauge!("fraudstream_consumer_lag", "topic" => topic.clone(), "partition" => partition.to_string())
+                        .set(p.consumer_lag as f64);
+                }
+            }
+        }
+    }
+}
 
 impl ConsumerContext for RebalanceContext {
     fn post_rebalance(&self, _base: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -106,6 +119,8 @@ impl KafkaSource {
                 ("enable.auto.commit", "false"),
                 ("auto.offset.reset", "earliest"),
                 ("enable.partition.eof", "false"),
+                // Per-partition consumer lag for the metrics (see `RebalanceContext::stats`).
+                ("statistics.interval.ms", "5000"),
             ])
             .create_with_context(RebalanceContext { reassigned: reassigned.clone() })
             .map_err(|e| EngineError::kafka("creating a consumer", e))?;
