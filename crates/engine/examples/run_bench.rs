@@ -1,7 +1,9 @@
 //! Bench command for the embedded streaming job, all three figures in one run on the same files:
 //! (a) join + features only (the scoring step fills the model's inputs and stops — what Flink's job did),
 //! (b) join + features + the model in-process, as fast as possible,
-//! (c) the same paced at a fixed transaction rate: arrival → score latency.
+//! (c) the same paced at a fixed transaction rate: arrival → score latency,
+//! (d) a soak where identities never arrive: three passes over the transactions alone, reporting the peak join
+//!     state and the process's resident memory after each pass (flat = state is evicted by watermark).
 //!
 //! ```text
 //! fraudstream generate --rows 590540 --out data
@@ -88,5 +90,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &RunProgress::default(),
     )?;
     report(&format!("(c) paced at {tx_rate:.0} tx/s"), &c);
+
+    for pass in 1..=3 {
+        let mut soak = config(&dir, Pacing::AsFastAsPossible, &columns);
+        soak.files.identities = None;
+        let progress = std::sync::Arc::new(RunProgress::default());
+        let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sampler = {
+            let (progress, peak, done) = (progress.clone(), peak.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let state = progress.state_size.load(std::sync::atomic::Ordering::Relaxed);
+                    peak.fetch_max(state, std::sync::atomic::Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        };
+        let d = run_embedded(&soak, &mut scorer, &progress)?;
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = sampler.join();
+        println!(
+            "(d) soak pass {pass}, no identities: {} transactions scored, {} unmatched; peak join state {} entries; \
+             RSS {:.0} MiB",
+            d.scored,
+            d.join.unmatched,
+            peak.load(std::sync::atomic::Ordering::Relaxed),
+            resident_mib()
+        );
+    }
     Ok(())
+}
+
+/// The process's resident set size (Linux), 0 where /proc is unavailable.
+fn resident_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok());
+    kib.unwrap_or(0.0) / 1024.0
 }
