@@ -169,6 +169,13 @@ pub struct ScoreArgs {
     pub quiet: bool,
 }
 
+/// How `run` on Kafka guarantees each score is written once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProcessingGuarantee {
+    Idempotent,
+    ExactlyOnce,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Embedded mode: the transactions CSV (Kaggle layout).
@@ -249,6 +256,18 @@ pub struct RunArgs {
     /// --group). Static assignment suits fixed deployments and brokers that do not expire dead group members.
     #[arg(long, value_name = "group|all|LIST", default_value = "group")]
     pub assign: fraudstream_engine::source::kafka::Assignment,
+
+    /// Kafka mode: `idempotent` — idempotent producer; a restarted instance reads back the scores topic and does
+    /// not write a transaction's score twice (works on every broker). `exactly-once` — Kafka transactions: output
+    /// and input offsets committed atomically at each --commit-interval (needs a broker with transactions; readers
+    /// use isolation.level=read_committed).
+    #[arg(long, value_enum, default_value = "idempotent")]
+    pub processing_guarantee: ProcessingGuarantee,
+
+    /// Kafka mode, exactly-once: the producer's transactional.id; stable across restarts of one instance, distinct
+    /// between instances running at once (default: fraudstream-GROUP-ASSIGN).
+    #[arg(long, value_name = "ID")]
+    pub transactional_id: Option<String>,
 
     #[command(flatten)]
     pub client: ClientArgs,

@@ -13,11 +13,11 @@ use fraudstream_engine::run::{
 use fraudstream_engine::scorer::{BreakerConfig, InProcessScorer, RemoteConfig, RemoteProtocol, RemoteScorer, Scorer};
 use fraudstream_engine::sink::kafka::KafkaSinkConfig;
 use fraudstream_engine::source::files::FileSourceConfig;
-use fraudstream_engine::source::kafka::KafkaSourceConfig;
+use fraudstream_engine::source::kafka::{Assignment, KafkaSourceConfig};
 use fraudstream_features::InputMapping;
 use fraudstream_model::Model;
 
-use crate::args::RunArgs;
+use crate::args::{ProcessingGuarantee, RunArgs};
 use crate::commands::produce::kafka_settings;
 use crate::progress::{count_data_lines, Progress};
 
@@ -119,6 +119,16 @@ fn run_on_kafka(
             model: model_name,
             model_version: "1".into(),
             flush_timeout: Duration::from_secs(60),
+            transactional_id: (args.processing_guarantee == ProcessingGuarantee::ExactlyOnce).then(|| {
+                args.transactional_id.clone().unwrap_or_else(|| {
+                    let assign = match &args.assign {
+                        Assignment::Group => "group".to_string(),
+                        Assignment::All => "all".to_string(),
+                        Assignment::Static(list) => list.iter().map(i32::to_string).collect::<Vec<_>>().join("_"),
+                    };
+                    format!("fraudstream-{}-{assign}", args.group)
+                })
+            }),
         },
         registry_url: args.client.schema_registry.clone(),
         registry_auth: args.client.schema_registry_auth.clone(),

@@ -64,6 +64,12 @@ pub struct KafkaSinkConfig {
     pub model: String,
     pub model_version: String,
     pub flush_timeout: Duration,
+    /// `Some(id)`: exactly-once through Kafka transactions — output and input offsets are committed together at
+    /// each checkpoint, and consumers reading with `isolation.level=read_committed` never see output of a failed
+    /// attempt. The id must be stable across restarts of one instance (a restart fences its predecessor) and
+    /// distinct between instances running at once. `None`: idempotent producer, duplicates prevented by reading
+    /// back the output on restart.
+    pub transactional_id: Option<String>,
 }
 
 /// The three output topics.
@@ -92,11 +98,21 @@ impl KafkaSinks {
             .parse()
             .map_err(|e| EngineError::Config(format!("built-in score schema does not parse: {e}")))?;
         let tracker = DeliveryTracker::new(Arc::new(ProduceProgress::default()));
-        let producer = config
-            .kafka
-            .client_config(PRODUCER_DEFAULTS)
-            .create_with_context(tracker)
-            .map_err(|e| EngineError::kafka("creating the output producer", e))?;
+        let mut client = config.kafka.client_config(PRODUCER_DEFAULTS);
+        if let Some(id) = &config.transactional_id {
+            client.set("transactional.id", id);
+        }
+        let producer: ThreadedProducer<DeliveryTracker> =
+            client.create_with_context(tracker).map_err(|e| EngineError::kafka("creating the output producer", e))?;
+        if config.transactional_id.is_some() {
+            producer.init_transactions(config.flush_timeout).map_err(|e| {
+                EngineError::kafka(
+                    "starting Kafka transactions (does the broker support them? see --processing-guarantee)",
+                    e,
+                )
+            })?;
+            producer.begin_transaction().map_err(|e| EngineError::kafka("beginning a transaction", e))?;
+        }
         Ok(KafkaSinks {
             producer,
             registry: registry.clone(),
@@ -199,6 +215,38 @@ impl Sink for KafkaSinks {
             return Err(EngineError::Delivery { sent, acked, failed, unsent: 0, first_error });
         }
         Ok(())
+    }
+
+    fn commit_in_transaction(
+        &mut self,
+        positions: &crate::source::Positions,
+        group: &rdkafka::consumer::ConsumerGroupMetadata,
+    ) -> Result<bool, EngineError> {
+        if self.config.transactional_id.is_none() {
+            return Ok(false);
+        }
+        let mut offsets = rdkafka::TopicPartitionList::new();
+        for ((topic, partition), offset) in positions {
+            offsets
+                .add_partition_offset(topic, *partition, rdkafka::Offset::Offset(*offset))
+                .map_err(|e| EngineError::kafka("building the offsets to commit", e))?;
+        }
+        let timeout = self.config.flush_timeout;
+        let committed = (|| {
+            if offsets.count() > 0 {
+                self.producer.send_offsets_to_transaction(&offsets, group, timeout)?;
+            }
+            self.producer.commit_transaction(timeout)
+        })();
+        if let Err(e) = committed {
+            // Abort so nothing of this attempt becomes visible; the input is re-read from the last commit.
+            if let Err(abort) = self.producer.abort_transaction(timeout) {
+                tracing::error!("aborting the failed transaction failed too: {abort}");
+            }
+            return Err(EngineError::kafka("committing the output transaction", e));
+        }
+        self.producer.begin_transaction().map_err(|e| EngineError::kafka("beginning a transaction", e))?;
+        Ok(true)
     }
 
     fn already_written(&mut self) -> Result<Option<std::collections::HashSet<i64>>, EngineError> {

@@ -32,6 +32,17 @@ pub trait Sink {
     /// Makes everything written so far durable (files flushed, Kafka deliveries acknowledged).
     fn flush(&mut self) -> Result<(), EngineError>;
 
+    /// Commits everything written since the last call together with the input `positions`, as one Kafka
+    /// transaction; `false` when this output is not transactional (the caller then flushes and commits the input
+    /// itself).
+    fn commit_in_transaction(
+        &mut self,
+        _positions: &crate::source::Positions,
+        _group: &rdkafka::consumer::ConsumerGroupMetadata,
+    ) -> Result<bool, EngineError> {
+        Ok(false)
+    }
+
     /// The TransactionIDs this output already holds, for outputs that can be read back (`None` otherwise).
     fn already_written(&mut self) -> Result<Option<std::collections::HashSet<i64>>, EngineError> {
         Ok(None)

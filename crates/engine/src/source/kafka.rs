@@ -204,6 +204,10 @@ impl Source for KafkaSource {
         self.partitions.clone()
     }
 
+    fn group_metadata(&self) -> Option<rdkafka::consumer::ConsumerGroupMetadata> {
+        self.consumer.group_metadata()
+    }
+
     fn commit(&mut self, positions: &Positions) -> Result<(), EngineError> {
         let mut tpl = TopicPartitionList::new();
         for ((topic, partition), offset) in positions {

@@ -80,6 +80,11 @@ pub trait Source: Send {
         false
     }
 
+    /// The consumer group's identity, for committing input offsets inside an output transaction (Kafka only).
+    fn group_metadata(&self) -> Option<rdkafka::consumer::ConsumerGroupMetadata> {
+        None
+    }
+
     /// Records that everything before `positions` is fully processed (sources without positions ignore it).
     fn commit(&mut self, _positions: &Positions) -> Result<(), EngineError> {
         Ok(())

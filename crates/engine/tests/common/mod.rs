@@ -26,9 +26,22 @@ pub struct Run {
 }
 
 pub fn produce_files(transactions: &Path, identities: &Path, partitions: i32) -> Run {
-    let kafka = KafkaSettings::new(require_broker());
+    produce_files_to(KafkaSettings::new(require_broker()), transactions, identities, partitions, |_| {})
+}
+
+/// [`produce_files`] to a given cluster (e.g. librdkafka's mock cluster); `prepare` sees each input topic's name
+/// first (to create it where the admin API is missing).
+pub fn produce_files_to(
+    kafka: KafkaSettings,
+    transactions: &Path,
+    identities: &Path,
+    partitions: i32,
+    prepare: impl Fn(&str),
+) -> Run {
     let registry = FakeSchemaRegistry::start();
     let (tx_topic, id_topic) = (unique_topic("tx"), unique_topic("id"));
+    prepare(&tx_topic);
+    prepare(&id_topic);
     let config = ProduceConfig {
         kafka: kafka.clone(),
         registry_url: registry.url().to_string(),
