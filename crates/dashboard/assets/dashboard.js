@@ -156,12 +156,14 @@
     }
     const pts = view.history;
     if (pts.length === 0) return null;
+    // Early in a run the chart spans what there is (at least 10 s), so the line does not hug the right edge.
     const tEnd = pts[pts.length - 1].t;
-    const tStart = tEnd - HISTORY_SECONDS;
+    const span = Math.min(HISTORY_SECONDS, Math.max(10, tEnd - pts[0].t));
+    const tStart = tEnd - span;
     let max = 0;
     for (const p of pts) for (const { key } of series) max = Math.max(max, finite(p[key]) ?? 0);
     max = niceMax(max * 1.1);
-    const x = (t) => ((t - tStart) / HISTORY_SECONDS) * W;
+    const x = (t) => ((t - tStart) / span) * W;
     const y = (v) => H - PAD - (Math.min(v, max) / max) * (H - 2 * PAD);
     for (const { key, cls } of series) {
       const coords = pts.filter((p) => finite(p[key]) !== null).map((p) => `${x(p.t).toFixed(1)},${y(p[key]).toFixed(1)}`);
@@ -206,6 +208,7 @@
     const threshold = view.info ? finite(view.info.threshold) : null;
     const n = counts.length;
     const total = counts.reduce((a, b) => a + b, 0);
+    setText('hist-max', total > 0 ? `${intFmt.format(Math.max(...counts))} in the fullest bucket` : '');
     if (n > 0 && total > 0) {
       // Log scale: almost all scores sit in the first bucket, the interesting ones in the long tail.
       const top = Math.log10(1 + Math.max(...counts));

@@ -131,7 +131,8 @@ impl SyntheticJob {
                 Driver {
                     feature: feature.to_string(),
                     value: r.pick(values).to_string(),
-                    effect: (r.unit() * 0.3 - 0.05) * if r.unit() < 0.8 { 1.0 } else { -0.5 },
+                    // Mostly pushing towards fraud (that is why it alerted), now and then a feature against it.
+                    effect: if k < 3 || r.unit() < 0.5 { 0.02 + 0.25 * r.unit() } else { -0.1 * r.unit() },
                 }
             })
             .collect();
