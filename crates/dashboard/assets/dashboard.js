@@ -348,7 +348,8 @@
 
   function renderSnapshot(msg) {
     renderState(msg.state, msg.message);
-    const s = msg.snapshot || {};
+    // Before the first update the server's snapshot is all zeros, which would read as a stalled job.
+    const s = msg.state === 'waiting' ? {} : msg.snapshot || {};
     renderTiles(s);
     renderSparks(s);
     renderHistogram(s);

@@ -28,6 +28,7 @@ const HISTORY_MAX_POINTS: usize = 600;
 pub struct StoredAlert {
     /// 1 for the first alert of the run, then +1 per alert.
     pub seq: u64,
+    /// The alert as the job gave it; its fields appear at the top level of the JSON.
     #[serde(flatten)]
     pub alert: Alert,
 }
@@ -37,8 +38,11 @@ pub struct StoredAlert {
 pub struct HistoryPoint {
     /// `Snapshot::elapsed_seconds`.
     pub t: f64,
+    /// `Snapshot::throughput_tps`.
     pub tps: f64,
+    /// `Snapshot::latency_p50_ms`.
     pub p50: f64,
+    /// `Snapshot::latency_p99_ms`.
     pub p99: f64,
 }
 
