@@ -1,10 +1,23 @@
 #!/usr/bin/env bash
-# Installs what building and testing fraudstream needs (system packages, then the test broker) on a fresh Debian machine with a Rust toolchain.
+# Installs what building and testing fraudstream needs (system packages, a headless browser, then the test broker) on a fresh Debian machine with a Rust toolchain.
 # Idempotent: what is already there is reused (the tansu build takes 11-18 minutes, so it is never repeated).
 set -euo pipefail
 export PATH="$HOME/.cargo/bin:$PATH"
 
 "$(dirname "$0")/setup-build.sh"
+
+# Headless Chromium and playwright-core for the dashboard's browser test (crates/dashboard/tests/browser.rs).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "setup: installing chromium"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+browser_dir="$(dirname "$0")/../tests/browser"
+if [ ! -f "$browser_dir/node_modules/.package-lock.json" ] ||
+  [ "$browser_dir/package-lock.json" -nt "$browser_dir/node_modules/.package-lock.json" ]; then
+  echo "setup: installing playwright-core into tests/browser/node_modules"
+  npm ci --prefix "$browser_dir" --no-audit --no-fund
+fi
 
 # The Kafka-protocol broker the integration tests run against.
 TANSU_VERSION=0.6.0
