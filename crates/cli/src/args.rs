@@ -340,6 +340,20 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
 
+    /// Online quality: treat the isFraud column as delayed feedback arriving this long after each transaction (in
+    /// event time, like chargebacks), and export rolling ROC AUC, precision and recall as metrics.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub label_delay: Option<Duration>,
+
+    /// Online quality: most recent labelled transactions the rolling measures cover.
+    #[arg(long, default_value_t = 20_000)]
+    pub quality_window: usize,
+
+    /// Serve the live dashboard (throughput, latency, score distribution, alerts with their drivers, online
+    /// quality) at http://ADDR/.
+    #[arg(long, value_name = "ADDR")]
+    pub dashboard_addr: Option<std::net::SocketAddr>,
+
     /// No status line.
     #[arg(long)]
     pub quiet: bool,
@@ -397,7 +411,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "" | "s" => value,
         "m" => value * 60.0,
         "h" => value * 3600.0,
-        u => return Err(format!("unknown unit `{u}` in `{s}` (use ms, s, m or h)")),
+        "d" => value * 86_400.0,
+        u => return Err(format!("unknown unit `{u}` in `{s}` (use ms, s, m, h or d)")),
     };
     Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))
 }

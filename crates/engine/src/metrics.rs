@@ -20,6 +20,10 @@ pub(crate) struct JobMetrics {
     pub watermark_lag_seconds: Gauge,
     pub inference_seconds: Histogram,
     pub end_to_end_seconds: Histogram,
+    quality_auc: Gauge,
+    quality_precision: Gauge,
+    quality_recall: Gauge,
+    quality_labels: Counter,
 }
 
 impl JobMetrics {
@@ -40,7 +44,19 @@ impl JobMetrics {
             watermark_lag_seconds: gauge!("fraudstream_watermark_lag_seconds"),
             inference_seconds: histogram!("fraudstream_inference_seconds"),
             end_to_end_seconds: histogram!("fraudstream_end_to_end_latency_seconds"),
+            quality_auc: gauge!("fraudstream_quality_roc_auc"),
+            quality_precision: gauge!("fraudstream_quality_precision"),
+            quality_recall: gauge!("fraudstream_quality_recall"),
+            quality_labels: counter!("fraudstream_quality_labels_total"),
         }
+    }
+
+    /// Publishes the rolling quality (NaN where a measure is undefined, e.g. no fraud in the window yet).
+    pub fn quality(&self, q: &crate::quality::QualitySnapshot) {
+        self.quality_auc.set(q.roc_auc.unwrap_or(f64::NAN));
+        self.quality_precision.set(q.precision.unwrap_or(f64::NAN));
+        self.quality_recall.set(q.recall.unwrap_or(f64::NAN));
+        self.quality_labels.absolute(q.labels_received);
     }
 
     /// Publishes the join's running totals.

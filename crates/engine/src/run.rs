@@ -31,6 +31,7 @@ use fraudstream_data::Record;
 use crate::error::EngineError;
 use crate::join::{IntervalJoin, JoinConfig, JoinOutput, JoinStats};
 use crate::pacing::{Pacer, Pacing};
+use crate::quality::OnlineQuality;
 use crate::scorer::Scorer;
 use crate::sink::files::FileSinks;
 use crate::sink::Sink;
@@ -51,9 +52,20 @@ pub struct JobConfig {
     pub batch_timeout: Duration,
     /// Scores at or above this raise an alert and get label 1.
     pub threshold: f64,
+    /// Online quality: hold labels (isFraud) back this long in event time, then measure over a rolling window.
+    pub quality: Option<QualityConfig>,
     /// Batches scored concurrently by a remote model (1: one at a time; in-process models use every core per batch).
     pub max_in_flight: usize,
     pub on_model_error: OnModelError,
+}
+
+/// How labels come back as delayed feedback for online quality.
+#[derive(Debug, Clone, Copy)]
+pub struct QualityConfig {
+    /// Event time between a transaction and its label (chargebacks take days).
+    pub label_delay: Duration,
+    /// Most recent labelled transactions the rolling measures cover.
+    pub window: usize,
 }
 
 /// Everything an embedded run needs.
@@ -91,6 +103,8 @@ pub struct RunSummary {
     pub latency_ms: (f64, f64, f64),
     /// ROC AUC of the scores against `isFraud`, when the input is labelled.
     pub auc: Option<f64>,
+    /// Rolling online quality at the end (with [`JobConfig::quality`]).
+    pub quality: Option<crate::quality::QualitySnapshot>,
 }
 
 /// Inputs 0 and 1 of the watermark tracker.
@@ -117,6 +131,33 @@ pub struct Control<'a> {
     pub commit_interval: Duration,
     /// TransactionIDs the output already holds; they are not written again.
     pub already_scored: HashSet<i64>,
+    /// Sees every written score and a status about twice a second (a dashboard, a report).
+    pub observer: Option<&'a mut dyn RunObserver>,
+}
+
+/// The job's state as an observer sees it about twice a second.
+#[derive(Debug, Clone, Default)]
+pub struct JobStatus {
+    pub elapsed: Duration,
+    pub records_in: u64,
+    pub scored: u64,
+    pub alerts: u64,
+    pub dead_letters: u64,
+    pub join_state: u64,
+    /// Newest event time seen minus the watermark, in seconds.
+    pub watermark_lag_seconds: f64,
+    /// Newest event time seen.
+    pub event_time: Option<fraudstream_data::EventTime>,
+    /// Rolling quality from delayed labels (when [`JobConfig::quality`] is set).
+    pub quality: Option<crate::quality::QualitySnapshot>,
+}
+
+/// Hooks into a running job, called on the job thread: keep them cheap.
+pub trait RunObserver {
+    /// A score was written.
+    fn scored(&mut self, _scored: &crate::sink::Scored<'_>) {}
+    /// About twice a second, and once at the end.
+    fn status(&mut self, _status: &JobStatus) {}
 }
 
 /// Runs the job over the files to their end, scoring with `scorer`.
@@ -125,21 +166,28 @@ pub fn run_embedded(
     scorer: &mut dyn Scorer,
     progress: &RunProgress,
 ) -> Result<RunSummary, EngineError> {
-    run_embedded_until(config, scorer, progress, &AtomicBool::new(false))
+    run_embedded_until(config, scorer, progress, &AtomicBool::new(false), None)
 }
 
-/// [`run_embedded`] that also ends, with everything read so far scored and written, once `stop` is set (Ctrl-C).
-pub fn run_embedded_until(
+/// [`run_embedded`] that also ends, with everything read so far scored and written, once `stop` is set (Ctrl-C),
+/// and reports to `observer`.
+pub fn run_embedded_until<'a>(
     config: &RunConfig,
     scorer: &mut dyn Scorer,
     progress: &RunProgress,
-    stop: &AtomicBool,
+    stop: &'a AtomicBool,
+    observer: Option<&'a mut dyn RunObserver>,
 ) -> Result<RunSummary, EngineError> {
     let mut sinks = FileSinks::create(&config.out_dir, &config.model_name)?;
     // Parsing overlaps with the join and the model on the other core.
     let mut source = Prefetch::start(FileSource::open(&config.files)?, Duration::from_millis(100));
-    let control =
-        Control { stop, stop_after_idle: None, commit_interval: Duration::MAX, already_scored: HashSet::new() };
+    let control = Control {
+        stop,
+        stop_after_idle: None,
+        commit_interval: Duration::MAX,
+        already_scored: HashSet::new(),
+        observer,
+    };
     run_job(&mut source, &mut sinks, scorer, &config.job, progress, control)
 }
 
@@ -172,6 +220,8 @@ pub fn run_job(
         on_error: config.on_model_error,
     };
     let mut stage = ModelStage::new(scorer, stage_config, control.already_scored);
+    stage.observer = control.observer;
+    stage.quality = config.quality.map(|q| OnlineQuality::new(q.label_delay, q.window, config.threshold));
     let mut join = IntervalJoin::new(config.join);
     let mut watermarks = WatermarkTracker::new(config.max_out_of_orderness, config.idle_timeout);
     let mut seen_partitions: HashSet<(u8, i32)> = HashSet::new();
@@ -242,8 +292,6 @@ pub fn run_job(
             SourceEvent::End => done = true,
         }
         if source.take_reassigned() {
-            // Idleness also counts from an assignment, so a job whose input is all processed can still stop.
-            last_input.get_or_insert(now);
             // New partitions: another instance may have scored some of their records. Make our own output
             // durable, then read back everything the output holds.
             stage.drain(sinks, progress)?;
@@ -251,6 +299,9 @@ pub fn run_job(
             if let Some(written) = sinks.already_written()? {
                 stage.already_scored.extend(written);
             }
+            // Idleness also counts from an assignment (so a job whose input is all processed can still stop), but
+            // only from the end of the recovery: reading back a large output is not idle input.
+            last_input = Some(Instant::now());
         }
         let idle_stop =
             control.stop_after_idle.is_some_and(|d| last_input.is_some_and(|last| now.duration_since(last) >= d));
@@ -282,8 +333,28 @@ pub fn run_job(
             stage.metrics.join(join.stats());
             stage.metrics.state_size.set(join.state_size() as f64);
             stage.metrics.dead_letters.absolute(dead_letters);
+            let mut status = JobStatus {
+                elapsed: started.elapsed(),
+                records_in: progress.records_in.load(Ordering::Relaxed),
+                scored: progress.scored.load(Ordering::Relaxed),
+                alerts: progress.alerts.load(Ordering::Relaxed),
+                dead_letters,
+                join_state: join.state_size() as u64,
+                event_time: (newest.millis() > i64::MIN).then_some(newest),
+                ..JobStatus::default()
+            };
             if let Some(w) = join.watermark().filter(|w| w.millis() > i64::MIN / 2 && w.millis() < i64::MAX / 2) {
-                stage.metrics.watermark_lag_seconds.set((newest.millis() - w.millis()) as f64 / 1000.0);
+                status.watermark_lag_seconds = (newest.millis() - w.millis()) as f64 / 1000.0;
+                stage.metrics.watermark_lag_seconds.set(status.watermark_lag_seconds);
+            }
+            if let Some(q) = &mut stage.quality {
+                q.advance(newest);
+                let snapshot = q.snapshot();
+                stage.metrics.quality(&snapshot);
+                status.quality = Some(snapshot);
+            }
+            if let Some(observer) = stage.observer.as_deref_mut() {
+                observer.status(&status);
             }
         }
     }
@@ -300,12 +371,13 @@ pub fn run_job(
         elapsed: started.elapsed(),
         latency_ms,
         auc,
+        quality: stage.quality.as_ref().map(OnlineQuality::snapshot),
     })
 }
 
 /// Makes the output durable, then commits input positions no further than the oldest record still in the join.
 fn checkpoint(
-    stage: &mut ModelStage<'_>,
+    stage: &mut ModelStage<'_, '_>,
     source: &mut dyn Source,
     sinks: &mut dyn Sink,
     progress: &RunProgress,
@@ -337,7 +409,7 @@ fn checkpoint(
 /// Routes the join's outputs: joined records to the model stage, dead letters to their sink.
 fn drain(
     out: &mut Vec<JoinOutput>,
-    stage: &mut ModelStage<'_>,
+    stage: &mut ModelStage<'_, '_>,
     sinks: &mut dyn Sink,
     progress: &RunProgress,
     dead_letters: &mut u64,
@@ -380,11 +452,12 @@ pub struct KafkaRunConfig {
 }
 
 /// Runs the job as a member of a consumer group until `stop` is set (or input stays idle, if configured).
-pub fn run_kafka(
+pub fn run_kafka<'a>(
     config: &KafkaRunConfig,
     scorer: &mut dyn Scorer,
     progress: &RunProgress,
-    stop: &AtomicBool,
+    stop: &'a AtomicBool,
+    observer: Option<&'a mut dyn RunObserver>,
 ) -> Result<RunSummary, EngineError> {
     use crate::sink::kafka::KafkaSinks;
     use crate::source::kafka::KafkaSource;
@@ -399,6 +472,7 @@ pub fn run_kafka(
         stop_after_idle: config.stop_after_idle,
         commit_interval: config.commit_interval,
         already_scored: HashSet::new(),
+        observer,
     };
     run_job(&mut source, &mut sinks, scorer, &config.job, progress, control)
 }

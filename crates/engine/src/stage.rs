@@ -152,7 +152,7 @@ pub(crate) struct StageTotals {
 }
 
 /// The model stage of one run.
-pub(crate) struct ModelStage<'s> {
+pub(crate) struct ModelStage<'s, 'o> {
     scorer: &'s mut dyn Scorer,
     workers: Option<Workers>,
     rows: Vec<Joined>,
@@ -165,6 +165,8 @@ pub(crate) struct ModelStage<'s> {
     pub already_scored: HashSet<i64>,
     pub totals: StageTotals,
     pub metrics: JobMetrics,
+    pub observer: Option<&'o mut dyn crate::run::RunObserver>,
+    pub quality: Option<crate::quality::OnlineQuality>,
 }
 
 /// How the model stage batches and reacts to failures.
@@ -176,8 +178,8 @@ pub(crate) struct StageConfig {
     pub on_error: OnModelError,
 }
 
-impl<'s> ModelStage<'s> {
-    pub fn new(scorer: &'s mut dyn Scorer, config: StageConfig, already_scored: HashSet<i64>) -> ModelStage<'s> {
+impl<'s, 'o> ModelStage<'s, 'o> {
+    pub fn new(scorer: &'s mut dyn Scorer, config: StageConfig, already_scored: HashSet<i64>) -> ModelStage<'s, 'o> {
         let metrics = JobMetrics::new();
         let workers = Workers::start(scorer, config.max_in_flight, &metrics.inference_seconds);
         ModelStage {
@@ -192,6 +194,8 @@ impl<'s> ModelStage<'s> {
             already_scored,
             totals: StageTotals { all_labelled: true, ..StageTotals::default() },
             metrics,
+            observer: None,
+            quality: None,
         }
     }
 
@@ -296,11 +300,18 @@ impl<'s> ModelStage<'s> {
                 (Some(l), Some(s)) => {
                     self.totals.scores.push(s);
                     self.totals.labels.push(l);
+                    if let Some(q) = &mut self.quality {
+                        q.scored(joined.transaction.event_time(), s, l);
+                    }
                 }
                 (None, _) => self.totals.all_labelled = false,
                 (Some(_), None) => {}
             }
-            sinks.write_score(&Scored { joined, score, label, latency_ms })?;
+            let scored = Scored { joined, score, label, latency_ms };
+            sinks.write_score(&scored)?;
+            if let Some(observer) = self.observer.as_deref_mut() {
+                observer.scored(&scored);
+            }
             self.metrics.end_to_end_seconds.record(latency_ms / 1000.0);
             written += 1;
         }

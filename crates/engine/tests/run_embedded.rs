@@ -44,6 +44,7 @@ fn config(out: &Path, jitter: Duration) -> RunConfig {
             threshold: 0.5,
             max_in_flight: 1,
             on_model_error: OnModelError::Fail,
+            quality: None,
         },
         out_dir: out.to_path_buf(),
         model_name: "pipeline_75".into(),
@@ -135,7 +136,7 @@ fn remote_config(url: String, protocol: RemoteProtocol, attempts: u32) -> Remote
 fn remote_scoring_through_fraudstream_serve_gives_the_in_process_scores() {
     let model = seed_model();
     let model_path = shared_reference().join("seed-model/pipeline_75.onnx");
-    let server = fraudstream_serve::start_for_test(fraudstream_serve::ServeConfig {
+    let server = fraudstream_serve::start_background(fraudstream_serve::ServeConfig {
         models: vec![("fraud".into(), model_path)],
         addr: "127.0.0.1:0".parse().expect("addr"),
         reload_interval: Duration::ZERO,

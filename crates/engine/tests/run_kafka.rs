@@ -58,6 +58,7 @@ fn job_config(run: &Run, group: &str, scores_topic: &str) -> KafkaRunConfig {
             threshold: 0.5,
             max_in_flight: 1,
             on_model_error: Default::default(),
+            quality: None,
         },
         commit_interval: Duration::from_millis(200),
         stop_after_idle: Some(Duration::from_secs(4)),
@@ -66,7 +67,7 @@ fn job_config(run: &Run, group: &str, scores_topic: &str) -> KafkaRunConfig {
 
 fn run_job(config: &KafkaRunConfig, model: &Model) -> RunSummary {
     let mut scorer = InProcessScorer::new(model).expect("scorer");
-    run_kafka(config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false)).expect("run")
+    run_kafka(config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false), None).expect("run")
 }
 
 /// Every score message in the topic: TransactionID → how many times, and the records.
@@ -150,7 +151,7 @@ fn exactly_once_mode_on_a_broker_without_transactions_fails_clearly() {
     config.sinks.transactional_id = Some(unique_topic("txn"));
     config.sinks.flush_timeout = Duration::from_secs(10);
     let mut scorer = InProcessScorer::new(&model).expect("scorer");
-    let err = run_kafka(&config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false))
+    let err = run_kafka(&config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false), None)
         .expect_err("tansu 0.6.0 rejects EndTxn");
     let msg = err.to_string();
     assert!(msg.contains("transaction"), "{msg}");

@@ -17,7 +17,7 @@
 //! score inline or on a blocking thread, metrics, shadow), `auth`, `admin`, `metrics`, `openapi`, [`error`].
 //!
 //! Entry points: [`serve`] on the caller's runtime, [`serve_blocking`] with its own 2-worker runtime and
-//! Ctrl-C/SIGTERM handling (what the CLI calls), and [`start_for_test`] for tests (binds `config.addr`, use port 0).
+//! Ctrl-C/SIGTERM handling (what the CLI calls), and [`start_background`] for embedding and tests (binds `config.addr`; port 0 picks a free one).
 
 mod admin;
 mod auth;
@@ -330,9 +330,10 @@ impl Drop for ServerHandle {
     }
 }
 
-/// Starts a server on a background thread with a 2-worker runtime, returning once it listens (models loaded).
+/// Starts a server on a background thread with a 2-worker runtime, returning once it listens (models loaded) —
+/// for embedding the server in another command (`fraudstream demo`) and in tests.
 /// Bind `config.addr` to `127.0.0.1:0` to get a free port; see [`ServerHandle::addr`].
-pub fn start_for_test(config: ServeConfig) -> Result<ServerHandle, ServeError> {
+pub fn start_background(config: ServeConfig) -> Result<ServerHandle, ServeError> {
     let state = load_state(&config)?;
     let std_listener =
         std::net::TcpListener::bind(config.addr).map_err(|source| ServeError::Bind { addr: config.addr, source })?;

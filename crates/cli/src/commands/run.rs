@@ -5,13 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use fraudstream_dashboard::{Dashboard, DashboardInfo};
 use fraudstream_engine::join::JoinConfig;
 use fraudstream_engine::pacing::Pacing;
 use fraudstream_engine::run::{
-    needed_columns, run_embedded_until, run_kafka, JobConfig, KafkaRunConfig, RunConfig, RunProgress, RunSummary,
+    needed_columns, run_embedded_until, run_kafka, JobConfig, JobStatus, KafkaRunConfig, QualityConfig, RunConfig,
+    RunObserver, RunProgress, RunSummary,
 };
 use fraudstream_engine::scorer::{BreakerConfig, InProcessScorer, RemoteConfig, RemoteProtocol, RemoteScorer, Scorer};
 use fraudstream_engine::sink::kafka::KafkaSinkConfig;
+use fraudstream_engine::sink::Scored;
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_engine::source::kafka::{Assignment, KafkaSourceConfig};
 use fraudstream_features::InputMapping;
@@ -19,9 +22,38 @@ use fraudstream_model::Model;
 
 use crate::args::{ProcessingGuarantee, RunArgs};
 use crate::commands::produce::kafka_settings;
+use crate::live::LiveView;
 use crate::progress::{count_data_lines, Progress};
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let stop = crate::interrupt::stop_on_ctrl_c();
+    let outcome = execute(&args, None, &stop)?;
+    print_summary(&outcome.summary, &args);
+    let [[_, missed], [false_alarms, caught]] = outcome.confusion;
+    if caught + missed + false_alarms > 0 {
+        let ratio = |a: u64, b: u64| if b == 0 { "n/a".to_string() } else { format!("{:.3}", a as f64 / b as f64) };
+        println!(
+            "at threshold {}: precision {}, recall {} ({caught} frauds caught, {missed} missed, {false_alarms} false \
+             alarms)",
+            args.threshold,
+            ratio(caught, caught + false_alarms),
+            ratio(caught, caught + missed)
+        );
+    }
+    Ok(())
+}
+
+/// What a finished run reports.
+pub struct RunOutcome {
+    pub summary: RunSummary,
+    /// Labelled transactions by (alert raised, fraud): [[true negatives, false negatives], [false positives, true
+    /// positives]] — precision and recall at the threshold.
+    pub confusion: [[u64; 2]; 2],
+}
+
+/// Runs the job as `args` say until its input ends or `stop` is set, feeding `dashboard` (or one served at
+/// `--dashboard-addr` for the length of the run) as it goes; also the core of `fraudstream demo`.
+pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) -> anyhow::Result<RunOutcome> {
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     anyhow::ensure!(args.max_in_flight > 0, "--max-in-flight must be at least 1");
     let pacing = match args.speedup {
@@ -44,7 +76,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         threshold: args.threshold,
         max_in_flight: args.max_in_flight,
         on_model_error: args.on_model_error,
+        quality: args.label_delay.map(|label_delay| QualityConfig { label_delay, window: args.quality_window }),
     };
+    let dashboard = match (dashboard, args.dashboard_addr) {
+        (Some(d), _) => Some((d, None)),
+        (None, Some(addr)) => {
+            let dashboard = Dashboard::new(DashboardInfo {
+                title: "fraudstream".into(),
+                model_name: model_name.clone(),
+                model_version: "1".into(),
+                threshold: args.threshold,
+            });
+            let running = fraudstream_dashboard::serve(dashboard.clone(), addr)
+                .with_context(|| format!("starting the dashboard on {addr}"))?;
+            eprintln!("dashboard: {}", running.url());
+            Some((dashboard, Some(running)))
+        }
+        (None, None) => None,
+    };
+    let mut view = dashboard.as_ref().map(|(d, _)| LiveView::new(d.clone(), Some(&model)));
+    let mut tee = Tee { confusion: [[0; 2]; 2], observer: view.as_mut().map(|v| v as &mut dyn RunObserver) };
     let mut scorer: Box<dyn Scorer + '_> = match &args.model_url {
         None => Box::new(InProcessScorer::new(&model)?),
         Some(url) => Box::new(RemoteScorer::new(
@@ -62,9 +113,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let scorer = scorer.as_mut();
     let progress = Arc::new(RunProgress::default());
-    let stop = crate::interrupt::stop_on_ctrl_c();
-    let summary = match (&args.brokers, &args.transactions) {
-        (Some(brokers), _) => run_on_kafka(&args, brokers, job, model_name, scorer, &progress, &stop)?,
+    let result = match (&args.brokers, &args.transactions) {
+        (Some(brokers), _) => {
+            let config = kafka_config(args, brokers, job, model_name)?;
+            let bar = status_bar(&progress, None, args.quiet);
+            let result = run_kafka(&config, scorer, &progress, stop, Some(&mut tee));
+            bar.finish();
+            result.map_err(anyhow::Error::from)
+        }
         (None, Some(transactions)) => {
             let config = RunConfig {
                 files: FileSourceConfig {
@@ -81,27 +137,49 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             let total =
                 count_data_lines(transactions).with_context(|| format!("reading {}", transactions.display()))?;
             let bar = status_bar(&progress, Some(total), args.quiet);
-            let result = run_embedded_until(&config, scorer, &progress, &stop);
+            let result = run_embedded_until(&config, scorer, &progress, stop, Some(&mut tee));
             bar.finish();
-            result?
+            result.map_err(anyhow::Error::from)
         }
-        (None, None) => anyhow::bail!("give --transactions (embedded mode) or --brokers (Kafka mode)"),
+        (None, None) => Err(anyhow::anyhow!("give --transactions (embedded mode) or --brokers (Kafka mode)")),
     };
-    print_summary(&summary, &args);
-    Ok(())
+    let confusion = tee.confusion;
+    if let Some((dashboard, _)) = &dashboard {
+        match &result {
+            Ok(s) => dashboard.finish(format!("{} transactions scored, {} alerts", s.scored, s.alerts)),
+            Err(e) => dashboard.fail(format!("{e:#}")),
+        }
+    }
+    Ok(RunOutcome { summary: result?, confusion })
 }
 
-fn run_on_kafka(
-    args: &RunArgs,
-    brokers: &str,
-    job: JobConfig,
-    model_name: String,
-    scorer: &mut dyn Scorer,
-    progress: &Arc<RunProgress>,
-    stop: &AtomicBool,
-) -> anyhow::Result<RunSummary> {
+/// Counts the confusion matrix at the threshold and passes the hooks on to the live view, if any.
+struct Tee<'a> {
+    confusion: [[u64; 2]; 2],
+    observer: Option<&'a mut dyn RunObserver>,
+}
+
+impl RunObserver for Tee<'_> {
+    fn scored(&mut self, s: &Scored<'_>) {
+        if let (Some(fraud), Some(_)) = (s.joined.transaction.is_fraud(), s.score) {
+            self.confusion[usize::from(s.label)][usize::from(fraud)] += 1;
+        }
+        if let Some(o) = self.observer.as_deref_mut() {
+            o.scored(s);
+        }
+    }
+
+    fn status(&mut self, status: &JobStatus) {
+        if let Some(o) = self.observer.as_deref_mut() {
+            o.status(status);
+        }
+    }
+}
+
+/// The Kafka-mode configuration the flags describe.
+fn kafka_config(args: &RunArgs, brokers: &str, job: JobConfig, model_name: String) -> anyhow::Result<KafkaRunConfig> {
     let kafka = kafka_settings(brokers, &args.client)?;
-    let config = KafkaRunConfig {
+    Ok(KafkaRunConfig {
         source: KafkaSourceConfig {
             kafka: kafka.clone(),
             group: args.group.clone(),
@@ -135,11 +213,7 @@ fn run_on_kafka(
         job,
         commit_interval: args.commit_interval,
         stop_after_idle: args.stop_after_idle,
-    };
-    let bar = status_bar(progress, None, args.quiet);
-    let result = run_kafka(&config, scorer, progress, stop);
-    bar.finish();
-    Ok(result?)
+    })
 }
 
 /// The progress bar with the job's status: read, alerts, dead letters and join state beside the scored count.
@@ -186,6 +260,17 @@ fn print_summary(s: &RunSummary, args: &RunArgs) {
     );
     if let Some(auc) = s.auc {
         println!("ROC AUC against isFraud: {auc:.4}");
+    }
+    if let Some(q) = s.quality {
+        let show = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
+        println!(
+            "online quality (last {} labels of {} received): ROC AUC {}, precision {}, recall {}",
+            q.window,
+            q.labels_received,
+            show(q.roc_auc),
+            show(q.precision),
+            show(q.recall)
+        );
     }
     if s.model_errors > 0 {
         println!("model errors: {} transactions written with an empty score (see dead letters)", s.model_errors);

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use fraudstream_serve::{start_for_test, ServeConfig, ServerHandle};
+use fraudstream_serve::{start_background, ServeConfig, ServerHandle};
 
 /// `crates/model/fixtures/`.
 pub fn fixtures() -> PathBuf {
@@ -28,7 +28,7 @@ pub fn config() -> ServeConfig {
 }
 
 pub fn start(config: ServeConfig) -> ServerHandle {
-    start_for_test(config).expect("server starts")
+    start_background(config).expect("server starts")
 }
 
 pub fn client() -> reqwest::blocking::Client {

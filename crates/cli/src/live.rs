@@ -1,0 +1,192 @@
+//! The live view of a running job: feeds the browser dashboard from the job's observer hooks.
+//!
+//! Per score it only bumps counters, a score histogram and a ring of recent latencies; alerts go to the dashboard
+//! with the features that drove them, rate-limited because explaining an alert costs one model call per input.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use fraudstream_dashboard::{Alert, Dashboard, Driver, Quality, Snapshot};
+use fraudstream_data::catalog::Table;
+use fraudstream_engine::run::{JobStatus, RunObserver};
+use fraudstream_engine::sink::Scored;
+use fraudstream_features::{InputMapping, InputValue};
+use fraudstream_model::{InputBatch, Model};
+
+const HISTOGRAM_BUCKETS: usize = 20;
+/// Latencies kept for the percentiles shown (the most recent ones).
+const LATENCY_WINDOW: usize = 4096;
+/// Alerts explained and shown per second at most; the rest still count in the totals.
+const ALERTS_PER_SECOND: u32 = 10;
+/// Drivers shown per alert.
+const DRIVERS: usize = 5;
+
+/// Explains a score by occlusion: each input in turn is set to missing and the row re-scored; the drop in score
+/// is that input's effect. Model-agnostic and exact for what the model does with a missing value.
+pub struct Explainer<'m> {
+    model: &'m Model,
+    mapping: InputMapping,
+    batch: InputBatch,
+}
+
+impl<'m> Explainer<'m> {
+    pub fn new(model: &'m Model) -> anyhow::Result<Explainer<'m>> {
+        Ok(Explainer { model, mapping: InputMapping::for_model(model)?, batch: InputBatch::new(model)? })
+    }
+
+    /// The `top` inputs that raised this record's score most.
+    pub fn drivers(&mut self, scored: &Scored<'_>, top: usize) -> anyhow::Result<Vec<Driver>> {
+        let values = self.mapping.values(&scored.joined.feature_row());
+        self.batch.clear();
+        // Row 0: as scored; row 1 + i: input i missing.
+        for occluded in std::iter::once(None).chain((0..values.len()).map(Some)) {
+            for (i, v) in values.iter().enumerate() {
+                match (v, Some(i) == occluded) {
+                    (InputValue::Num(_), true) => self.batch.push_f64(i, f64::NAN)?,
+                    (InputValue::Str(_), true) => self.batch.push_str(i, "")?,
+                    (InputValue::Num(x), false) => self.batch.push_f64(i, *x)?,
+                    (InputValue::Str(s), false) => self.batch.push_str(i, s)?,
+                }
+            }
+        }
+        let p = self.model.predict_proba(&mut self.batch)?.p_positive;
+        let base = f64::from(p[0]);
+        let mut drivers: Vec<Driver> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Driver {
+                feature: self.mapping.names()[i].clone(),
+                value: match v {
+                    InputValue::Num(x) if x.is_nan() => "missing".into(),
+                    InputValue::Num(x) => format!("{x}"),
+                    InputValue::Str("") => "missing".into(),
+                    InputValue::Str(s) => (*s).to_string(),
+                },
+                effect: base - f64::from(p[i + 1]),
+            })
+            .filter(|d| d.effect > 0.0)
+            .collect();
+        drivers.sort_by(|a, b| b.effect.total_cmp(&a.effect));
+        drivers.truncate(top);
+        Ok(drivers)
+    }
+}
+
+/// A [`RunObserver`] that keeps a dashboard current.
+pub struct LiveView<'m> {
+    dashboard: Dashboard,
+    explainer: Option<Explainer<'m>>,
+    histogram: [u64; HISTOGRAM_BUCKETS],
+    latencies: VecDeque<f32>,
+    /// (when, scored) at the previous status, for the throughput.
+    last: Option<(Instant, u64)>,
+    second: Instant,
+    alerts_this_second: u32,
+}
+
+impl<'m> LiveView<'m> {
+    /// `model` explains alerts (`None`: alerts are shown without drivers).
+    pub fn new(dashboard: Dashboard, model: Option<&'m Model>) -> LiveView<'m> {
+        let explainer = model.and_then(|m| match Explainer::new(m) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::warn!("alerts will be shown without drivers: {e:#}");
+                None
+            }
+        });
+        LiveView {
+            dashboard,
+            explainer,
+            histogram: [0; HISTOGRAM_BUCKETS],
+            latencies: VecDeque::with_capacity(LATENCY_WINDOW),
+            last: None,
+            second: Instant::now(),
+            alerts_this_second: 0,
+        }
+    }
+
+    fn alert(&mut self, s: &Scored<'_>, score: f64) {
+        let now = Instant::now();
+        if now.duration_since(self.second) >= Duration::from_secs(1) {
+            (self.second, self.alerts_this_second) = (now, 0);
+        }
+        if self.alerts_this_second >= ALERTS_PER_SECOND {
+            return;
+        }
+        self.alerts_this_second += 1;
+        let tx = &s.joined.transaction;
+        let catalog = Table::Transaction.catalog();
+        let text = |name: &str| catalog.get(name).and_then(|c| tx.row.strs.get(c.slot)?.as_deref().map(str::to_string));
+        let drivers = match &mut self.explainer {
+            Some(e) => e.drivers(s, DRIVERS).unwrap_or_else(|err| {
+                tracing::debug!("explaining alert {}: {err:#}", tx.id());
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        let card = match (text("card4"), text("card6")) {
+            (Some(a), Some(b)) => Some(format!("{a} {b}")),
+            (a, b) => a.or(b),
+        };
+        self.dashboard.alert(Alert {
+            transaction_id: tx.id(),
+            event_time: tx.event_time().to_string(),
+            amount: tx.row.nums[catalog.col("TransactionAmt").slot],
+            product: text("ProductCD").unwrap_or_default(),
+            card_type: card,
+            score,
+            drivers,
+        });
+    }
+}
+
+impl RunObserver for LiveView<'_> {
+    fn scored(&mut self, s: &Scored<'_>) {
+        if self.latencies.len() == LATENCY_WINDOW {
+            self.latencies.pop_front();
+        }
+        self.latencies.push_back(s.latency_ms as f32);
+        let Some(score) = s.score else { return };
+        let bucket = ((score * HISTOGRAM_BUCKETS as f64) as usize).min(HISTOGRAM_BUCKETS - 1);
+        self.histogram[bucket] += 1;
+        if s.label {
+            self.alert(s, score);
+        }
+    }
+
+    fn status(&mut self, status: &JobStatus) {
+        let now = Instant::now();
+        let throughput = match self.last {
+            Some((t, n)) if now > t => (status.scored.saturating_sub(n)) as f64 / now.duration_since(t).as_secs_f64(),
+            _ => 0.0,
+        };
+        self.last = Some((now, status.scored));
+        let mut sorted: Vec<f32> = self.latencies.iter().copied().collect();
+        sorted.sort_unstable_by(f32::total_cmp);
+        let at =
+            |q: f64| sorted.get(((sorted.len().max(1) - 1) as f64 * q).round() as usize).map_or(0.0, |&v| v as f64);
+        let quality = status.quality.map_or_else(Quality::default, |q| Quality {
+            labels_received: q.labels_received,
+            window: q.window,
+            positives: q.positives,
+            negatives: q.negatives,
+            roc_auc: q.roc_auc,
+            precision: q.precision,
+            recall: q.recall,
+        });
+        self.dashboard.update(Snapshot {
+            elapsed_seconds: status.elapsed.as_secs_f64(),
+            transactions_in: status.records_in,
+            scored: status.scored,
+            alerts: status.alerts,
+            dead_letters: status.dead_letters,
+            throughput_tps: throughput,
+            latency_p50_ms: at(0.5),
+            latency_p99_ms: at(0.99),
+            latency_max_ms: at(1.0),
+            watermark_lag_seconds: status.watermark_lag_seconds,
+            score_histogram: self.histogram.to_vec(),
+            quality,
+        });
+    }
+}
