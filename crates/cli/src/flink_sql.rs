@@ -31,8 +31,9 @@ use fraudstream_features::mapping::{resolve, InputSource};
 use fraudstream_features::CalendarFeature;
 use fraudstream_model::{ElemType, Model};
 
-/// Most columns one `ML_PREDICT` call takes: Confluent Cloud fails with 85 or more input columns (the reference
-/// team hit this), so wider models get their inputs packed into one JSON string column.
+/// Most columns one `ML_PREDICT` call is given: the reference team saw Confluent Cloud fail beyond about 85 input
+/// columns (their notes keep models "with less than 85 features"), so wider models get their inputs packed into one
+/// JSON string column.
 pub const MAX_ML_PREDICT_COLUMNS: usize = 84;
 
 /// Name of the single `STRING` input column of a packed (JSON) model; `fraudstream serve` treats a lone column that
@@ -497,6 +498,7 @@ pub fn generate(inputs: &[ModelInput], config: &FlinkSqlConfig) -> Result<String
             }
         }
         TableMode::Alter => {
+            w!();
             w!("{ALTER_NOTE}");
             w!("ALTER TABLE {tx} SET ('changelog.mode' = 'append');");
             w!("ALTER TABLE {tx} ADD ({tx_time} AS {time_expr});");

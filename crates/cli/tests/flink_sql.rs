@@ -190,3 +190,38 @@ fn flink_parses_the_packed_json_alter_table_probability_variant() {
     assert_eq!(statements[9][2], "2");
     assert!(sql.contains("--endpoint https://<HOST>/score?output=probability"));
 }
+
+#[test]
+fn every_sql_block_of_the_confluent_recipe_is_what_the_command_prints() {
+    // docs/confluent.md marks its SQL with `<!-- sql: fraudstream flink-sql ARGS -->`; every ```sql block after a
+    // marker must appear verbatim in what those ARGS print (paths are relative to the repository root).
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let doc = std::fs::read_to_string(root.join("docs/confluent.md")).expect("docs/confluent.md");
+    let mut output: Option<String> = None;
+    let mut block: Option<Vec<&str>> = None;
+    let mut checked = 0;
+    for line in doc.lines() {
+        if let Some(b) = block.as_mut() {
+            if line == "```" {
+                let text = b.join("\n");
+                let printed = output.as_deref().expect("a ```sql block before any `<!-- sql: ... -->` marker");
+                assert!(printed.contains(&text), "docs/confluent.md block is not in the command's output:\n{text}");
+                checked += 1;
+                block = None;
+            } else {
+                b.push(line);
+            }
+        } else if let Some(args) = line.strip_prefix("<!-- sql: fraudstream ").and_then(|l| l.strip_suffix(" -->")) {
+            let out = Command::new(env!("CARGO_BIN_EXE_fraudstream"))
+                .args(args.split_whitespace())
+                .current_dir(&root)
+                .output()
+                .expect("run fraudstream");
+            assert!(out.status.success(), "{args}: {}", String::from_utf8_lossy(&out.stderr));
+            output = Some(String::from_utf8(out.stdout).expect("utf-8"));
+        } else if line == "```sql" {
+            block = Some(Vec::new());
+        }
+    }
+    assert!(checked >= 10, "only {checked} SQL blocks found in docs/confluent.md");
+}
