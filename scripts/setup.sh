@@ -19,6 +19,9 @@ if [ ! -f "$browser_dir/node_modules/.package-lock.json" ] ||
   npm ci --prefix "$browser_dir" --no-audit --no-fund
 fi
 
+# Apache Flink's SQL parser, for the test that parses the `fraudstream flink-sql` output.
+"$(dirname "$0")/setup-flink-parser.sh"
+
 # The Kafka-protocol broker the integration tests run against.
 TANSU_VERSION=0.6.0
 if command -v tansu >/dev/null 2>&1 && tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then

@@ -33,6 +33,9 @@ pub enum Command {
 
     /// Serve models over HTTP: Azure ML / Confluent ML_PREDICT format, KServe v2 and v1, versioned, hot-reloaded.
     Serve(ServeArgs),
+
+    /// Print the Confluent Cloud Flink SQL of the whole pipeline for a model: tables, join, features, ML_PREDICT.
+    FlinkSql(FlinkSqlArgs),
 }
 
 #[derive(Debug, Args)]
@@ -398,6 +401,71 @@ pub struct ServeArgs {
     /// Worker threads of the HTTP runtime.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct FlinkSqlArgs {
+    /// The ONNX model Flink will call through `fraudstream serve` (its inputs become the CREATE MODEL INPUT).
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+
+    /// The scoring endpoint as Confluent Cloud reaches it (e.g. https://HOST/score behind a TLS proxy), written
+    /// into the commented `confluent flink connection create` line.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// Name of the Confluent model resource (default: the model file's stem).
+    #[arg(long, value_name = "NAME")]
+    pub model_name: Option<String>,
+
+    /// Name of the Confluent connection holding the endpoint and API key.
+    #[arg(long, value_name = "NAME", default_value = "fraudstream-scoring")]
+    pub connection: String,
+
+    /// Table (topic) of the transactions.
+    #[arg(long, default_value = "transactions")]
+    pub transactions_topic: String,
+
+    /// Table (topic) of the identities.
+    #[arg(long, default_value = "identities")]
+    pub identities_topic: String,
+
+    /// Table (topic) the scores are inserted into.
+    #[arg(long, default_value = "scores")]
+    pub scores_topic: String,
+
+    /// Partitions (buckets) of the tables the script creates.
+    #[arg(long, default_value_t = 6)]
+    pub partitions: u32,
+
+    /// `create` declares the input tables (Confluent Cloud creates the topics); `alter` adds event time and
+    /// watermarks to the tables Confluent Cloud inferred from topics `fraudstream produce` already wrote.
+    #[arg(long, value_enum, default_value = "create")]
+    pub tables: crate::flink_sql::TableMode,
+
+    /// An identity joins a transaction at time T if its time is at or after T minus this.
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub join_lower: Duration,
+
+    /// An identity joins a transaction at time T if its time is at or before T plus this.
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub join_upper: Duration,
+
+    /// Watermark delay of both input tables.
+    #[arg(long, value_parser = parse_duration, default_value = "20s")]
+    pub max_out_of_orderness: Duration,
+
+    /// Send the inputs as one JSON string column even when the model has at most 84 (wider models always are).
+    #[arg(long)]
+    pub json_input: bool,
+
+    /// What the endpoint returns and the scores table holds: the label, or the probability plus a label.
+    #[arg(long, value_enum, default_value = "label")]
+    pub output: crate::flink_sql::ScoreOutput,
+
+    /// With --output probability: scores at or above this get label 1.
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
 }
 
 /// Parses `250ms`, `20s`, `5m`, `1h`, or plain seconds (`1.5`).

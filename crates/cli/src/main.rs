@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod flink_sql;
 mod interrupt;
 mod live;
 mod progress;
@@ -20,6 +21,7 @@ fn main() -> std::process::ExitCode {
         Command::Score(a) => commands::score::run(a),
         Command::Run(a) => commands::run::run(*a),
         Command::Serve(a) => commands::serve::run(a),
+        Command::FlinkSql(a) => commands::flink_sql::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

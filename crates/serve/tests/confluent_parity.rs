@@ -1,5 +1,10 @@
 //! The seed model behind the server, fed the way Confluent Flink's `ML_PREDICT` (provider `azureml`) feeds the
 //! reference team's Azure ML endpoint, must reproduce onnxruntime's outputs for the 1,500 real sample rows.
+//!
+//! The `ml_predict_*` tests send what the SQL printed by `fraudstream flink-sql` (docs/confluent.md) makes Confluent
+//! send: the CREATE MODEL INPUT columns in model order, FLOAT inputs as the `CAST(... AS FLOAT)` values, `index`,
+//! the connection's API key as a bearer token; or, for the packed variant, one `features_json` column holding
+//! `JSON_OBJECT(...)` of the raw view values. Replies must be the JSON array the `JSON-ARRAY` output format reads.
 
 mod common;
 
@@ -7,11 +12,12 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use common::*;
+use fraudstream_data::catalog::{canonical_name, ColumnType};
 use fraudstream_data::csv_table::TableReader;
 use fraudstream_data::{EventTime, Identity, Table, Transaction};
-use fraudstream_features::mapping::InputValue;
+use fraudstream_features::mapping::{InputSource, InputValue};
 use fraudstream_features::{FeatureRow, InputMapping};
-use fraudstream_model::Model;
+use fraudstream_model::{ElemType, Model};
 use fraudstream_serve::ServerHandle;
 use serde_json::{json, Value};
 
@@ -22,6 +28,10 @@ struct Sample {
     rows: Vec<(i64, Vec<Value>)>,
     /// TransactionID → (label, p_fraud) from onnxruntime.
     expected: HashMap<i64, (i64, f64)>,
+    /// Per input: whether CREATE MODEL declares it FLOAT (the query then sends `CAST(value AS FLOAT)`).
+    float_input: Vec<bool>,
+    /// Per input: whether the joined view holds it as an integer (BIGINT/INT columns, calendar features).
+    integral: Vec<bool>,
 }
 
 fn sample() -> &'static Sample {
@@ -65,7 +75,20 @@ fn sample() -> &'static Sample {
             })
             .collect();
         assert_eq!(rows.len(), 1500);
-        Sample { columns: mapping.names().to_vec(), rows, expected }
+        let float_input = model.inputs().iter().map(|i| i.elem_type() == Some(ElemType::Float)).collect();
+        let integral = mapping
+            .names()
+            .iter()
+            .zip(mapping.sources())
+            .map(|(name, source)| match source {
+                InputSource::Calendar(_) => true,
+                InputSource::TransactionNum(_) => {
+                    Table::Transaction.catalog().get(&canonical_name(name)).is_some_and(|c| c.ty == ColumnType::Int)
+                }
+                _ => false,
+            })
+            .collect();
+        Sample { columns: mapping.names().to_vec(), rows, expected, float_input, integral }
     })
 }
 
@@ -214,5 +237,104 @@ fn kserve_v1_predict_on_the_seed_model() {
     for ((id, _), p) in chunk.iter().zip(preds) {
         let (_, ep) = s.expected[id];
         assert!((p.as_f64().expect("p") - ep).abs() <= 1e-6, "{id}");
+    }
+}
+
+/// One row's values as ML_PREDICT sends the generated query's arguments: `CAST(x AS FLOAT)` for FLOAT inputs (a
+/// float widened to double, as Flink's JSON serialization writes it), strings and NULLs as they are.
+fn as_ml_predict_sends(values: &[Value]) -> Vec<Value> {
+    let s = sample();
+    values
+        .iter()
+        .zip(&s.float_input)
+        .map(|(v, &float)| match v.as_f64() {
+            Some(x) if float => json!(f64::from(x as f32)),
+            _ => v.clone(),
+        })
+        .collect()
+}
+
+/// One row as the packed variant's `JSON_OBJECT(KEY 'name' VALUE j.col, ...)` string: view values uncast, integer
+/// columns and calendar features as integers, keys sorted as Flink writes them.
+fn as_json_object(values: &[Value]) -> String {
+    let s = sample();
+    let object: serde_json::Map<String, Value> = s
+        .columns
+        .iter()
+        .zip(values)
+        .zip(&s.integral)
+        .map(|((name, v), &integral)| {
+            let v = match v.as_f64() {
+                Some(x) if integral => json!(x as i64),
+                _ => v.clone(),
+            };
+            (name.clone(), v)
+        })
+        .collect();
+    Value::Object(object).to_string()
+}
+
+const FLINK_KEY: &str = "confluent-connection-key";
+
+fn keyed_server() -> &'static ServerHandle {
+    static S: OnceLock<ServerHandle> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut cfg = config();
+        cfg.api_keys = vec![FLINK_KEY.to_string()];
+        cfg.models.push(("fraud".into(), shared_reference().join("seed-model/pipeline_75.onnx")));
+        start(cfg)
+    })
+}
+
+/// Posts one ML_PREDICT request the way the `azureml` connection does (bearer key, JSON body; the deployment header
+/// only matters to Azure and is ignored) and returns the JSON array reply.
+fn ml_predict(url: &str, body: &Value) -> Vec<Value> {
+    // One client for all requests: a blocking client starts its own runtime thread.
+    static CLIENT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
+    let resp = CLIENT
+        .get_or_init(client)
+        .post(url)
+        .bearer_auth(FLINK_KEY)
+        .header("azureml-model-deployment", "fraud")
+        .json(body)
+        .send()
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 200);
+    let reply: Value = resp.json().expect("json");
+    reply.as_array().expect("JSON-ARRAY reply").clone()
+}
+
+#[test]
+fn ml_predict_requests_from_the_generated_create_model_match_onnxruntime() {
+    let s = sample();
+    let srv = keyed_server();
+    // Without the connection's key the endpoint refuses, as the recipe's --api-key requires.
+    let body = json!({"input_data": {"columns": s.columns, "index": [0], "data": [s.rows[0].1]}});
+    assert_eq!(post(&srv.url("/score"), &body).0, 401);
+    for (i, (id, values)) in s.rows.iter().enumerate().step_by(3) {
+        let body = json!({"input_data": {
+            "columns": s.columns,
+            "index": [i],
+            "data": [as_ml_predict_sends(values)],
+        }});
+        let labels = ml_predict(&srv.url("/score"), &body);
+        let probs = ml_predict(&srv.url("/score?output=probability"), &body);
+        check(&[*id], &labels, &probs);
+    }
+}
+
+#[test]
+fn ml_predict_requests_of_the_packed_json_variant_match_onnxruntime() {
+    let s = sample();
+    let srv = keyed_server();
+    for (i, (id, values)) in s.rows.iter().enumerate().step_by(3) {
+        let body = json!({"input_data": {
+            "columns": ["features_json"],
+            "index": [i],
+            "data": [[as_json_object(values)]],
+        }});
+        let labels = ml_predict(&srv.url("/score"), &body);
+        let probs = ml_predict(&srv.url("/score?output=probability"), &body);
+        check(&[*id], &labels, &probs);
     }
 }

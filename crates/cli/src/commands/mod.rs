@@ -1,5 +1,6 @@
 //! One module per subcommand: turn parsed flags into a library call and a human summary.
 
+pub mod flink_sql;
 pub mod generate;
 pub mod metrics;
 pub mod produce;
