@@ -51,6 +51,7 @@ mod distinct;
 mod feature;
 mod hash;
 mod history;
+mod inline_vec;
 mod keys;
 
 #[cfg(test)]
@@ -59,7 +60,7 @@ mod tests;
 pub use config::{ClientConfig, ClientConfigError, LONGEST_WINDOW};
 pub use feature::ClientFeature;
 
-use distinct::Distinct;
+use distinct::{Distinct, Kind};
 use fraudstream_data::EventTime;
 use hash::{hash_str, FastMap};
 use history::History;
@@ -72,7 +73,7 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// The count windows, in the order of the `*_count_*` features.
 const WINDOWS_MS: [i64; 4] = [HOUR_MS, DAY_MS, 7 * DAY_MS, 30 * DAY_MS];
-const LONGEST_MS: i64 = WINDOWS_MS[3];
+const LONGEST_MS: i64 = WINDOWS_MS[WINDOWS_MS.len() - 1];
 
 // The uid and card1 blocks share one layout, filled by `fill_history`.
 const UID_BLOCK: usize = ClientFeature::UidCount1h as usize;
@@ -118,8 +119,7 @@ impl Expiring for History {
 #[derive(Debug, Default)]
 struct ClientState {
     history: History,
-    emails: Distinct,
-    devices: Distinct,
+    distinct: Distinct,
 }
 
 impl Expiring for ClientState {
@@ -128,11 +128,10 @@ impl Expiring for ClientState {
     }
     fn reset(&mut self) {
         self.history.reset();
-        self.emails.clear();
-        self.devices.clear();
+        self.distinct.clear();
     }
     fn entries(&self) -> usize {
-        self.history.len() + self.emails.len() + self.devices.len()
+        self.history.len() + self.distinct.len()
     }
 }
 
@@ -210,14 +209,14 @@ impl ClientFeatures {
             let state = fresh(self.uids.entry(uid).or_default(), expire_before);
             state.history.prune(window_cutoff);
             fill_history(&state.history, t, p.amount, &mut out[UID_BLOCK..]);
-            out[ClientFeature::UidEmails.index()] = state.emails.count_before(t) as f64;
-            out[ClientFeature::UidDevices.index()] = state.devices.count_before(t) as f64;
+            out[ClientFeature::UidEmails.index()] = state.distinct.count_before(Kind::Email, t) as f64;
+            out[ClientFeature::UidDevices.index()] = state.distinct.count_before(Kind::Device, t) as f64;
             state.history.insert(t, p.amount);
             if let Some(email) = p.email {
-                state.emails.insert(hash_str(email), t);
+                state.distinct.insert(Kind::Email, hash_str(email), t);
             }
             if let Some(device) = p.device {
-                state.devices.insert(device, t);
+                state.distinct.insert(Kind::Device, device, t);
             }
         }
         if let Some(card1) = p.card1 {
@@ -297,10 +296,14 @@ fn sweep<K: Eq + std::hash::Hash, V: Expiring>(map: &mut FastMap<K, V>, expire_b
 /// how many live entries are in its past.
 fn fill_history(history: &History, t: i64, amount: Option<f64>, out: &mut [f64]) -> usize {
     let hi = history.before(t);
+    // Windows grow, so each starts at or before the previous one's start: search only up to it.
+    let mut lo = hi;
     for (slot, window) in out.iter_mut().zip(WINDOWS_MS) {
-        *slot = history.count_since(t - window, hi) as f64;
+        lo = history.start(t - window, lo);
+        *slot = (hi - lo) as f64;
     }
-    let stats = history.amount_stats(t - LONGEST_MS, hi);
+    // `lo` now starts the 30-day window, which the amount statistics share.
+    let stats = history.amount_stats(lo, hi);
     out[MEAN] = stats.mean;
     out[STD] = stats.std;
     out[REL] = match amount {
