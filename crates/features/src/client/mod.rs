@@ -39,6 +39,10 @@
 //! processed after it count it, and a later-time record processed earlier never leaks into an earlier one's features.
 //! This is exact for records at most [`ClientConfig::max_lateness`] behind the newest event time seen.
 //!
+//! Features therefore depend on processing order, not only on event times: training that feeds records sorted by
+//! event time lets a transaction see a slightly earlier one that the stream's join emitted after it. The difference
+//! is confined to pairs of records less than the join's delay (~80 s) apart.
+//!
 //! # State
 //! Keyed by entity (client key, card1, addr1, e-mail domain), each a time-sorted list of entries with running amount
 //! totals. Entries older than the 30-day window plus `max_lateness` are pruned (still counted by `*_seen`, still
