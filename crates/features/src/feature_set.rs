@@ -5,7 +5,8 @@
 use fraudstream_data::Table;
 
 use crate::calendar::CalendarFeature;
-use crate::mapping::{resolve_natural, values_into, FeatureError, InputSource, InputValue};
+use crate::client::ClientFeature;
+use crate::mapping::{resolve_natural, uses_client_features, values_into, FeatureError, InputSource, InputValue};
 use crate::row::FeatureRow;
 
 /// Whether a feature holds numbers or strings (categories).
@@ -22,6 +23,7 @@ pub struct FeatureSet {
     kinds: Vec<FeatureKind>,
     sources: Vec<InputSource>,
     uses_calendar: bool,
+    uses_client: bool,
 }
 
 /// Columns that identify, label or timestamp a record: never model features. `TransactionDT` is a clock, so a
@@ -31,7 +33,13 @@ const NOT_FEATURES: &[&str] = &["TransactionID", "isFraud", "TransactionDT"];
 impl FeatureSet {
     /// Resolves `names` in order; an unknown name is an error naming it.
     pub fn new<S: AsRef<str>>(names: &[S]) -> Result<FeatureSet, FeatureError> {
-        let mut set = FeatureSet { names: Vec::new(), kinds: Vec::new(), sources: Vec::new(), uses_calendar: false };
+        let mut set = FeatureSet {
+            names: Vec::new(),
+            kinds: Vec::new(),
+            sources: Vec::new(),
+            uses_calendar: false,
+            uses_client: false,
+        };
         for name in names {
             let (source, numeric) = resolve_natural(name.as_ref())?;
             set.names.push(name.as_ref().to_string());
@@ -39,6 +47,7 @@ impl FeatureSet {
             set.uses_calendar |= matches!(source, InputSource::Calendar(_));
             set.sources.push(source);
         }
+        set.uses_client = uses_client_features(&set.sources);
         Ok(set)
     }
 
@@ -52,6 +61,27 @@ impl FeatureSet {
             .into_iter()
             .map(|f| CalendarFeature::NAMES.iter().find(|(g, _)| *g == f).map_or("", |(_, names)| names[0]));
         columns.chain(calendar).map(str::to_string).collect()
+    }
+
+    /// Every client feature, in canonical order.
+    pub fn client_columns() -> Vec<String> {
+        ClientFeature::NAMES.iter().map(|(_, name)| name.to_string()).collect()
+    }
+
+    /// Training's default: the [raw columns](Self::raw_columns) followed by the [client
+    /// features](Self::client_columns), which carry most of the signal in this data.
+    pub fn raw_and_client_columns() -> Vec<String> {
+        let mut names = Self::raw_columns();
+        names.extend(Self::client_columns());
+        names
+    }
+
+    /// Whether any feature is a client feature: then rows must carry client values (from [`ClientFeatures`]), or
+    /// those features read as missing.
+    ///
+    /// [`ClientFeatures`]: crate::ClientFeatures
+    pub fn uses_client_features(&self) -> bool {
+        self.uses_client
     }
 
     /// Feature names, in order.
@@ -98,6 +128,18 @@ mod tests {
         assert_eq!(names.len(), 394 + 41 - 4 + 2);
         let set = FeatureSet::new(&names).expect("resolves");
         assert_eq!(set.kinds()[names.iter().position(|n| n == "ProductCD").expect("cd")], FeatureKind::Categorical);
+    }
+
+    #[test]
+    fn the_default_training_set_adds_every_client_feature_after_the_raw_columns() {
+        let names = FeatureSet::raw_and_client_columns();
+        let raw = FeatureSet::raw_columns().len();
+        assert_eq!(names.len(), raw + ClientFeature::COUNT);
+        assert_eq!(names[raw], "uid_count_1h");
+        let set = FeatureSet::new(&names).expect("resolves");
+        assert!(set.uses_client_features());
+        assert!(set.kinds()[raw..].iter().all(|k| *k == FeatureKind::Numeric));
+        assert!(!FeatureSet::new(&FeatureSet::raw_columns()).expect("raw").uses_client_features());
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Filling a model's named inputs from a joined record.
 //!
 //! Each model input is resolved once, by name, to where its value comes from: a transaction column, an identity
-//! column (`id-01` spellings accepted), or a [`CalendarFeature`]. Per row, filling is then a walk over that plan —
-//! no string lookups. Rules, shared by batch scoring, the stream and the server:
+//! column (`id-01` spellings accepted), a [`CalendarFeature`] or a [`ClientFeature`]. Per row, filling is then a
+//! walk over that plan — no string lookups. Rules, shared by batch scoring, the stream and the server:
 //! - a missing numeric value is NaN (models' missing-value handling takes it from there);
 //! - a missing string is `""`;
 //! - identity fields are missing when the transaction has no identity;
+//! - client features are read from [`FeatureRow::client`], and are missing when no client stage filled it — a
+//!   caller whose plan [`uses_client_features`](InputMapping::uses_client_features) must run one;
 //! - an input that nothing can fill, or whose type cannot hold the column's values, is an error at resolve time
 //!   that names the input.
 
@@ -14,15 +16,16 @@ use fraudstream_data::{Calendar, Table};
 use fraudstream_model::{ElemType, InputBatch, Model, ModelError};
 
 use crate::calendar::CalendarFeature;
+use crate::client::ClientFeature;
 use crate::row::FeatureRow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FeatureError {
     #[error(
         "model input `{name}` cannot be filled: it is not a transaction or identity column, nor one of the derived \
-         features ({derived})"
+         features ({derived}) or client features ({client})"
     )]
-    Unfillable { name: String, derived: String },
+    Unfillable { name: String, derived: String, client: String },
 
     #[error("model input `{name}` is a {model_type} tensor, but column `{column}` holds {column_type} values")]
     TypeMismatch { name: String, model_type: &'static str, column: String, column_type: &'static str },
@@ -42,6 +45,8 @@ pub enum InputSource {
     IdentityNum(usize),
     IdentityStr(usize),
     Calendar(CalendarFeature),
+    /// A client feature, read from the record's client values (computed by the client stage from the past).
+    Client(ClientFeature),
 }
 
 /// One input's value for one row, for callers that need values rather than a filled batch (JSON requests, tests).
@@ -57,6 +62,7 @@ pub struct InputMapping {
     names: Vec<String>,
     sources: Vec<InputSource>,
     uses_calendar: bool,
+    uses_client: bool,
 }
 
 impl InputMapping {
@@ -74,7 +80,8 @@ impl InputMapping {
             names.push(info.name.clone());
         }
         let uses_calendar = sources.iter().any(|s| matches!(s, InputSource::Calendar(_)));
-        Ok(InputMapping { names, sources, uses_calendar })
+        let uses_client = uses_client_features(&sources);
+        Ok(InputMapping { names, sources, uses_calendar, uses_client })
     }
 
     /// The model input names, in model order.
@@ -85,6 +92,11 @@ impl InputMapping {
     /// Where each input comes from, in model order.
     pub fn sources(&self) -> &[InputSource] {
         &self.sources
+    }
+
+    /// Whether any input is a client feature: only then must the stream run the (stateful) client stage.
+    pub fn uses_client_features(&self) -> bool {
+        self.uses_client
     }
 
     /// Appends one row to `batch`.
@@ -105,6 +117,11 @@ impl InputMapping {
         values_into(&self.sources, self.uses_calendar, row, &mut out);
         out
     }
+}
+
+/// Whether any of `sources` is a client feature.
+pub(crate) fn uses_client_features(sources: &[InputSource]) -> bool {
+    sources.iter().any(|s| matches!(s, InputSource::Client(_)))
 }
 
 /// Appends the values of `sources` for `row` to `out`; `uses_calendar` says whether any source is a calendar
@@ -129,6 +146,7 @@ fn value<'a>(source: InputSource, row: &FeatureRow<'a>, calendar: Option<&Calend
             InputValue::Str(identity.and_then(|i| i.row.strs[slot].as_deref()).unwrap_or(""))
         }
         InputSource::Calendar(f) => InputValue::Num(calendar.map_or_else(|| f.at(tx.event_time()), |c| f.value(c))),
+        InputSource::Client(f) => InputValue::Num(row.client.get(f.index()).copied().unwrap_or(f64::NAN)),
     }
 }
 
@@ -166,8 +184,11 @@ pub fn resolve(name: &str, numeric: bool) -> Result<InputSource, FeatureError> {
             (Table::Identity, false) => InputSource::IdentityStr(col.slot),
         });
     }
-    match CalendarFeature::by_name(&canonical) {
-        Some(f) if numeric => Ok(InputSource::Calendar(f)),
+    let derived = CalendarFeature::by_name(&canonical)
+        .map(InputSource::Calendar)
+        .or_else(|| ClientFeature::by_name(&canonical).map(InputSource::Client));
+    match derived {
+        Some(source) if numeric => Ok(source),
         Some(_) => Err(FeatureError::TypeMismatch {
             name: name.to_string(),
             model_type: "string",
@@ -181,6 +202,7 @@ pub fn resolve(name: &str, numeric: bool) -> Result<InputSource, FeatureError> {
                 .flat_map(|(_, names)| names.iter().copied())
                 .collect::<Vec<_>>()
                 .join(", "),
+            client: ClientFeature::NAMES.iter().map(|(_, name)| *name).collect::<Vec<_>>().join(", "),
         }),
     }
 }
@@ -216,6 +238,29 @@ mod tests {
     fn an_input_nothing_can_fill_is_named() {
         let err = resolve("card_velocity_1h", true).unwrap_err().to_string();
         assert!(err.contains("`card_velocity_1h`") && err.contains("DT_D"), "{err}");
+        assert!(err.contains("uid_count_1h") && err.contains("D15n"), "{err}");
+    }
+
+    #[test]
+    fn client_feature_names_resolve_to_client_values_and_are_numeric() {
+        assert_eq!(resolve("uid_count_24h", true).expect("uid"), InputSource::Client(ClientFeature::UidCount24h));
+        assert_eq!(resolve_natural("D15n").expect("d15n"), (InputSource::Client(ClientFeature::D15n), true));
+        let err = resolve("card1_seen", false).unwrap_err().to_string();
+        assert!(err.contains("`card1_seen` is a string tensor"), "{err}");
+    }
+
+    #[test]
+    fn client_values_come_from_the_row_and_are_missing_without_a_client_stage() {
+        let tx = fraudstream_data::Transaction { row: fraudstream_data::Row::empty(Table::Transaction.catalog()) };
+        let mut client = vec![0.0; ClientFeature::COUNT];
+        client[ClientFeature::Cents.index()] = 0.5;
+        let sources = [InputSource::Client(ClientFeature::Cents), InputSource::TransactionNum(0)];
+        assert!(uses_client_features(&sources) && !uses_client_features(&sources[1..]));
+        let mut out = Vec::new();
+        values_into(&sources[..1], false, &FeatureRow::new(&tx, None).with_client(&client), &mut out);
+        values_into(&sources[..1], false, &FeatureRow::new(&tx, None), &mut out);
+        assert_eq!(out[0], InputValue::Num(0.5));
+        assert!(matches!(out[1], InputValue::Num(v) if v.is_nan()));
     }
 
     #[test]

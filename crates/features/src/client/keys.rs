@@ -1,0 +1,123 @@
+//! What the client features read from a record, and the keys their state is grouped by.
+//!
+//! The client key follows the winning IEEE-CIS solutions: `uid = card1 + addr1 + floor(TransactionDT / 86400 − D1)`,
+//! where the last part is the day the card was first seen. Kaggle built it by string concatenation, so a missing
+//! addr1 or D1 was the string `nan` — a valid key part shared by all records missing it. Here the same holds: a
+//! missing addr1 or D1 is one distinct key value. A missing card1 gives no key at all (the uid and card1 features
+//! are missing then), since a client without a card is not a client.
+
+use fraudstream_data::record::DT_SLOT;
+use fraudstream_data::{Identity, Table, Transaction};
+
+use super::hash::hash_str;
+
+/// Seconds per day, for the first-seen day and the normalised D columns.
+pub(crate) const DAY_SECS: f64 = 86_400.0;
+
+/// Map key bits of a numeric value: one value for every NaN and for ±0, so equal values always group together.
+pub(crate) fn num_key(v: f64) -> u64 {
+    if v.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        (v + 0.0).to_bits()
+    }
+}
+
+/// The client key. Parts are [`num_key`] bits; `first_day` is `i64::MIN` when D1 is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct UidKey {
+    pub(crate) card1: u64,
+    pub(crate) addr1: u64,
+    pub(crate) first_day: i64,
+}
+
+/// Catalog slots of the columns the client features read, resolved once.
+#[derive(Debug, Clone)]
+pub(crate) struct Slots {
+    card1: usize,
+    addr1: usize,
+    d: [usize; 15],
+    email: usize,
+    device_info: usize,
+}
+
+/// The parts of one record the client features use.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parts<'a> {
+    /// TransactionDT / 86400, fractional.
+    pub(crate) day: f64,
+    pub(crate) amount: Option<f64>,
+    pub(crate) card1: Option<f64>,
+    pub(crate) addr1: Option<f64>,
+    pub(crate) email: Option<&'a str>,
+    /// Hash of the identity's DeviceInfo; `None` when there is no identity or it has no DeviceInfo.
+    pub(crate) device: Option<u64>,
+    /// D1 … D15 (NaN when missing).
+    pub(crate) d: [f64; 15],
+}
+
+impl Slots {
+    pub(crate) fn resolve() -> Slots {
+        let tx = Table::Transaction.catalog();
+        let id = Table::Identity.catalog();
+        Slots {
+            card1: tx.col("card1").slot,
+            addr1: tx.col("addr1").slot,
+            d: std::array::from_fn(|i| tx.col(&format!("D{}", i + 1)).slot),
+            email: tx.col("P_emaildomain").slot,
+            device_info: id.col("DeviceInfo").slot,
+        }
+    }
+
+    pub(crate) fn parts<'a>(&self, tx: &'a Transaction, identity: Option<&Identity>) -> Parts<'a> {
+        let nums = &tx.row.nums;
+        let present = |v: f64| (!v.is_nan()).then_some(v);
+        Parts {
+            day: nums[DT_SLOT] / DAY_SECS,
+            amount: tx.amount(),
+            card1: present(nums[self.card1]),
+            addr1: present(nums[self.addr1]),
+            email: tx.row.strs[self.email].as_deref(),
+            device: identity.and_then(|i| i.row.strs[self.device_info].as_deref()).map(hash_str),
+            d: std::array::from_fn(|i| nums[self.d[i]]),
+        }
+    }
+}
+
+impl Parts<'_> {
+    /// The client key, when the record has a card1.
+    pub(crate) fn uid(&self) -> Option<UidKey> {
+        let card1 = self.card1?;
+        let first = (self.day - self.d[0]).floor();
+        let first_day = if first.is_finite() { first as i64 } else { i64::MIN };
+        Some(UidKey { card1: num_key(card1), addr1: num_key(self.addr1.unwrap_or(f64::NAN)), first_day })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fraudstream_data::Row;
+
+    #[test]
+    fn uid_takes_card1_addr1_and_first_seen_day_with_missing_parts_as_values() {
+        let slots = Slots::resolve();
+        let cat = Table::Transaction.catalog();
+        let mut row = Row::empty(cat);
+        row.nums[DT_SLOT] = 10.0 * 86_400.0 + 3_600.0;
+        row.nums[cat.col("card1").slot] = 4497.0;
+        row.nums[cat.col("D1").slot] = 3.0;
+        let tx = Transaction { row };
+        let key = slots.parts(&tx, None).uid().expect("card1 present");
+        assert_eq!(key, UidKey { card1: 4497f64.to_bits(), addr1: f64::NAN.to_bits(), first_day: 7 });
+
+        let mut other = tx.clone();
+        other.row.nums[cat.col("D1").slot] = f64::NAN;
+        other.row.nums[cat.col("addr1").slot] = -0.0;
+        let key = slots.parts(&other, None).uid().expect("card1 present");
+        assert_eq!((key.addr1, key.first_day), (0f64.to_bits(), i64::MIN));
+
+        other.row.nums[cat.col("card1").slot] = f64::NAN;
+        assert_eq!(slots.parts(&other, None).uid(), None);
+    }
+}
