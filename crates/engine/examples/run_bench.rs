@@ -50,6 +50,7 @@ fn config(dir: &std::path::Path, pacing: Pacing, columns: &[String]) -> RunConfi
             max_in_flight: 1,
             on_model_error: Default::default(),
             quality: None,
+            client_features: None,
         },
         out_dir: std::env::temp_dir().join("fraudstream-run-bench"),
         model_name: "bench".into(),

@@ -40,6 +40,7 @@ use crate::source::prefetch::Prefetch;
 use crate::source::{Origin, Positions, Source, SourceEvent};
 use crate::stage::{ModelStage, OnModelError, StageConfig};
 use crate::watermark::WatermarkTracker;
+use fraudstream_features::ClientFeatures;
 
 /// The operator settings shared by both modes.
 #[derive(Debug, Clone)]
@@ -54,6 +55,8 @@ pub struct JobConfig {
     pub threshold: f64,
     /// Online quality: hold labels (isFraud) back this long in event time, then measure over a rolling window.
     pub quality: Option<QualityConfig>,
+    /// Compute client (velocity) features on every joined record (needed when the model reads them).
+    pub client_features: Option<fraudstream_features::ClientConfig>,
     /// Batches scored concurrently by a remote model (1: one at a time; in-process models use every core per batch).
     pub max_in_flight: usize,
     pub on_model_error: OnModelError,
@@ -111,10 +114,14 @@ pub struct RunSummary {
 const TRANSACTIONS: u8 = 0;
 const IDENTITIES: u8 = 1;
 
-/// The input columns a run must parse: the model's inputs, the columns alerts carry, and the label (for quality).
+/// The input columns a run must parse: the model's inputs (and what client features are computed from), the
+/// columns alerts carry, and the label (for quality).
 /// Everything else can be skipped by the source ([`FileSourceConfig::columns`]).
 pub fn needed_columns(model_inputs: &[String]) -> Vec<String> {
     let mut columns: Vec<String> = model_inputs.to_vec();
+    if model_inputs.iter().any(|n| fraudstream_features::ClientFeature::by_name(n).is_some()) {
+        columns.extend(fraudstream_features::client::SOURCE_COLUMNS.iter().map(|c| c.to_string()));
+    }
     columns.extend(crate::sink::files::ALERT_COLUMNS.iter().map(|c| c.to_string()));
     columns.push("isFraud".to_string());
     columns
@@ -222,6 +229,9 @@ pub fn run_job(
     let mut stage = ModelStage::new(scorer, stage_config, control.already_scored);
     stage.observer = control.observer;
     stage.quality = config.quality.map(|q| OnlineQuality::new(q.label_delay, q.window, config.threshold));
+    if let Some(client) = &config.client_features {
+        stage.client = Some(ClientFeatures::new(*client).map_err(|e| EngineError::Config(e.to_string()))?);
+    }
     let mut join = IntervalJoin::new(config.join);
     let mut watermarks = WatermarkTracker::new(config.max_out_of_orderness, config.idle_timeout);
     let mut seen_partitions: HashSet<(u8, i32)> = HashSet::new();
@@ -332,6 +342,9 @@ pub fn run_job(
             last_metrics = now;
             stage.metrics.join(join.stats());
             stage.metrics.state_size.set(join.state_size() as f64);
+            if let Some(c) = &stage.client {
+                stage.metrics.client_entities.set(c.entities() as f64);
+            }
             stage.metrics.dead_letters.absolute(dead_letters);
             let mut status = JobStatus {
                 elapsed: started.elapsed(),

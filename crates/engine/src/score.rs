@@ -3,6 +3,8 @@
 //! Records are read through the same [`FileSource`] as the embedded stream and mapped to model inputs by the same
 //! input mapping ([`InProcessScorer`]), so a backtest scores exactly what the stream would. Each transaction is joined with its
 //! identity row by TransactionID (the first one wins; further duplicates are counted). Output keeps input order.
+//! Client (velocity) features, when the model uses them, are computed in file order — event-time order for
+//! Kaggle-layout files — where the stream computes them in join-emission order (see `fraudstream_features::client`).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -11,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fraudstream_data::{Identity, Record, Transaction};
+use fraudstream_features::ClientFeatures;
 use fraudstream_model::Model;
 
 use crate::error::EngineError;
@@ -44,6 +47,8 @@ pub struct ScoreSummary {
 /// Collects joined rows, scores them a batch at a time and writes the output lines.
 struct BatchWriter<'m> {
     scorer: InProcessScorer<'m>,
+    /// Client features, computed in file (event-time) order, when the model uses them.
+    client: Option<ClientFeatures>,
     rows: Vec<Joined>,
     batch: BatchScores,
     out: BufWriter<File>,
@@ -57,14 +62,12 @@ struct BatchWriter<'m> {
 impl BatchWriter<'_> {
     fn add(&mut self, transaction: Transaction, identity: Option<Identity>, origin: Origin) {
         let arrived = Instant::now();
-        self.rows.push(Joined {
-            transaction,
-            identity,
-            origin,
-            arrived,
-            join_wait: Duration::ZERO,
-            client: Box::default(),
-        });
+        let mut joined =
+            Joined { transaction, identity, origin, arrived, join_wait: Duration::ZERO, client: Box::default() };
+        if let Some(c) = &mut self.client {
+            joined.client = c.observe_boxed(&joined.feature_row());
+        }
+        self.rows.push(joined);
     }
 
     fn flush(&mut self) -> Result<(), EngineError> {
@@ -102,8 +105,10 @@ impl BatchWriter<'_> {
 pub fn score_files(config: &ScoreConfig, model: &Model, progress: &AtomicU64) -> Result<ScoreSummary, EngineError> {
     let started = Instant::now();
     let file = File::create(&config.out).map_err(|e| EngineError::Io { path: config.out.clone(), source: e })?;
+    let in_process = InProcessScorer::new(model)?;
     let mut scorer = BatchWriter {
-        scorer: InProcessScorer::new(model)?,
+        client: in_process.uses_client_features().then(ClientFeatures::default),
+        scorer: in_process,
         rows: Vec::with_capacity(config.batch_size),
         batch: BatchScores::default(),
         out: BufWriter::new(file),

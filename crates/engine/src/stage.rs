@@ -167,6 +167,8 @@ pub(crate) struct ModelStage<'s, 'o> {
     pub metrics: JobMetrics,
     pub observer: Option<&'o mut dyn crate::run::RunObserver>,
     pub quality: Option<crate::quality::OnlineQuality>,
+    /// Client (velocity) features computed on each joined record before it is batched, in emission order.
+    pub client: Option<fraudstream_features::ClientFeatures>,
 }
 
 /// How the model stage batches and reacts to failures.
@@ -196,10 +198,14 @@ impl<'s, 'o> ModelStage<'s, 'o> {
             metrics,
             observer: None,
             quality: None,
+            client: None,
         }
     }
 
-    pub fn push(&mut self, joined: Joined) {
+    pub fn push(&mut self, mut joined: Joined) {
+        if let Some(c) = &mut self.client {
+            joined.client = c.observe_boxed(&joined.feature_row());
+        }
         self.oldest.get_or_insert(joined.arrived);
         self.rows.push(joined);
     }

@@ -45,6 +45,7 @@ fn config(out: &Path, jitter: Duration) -> RunConfig {
             max_in_flight: 1,
             on_model_error: OnModelError::Fail,
             quality: None,
+            client_features: None,
         },
         out_dir: out.to_path_buf(),
         model_name: "pipeline_75".into(),

@@ -59,6 +59,7 @@ fn job_config(run: &Run, group: &str, scores_topic: &str) -> KafkaRunConfig {
             max_in_flight: 1,
             on_model_error: Default::default(),
             quality: None,
+            client_features: None,
         },
         commit_interval: Duration::from_millis(200),
         stop_after_idle: Some(Duration::from_secs(4)),

@@ -17,7 +17,7 @@ use fraudstream_engine::sink::kafka::KafkaSinkConfig;
 use fraudstream_engine::sink::Scored;
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_engine::source::kafka::{Assignment, KafkaSourceConfig};
-use fraudstream_features::InputMapping;
+use fraudstream_features::{ClientConfig, InputMapping};
 use fraudstream_model::Model;
 
 use crate::args::{ProcessingGuarantee, RunArgs};
@@ -77,6 +77,7 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
         max_in_flight: args.max_in_flight,
         on_model_error: args.on_model_error,
         quality: args.label_delay.map(|label_delay| QualityConfig { label_delay, window: args.quality_window }),
+        client_features: InputMapping::for_model(&model)?.uses_client_features().then(ClientConfig::default),
     };
     let dashboard = match (dashboard, args.dashboard_addr) {
         (Some(d), _) => Some((d, None)),

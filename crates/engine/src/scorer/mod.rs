@@ -58,6 +58,11 @@ impl<'m> InProcessScorer<'m> {
         Ok(InProcessScorer { model, mapping: InputMapping::for_model(model)?, inputs: InputBatch::new(model)? })
     }
 
+    /// Whether the model reads client (velocity) features, which the job must then compute before scoring.
+    pub fn uses_client_features(&self) -> bool {
+        self.mapping.uses_client_features()
+    }
+
     /// Fills the model's input buffers for `rows` (the feature step alone, without running the model).
     pub fn fill_inputs(&mut self, rows: &[Joined]) -> Result<&mut InputBatch, EngineError> {
         self.inputs.clear();

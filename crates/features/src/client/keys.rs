@@ -56,6 +56,31 @@ pub(crate) struct Parts<'a> {
     pub(crate) d: [f64; 15],
 }
 
+/// The input columns client features are computed from (besides TransactionID, TransactionDT and
+/// TransactionAmt): a job that parses only what it needs must parse these when its model reads client features.
+pub const SOURCE_COLUMNS: &[&str] = &[
+    "TransactionAmt",
+    "card1",
+    "addr1",
+    "P_emaildomain",
+    "DeviceInfo",
+    "D1",
+    "D2",
+    "D3",
+    "D4",
+    "D5",
+    "D6",
+    "D7",
+    "D8",
+    "D9",
+    "D10",
+    "D11",
+    "D12",
+    "D13",
+    "D14",
+    "D15",
+];
+
 impl Slots {
     pub(crate) fn resolve() -> Slots {
         let tx = Table::Transaction.catalog();
