@@ -34,6 +34,14 @@ pub enum Command {
     /// Serve models over HTTP: Azure ML / Confluent ML_PREDICT format, KServe v2 and v1, versioned, hot-reloaded.
     Serve(ServeArgs),
 
+    /// Train a gradient-boosted-tree model on the features the stream computes (raw columns, calendar and client
+    /// velocity features); writes model.onnx and model.json.
+    Train(TrainArgs),
+
+    /// Everything in one command: generate data (or use --data), train a model (or use --model), start the scoring
+    /// server and the streaming job at a watchable speed with the live dashboard, then print a report.
+    Demo(DemoArgs),
+
     /// Print the Confluent Cloud Flink SQL of the whole pipeline for a model: tables, join, features, ML_PREDICT.
     FlinkSql(FlinkSqlArgs),
 }
@@ -107,6 +115,132 @@ pub struct InputArgs {
     /// Malformed rows to skip (each reported as file:line:column) before stopping with an error.
     #[arg(long, default_value_t = 10)]
     pub max_bad_rows: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Use these files (train_transaction.csv and optionally train_identity.csv, Kaggle layout) instead of
+    /// generating data.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+
+    /// Transactions to generate when --data is not given.
+    #[arg(long, default_value_t = 590_540)]
+    pub rows: u64,
+
+    /// Seed of the generated data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Score with this ONNX model instead of training one.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+
+    /// Event time replayed per second of wall time (120000: the 182 days of the data in about two minutes).
+    #[arg(long, default_value_t = 120_000.0)]
+    pub speedup: f64,
+
+    /// Where the dashboard listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub dashboard_addr: std::net::SocketAddr,
+
+    /// Where the scoring server listens (the job calls it like Confluent's ML_PREDICT would).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
+    pub serve_addr: std::net::SocketAddr,
+
+    /// Score inside the job instead of through the scoring server.
+    #[arg(long)]
+    pub in_process: bool,
+
+    /// Labels (isFraud) reach the online quality measures this long after their transaction, in event time.
+    #[arg(long, value_parser = parse_duration, default_value = "3d")]
+    pub label_delay: Duration,
+
+    /// Scores at or above this raise an alert.
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+
+    /// Directory for generated data, the trained model and the job's output.
+    #[arg(long, value_name = "DIR", default_value = "demo-out")]
+    pub out: PathBuf,
+
+    /// Run against Kafka: produce the data to these brokers, then consume it (needs --schema-registry).
+    #[arg(long)]
+    pub brokers: Option<String>,
+
+    /// Schema Registry URL for --brokers.
+    #[arg(long, value_name = "URL")]
+    pub schema_registry: Option<String>,
+
+    /// Exit after the report instead of keeping the dashboard up until Ctrl-C.
+    #[arg(long)]
+    pub exit_when_done: bool,
+
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Directory for model.onnx and model.json (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "model")]
+    pub out: PathBuf,
+
+    /// Train on the raw columns only (no client velocity features).
+    #[arg(long)]
+    pub no_client_features: bool,
+
+    /// Boosting rounds (trees), at most.
+    #[arg(long, default_value_t = 300)]
+    pub rounds: usize,
+
+    /// Shrinkage of each tree's contribution.
+    #[arg(long, default_value_t = 0.05)]
+    pub learning_rate: f64,
+
+    /// Leaves per tree (leaf-wise growth).
+    #[arg(long, default_value_t = 31)]
+    pub num_leaves: usize,
+
+    /// Fewest training rows in a leaf.
+    #[arg(long, default_value_t = 20)]
+    pub min_data_in_leaf: usize,
+
+    /// L2 regularisation of leaf values.
+    #[arg(long, default_value_t = 0.0)]
+    pub lambda_l2: f64,
+
+    /// Share of features each tree may use.
+    #[arg(long, default_value_t = 0.8)]
+    pub feature_fraction: f64,
+
+    /// Share of rows each tree is grown on (1: all).
+    #[arg(long, default_value_t = 0.8)]
+    pub bagging_fraction: f64,
+
+    /// Stop when the held-out ROC AUC has not improved for this many rounds (0: never).
+    #[arg(long, default_value_t = 50)]
+    pub early_stopping_rounds: usize,
+
+    /// Share of the data, the latest by event time, held out for validation and the reported metrics.
+    #[arg(long, default_value_t = 0.2)]
+    pub valid_fraction: f64,
+
+    /// Seed of the row and feature sampling: the same seed and data give the same model.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Training threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

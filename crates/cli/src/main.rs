@@ -21,6 +21,8 @@ fn main() -> std::process::ExitCode {
         Command::Score(a) => commands::score::run(a),
         Command::Run(a) => commands::run::run(*a),
         Command::Serve(a) => commands::serve::run(a),
+        Command::Train(a) => commands::train::run(a),
+        Command::Demo(a) => commands::demo::run(a),
         Command::FlinkSql(a) => commands::flink_sql::run(a),
     };
     match result {

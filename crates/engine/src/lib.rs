@@ -11,7 +11,8 @@
 //! - [`scorer`]: the model stage's scoring seam: in-process ONNX, or a remote endpoint (Azure ML, KServe v2).
 //! - [`sink`]: outputs (scores, alerts, dead letters).
 //! - [`score`]: batch scoring of the CSV files through the same source and input mapping as the stream.
-//! - [`quality`]: model quality measures (ROC AUC).
+//! - [`quality`]: model quality measures (ROC AUC), offline and online from delayed labels.
+//! - [`replay`]: training data from the stream's own pipeline (same join order, same client features).
 //! - [`kafka`]: connection settings (`--brokers`, `-X key=value`) and topic administration.
 //! - [`partitioner`]: the Java client's murmur2 key partitioner, so Java and Flink consumers agree with us.
 //! - [`pacing`]: replaying event time at a speed-up or a fixed rate.
@@ -24,6 +25,7 @@ pub mod pacing;
 pub mod partitioner;
 pub mod produce;
 pub mod quality;
+pub mod replay;
 pub mod run;
 pub mod score;
 pub mod scorer;

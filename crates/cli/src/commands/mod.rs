@@ -1,5 +1,6 @@
 //! One module per subcommand: turn parsed flags into a library call and a human summary.
 
+pub mod demo;
 pub mod flink_sql;
 pub mod generate;
 pub mod metrics;
@@ -7,3 +8,4 @@ pub mod produce;
 pub mod run;
 pub mod score;
 pub mod serve;
+pub mod train;
