@@ -134,7 +134,9 @@ fn report(model: &TrainedModel, onnx: &Path, json: &Path) {
             m.valid_auc, m.valid_pr_auc, m.recall_at_1pct_fpr, m.recall_at_5pct_fpr, m.valid_positives, m.valid_rows
         );
     }
-    let top: Vec<String> = r.importance.iter().take(8).map(|f| f.feature.clone()).collect();
+    let mut by_gain: Vec<_> = r.importance.iter().filter(|f| f.gain > 0.0).collect();
+    by_gain.sort_by(|a, b| b.gain.total_cmp(&a.gain));
+    let top: Vec<String> = by_gain.iter().take(8).map(|f| f.feature.clone()).collect();
     println!("most important features (gain): {}", top.join(", "));
     println!("wrote {} and {}", onnx.display(), json.display());
 }
