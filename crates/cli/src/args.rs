@@ -181,6 +181,22 @@ pub struct DemoArgs {
     pub quiet: bool,
 }
 
+/// The interval join's window and watermark delay, shared by `run` and `flink-sql` so both mean the same.
+#[derive(Debug, Args)]
+pub struct JoinWindowArgs {
+    /// An identity joins a transaction at time T if its time is at or after T minus this.
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub join_lower: Duration,
+
+    /// An identity joins a transaction at time T if its time is at or before T plus this.
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub join_upper: Duration,
+
+    /// Watermark delay: how far behind the newest event time (per input partition) records may still arrive.
+    #[arg(long, value_parser = parse_duration, default_value = "20s")]
+    pub max_out_of_orderness: Duration,
+}
+
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     #[command(flatten)]
@@ -437,17 +453,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "X")]
     pub speedup: Option<f64>,
 
-    /// An identity joins a transaction at time T if its time is at or after T minus this.
-    #[arg(long, value_parser = parse_duration, default_value = "60s")]
-    pub join_lower: Duration,
-
-    /// An identity joins a transaction at time T if its time is at or before T plus this.
-    #[arg(long, value_parser = parse_duration, default_value = "60s")]
-    pub join_upper: Duration,
-
-    /// Watermark delay: how far behind the newest event time records may still arrive in order.
-    #[arg(long, value_parser = parse_duration, default_value = "20s")]
-    pub max_out_of_orderness: Duration,
+    #[command(flatten)]
+    pub window: JoinWindowArgs,
 
     /// An input that delivers nothing for this long (processing time) stops holding the watermark back.
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
@@ -577,17 +584,8 @@ pub struct FlinkSqlArgs {
     #[arg(long, value_enum, default_value = "create")]
     pub tables: crate::flink_sql::TableMode,
 
-    /// An identity joins a transaction at time T if its time is at or after T minus this.
-    #[arg(long, value_parser = parse_duration, default_value = "60s")]
-    pub join_lower: Duration,
-
-    /// An identity joins a transaction at time T if its time is at or before T plus this.
-    #[arg(long, value_parser = parse_duration, default_value = "60s")]
-    pub join_upper: Duration,
-
-    /// Watermark delay of both input tables.
-    #[arg(long, value_parser = parse_duration, default_value = "20s")]
-    pub max_out_of_orderness: Duration,
+    #[command(flatten)]
+    pub window: JoinWindowArgs,
 
     /// Send the inputs as one JSON string column even when the model has at most 84 (wider models always are).
     #[arg(long)]

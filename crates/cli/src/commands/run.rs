@@ -67,8 +67,8 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
     let model = Model::load(&args.model).with_context(|| format!("loading model {}", args.model.display()))?;
     let model_name = args.model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
     let job = JobConfig {
-        join: JoinConfig { lower: args.join_lower, upper: args.join_upper, max_wait: args.max_wait },
-        max_out_of_orderness: args.max_out_of_orderness,
+        join: JoinConfig { lower: args.window.join_lower, upper: args.window.join_upper, max_wait: args.max_wait },
+        max_out_of_orderness: args.window.max_out_of_orderness,
         idle_timeout: args.idle_timeout,
         pacing,
         batch_size: args.batch_size,
