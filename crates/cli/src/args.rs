@@ -418,7 +418,8 @@ pub struct RunArgs {
     pub processing_guarantee: ProcessingGuarantee,
 
     /// Kafka mode, exactly-once: the producer's transactional.id; stable across restarts of one instance, distinct
-    /// between instances running at once (default: fraudstream-GROUP-ASSIGN).
+    /// between instances running at once (default: fraudstream-GROUP-PARTITIONS with --assign, else one per
+    /// process).
     #[arg(long, value_name = "ID")]
     pub transactional_id: Option<String>,
 

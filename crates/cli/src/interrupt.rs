@@ -1,5 +1,6 @@
-//! Ctrl-C handling for long-running commands: the first interrupt asks the job to stop cleanly (final flush,
-//! offset commit, summary); a second one exits at once.
+//! Ctrl-C / SIGTERM handling for long-running commands: the first signal asks the job to stop cleanly (final flush,
+//! offset commit, summary) — so `systemctl stop` or a Kubernetes pod shutdown is not a crash; a second one exits at
+//! once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,11 +13,11 @@ pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     let spawned = std::thread::Builder::new().name("ctrl-c".into()).spawn(move || {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
         rt.block_on(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if signalled().await {
                 eprintln!("\nstopping: finishing in-flight work (Ctrl-C again to quit at once)");
                 flag.store(true, Ordering::SeqCst);
             }
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if signalled().await {
                 std::process::exit(130);
             }
         });
@@ -25,4 +26,21 @@ pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
         tracing::warn!("Ctrl-C will not stop the job cleanly: {e}");
     }
     stop
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM; `false` if no handler could be installed.
+async fn signalled() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut term) = signal(SignalKind::terminate()) else { return tokio::signal::ctrl_c().await.is_ok() };
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.is_ok(),
+            r = term.recv() => r.is_some(),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.is_ok()
+    }
 }

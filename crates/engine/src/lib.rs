@@ -26,6 +26,7 @@ pub mod partitioner;
 pub mod produce;
 pub mod quality;
 pub mod replay;
+pub mod reservoir;
 pub mod run;
 pub mod score;
 pub mod scorer;

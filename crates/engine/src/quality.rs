@@ -37,7 +37,12 @@ pub fn roc_auc(scores: &[f64], labels: &[bool]) -> Option<f64> {
 /// The job holds each scored transaction's label back until the stream's event time has moved `label_delay` past
 /// the transaction, then counts it in a window of the `window` most recently labelled transactions, over which
 /// ROC AUC, precision and recall at the alert threshold are computed. Memory is bounded by the window plus the
-/// transactions scored within one label delay.
+/// transactions scored within one label delay, capped at [`MAX_PENDING`] (beyond that — e.g. 7 days at thousands
+/// of transactions a second — new transactions are not tracked until earlier labels have arrived, so the window
+/// then covers a sample).
+/// Transactions waiting for their label at most (24 bytes each: 96 MiB).
+pub const MAX_PENDING: usize = 4 << 20;
+
 #[derive(Debug)]
 pub struct OnlineQuality {
     label_delay_ms: i64,
@@ -76,7 +81,9 @@ impl OnlineQuality {
 
     /// Records a scored, labelled transaction; its label becomes known `label_delay` later in event time.
     pub fn scored(&mut self, event_time: EventTime, score: f64, label: bool) {
-        self.pending.push_back((event_time.millis(), score, label));
+        if self.pending.len() < MAX_PENDING {
+            self.pending.push_back((event_time.millis(), score, label));
+        }
     }
 
     /// Moves the labels whose delay has passed at event time `now` into the window.

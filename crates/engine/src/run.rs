@@ -102,7 +102,8 @@ pub struct RunSummary {
     pub dead_letters: u64,
     pub join: JoinStats,
     pub elapsed: Duration,
-    /// Arrival → score latency percentiles in milliseconds: p50, p99, max.
+    /// Arrival → score latency percentiles in milliseconds: p50, p99, max (over a uniform sample of 2 Mi beyond
+    /// that many transactions, as is the ROC AUC).
     pub latency_ms: (f64, f64, f64),
     /// ROC AUC of the scores against `isFraud`, when the input is labelled.
     pub auc: Option<f64>,
@@ -315,10 +316,14 @@ pub fn run_job(
         }
         let idle_stop =
             control.stop_after_idle.is_some_and(|d| last_input.is_some_and(|last| now.duration_since(last) >= d));
-        if idle_stop || control.stop.load(Ordering::Relaxed) {
+        let interrupted = !done && !idle_stop && control.stop.load(Ordering::Relaxed);
+        if idle_stop || interrupted {
             done = true;
         }
-        if done {
+        // At the end of the input (or of a bounded run over a stream), transactions still waiting for an identity
+        // are emitted. An interrupted run over a replayable source (Kafka) leaves them: the checkpoint commits no
+        // further than the oldest of them, so the next run reads them again and can still join them.
+        if done && !(interrupted && source.replayable()) {
             for p in &seen_partitions {
                 watermarks.finish(*p);
             }
@@ -345,13 +350,13 @@ pub fn run_job(
             if let Some(c) = &stage.client {
                 stage.metrics.client_entities.set(c.entities() as f64);
             }
-            stage.metrics.dead_letters.absolute(dead_letters);
+            stage.metrics.dead_letters.absolute(dead_letters + stage.totals.model_errors);
             let mut status = JobStatus {
                 elapsed: started.elapsed(),
                 records_in: progress.records_in.load(Ordering::Relaxed),
                 scored: progress.scored.load(Ordering::Relaxed),
                 alerts: progress.alerts.load(Ordering::Relaxed),
-                dead_letters,
+                dead_letters: dead_letters + stage.totals.model_errors,
                 join_state: join.state_size() as u64,
                 event_time: (newest.millis() > i64::MIN).then_some(newest),
                 ..JobStatus::default()
@@ -372,10 +377,15 @@ pub fn run_job(
         }
     }
     let totals = &mut stage.totals;
-    let auc = if totals.all_labelled { crate::quality::roc_auc(&totals.scores, &totals.labels) } else { None };
-    let latency_ms = percentiles(&mut totals.latencies);
+    let auc = if totals.all_labelled {
+        let (scores, labels): (Vec<f64>, Vec<bool>) = totals.labelled.items().iter().copied().unzip();
+        crate::quality::roc_auc(&scores, &labels)
+    } else {
+        None
+    };
+    let latency_ms = percentiles(totals.latencies.items_mut());
     Ok(RunSummary {
-        scored: totals.latencies.len() as u64,
+        scored: totals.written,
         skipped_already_scored: totals.skipped_already_scored,
         model_errors: totals.model_errors,
         alerts: totals.alerts,

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::error::EngineError;
 use crate::join::Joined;
 use crate::metrics::JobMetrics;
+use crate::reservoir::{Reservoir, SUMMARY_CAPACITY};
 use crate::run::RunProgress;
 use crate::scorer::{BatchScores, Scorer};
 use crate::sink::{Scored, Sink};
@@ -139,11 +140,14 @@ impl Drop for Workers {
 }
 
 /// Counters the run summary reports.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct StageTotals {
-    pub latencies: Vec<f32>,
-    pub scores: Vec<f64>,
-    pub labels: Vec<bool>,
+    /// Transactions written (scored or, with `OnModelError::Skip`, written with a null score).
+    pub written: u64,
+    /// Arrival → score latencies in ms, sampled.
+    pub latencies: Reservoir<f32>,
+    /// (score, isFraud) of labelled transactions, sampled, for the summary's ROC AUC.
+    pub labelled: Reservoir<(f64, bool)>,
     pub all_labelled: bool,
     pub alerts: u64,
     pub skipped_already_scored: u64,
@@ -194,7 +198,15 @@ impl<'s, 'o> ModelStage<'s, 'o> {
             threshold: config.threshold,
             on_error: config.on_error,
             already_scored,
-            totals: StageTotals { all_labelled: true, ..StageTotals::default() },
+            totals: StageTotals {
+                written: 0,
+                latencies: Reservoir::new(SUMMARY_CAPACITY),
+                labelled: Reservoir::new(SUMMARY_CAPACITY),
+                all_labelled: true,
+                alerts: 0,
+                skipped_already_scored: 0,
+                model_errors: 0,
+            },
             metrics,
             observer: None,
             quality: None,
@@ -301,11 +313,11 @@ impl<'s, 'o> ModelStage<'s, 'o> {
             let latency_ms = now.duration_since(joined.arrived).as_secs_f64() * 1000.0;
             let label = score.is_some_and(|s| s >= self.threshold);
             self.totals.alerts += u64::from(label);
+            self.totals.written += 1;
             self.totals.latencies.push(latency_ms as f32);
             match (joined.transaction.is_fraud(), score) {
                 (Some(l), Some(s)) => {
-                    self.totals.scores.push(s);
-                    self.totals.labels.push(l);
+                    self.totals.labelled.push((s, l));
                     if let Some(q) = &mut self.quality {
                         q.scored(joined.transaction.event_time(), s, l);
                     }

@@ -200,12 +200,14 @@ fn kafka_config(args: &RunArgs, brokers: &str, job: JobConfig, model_name: Strin
             flush_timeout: Duration::from_secs(60),
             transactional_id: (args.processing_guarantee == ProcessingGuarantee::ExactlyOnce).then(|| {
                 args.transactional_id.clone().unwrap_or_else(|| {
-                    let assign = match &args.assign {
-                        Assignment::Group => "group".to_string(),
+                    // Static assignment: one id per partition set, so a restart fences its predecessor. Group
+                    // mode: one id per process (members are fenced through the group generation instead).
+                    let member = match &args.assign {
+                        Assignment::Group => format!("member-{}", std::process::id()),
                         Assignment::All => "all".to_string(),
                         Assignment::Static(list) => list.iter().map(i32::to_string).collect::<Vec<_>>().join("_"),
                     };
-                    format!("fraudstream-{}-{assign}", args.group)
+                    format!("fraudstream-{}-{member}", args.group)
                 })
             }),
         },

@@ -249,7 +249,12 @@ impl Sink for KafkaSinks {
         Ok(true)
     }
 
+    /// With transactions, output of a failed attempt is aborted and never visible to read_committed readers, so
+    /// there is nothing to read back (and our own open transaction would hold the read below the topic's end).
     fn already_written(&mut self) -> Result<Option<std::collections::HashSet<i64>>, EngineError> {
+        if self.config.transactional_id.is_some() {
+            return Ok(None);
+        }
         scored_transaction_ids(&self.config.kafka, &self.registry, &self.config.scores_topic).map(Some)
     }
 }

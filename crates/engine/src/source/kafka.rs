@@ -208,6 +208,10 @@ impl Source for KafkaSource {
         self.consumer.group_metadata()
     }
 
+    fn replayable(&self) -> bool {
+        true
+    }
+
     fn commit(&mut self, positions: &Positions) -> Result<(), EngineError> {
         let mut tpl = TopicPartitionList::new();
         for ((topic, partition), offset) in positions {

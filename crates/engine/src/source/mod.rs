@@ -80,6 +80,11 @@ pub trait Source: Send {
         false
     }
 
+    /// Whether records not committed are delivered again by the next run (Kafka), so a stopped job may leave them.
+    fn replayable(&self) -> bool {
+        false
+    }
+
     /// The consumer group's identity, for committing input offsets inside an output transaction (Kafka only).
     fn group_metadata(&self) -> Option<rdkafka::consumer::ConsumerGroupMetadata> {
         None
