@@ -72,12 +72,14 @@ fn main() -> Result<(), Error> {
         ..TrainParams::default()
     };
     let t = Instant::now();
+    let cpu = cpu_seconds();
     let model = train_with_progress(&data, &params, &mut |p| {
         if p.round % 50 == 0 {
             println!("  round {:>4}  train loss {:.5}  {:.1}s", p.round, p.train_loss, p.elapsed.as_secs_f64());
         }
     })?;
     let seconds = t.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().zip(cpu).map(|(b, a)| b - a);
     let r = model.report();
     let m = r.metrics.clone().ok_or("no validation metrics")?;
     println!(
@@ -91,6 +93,9 @@ fn main() -> Result<(), Error> {
         m.recall_at_1pct_fpr,
         m.recall_at_5pct_fpr
     );
+    if let Some(cpu) = cpu {
+        println!("train cpu_s={cpu:.1} (user+system of the whole process while training; steadier than wall time on a busy machine)");
+    }
     let mut top: Vec<_> = r.importance.iter().collect();
     top.sort_by(|a, b| b.gain.total_cmp(&a.gain));
     let top: Vec<String> = top.iter().take(10).map(|i| format!("{} {:.0}", i.feature, i.gain)).collect();
@@ -102,6 +107,16 @@ fn main() -> Result<(), Error> {
     write_outputs(&out, &model, &data, seconds)?;
     println!("wrote {} in {:.1}s", out.display(), t.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// User + system CPU seconds of this process so far (Linux `/proc/self/stat`), `None` elsewhere.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields overall.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 /// Reads both tables, joins identities by TransactionID, sorts by TransactionDT and extracts the features.

@@ -167,8 +167,7 @@ mod tests {
         let mut h = Histogram::zeros(bins.len());
         let mut total = Stats::default();
         for (i, &(g, hh, n)) in bins.iter().enumerate() {
-            h.gh[i] = [g, hh];
-            h.n[i] = n;
+            h.set(i, Stats { g, h: hh, n });
             total = total.add(Stats { g, h: hh, n });
         }
         (h, layout, total)
