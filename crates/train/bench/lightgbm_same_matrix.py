@@ -30,4 +30,4 @@ m = lgb.train(params, lgb.Dataset(X[:cut], y[:cut]), num_boost_round=rounds)
 dt = time.perf_counter() - t0
 p = m.predict(X[cut:])
 print(f"lightgbm {lgb.__version__} same matrix rows={cut} features={X.shape[1]} rounds={rounds} threads={threads} "
-      f"train_s={dt:.1f} auc={roc_auc_score(y[cut:], p):.4f} pr_auc={average_precision_score(y[cut:], p):.4f}")
+      f"train_s={dt:.1f} auc={roc_auc_score(y[cut:], p):.5f} pr_auc={average_precision_score(y[cut:], p):.4f}")

@@ -42,9 +42,15 @@ pub(crate) struct Rules {
 }
 
 impl Rules {
+    /// `G² / (H + λ)`; 0 for an empty side (only reachable with `min_sum_hessian_in_leaf = 0` and `λ = 0`).
     #[inline]
     fn score(&self, s: Stats) -> f64 {
-        s.g * s.g / (s.h + self.lambda_l2)
+        let d = s.h + self.lambda_l2;
+        if d > 0.0 {
+            s.g * s.g / d
+        } else {
+            0.0
+        }
     }
 
     #[inline]

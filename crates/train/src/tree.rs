@@ -83,6 +83,21 @@ impl Tree {
         }
     }
 
+    /// Splits on the longest root-to-leaf path (0 for a single leaf).
+    pub fn depth(&self) -> usize {
+        fn walk(t: &Tree, c: Child) -> usize {
+            match c {
+                Child::Leaf(_) => 0,
+                Child::Node(i) => 1 + t.nodes[i as usize].children.iter().map(|&c| walk(t, c)).max().unwrap_or(0),
+            }
+        }
+        if self.nodes.is_empty() {
+            0
+        } else {
+            walk(self, Child::Node(0))
+        }
+    }
+
     /// The leaf of row `row` of the binned matrix.
     #[inline]
     pub fn leaf_of_row(&self, m: &BinnedMatrix, row: usize) -> usize {
