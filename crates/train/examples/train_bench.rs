@@ -28,6 +28,7 @@ use fraudstream_data::csv_table::FileTableReader;
 use fraudstream_data::generate::{generate, GenerateConfig, FULL_ROWS};
 use fraudstream_data::{Identity, Table, Transaction};
 use fraudstream_features::{FeatureRow, FeatureSet, InputValue};
+use fraudstream_model::{InputBatch, Model};
 use fraudstream_train::{train_with_progress, Dataset, DatasetBuilder, TrainParams, TrainedModel};
 
 type Error = Box<dyn std::error::Error>;
@@ -72,16 +73,18 @@ fn main() -> Result<(), Error> {
         ..TrainParams::default()
     };
     let t = Instant::now();
+    let cpu = cpu_seconds();
     let model = train_with_progress(&data, &params, &mut |p| {
         if p.round % 50 == 0 {
             println!("  round {:>4}  train loss {:.5}  {:.1}s", p.round, p.train_loss, p.elapsed.as_secs_f64());
         }
     })?;
     let seconds = t.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().zip(cpu).map(|(b, a)| b - a);
     let r = model.report();
     let m = r.metrics.clone().ok_or("no validation metrics")?;
     println!(
-        "fraudstream-train rows={} features={} rounds={} threads={threads} train_s={seconds:.1} auc={:.4} \
+        "fraudstream-train rows={} features={} rounds={} threads={threads} train_s={seconds:.1} auc={:.5} \
          pr_auc={:.4} recall@1%fpr={:.3} recall@5%fpr={:.3}",
         r.train_rows,
         set.len(),
@@ -91,10 +94,22 @@ fn main() -> Result<(), Error> {
         m.recall_at_1pct_fpr,
         m.recall_at_5pct_fpr
     );
+    if let Some(cpu) = cpu {
+        println!("train cpu_s={cpu:.1} (user+system of the whole process while training; steadier than wall time on a busy machine)");
+    }
+    println!("trees: {}, deepest {} splits", model.n_trees(), model.max_depth());
     let mut top: Vec<_> = r.importance.iter().collect();
     top.sort_by(|a, b| b.gain.total_cmp(&a.gain));
     let top: Vec<String> = top.iter().take(10).map(|i| format!("{} {:.0}", i.feature, i.gain)).collect();
     println!("top gain: {}", top.join(", "));
+
+    let t = Instant::now();
+    let (rows, max_diff, seconds_engine) = engine_parity(&model, &data, r.train_rows)?;
+    println!(
+        "fraudstream_model scored the exported model.onnx on {rows} validation rows in {seconds_engine:.2}s: \
+         max |p_engine - p_trainer| = {max_diff:.2e}"
+    );
+    println!("parity checked in {:.1}s", t.elapsed().as_secs_f64());
 
     let t = Instant::now();
     std::fs::create_dir_all(&out)?;
@@ -102,6 +117,38 @@ fn main() -> Result<(), Error> {
     write_outputs(&out, &model, &data, seconds)?;
     println!("wrote {} in {:.1}s", out.display(), t.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Scores the validation rows with the exported ONNX model through `fraudstream_model` (the stream's engine) and
+/// returns (rows, max |difference| from the trainer's own probabilities, engine seconds).
+fn engine_parity(model: &TrainedModel, data: &Dataset, train_rows: usize) -> Result<(usize, f32, f64), Error> {
+    let engine = Model::from_bytes(&model.to_onnx())?;
+    let mut batch = InputBatch::new(&engine)?;
+    let width = data.features().len();
+    for row in train_rows..data.len() {
+        for f in 0..width {
+            match data.value(row, f) {
+                InputValue::Num(x) => batch.push_f64(f, x)?,
+                InputValue::Str(s) => batch.push_str(f, s)?,
+            }
+        }
+    }
+    let t = Instant::now();
+    let scores = engine.predict_proba(&mut batch)?;
+    let seconds = t.elapsed().as_secs_f64();
+    let ours = model.predict_dataset(data)?;
+    let max_diff = scores.p_positive.iter().zip(&ours[train_rows..]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    Ok((data.len() - train_rows, max_diff, seconds))
+}
+
+/// User + system CPU seconds of this process so far (Linux `/proc/self/stat`), `None` elsewhere.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields overall.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 /// Reads both tables, joins identities by TransactionID, sorts by TransactionDT and extracts the features.

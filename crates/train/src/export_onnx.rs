@@ -252,3 +252,68 @@ fn floats(name: &str, v: Vec<f32>) -> AttributeProto {
 fn strings(name: &str, v: Vec<Vec<u8>>) -> AttributeProto {
     AttributeProto { strings: v, ..attr(name, attribute_type::STRINGS) }
 }
+
+#[cfg(test)]
+mod tests {
+    use fraudstream_features::InputValue;
+    use fraudstream_model::{InputBatch, Model};
+
+    use crate::model::{ModelFeature, TrainReport, TrainedModel, ValueKind};
+    use crate::params::TrainParams;
+    use crate::tree::{Child, Node, Tree};
+
+    fn model(trees: Vec<Tree>) -> TrainedModel {
+        let features = vec![ModelFeature { name: "TransactionAmt".into(), kind: ValueKind::Numeric, vocabulary: None }];
+        let report = TrainReport {
+            train_rows: 0,
+            valid_rows: 0,
+            rounds_trained: trees.len(),
+            rounds_used: trees.len(),
+            metrics: None,
+            importance: Vec::new(),
+            history: Vec::new(),
+            train_seconds: 0.0,
+        };
+        TrainedModel::new(features, trees, -1.25, TrainParams::default(), report, 7)
+    }
+
+    fn split(threshold: f32, missing_left: bool, children: [Child; 2]) -> Node {
+        Node { feature: 0, bin: 1, threshold, missing_left, children, gain: 1.0 }
+    }
+
+    #[test]
+    fn edge_shaped_trees_score_the_same_in_the_engine() {
+        // "Every number left, missing right" (threshold +inf), a missing-left split, and a single-leaf tree.
+        let trees = vec![
+            Tree {
+                nodes: vec![split(f32::INFINITY, false, [Child::Leaf(0), Child::Leaf(1)])],
+                leaf_values: vec![-0.5, 2.0],
+            },
+            Tree {
+                nodes: vec![
+                    split(10.5, true, [Child::Node(1), Child::Leaf(1)]),
+                    split(-3.0, false, [Child::Leaf(0), Child::Leaf(2)]),
+                ],
+                leaf_values: vec![0.25, -0.75, 1.5],
+            },
+            Tree { nodes: Vec::new(), leaf_values: vec![-0.125] },
+        ];
+        let m = model(trees);
+        let engine = Model::from_bytes(&m.to_onnx()).expect("loads");
+        let xs = [f64::NAN, f64::NEG_INFINITY, -3.0, -2.5, 10.5, 11.0, f64::INFINITY, 1e30];
+        let mut batch = InputBatch::new(&engine).expect("batch");
+        for &x in &xs {
+            batch.push_f64(0, x).expect("push");
+        }
+        let scores = engine.predict_proba(&mut batch).expect("scores");
+        for (i, &x) in xs.iter().enumerate() {
+            let ours = m.predict_row(&[InputValue::Num(x)]).expect("predicts");
+            assert_eq!(scores.p_positive[i], ours, "x = {x}");
+            assert_eq!(scores.labels[i], i64::from(ours > 0.5), "x = {x}");
+        }
+        if let Ok(dir) = std::env::var("FRAUDSTREAM_TRAIN_FIXTURE_DIR") {
+            // For a manual onnxruntime check of the same shapes (bench/check_onnxruntime.py does the full model).
+            std::fs::write(std::path::Path::new(&dir).join("edge_trees.onnx"), m.to_onnx()).expect("write fixture");
+        }
+    }
+}

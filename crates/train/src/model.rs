@@ -144,6 +144,12 @@ impl TrainedModel {
         self.trees.len()
     }
 
+    /// The deepest tree's depth (splits on its longest path). Leaf-wise trees can be deep and unbalanced; this says
+    /// how many comparisons the worst row needs per tree when the model is served.
+    pub fn max_depth(&self) -> usize {
+        self.trees.iter().map(Tree::depth).max().unwrap_or(0)
+    }
+
     /// Initial log-odds every prediction starts from.
     pub fn base_score(&self) -> f64 {
         self.base_score

@@ -42,9 +42,15 @@ pub(crate) struct Rules {
 }
 
 impl Rules {
+    /// `G² / (H + λ)`; 0 for an empty side (only reachable with `min_sum_hessian_in_leaf = 0` and `λ = 0`).
     #[inline]
     fn score(&self, s: Stats) -> f64 {
-        s.g * s.g / (s.h + self.lambda_l2)
+        let d = s.h + self.lambda_l2;
+        if d > 0.0 {
+            s.g * s.g / d
+        } else {
+            0.0
+        }
     }
 
     #[inline]
@@ -167,8 +173,7 @@ mod tests {
         let mut h = Histogram::zeros(bins.len());
         let mut total = Stats::default();
         for (i, &(g, hh, n)) in bins.iter().enumerate() {
-            h.gh[i] = [g, hh];
-            h.n[i] = n;
+            h.set(i, Stats { g, h: hh, n });
             total = total.add(Stats { g, h: hh, n });
         }
         (h, layout, total)

@@ -83,6 +83,21 @@ impl Tree {
         }
     }
 
+    /// Splits on the longest root-to-leaf path (0 for a single leaf).
+    pub fn depth(&self) -> usize {
+        fn walk(t: &Tree, c: Child) -> usize {
+            match c {
+                Child::Leaf(_) => 0,
+                Child::Node(i) => 1 + t.nodes[i as usize].children.iter().map(|&c| walk(t, c)).max().unwrap_or(0),
+            }
+        }
+        if self.nodes.is_empty() {
+            0
+        } else {
+            walk(self, Child::Node(0))
+        }
+    }
+
     /// The leaf of row `row` of the binned matrix.
     #[inline]
     pub fn leaf_of_row(&self, m: &BinnedMatrix, row: usize) -> usize {
@@ -116,6 +131,8 @@ pub(crate) struct Grower<'a> {
     rules: Rules,
     limits: Limits,
     pool: Vec<Histogram>,
+    /// Part histograms of parallel builds.
+    parts: Vec<Histogram>,
     /// The bag's rows, partitioned by leaf after [`Grower::grow`].
     pub order: Vec<u32>,
     scratch: Vec<u32>,
@@ -126,7 +143,16 @@ const PARALLEL_PARTITION_ROWS: usize = 65_536;
 
 impl<'a> Grower<'a> {
     pub fn new(input: &'a HistogramInput, matrix: &'a BinnedMatrix, rules: Rules, limits: Limits) -> Grower<'a> {
-        Grower { input, matrix, rules, limits, pool: Vec::new(), order: Vec::new(), scratch: Vec::new() }
+        Grower {
+            input,
+            matrix,
+            rules,
+            limits,
+            pool: Vec::new(),
+            parts: Vec::new(),
+            order: Vec::new(),
+            scratch: Vec::new(),
+        }
     }
 
     /// Grows one tree on `bag` (ascending training rows) with per-row gradient/hessian `gh`, splitting only on
@@ -140,7 +166,7 @@ impl<'a> Grower<'a> {
         });
         let mut free: Vec<usize> = (0..self.pool.len()).rev().collect();
         let root_hist = self.take_slot(&mut free);
-        self.input.build(&self.order, gh, total, &mut self.pool[root_hist]);
+        self.input.build(&self.order, gh, total, &mut self.pool[root_hist], &mut self.parts);
         let mut leaves =
             vec![Leaf { range: 0..bag.len(), total, hist: root_hist, split: None, depth: 0, parent: None }];
         leaves[0].split = self.find(&leaves[0], features);
@@ -182,7 +208,7 @@ impl<'a> Grower<'a> {
                 (mid..range.end, split.right, false)
             };
             let small_hist = self.take_slot(&mut free);
-            self.input.build(&self.order[small_range], gh, small_total, &mut self.pool[small_hist]);
+            self.input.build(&self.order[small_range], gh, small_total, &mut self.pool[small_hist], &mut self.parts);
             {
                 let (a, b) = if parent_hist < small_hist {
                     let (x, y) = self.pool.split_at_mut(small_hist);

@@ -55,7 +55,8 @@ fn missing_values_follow_the_side_they_resemble() {
 
 #[test]
 fn same_seed_same_bytes_on_one_or_two_threads() {
-    let rows = rows(3, 4000, usize::MAX);
+    // Enough rows that large leaves are summed in several parts (see histogram.rs), in parallel on two threads.
+    let rows = rows(3, 30_000, usize::MAX);
     let data = dataset(&rows, noisy_rule(0.1, 3));
     let p =
         TrainParams { feature_fraction: 0.6, bagging_fraction: 0.7, bagging_freq: 1, seed: 11, rounds: 25, ..params() };
