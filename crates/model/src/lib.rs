@@ -50,4 +50,5 @@ mod tree;
 pub use batch::InputBatch;
 pub use error::{ModelError, Result};
 pub use model::{BinaryScores, Model};
+pub use post::logistic;
 pub use tensor::{ElemType, MapKeys, MapSequence, Outputs, Tensor, TensorData, Value, ValueInfo, ValueType};

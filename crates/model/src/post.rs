@@ -24,9 +24,10 @@ impl PostTransform {
     }
 }
 
-/// `1 / (1 + e^-|x|)`, mirrored for negative `x` (numerically safe for large |x|).
+/// onnxruntime's logistic in `f32` (`ComputeLogistic`): `1 / (1 + e^-|x|)`, mirrored for negative `x`
+/// (numerically safe for large |x|). Public so a trainer's own predictions round exactly as exported models do.
 #[inline]
-pub(crate) fn logistic(x: f32) -> f32 {
+pub fn logistic(x: f32) -> f32 {
     let v = 1.0 / (1.0 + (-x.abs()).exp());
     if x < 0.0 {
         1.0 - v

@@ -23,7 +23,7 @@ use crate::error::{Result, TrainError};
 use crate::histogram::HistogramInput;
 use crate::matrix::{learn_encodings, BinnedMatrix, Encoding};
 use crate::metrics::{roc_auc, softplus, Metrics};
-use crate::model::{logistic, FeatureImportance, ModelFeature, RoundProgress, TrainReport, TrainedModel, ValueKind};
+use crate::model::{FeatureImportance, ModelFeature, RoundProgress, TrainReport, TrainedModel, ValueKind};
 use crate::params::TrainParams;
 use crate::random::{choose, Draws, Stream};
 use crate::split::Rules;
@@ -180,7 +180,7 @@ fn run(
             .into_par_iter()
             .map(|r| {
                 let sum = trees.iter().fold(0f32, |s, t| s + t.leaf_values[t.leaf_of_row(&matrix, r)] as f32);
-                f64::from(logistic(sum + base_score as f32))
+                f64::from(fraudstream_model::logistic(sum + base_score as f32))
             })
             .collect();
         Metrics::compute(&p, valid_labels)

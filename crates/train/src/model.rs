@@ -245,7 +245,7 @@ impl TrainedModel {
         for t in &self.trees {
             sum += t.leaf_values[t.leaf(|n| n.left_by_value(x(n.feature as usize)))] as f32;
         }
-        logistic(sum + self.base_score as f32)
+        fraudstream_model::logistic(sum + self.base_score as f32)
     }
 
     /// Writes `model.onnx` and `model.json` into `dir` (created if missing); returns their paths.
@@ -258,16 +258,5 @@ impl TrainedModel {
         std::fs::write(&onnx, self.to_onnx()).map_err(|e| io(&onnx, e))?;
         std::fs::write(&json, self.card().to_json()?).map_err(|e| io(&json, e))?;
         Ok((onnx, json))
-    }
-}
-
-/// onnxruntime's logistic in `f32` (`ComputeLogistic`), mirrored for negative inputs.
-#[inline]
-pub(crate) fn logistic(x: f32) -> f32 {
-    let v = 1.0 / (1.0 + (-x.abs()).exp());
-    if x < 0.0 {
-        1.0 - v
-    } else {
-        v
     }
 }
