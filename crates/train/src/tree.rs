@@ -139,7 +139,7 @@ pub(crate) struct Grower<'a> {
 }
 
 /// Rows above which a partition runs in parallel chunks.
-const PARALLEL_PARTITION_ROWS: usize = 65_536;
+const PARALLEL_PARTITION_ROWS: usize = 16_384;
 
 impl<'a> Grower<'a> {
     pub fn new(input: &'a HistogramInput, matrix: &'a BinnedMatrix, rules: Rules, limits: Limits) -> Grower<'a> {
