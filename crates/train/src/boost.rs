@@ -10,7 +10,7 @@
 //! 4. Keep the best round's trees (with early stopping), measure the kept model on the validation part.
 //!
 //! Determinism: random draws are keyed by (seed, round, row) ([`crate::random`]); every sum is either sequential
-//! or over fixed-size chunks combined in order; histogram stripes and split search reduce in a fixed order. So the
+//! or over fixed-size chunks combined in order; histogram parts and split search reduce in a fixed order. So the
 //! same data and parameters give a bit-identical model on any thread count.
 
 use std::time::Instant;

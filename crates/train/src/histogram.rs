@@ -247,12 +247,14 @@ impl HistogramInput {
     }
 
     /// Fills `out` with the histogram of `rows` (ascending training row indices) whose gradient/hessian pairs are
-    /// `gh[row]`, given their totals `total`. `scratch` holds the extra part histograms between calls.
+    /// `gh[row]`, given their totals `total`. The skipped bins are recovered for `features` only (the ones the tree
+    /// may split on; the others' bins are left incomplete). `scratch` holds the extra part histograms between calls.
     pub fn build(
         &self,
         rows: &[u32],
         gh: &[[f32; 2]],
         total: Stats,
+        features: &[usize],
         out: &mut Histogram,
         scratch: &mut Vec<Histogram>,
     ) {
@@ -274,7 +276,7 @@ impl HistogramInput {
             });
             out.merge(&scratch[..n_parts - 1]);
         }
-        self.restore_defaults(total, out);
+        self.restore_defaults(total, features, out);
     }
 
     /// Adds `rows` into `out` (skipped bins stay zero).
@@ -311,8 +313,9 @@ impl HistogramInput {
     }
 
     /// Writes each feature's skipped bin as the leaf total minus the feature's other bins.
-    fn restore_defaults(&self, total: Stats, out: &mut Histogram) {
-        for (f, &d) in self.default_global.iter().enumerate() {
+    fn restore_defaults(&self, total: Stats, features: &[usize], out: &mut Histogram) {
+        for &f in features {
+            let d = self.default_global[f];
             let mut rest = total;
             for b in self.layout.range(f) {
                 if b != d {
@@ -361,7 +364,8 @@ mod tests {
             s.add(Stats { g: g.into(), h: h.into(), n: 1 })
         });
         let mut out = Histogram::zeros(input.layout.total);
-        input.build(rows, &gh, total, &mut out, &mut Vec::new());
+        let all: Vec<usize> = (0..m.n_features()).collect();
+        input.build(rows, &gh, total, &all, &mut out, &mut Vec::new());
         let mut want = vec![Bin::default(); input.layout.total];
         for &r in rows {
             for (f, col) in m.columns.iter().enumerate() {
