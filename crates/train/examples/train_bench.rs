@@ -15,6 +15,9 @@
 //! time held out, no early stopping. "train seconds" is `train()` alone (vocabularies, binning, boosting), as the
 //! anchor times `lgb.train` (dataset construction, binning, boosting).
 //!
+//! `FRAUDSTREAM_TRAIN_MAX_DEPTH=12` adds a depth limit (not in the anchor), to measure what trees shallow enough for
+//! `fraudstream_model`'s fast evaluator (depth ≤ 12) cost in AUC.
+//!
 //! OUT_DIR (default `target/train-bench`) receives `model.onnx`, `model.json`, `matrix.npy` (`f32 [rows,
 //! features]`, what the tree ensemble sees), `labels.npy` (`u8 [rows]`), `split.json` (train rows, feature names,
 //! our figures) and `onnx_sample.json` (raw inputs and our probabilities for 5,000 validation rows).
@@ -70,6 +73,8 @@ fn main() -> Result<(), Error> {
         early_stopping_rounds: None,
         eval_every: 0,
         seed: 1,
+        // Not in the anchor: an optional depth limit, to see what shallower (faster to serve) trees cost in AUC.
+        max_depth: std::env::var("FRAUDSTREAM_TRAIN_MAX_DEPTH").ok().and_then(|d| d.parse().ok()),
         ..TrainParams::default()
     };
     let t = Instant::now();

@@ -20,6 +20,8 @@ pub(crate) struct BinMapper {
     upper: Vec<f32>,
     /// `upper` padded with `+inf` to [`TABLE`] entries.
     table: Box<[f32; TABLE]>,
+    /// The power of two ≥ `upper.len()`: the part of `table` a search needs (most features have few bins).
+    span: usize,
 }
 
 impl BinMapper {
@@ -27,7 +29,7 @@ impl BinMapper {
     /// bins. Equal-count bins; a value holding more than a bin's share gets a bin of its own.
     pub fn from_sample(sample: &mut Vec<f32>, max_bin: usize) -> BinMapper {
         sample.retain(|x| !x.is_nan());
-        sample.sort_unstable_by(f32::total_cmp);
+        radix_sort(sample);
         // Distinct values with their counts (-0.0 and 0.0 are one value: they compare equal).
         let mut distinct: Vec<(f32, usize)> = Vec::new();
         for &x in sample.iter() {
@@ -66,7 +68,8 @@ impl BinMapper {
     pub fn from_upper(upper: Vec<f32>) -> BinMapper {
         let mut table = Box::new([f32::INFINITY; TABLE]);
         table[..upper.len()].copy_from_slice(&upper);
-        BinMapper { upper, table }
+        let span = upper.len().next_power_of_two().min(TABLE);
+        BinMapper { upper, table, span }
     }
 
     /// Bins including the missing bin.
@@ -80,10 +83,10 @@ impl BinMapper {
         if x.is_nan() {
             return MISSING_BIN;
         }
-        // Branch-free lower bound: the number of bounds below x.
+        // Branch-free lower bound: the number of bounds below x (all of them are in the first `span` entries).
         let t = &self.table;
         let mut base = 0usize;
-        let mut n = TABLE;
+        let mut n = self.span;
         while n > 1 {
             let half = n / 2;
             base = if t[base + half - 1] < x { base + half } else { base };
@@ -102,6 +105,44 @@ impl BinMapper {
     #[cfg(test)]
     pub fn upper(&self) -> &[f32] {
         &self.upper
+    }
+}
+
+/// Sorts non-NaN `f32`s ascending (-0.0 before 0.0): an LSD radix sort over order-preserving `u32` keys, several
+/// times faster than a comparison sort on the 200,000-value samples binning sorts for every feature.
+fn radix_sort(v: &mut [f32]) {
+    // Flip all bits of negatives and the sign bit of the rest: unsigned order is then numeric order.
+    let key = |x: f32| {
+        let b = x.to_bits();
+        if b >> 31 == 1 {
+            !b
+        } else {
+            b | 0x8000_0000
+        }
+    };
+    let unkey = |k: u32| f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k });
+    let mut keys: Vec<u32> = v.iter().map(|&x| key(x)).collect();
+    let mut buf = vec![0u32; keys.len()];
+    for shift in [0, 8, 16, 24] {
+        let mut counts = [0usize; 257];
+        for &k in &keys {
+            counts[((k >> shift) & 0xff) as usize + 1] += 1;
+        }
+        if counts.contains(&keys.len()) {
+            continue; // every key has the same byte here: the pass would not move anything
+        }
+        for i in 1..257 {
+            counts[i] += counts[i - 1];
+        }
+        for &k in &keys {
+            let slot = &mut counts[((k >> shift) & 0xff) as usize];
+            buf[*slot] = k;
+            *slot += 1;
+        }
+        std::mem::swap(&mut keys, &mut buf);
+    }
+    for (x, k) in v.iter_mut().zip(keys) {
+        *x = unkey(k);
     }
 }
 
@@ -157,6 +198,19 @@ mod tests {
         let nonzero: Vec<usize> = counts.into_iter().filter(|&c| c > 0).collect();
         let (lo, hi) = (nonzero.iter().min().copied().unwrap_or(0), nonzero.iter().max().copied().unwrap_or(0));
         assert!(hi < 2 * lo, "{nonzero:?}");
+    }
+
+    #[test]
+    fn radix_sort_orders_like_total_cmp() {
+        let mut v: Vec<f32> = (0..5000).map(|i| ((i * 7919) % 2001) as f32 * 0.37 - 370.0).collect();
+        v.extend([f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, f32::MIN_POSITIVE, -f32::MAX, 1e-30, -1e-30]);
+        let mut want = v.clone();
+        want.sort_unstable_by(f32::total_cmp);
+        radix_sort(&mut v);
+        assert_eq!(
+            v.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! 4. Keep the best round's trees (with early stopping), measure the kept model on the validation part.
 //!
 //! Determinism: random draws are keyed by (seed, round, row) ([`crate::random`]); every sum is either sequential
-//! or over fixed-size chunks combined in order; histogram stripes and split search reduce in a fixed order. So the
+//! or over fixed-size chunks combined in order; histogram parts and split search reduce in a fixed order. So the
 //! same data and parameters give a bit-identical model on any thread count.
 
 use std::time::Instant;
@@ -22,7 +22,7 @@ use crate::dataset::Dataset;
 use crate::error::{Result, TrainError};
 use crate::histogram::HistogramInput;
 use crate::matrix::{learn_encodings, BinnedMatrix, Encoding};
-use crate::metrics::{roc_auc, softplus, Metrics};
+use crate::metrics::{roc_auc, Metrics};
 use crate::model::{FeatureImportance, ModelFeature, RoundProgress, TrainReport, TrainedModel, ValueKind};
 use crate::params::TrainParams;
 use crate::random::{choose, Draws, Stream};
@@ -208,10 +208,12 @@ fn gradients(scores: &[f64], labels: &[bool], gh: &mut [[f32; 2]]) -> f64 {
         .map(|(gh, (scores, labels))| {
             let mut loss = 0.0;
             for ((out, &s), &y) in gh.iter_mut().zip(scores).zip(labels) {
-                let p = 1.0 / (1.0 + (-s).exp());
+                // One exponential serves the probability and the loss: e = exp(-|s|).
+                let e = (-s.abs()).exp();
+                let p = if s >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
                 let y = f64::from(u8::from(y));
                 *out = [(p - y) as f32, (p * (1.0 - p)) as f32];
-                loss += softplus(s) - y * s;
+                loss += s.max(0.0) + e.ln_1p() - y * s;
             }
             loss
         })
@@ -283,4 +285,35 @@ fn importance(features: &[ModelFeature], trees: &[Tree]) -> Vec<FeatureImportanc
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gradients_and_loss_follow_the_log_loss() {
+        let scores = [-40.0, -2.0, 0.0, 0.5, 3.0, 40.0];
+        let labels = [false, true, false, true, false, true];
+        let mut gh = [[0f32; 2]; 6];
+        let loss = gradients(&scores, &labels, &mut gh);
+        let mut want = 0.0;
+        for ((&s, &y), [g, h]) in scores.iter().zip(&labels).zip(gh) {
+            let p = 1.0 / (1.0 + (-s).exp());
+            let y = f64::from(u8::from(y));
+            assert!((f64::from(g) - (p - y)).abs() < 1e-7 && (f64::from(h) - p * (1.0 - p)).abs() < 1e-7, "{s}");
+            want += -(y * p.max(1e-300).ln() + (1.0 - y) * (1.0 - p).max(1e-300).ln());
+        }
+        assert!((loss - want / 6.0).abs() < 1e-9, "{loss} vs {}", want / 6.0);
+    }
+
+    #[test]
+    fn bags_are_keyed_by_seed_and_round_and_cover_every_row_once() {
+        let (bag, rest) = draw_bag(3, 5, 50_000, 0.8);
+        assert_eq!(bag.len() + rest.len(), 50_000);
+        assert!((bag.len() as f64 / 50_000.0 - 0.8).abs() < 0.01);
+        assert!(bag.windows(2).all(|w| w[0] < w[1]) && rest.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(draw_bag(3, 5, 50_000, 0.8).0, bag);
+        assert_ne!(draw_bag(3, 6, 50_000, 0.8).0, bag);
+    }
 }

@@ -5,7 +5,7 @@
 //!   categorical — so serving maps inputs to record fields by name, with no column order to get wrong;
 //! - per categorical input, `ai.onnx.ml.LabelEncoder` string → float with the vocabulary's codes, `""` → NaN
 //!   (missing) and the unknown code as `default_float`;
-//! - one `Concat(axis = 1)` into `features [N, F]`;
+//! - one `Concat(axis = 1)` into `fraudstream.features [N, F]` (the `:code` outputs in place of categorical inputs);
 //! - `ai.onnx.ml.TreeEnsembleClassifier`: `BRANCH_LEQ` nodes (the trainer's bins are "x <= bound"),
 //!   `nodes_missing_value_tracks_true` from each split's learned missing direction, every leaf weight on class 0,
 //!   `base_values = [initial log-odds]`, `post_transform = LOGISTIC`, classes `[0, 1]`;
@@ -32,7 +32,7 @@ const OPSET: i64 = 13;
 const ML_OPSET: i64 = 3;
 const ML: &str = "ai.onnx.ml";
 /// Name of the concatenated feature matrix.
-const FEATURES: &str = "features";
+const FEATURES: &str = "fraudstream.features";
 
 impl TrainedModel {
     /// The model as ONNX protobuf bytes (see the module documentation for the graph).

@@ -10,12 +10,15 @@
 //! - **Small histograms.** Bins are `(f64 gradient, f64 hessian)` plus a `u32` count; the full-size data set has
 //!   about 29,000 bins, 580 KB, which stays in a core's L2 while rows stream past. Features are grouped in blocks
 //!   of fewer than 65,536 bins so offsets fit `u16` (one block for IEEE-CIS).
+//! - **Prefetch.** Below the root, a leaf's rows are scattered over the table, and waiting for each row's first
+//!   cache line dominated the build; the rows 16 places ahead are prefetched (their start offset one step earlier),
+//!   which took the child builds from about 2.2× to about 1.5× the per-row cost of the sequential root build.
 //! - **Subtraction.** Only the smaller child of a split is built; the larger is `parent − smaller`
 //!   ([`Histogram::subtract`]).
 //!
 //! Parallelism without losing determinism: a leaf's rows are cut into 1, 2, 4 or 8 contiguous parts by row count
-//! alone (never by thread count); each part is summed in row order into its own histogram, and the parts are added
-//! in part order. Any number of threads computes exactly the same sums.
+//! alone (never by thread count, [`parts_for`]); each part is summed in row order into its own histogram, and the
+//! parts are added in part order. Any number of threads computes exactly the same sums.
 
 use std::ops::Range;
 
@@ -26,10 +29,32 @@ use crate::split::Stats;
 
 /// Bins a feature block may span: entries are `u16` offsets from the block's first bin.
 const BLOCK_BINS: usize = 1 << 16;
-/// A part has at least this many rows (below it, a leaf is one part, built on the calling thread).
-const PART_MIN_ROWS: usize = 4_096;
-/// Parts at most.
-const MAX_PARTS: usize = 8;
+/// Rows ahead of the current one whose data is prefetched.
+const AHEAD: usize = 16;
+
+/// Asks the CPU to start loading the cache line holding `x`.
+#[inline(always)]
+fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it cannot fault and has no architectural effect, and the SSE feature it
+    // needs is part of the x86_64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((x as *const T).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
+
+/// How many parts a leaf of `rows` rows is summed in: enough to keep a few cores busy, few enough that zeroing and
+/// merging the extra part histograms (about 700 KB each on IEEE-CIS) stays small next to the rows' own work.
+fn parts_for(rows: usize) -> usize {
+    match rows {
+        0..2_048 => 1,
+        2_048..16_384 => 2,
+        16_384..65_536 => 4,
+        _ => 8,
+    }
+}
 /// Rows per task when the sparse rows are built.
 const BUILD_CHUNK_ROWS: usize = 16_384;
 
@@ -222,19 +247,18 @@ impl HistogramInput {
     }
 
     /// Fills `out` with the histogram of `rows` (ascending training row indices) whose gradient/hessian pairs are
-    /// `gh[row]`, given their totals `total`. `scratch` holds the extra part histograms between calls.
+    /// `gh[row]`, given their totals `total`. The skipped bins are recovered for `features` only (the ones the tree
+    /// may split on; the others' bins are left incomplete). `scratch` holds the extra part histograms between calls.
     pub fn build(
         &self,
         rows: &[u32],
         gh: &[[f32; 2]],
         total: Stats,
+        features: &[usize],
         out: &mut Histogram,
         scratch: &mut Vec<Histogram>,
     ) {
-        let mut parts = 1;
-        while parts < MAX_PARTS && rows.len() >= 2 * parts * PART_MIN_ROWS {
-            parts *= 2;
-        }
+        let parts = parts_for(rows.len());
         if parts == 1 {
             out.clear();
             self.accumulate(rows, gh, out);
@@ -252,7 +276,7 @@ impl HistogramInput {
             });
             out.merge(&scratch[..n_parts - 1]);
         }
-        self.restore_defaults(total, out);
+        self.restore_defaults(total, features, out);
     }
 
     /// Adds `rows` into `out` (skipped bins stay zero).
@@ -260,7 +284,19 @@ impl HistogramInput {
         let n_blocks = self.block_bases.len();
         for (b, &base) in self.block_bases.iter().enumerate() {
             let bins = out.block(base);
-            for &r in rows {
+            for (k, &r) in rows.iter().enumerate() {
+                if let Some(&far) = rows.get(k + 2 * AHEAD) {
+                    prefetch(&self.starts[far as usize * n_blocks + b]);
+                }
+                if let Some(&near) = rows.get(k + AHEAD) {
+                    let near = near as usize;
+                    let i = near * n_blocks + b;
+                    let (s, e) = (self.starts[i] as usize, self.starts[i + 1] as usize);
+                    for x in self.entries[s..e].iter().step_by(32) {
+                        prefetch(x);
+                    }
+                    prefetch(&gh[near]);
+                }
                 let r = r as usize;
                 let [g, h] = gh[r];
                 let (g, h) = (f64::from(g), f64::from(h));
@@ -277,8 +313,9 @@ impl HistogramInput {
     }
 
     /// Writes each feature's skipped bin as the leaf total minus the feature's other bins.
-    fn restore_defaults(&self, total: Stats, out: &mut Histogram) {
-        for (f, &d) in self.default_global.iter().enumerate() {
+    fn restore_defaults(&self, total: Stats, features: &[usize], out: &mut Histogram) {
+        for &f in features {
+            let d = self.default_global[f];
             let mut rest = total;
             for b in self.layout.range(f) {
                 if b != d {
@@ -327,7 +364,8 @@ mod tests {
             s.add(Stats { g: g.into(), h: h.into(), n: 1 })
         });
         let mut out = Histogram::zeros(input.layout.total);
-        input.build(rows, &gh, total, &mut out, &mut Vec::new());
+        let all: Vec<usize> = (0..m.n_features()).collect();
+        input.build(rows, &gh, total, &all, &mut out, &mut Vec::new());
         let mut want = vec![Bin::default(); input.layout.total];
         for &r in rows {
             for (f, col) in m.columns.iter().enumerate() {

@@ -44,16 +44,6 @@ pub(crate) fn learn_encodings(data: &Dataset, train_rows: usize, min_rows: usize
         .collect()
 }
 
-/// The value of `row` in `column` as the exported tree ensemble sees it.
-#[inline]
-pub(crate) fn encoded(column: &RawColumn, encoding: &Encoding, row: usize) -> f32 {
-    match (column, encoding) {
-        (RawColumn::Numeric(v), _) => v[row],
-        (RawColumn::Categorical(c), Encoding::Categorical { codes, .. }) => codes[c.ids[row] as usize],
-        (RawColumn::Categorical(_), Encoding::Numeric) => f32::NAN,
-    }
-}
-
 impl BinnedMatrix {
     /// Bins every column: bounds from `sample_rows` evenly spaced training rows, then every row (in parallel over
     /// features; each feature's result depends on its own column only).
@@ -70,24 +60,14 @@ impl BinnedMatrix {
             .columns()
             .par_iter()
             .zip(encodings)
-            .map(|(column, encoding)| {
-                let mut sample: Vec<f32> = (0..sample_rows)
-                    .map(|i| encoded(column, encoding, (i as u128 * train_rows as u128 / sample_rows as u128) as usize))
-                    .collect();
-                let mapper = BinMapper::from_sample(&mut sample, max_bin);
-                let mut bins = Vec::with_capacity(n);
-                let mut counts = [0usize; 256];
-                for row in 0..n {
-                    let b = mapper.bin(encoded(column, encoding, row));
-                    if row < train_rows {
-                        counts[b as usize] += 1;
-                    }
-                    bins.push(b);
+            .map(|(column, encoding)| match (column, encoding) {
+                (RawColumn::Numeric(v), _) => bin_column(|r| v[r], n, train_rows, max_bin, sample_rows),
+                (RawColumn::Categorical(c), Encoding::Categorical { codes, .. }) => {
+                    bin_column(|r| codes[c.ids[r] as usize], n, train_rows, max_bin, sample_rows)
                 }
-                // Ties go to the lowest bin, so the choice depends on the data only.
-                let default_bin = (0..256).fold(0, |best, b| if counts[b] > counts[best] { b } else { best }) as u8;
-                let splittable = counts.iter().filter(|&&c| c > 0).count() >= 2;
-                (mapper, bins, default_bin, splittable)
+                (RawColumn::Categorical(_), Encoding::Numeric) => {
+                    bin_column(|_| f32::NAN, n, train_rows, max_bin, sample_rows)
+                }
             })
             .collect();
         let mut m =
@@ -104,4 +84,27 @@ impl BinnedMatrix {
     pub fn n_features(&self) -> usize {
         self.columns.len()
     }
+}
+
+/// Bins one column whose row `r` has value `value(r)` (monomorphised per column kind, so the per-row loop has no
+/// dispatch): bounds from evenly spaced training rows, then every row, then the most frequent training bin.
+fn bin_column(
+    value: impl Fn(usize) -> f32,
+    n: usize,
+    train_rows: usize,
+    max_bin: usize,
+    sample_rows: usize,
+) -> (BinMapper, Vec<u8>, u8, bool) {
+    let mut sample: Vec<f32> =
+        (0..sample_rows).map(|i| value((i as u128 * train_rows as u128 / sample_rows as u128) as usize)).collect();
+    let mapper = BinMapper::from_sample(&mut sample, max_bin);
+    let bins: Vec<u8> = (0..n).map(|r| mapper.bin(value(r))).collect();
+    let mut counts = [0usize; 256];
+    for &b in &bins[..train_rows] {
+        counts[b as usize] += 1;
+    }
+    // Ties go to the lowest bin, so the choice depends on the data only.
+    let default_bin = (0..256).fold(0, |best, b| if counts[b] > counts[best] { b } else { best }) as u8;
+    let splittable = counts.iter().filter(|&&c| c > 0).count() >= 2;
+    (mapper, bins, default_bin, splittable)
 }

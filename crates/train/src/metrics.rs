@@ -139,12 +139,6 @@ impl Curve {
     }
 }
 
-/// `ln(1 + e^x)` without overflow.
-#[inline]
-pub(crate) fn softplus(x: f64) -> f64 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,13 +159,6 @@ mod tests {
         // sklearn.metrics.average_precision_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.8333...
         let ap = average_precision(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]).expect("ap");
         assert!((ap - 5.0 / 6.0).abs() < 1e-12, "{ap}");
-    }
-
-    #[test]
-    fn softplus_is_stable_at_both_ends() {
-        assert_eq!(softplus(1000.0), 1000.0);
-        assert!(softplus(-1000.0) >= 0.0 && softplus(-1000.0) < 1e-300);
-        assert!((softplus(0.0) - 2f64.ln()).abs() < 1e-15);
     }
 
     #[test]

@@ -138,8 +138,11 @@ pub(crate) struct Grower<'a> {
     scratch: Vec<u32>,
 }
 
+/// The histogram slot of a leaf that will not be split (never read).
+const NO_HISTOGRAM: usize = usize::MAX;
+
 /// Rows above which a partition runs in parallel chunks.
-const PARALLEL_PARTITION_ROWS: usize = 65_536;
+const PARALLEL_PARTITION_ROWS: usize = 16_384;
 
 impl<'a> Grower<'a> {
     pub fn new(input: &'a HistogramInput, matrix: &'a BinnedMatrix, rules: Rules, limits: Limits) -> Grower<'a> {
@@ -166,7 +169,7 @@ impl<'a> Grower<'a> {
         });
         let mut free: Vec<usize> = (0..self.pool.len()).rev().collect();
         let root_hist = self.take_slot(&mut free);
-        self.input.build(&self.order, gh, total, &mut self.pool[root_hist], &mut self.parts);
+        self.input.build(&self.order, gh, total, features, &mut self.pool[root_hist], &mut self.parts);
         let mut leaves =
             vec![Leaf { range: 0..bag.len(), total, hist: root_hist, split: None, depth: 0, parent: None }];
         leaves[0].split = self.find(&leaves[0], features);
@@ -207,9 +210,12 @@ impl<'a> Grower<'a> {
             } else {
                 (mid..range.end, split.right, false)
             };
-            let small_hist = self.take_slot(&mut free);
-            self.input.build(&self.order[small_range], gh, small_total, &mut self.pool[small_hist], &mut self.parts);
+            // Histograms only matter for children that may split again.
+            let (left_hist, right_hist) = if self.may_split(depth, split.left.n) || self.may_split(depth, split.right.n)
             {
+                let small_hist = self.take_slot(&mut free);
+                let rows = &self.order[small_range];
+                self.input.build(rows, gh, small_total, features, &mut self.pool[small_hist], &mut self.parts);
                 let (a, b) = if parent_hist < small_hist {
                     let (x, y) = self.pool.split_at_mut(small_hist);
                     (&mut x[parent_hist], &y[0])
@@ -218,9 +224,15 @@ impl<'a> Grower<'a> {
                     (&mut y[0], &x[small_hist])
                 };
                 a.subtract(b);
-            }
-            let (left_hist, right_hist) =
-                if small_is_left { (small_hist, parent_hist) } else { (parent_hist, small_hist) };
+                if small_is_left {
+                    (small_hist, parent_hist)
+                } else {
+                    (parent_hist, small_hist)
+                }
+            } else {
+                free.push(parent_hist);
+                (NO_HISTOGRAM, NO_HISTOGRAM)
+            };
             let left = Leaf {
                 range: range.start..mid,
                 total: split.left,
@@ -255,11 +267,13 @@ impl<'a> Grower<'a> {
         })
     }
 
+    /// Whether a leaf at `depth` with `rows` rows may be split (both children need `min_data_in_leaf` rows).
+    fn may_split(&self, depth: usize, rows: u32) -> bool {
+        self.limits.max_depth.is_none_or(|d| depth < d) && rows >= 2 * self.rules.min_data_in_leaf
+    }
+
     fn find(&self, leaf: &Leaf, features: &[usize]) -> Option<Split> {
-        if self.limits.max_depth.is_some_and(|d| leaf.depth >= d) {
-            return None;
-        }
-        if leaf.total.n < 2 * self.rules.min_data_in_leaf {
+        if !self.may_split(leaf.depth, leaf.total.n) {
             return None;
         }
         best_split(&self.pool[leaf.hist], &self.input.layout, features, leaf.total, &self.rules)
