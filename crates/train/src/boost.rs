@@ -110,7 +110,7 @@ fn run(
     let mut grower = Grower::new(&input, &matrix, rules, limits);
     let bagging = params.bagging_freq > 0 && params.bagging_fraction < 1.0;
     let all_rows: Vec<u32> = (0..n_train as u32).collect();
-    let (mut bag, mut out_of_bag) = (all_rows.clone(), Vec::new());
+    let (mut bag, mut out_of_bag) = (Vec::new(), Vec::new());
     let mut trees: Vec<Tree> = Vec::new();
     let mut history = Vec::new();
     let mut best: Option<(f64, usize)> = None;

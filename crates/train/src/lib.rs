@@ -17,10 +17,16 @@
 //!   from the training part only, as they would in production.
 //! - **Categories as ordered codes** ([`Vocabulary`]): frozen per feature, ordered by smoothed training fraud rate,
 //!   rare and unseen categories share an unknown code, `""` is missing. Exported as a `LabelEncoder`.
-//! - **Sparse-aware histograms**: each feature's most frequent bin is skipped and recovered from
-//!   totals; IEEE-CIS rows are three-quarters missing or at their mode.
+//! - **Sparse-aware histograms.** Rows store only the bins that are not their feature's most frequent one (the
+//!   skipped bin is recovered from leaf totals); IEEE-CIS rows are three-quarters missing or at their mode.
 //! - **Reproducible.** Same data + same parameters = bit-identical model on any thread count (counter-based random
 //!   draws, fixed-order reductions).
+//! - **Exact export.** The trainer's own predictions follow the exported graph step by step (`f32` inputs and
+//!   thresholds, `f32` leaf sums in tree order, onnxruntime's logistic): `fraudstream_model` reproduces them bit
+//!   for bit, onnxruntime to within 1e-6.
+//!
+//! Figures (`BENCHMARKS.md`): 590,540 IEEE-CIS-shaped rows × 433 features, 300 rounds on 2 cores in about 0.7× the
+//! time LightGBM takes on the same matrix, at the same validation AUC.
 //!
 //! ```no_run
 //! use fraudstream_features::{FeatureRow, FeatureSet};

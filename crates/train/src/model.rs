@@ -5,7 +5,6 @@
 //! the vocabulary (the `LabelEncoder`), `x <= threshold` on `f32` with the learned missing direction, leaf values
 //! summed as `f32` in tree order, then the base score, then onnxruntime's `f32` logistic.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -99,8 +98,6 @@ pub struct TrainedModel {
     pub(crate) params: TrainParams,
     pub(crate) report: TrainReport,
     pub(crate) fingerprint: u64,
-    /// Per categorical feature: category → code.
-    codes: Vec<Option<HashMap<String, f32>>>,
 }
 
 impl TrainedModel {
@@ -112,11 +109,7 @@ impl TrainedModel {
         report: TrainReport,
         fingerprint: u64,
     ) -> TrainedModel {
-        let codes = features
-            .iter()
-            .map(|f| f.vocabulary.as_ref().map(|v| v.known().map(|(s, c)| (s.to_string(), c as f32)).collect()))
-            .collect();
-        TrainedModel { features, trees, base_score, params, report, fingerprint, codes }
+        TrainedModel { features, trees, base_score, params, report, fingerprint }
     }
 
     /// The model's inputs in graph order.
@@ -162,13 +155,13 @@ impl TrainedModel {
             return Err(TrainError::RowWidth { row: 0, got: values.len(), expected: self.features.len() });
         }
         let mut x = Vec::with_capacity(values.len());
-        for (i, (v, f)) in values.iter().zip(&self.features).enumerate() {
-            x.push(match (v, &self.codes[i]) {
+        for (v, f) in values.iter().zip(&self.features) {
+            x.push(match (v, &f.vocabulary) {
                 (InputValue::Num(n), None) => *n as f32,
-                (InputValue::Str(s), Some(codes)) => self.code(codes, i, s),
-                (_, codes) => {
+                (InputValue::Str(s), Some(vocabulary)) => vocabulary.code(s),
+                (_, vocabulary) => {
                     let (expected, got) =
-                        if codes.is_some() { ("categorical", "a number") } else { ("numeric", "a string") };
+                        if vocabulary.is_some() { ("categorical", "a number") } else { ("numeric", "a string") };
                     return Err(TrainError::ValueKind { row: 0, feature: f.name.clone(), expected, got });
                 }
             });
@@ -197,7 +190,7 @@ impl TrainedModel {
         Ok(out)
     }
 
-    /// Per feature, a row → encoded value function over `data`'s columns (each interned string is looked up once).
+    /// Per feature, a row → encoded value function over `data`'s columns (each distinct string is looked up once).
     #[allow(clippy::type_complexity)]
     fn encoded_columns<'d>(&'d self, data: &'d Dataset) -> Result<Vec<Box<dyn Fn(usize) -> f32 + Sync + 'd>>> {
         let names = data.features().names();
@@ -216,27 +209,16 @@ impl TrainedModel {
             .iter()
             .enumerate()
             .map(|(i, c)| -> Box<dyn Fn(usize) -> f32 + Sync + 'd> {
-                match (c, &self.codes[i]) {
+                match (c, &self.features[i].vocabulary) {
                     (RawColumn::Numeric(v), None) => Box::new(move |r| v[r]),
-                    (RawColumn::Categorical(c), Some(codes)) => {
-                        let by_id: Vec<f32> = c.strings.iter().map(|s| self.code(codes, i, s)).collect();
+                    (RawColumn::Categorical(c), Some(vocabulary)) => {
+                        let by_id: Vec<f32> = c.strings.iter().map(|s| vocabulary.code(s)).collect();
                         Box::new(move |r| by_id[c.ids[r] as usize])
                     }
                     _ => Box::new(|_| f32::NAN),
                 }
             })
             .collect())
-    }
-
-    /// The `LabelEncoder`'s code for `s`.
-    fn code(&self, codes: &HashMap<String, f32>, feature: usize, s: &str) -> f32 {
-        if s.is_empty() {
-            return f32::NAN;
-        }
-        codes
-            .get(s)
-            .copied()
-            .unwrap_or_else(|| self.features[feature].vocabulary.as_ref().map_or(f32::NAN, |v| v.unknown_code as f32))
     }
 
     /// The probability for encoded feature values `x(f)`.

@@ -41,11 +41,7 @@ impl Node {
     /// Whether a row with `bin` in this node's feature goes left.
     #[inline]
     pub fn left_by_bin(&self, bin: u8) -> bool {
-        if bin == MISSING_BIN {
-            self.missing_left
-        } else {
-            bin <= self.bin
-        }
+        goes_left(bin, self.bin, self.missing_left)
     }
 
     /// Whether a row with value `x` goes left (the exported model's rule).
@@ -56,6 +52,16 @@ impl Node {
         } else {
             x <= self.threshold
         }
+    }
+}
+
+/// The routing rule of a split on value bins `1..=split_bin` (left), with missing values left when `missing_left`.
+#[inline]
+fn goes_left(bin: u8, split_bin: u8, missing_left: bool) -> bool {
+    if bin == MISSING_BIN {
+        missing_left
+    } else {
+        bin <= split_bin
     }
 }
 
@@ -282,14 +288,8 @@ impl<'a> Grower<'a> {
     /// Stable in-place partition of `order[range]` by the split; returns the first index of the right part.
     fn partition(&mut self, range: Range<usize>, split: &Split) -> usize {
         let col = &self.matrix.columns[split.feature];
-        let node = Node {
-            feature: split.feature as u32,
-            bin: split.bin as u8,
-            threshold: 0.0,
-            missing_left: split.missing_left,
-            children: [Child::Leaf(0), Child::Leaf(0)],
-            gain: 0.0,
-        };
+        let (split_bin, missing_left) = (split.bin as u8, split.missing_left);
+        let left = |row: u32| goes_left(col[row as usize], split_bin, missing_left);
         let rows = &mut self.order[range.clone()];
         if rows.len() >= PARALLEL_PARTITION_ROWS {
             let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
@@ -298,7 +298,7 @@ impl<'a> Grower<'a> {
                     let mut l = Vec::with_capacity(chunk.len());
                     let mut r = Vec::with_capacity(chunk.len());
                     for &row in chunk {
-                        if node.left_by_bin(col[row as usize]) {
+                        if left(row) {
                             l.push(row);
                         } else {
                             r.push(row);
@@ -323,7 +323,7 @@ impl<'a> Grower<'a> {
         let mut w = 0;
         for i in 0..rows.len() {
             let row = rows[i];
-            if node.left_by_bin(col[row as usize]) {
+            if left(row) {
                 rows[w] = row;
                 w += 1;
             } else {

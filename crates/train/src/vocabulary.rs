@@ -112,7 +112,8 @@ impl Vocabulary {
         self.entries.iter().enumerate().filter_map(|(c, e)| e.category.as_deref().map(|s| (s, c as u32)))
     }
 
-    /// The code of `s` as the exported model computes it: NaN for `""`, the unknown code for unseen categories.
+    /// The code of `s` as the exported model's `LabelEncoder` computes it: NaN for `""`, the unknown code for rare
+    /// and unseen categories. A linear scan: callers look each distinct string up once.
     pub fn code(&self, s: &str) -> f32 {
         if s.is_empty() {
             return f32::NAN;
