@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,6 +59,8 @@ fn setup(rows: u64, dir: &Path) -> Setup {
 
 /// Starts `fraudstream run --brokers`; `assign` is the `--assign` value (`group` for consumer-group membership).
 fn start_job(s: &Setup, group: &str, assign: &str, instance: &str, stop_after_idle: &str) -> Child {
+    let path = std::env::temp_dir().join(format!("{group}-{}.log", std::process::id() ^ rand_suffix()));
+    let log = std::fs::File::create(&path).expect("log");
     let model = shared_reference().join("seed-model/pipeline_75.onnx");
     Command::new(env!("CARGO_BIN_EXE_fraudstream"))
         .args(["run", "--quiet", "--model"])
@@ -74,13 +76,9 @@ fn start_job(s: &Setup, group: &str, assign: &str, instance: &str, stop_after_id
         // A restarted group member takes its predecessor's place in the group at once (static membership).
         .args(if assign == "group" { vec!["-X".to_string(), format!("group.instance.id={instance}")] } else { vec![] })
         .env("FRAUDSTREAM_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(
-            std::fs::File::create(
-                std::env::temp_dir().join(format!("{group}-{}.log", std::process::id() ^ rand_suffix())),
-            )
-            .expect("log"),
-        )
+        // The run's log and its summary (stdout) go to one file per start, kept for diagnosis.
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
         .spawn()
         .expect("start fraudstream run")
 }
@@ -144,7 +142,9 @@ fn twenty_kill_9s_during_a_replay_leave_every_score_exactly_once() {
     let group = unique_topic("k9-group");
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     kill_and_restart(&s, &group, "all", 20, &mut seed);
-    let mut last = start_job(&s, &group, "all", "all", "8s");
+    // The last run stops after 20 s without input: long enough that a partition whose fetch stalls on a loaded
+    // machine is not mistaken for the end of the input.
+    let mut last = start_job(&s, &group, "all", "all", "20s");
     wait_for_exit(&mut last, "the final run");
     assert_exactly_once(&s);
 }
