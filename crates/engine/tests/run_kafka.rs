@@ -10,61 +10,15 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use fraudstream_data::registry::SchemaRegistry;
-use fraudstream_engine::join::JoinConfig;
-use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::run::{run_kafka, JobConfig, KafkaRunConfig, RunProgress, RunSummary};
+use fraudstream_engine::run::{run_kafka, KafkaRunConfig, RunProgress, RunSummary};
 use fraudstream_engine::scorer::InProcessScorer;
-use fraudstream_engine::sink::kafka::{decode_score, KafkaSinkConfig, ScoreRecord};
-use fraudstream_engine::source::kafka::KafkaSourceConfig;
+use fraudstream_engine::sink::kafka::{decode_score, ScoreRecord};
 use fraudstream_model::Model;
 use fraudstream_testkit::broker::unique_topic;
 use fraudstream_testkit::{ieee_cis_sample, shared_reference};
 
 mod common;
-use common::{produce_files, produce_files_to, Run};
-
-fn job_config(run: &Run, group: &str, scores_topic: &str) -> KafkaRunConfig {
-    KafkaRunConfig {
-        source: KafkaSourceConfig {
-            kafka: run.kafka.clone(),
-            group: group.to_string(),
-            transactions_topic: run.tx_topic.clone(),
-            identities_topic: run.id_topic.clone(),
-            assignment: Default::default(),
-        },
-        sinks: KafkaSinkConfig {
-            kafka: run.kafka.clone(),
-            scores_topic: scores_topic.to_string(),
-            alerts_topic: format!("{scores_topic}-alerts"),
-            dead_letters_topic: format!("{scores_topic}-dead"),
-            partitions: 3,
-            replication: 1,
-            model: "pipeline_75".into(),
-            model_version: "1".into(),
-            transactional_id: None,
-            flush_timeout: Duration::from_secs(30),
-        },
-        registry_url: run.registry.url().to_string(),
-        registry_auth: None,
-        // Generous processing-time limits: on a loaded test machine a partition may lag by seconds, and this test
-        // is about where every score ends up, not about timeouts.
-        job: JobConfig {
-            join: JoinConfig { max_wait: Duration::from_secs(30), ..JoinConfig::default() },
-            max_out_of_orderness: Duration::from_secs(20),
-            idle_timeout: Duration::from_secs(30),
-            pacing: Pacing::AsFastAsPossible,
-            batch_size: 128,
-            batch_timeout: Duration::from_millis(20),
-            threshold: 0.5,
-            max_in_flight: 1,
-            on_model_error: Default::default(),
-            quality: None,
-            client_features: None,
-        },
-        commit_interval: Duration::from_millis(200),
-        stop_after_idle: Some(Duration::from_secs(4)),
-    }
-}
+use common::{job_config, produce_files, produce_files_to, Run};
 
 fn run_job(config: &KafkaRunConfig, model: &Model) -> RunSummary {
     let mut scorer = InProcessScorer::new(model).expect("scorer");
