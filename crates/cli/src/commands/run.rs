@@ -96,7 +96,7 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
         (None, None) => None,
     };
     let mut view = dashboard.as_ref().map(|(d, _)| LiveView::new(d.clone(), Some(&model)));
-    let mut tee = Tee { confusion: [[0; 2]; 2], observer: view.as_mut().map(|v| v as &mut dyn RunObserver) };
+    let mut observer = Confusion { confusion: [[0; 2]; 2], observer: view.as_mut().map(|v| v as &mut dyn RunObserver) };
     let mut scorer: Box<dyn Scorer + '_> = match &args.model_url {
         None => Box::new(InProcessScorer::new(&model)?),
         Some(url) => Box::new(RemoteScorer::new(
@@ -118,7 +118,7 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
         (Some(brokers), _) => {
             let config = kafka_config(args, brokers, job, model_name)?;
             let bar = status_bar(&progress, None, args.quiet);
-            let result = run_kafka(&config, scorer, &progress, stop, Some(&mut tee));
+            let result = run_kafka(&config, scorer, &progress, stop, Some(&mut observer));
             bar.finish();
             result.map_err(anyhow::Error::from)
         }
@@ -138,13 +138,13 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
             let total =
                 count_data_lines(transactions).with_context(|| format!("reading {}", transactions.display()))?;
             let bar = status_bar(&progress, Some(total), args.quiet);
-            let result = run_embedded_until(&config, scorer, &progress, stop, Some(&mut tee));
+            let result = run_embedded_until(&config, scorer, &progress, stop, Some(&mut observer));
             bar.finish();
             result.map_err(anyhow::Error::from)
         }
         (None, None) => Err(anyhow::anyhow!("give --transactions (embedded mode) or --brokers (Kafka mode)")),
     };
-    let confusion = tee.confusion;
+    let confusion = observer.confusion;
     if let Some((dashboard, _)) = &dashboard {
         match &result {
             Ok(s) => dashboard.finish(format!("{} transactions scored, {} alerts", s.scored, s.alerts)),
@@ -155,12 +155,12 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
 }
 
 /// Counts the confusion matrix at the threshold and passes the hooks on to the live view, if any.
-struct Tee<'a> {
+struct Confusion<'a> {
     confusion: [[u64; 2]; 2],
     observer: Option<&'a mut dyn RunObserver>,
 }
 
-impl RunObserver for Tee<'_> {
+impl RunObserver for Confusion<'_> {
     fn scored(&mut self, s: &Scored<'_>) {
         if let (Some(fraud), Some(_)) = (s.joined.transaction.is_fraud(), s.score) {
             self.confusion[usize::from(s.label)][usize::from(fraud)] += 1;

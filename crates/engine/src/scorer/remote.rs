@@ -126,11 +126,6 @@ impl RemoteScorer {
         })
     }
 
-    /// Whether the circuit breaker is open.
-    pub fn circuit_open(&self) -> bool {
-        self.breaker.is_open()
-    }
-
     fn request_body(&self, rows: &[Joined]) -> Value {
         let json_value = |v: InputValue<'_>| match v {
             InputValue::Num(x) => serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number),
