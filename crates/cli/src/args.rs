@@ -400,7 +400,9 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "transactions")]
     pub brokers: Option<String>,
 
-    /// Kafka mode: consumer group; instances in one group share the input partitions.
+    /// Kafka mode: consumer group; instances in one group share the input partitions. With a model that reads
+    /// client features, the join stage uses this group and writes `<group>-joined`, which the scoring stage reads as
+    /// `<group>-score`.
     #[arg(long, default_value = "fraudstream")]
     pub group: String,
 

@@ -4,8 +4,8 @@
 //! Runs the real binary against a Kafka-protocol broker over TCP.
 //!
 //! The kill -9 and static scale-out tests read fixed partitions (`--assign`), committing offsets under the group,
-//! against tansu. Both are ignored in the default run while an intermittent loss of scores the 20-kill test found
-//! is investigated (issue 4): `cargo test -p fraudstream --test kill_and_restart -- --ignored` runs them. The consumer-group takeover test is `#[ignore]`d in the default run: tansu 0.6.0
+//! against tansu; a third kills the two-stage job a model with client features runs (join → `<group>-joined` →
+//! scoring). The consumer-group takeover test is `#[ignore]`d in the default run: tansu 0.6.0
 //! (the broker CI can start) never expires a SIGKILLed consumer-group member, so its partitions stay assigned to
 //! the dead member and the survivor never receives them (with static membership the rejoined member is assigned
 //! but fetches nothing). Against a Kafka broker:
@@ -33,6 +33,10 @@ struct Setup {
     id_topic: String,
     scores_topic: String,
     transactions: u64,
+    /// The model the jobs run: the seed model, or one that reads client features (two-stage topology).
+    model: std::path::PathBuf,
+    /// The generated CSV files.
+    files: (std::path::PathBuf, std::path::PathBuf),
 }
 
 fn setup(rows: u64, dir: &Path) -> Setup {
@@ -51,21 +55,40 @@ fn setup(rows: u64, dir: &Path) -> Setup {
         partitions: 4,
         replication: 1,
         pacing: Pacing::AsFastAsPossible,
-        files: FileSourceConfig::new(generated.transaction_path, Some(generated.identity_path)),
+        files: FileSourceConfig::new(generated.transaction_path.clone(), Some(generated.identity_path.clone())),
         flush_timeout: Duration::from_secs(120),
     };
     produce(&config, Arc::new(ProduceProgress::default())).expect("produce");
-    Setup { registry, kafka, tx_topic, id_topic, scores_topic: unique_topic("k9-scores"), transactions: rows }
+    Setup {
+        registry,
+        kafka,
+        tx_topic,
+        id_topic,
+        scores_topic: unique_topic("k9-scores"),
+        transactions: rows,
+        model: shared_reference().join("seed-model/pipeline_75.onnx"),
+        files: (generated.transaction_path, generated.identity_path),
+    }
 }
 
 /// Starts `fraudstream run --brokers`; `assign` is the `--assign` value (`group` for consumer-group membership).
 fn start_job(s: &Setup, group: &str, assign: &str, instance: &str, stop_after_idle: &str) -> Child {
+    start_job_logged(s, group, assign, instance, stop_after_idle).0
+}
+
+/// [`start_job`], also returning the path of the run's log.
+fn start_job_logged(
+    s: &Setup,
+    group: &str,
+    assign: &str,
+    instance: &str,
+    stop_after_idle: &str,
+) -> (Child, std::path::PathBuf) {
     let path = std::env::temp_dir().join(format!("{group}-{}.log", std::process::id() ^ rand_suffix()));
     let log = std::fs::File::create(&path).expect("log");
-    let model = shared_reference().join("seed-model/pipeline_75.onnx");
-    Command::new(env!("CARGO_BIN_EXE_fraudstream"))
+    let child = Command::new(env!("CARGO_BIN_EXE_fraudstream"))
         .args(["run", "--quiet", "--model"])
-        .arg(model)
+        .arg(&s.model)
         .args(["--brokers", &s.kafka.brokers, "--group", group, "--assign", assign])
         .args(["--schema-registry", s.registry.url()])
         .args(["--transactions-topic", &s.tx_topic, "--identities-topic", &s.id_topic])
@@ -76,12 +99,14 @@ fn start_job(s: &Setup, group: &str, assign: &str, instance: &str, stop_after_id
         .args(["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000"])
         // A restarted group member takes its predecessor's place in the group at once (static membership).
         .args(if assign == "group" { vec!["-X".to_string(), format!("group.instance.id={instance}")] } else { vec![] })
-        .env("FRAUDSTREAM_LOG", "info")
+        // FRAUDSTREAM_TEST_JOB_LOG=fraudstream_engine=debug also logs every offset commit.
+        .env("FRAUDSTREAM_LOG", std::env::var("FRAUDSTREAM_TEST_JOB_LOG").unwrap_or_else(|_| "info".into()))
         // The run's log and its summary (stdout) go to one file per start, kept for diagnosis.
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
         .spawn()
-        .expect("start fraudstream run")
+        .expect("start fraudstream run");
+    (child, path)
 }
 
 fn rand_suffix() -> u32 {
@@ -93,8 +118,9 @@ fn score_counts(s: &Setup) -> HashMap<i64, u32> {
     let registry = SchemaRegistry::new(s.registry.url(), None).expect("registry");
     let mut counts = HashMap::new();
     s.kafka
-        .read_to_end(&s.scores_topic, Duration::from_secs(1), |payload| {
-            *counts.entry(decode_score(&registry, payload)?.transaction_id).or_insert(0) += 1;
+        .read_to_end(&s.scores_topic, Duration::from_secs(1), |msg| {
+            use fraudstream_engine::kafka::rdkafka::message::Message;
+            *counts.entry(decode_score(&registry, msg.payload().unwrap_or_default())?.transaction_id).or_insert(0) += 1;
             Ok(())
         })
         .expect("read scores");
@@ -115,7 +141,52 @@ fn assert_exactly_once(s: &Setup) {
     }
     let doubled: Vec<_> = counts.iter().filter(|(_, &n)| n > 1).take(5).collect();
     assert!(doubled.is_empty(), "scored more than once: {doubled:?}");
-    assert_eq!(counts.len() as u64, s.transactions, "every transaction has a score");
+    if counts.len() as u64 != s.transactions {
+        panic!(
+            "{} of {} transactions have no score. {}",
+            s.transactions - counts.len() as u64,
+            s.transactions,
+            where_missing(s, &counts)
+        );
+    }
+}
+
+/// Where the unscored transactions sit in the input topic, and how far the group committed: enough to tell a run
+/// that stopped early (committed offset below the missing records) from output lost after a commit.
+fn where_missing(s: &Setup, counts: &HashMap<i64, u32>) -> String {
+    use fraudstream_engine::kafka::rdkafka::message::Message;
+    let key_schema = fraudstream_data::avro::key_schema();
+    let mut missing: Vec<(i32, i64, i64)> = Vec::new();
+    let mut ends: HashMap<i32, i64> = HashMap::new();
+    s.kafka
+        .read_to_end(&s.tx_topic, Duration::from_secs(1), |msg| {
+            let (_, datum) = fraudstream_data::avro::split_framed(msg.key().unwrap_or_default())?;
+            let id = fraudstream_data::avro::decode_key(datum, key_schema)?;
+            let end = ends.entry(msg.partition()).or_default();
+            *end = (*end).max(msg.offset() + 1);
+            if !counts.contains_key(&id) {
+                missing.push((msg.partition(), msg.offset(), id));
+            }
+            Ok(())
+        })
+        .expect("read transactions");
+    missing.sort_unstable();
+    let mut by_partition: HashMap<i32, (usize, i64, i64)> = HashMap::new();
+    for &(p, offset, _) in &missing {
+        let e = by_partition.entry(p).or_insert((0, offset, offset));
+        e.0 += 1;
+        e.2 = offset;
+    }
+    let mut report: Vec<String> = by_partition
+        .iter()
+        .map(|(p, (n, first, last))| format!("partition {p}: {n} missing at offsets {first}..={last} of {}", ends[p]))
+        .collect();
+    report.sort();
+    format!(
+        "{}; first missing (partition, offset, TransactionID): {:?}",
+        report.join("; "),
+        &missing[..missing.len().min(10)]
+    )
 }
 
 /// A small deterministic PRNG for kill times.
@@ -126,8 +197,8 @@ fn next(seed: &mut u64) -> u64 {
     *seed
 }
 
-/// The kill tests run one at a time: each drives several job processes and the broker hard, and on a saturated
-/// 2-core machine two at once have lost scores (see the note on issue 4: cause not yet found).
+/// The kill tests run one at a time: each drives several job processes and the broker hard, and on a 2-core
+/// machine two at once would mostly measure contention.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn wait_for_exit(job: &mut Child, what: &str) {
@@ -138,11 +209,20 @@ fn wait_for_exit(job: &mut Child, what: &str) {
     }
 }
 
-/// Kills the job `kills` times at random moments (start-up and recovery included), restarting it each time, then
-/// lets a last run finish.
+/// Kills the job `kills` times at random moments, restarting it each time. Every other kill lands anywhere from
+/// start-up on (recovery included); the others wait until the run has recovered and is scoring, so the kills also
+/// hit steady processing once recovery (which reads the whole scores topic back) takes longer than the kill delay.
 fn kill_and_restart(s: &Setup, group: &str, assign: &str, kills: usize, seed: &mut u64) {
-    for _ in 0..kills {
-        let mut job = start_job(s, group, assign, assign, "60s");
+    for k in 0..kills {
+        let (mut job, log) = start_job_logged(s, group, assign, assign, "60s");
+        if k % 2 == 1 {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < deadline
+                && !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("the output already holds"))
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let wait = 300 + next(seed) % 3_700;
         std::thread::sleep(Duration::from_millis(wait));
         job.kill().expect("SIGKILL");
@@ -151,8 +231,6 @@ fn kill_and_restart(s: &Setup, group: &str, assign: &str, kills: usize, seed: &m
 }
 
 #[test]
-#[ignore = "open bug (issue 4): 20 SIGKILLs in a 100k replay against tansu lose 0.001-0.6% of scores in some runs; \
-            cause not found yet (see the issue note). Run with --ignored to reproduce"]
 fn twenty_kill_9s_during_a_replay_leave_every_score_exactly_once() {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let tmp = tempfile::tempdir().expect("tmp");
@@ -168,7 +246,43 @@ fn twenty_kill_9s_during_a_replay_leave_every_score_exactly_once() {
 }
 
 #[test]
-#[ignore = "exposed to the same open score-loss bug as the 20-kill test (issue 4), at a lower rate; run with --ignored"]
+fn kill_9s_of_the_two_stage_client_feature_job_leave_every_score_exactly_once() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut s = setup(30_000, tmp.path());
+    // A model that reads client features makes the job run as two stages through `<group>-joined`.
+    let trained = Command::new(env!("CARGO_BIN_EXE_fraudstream"))
+        .args(["train", "--quiet", "--rounds", "10", "--transactions"])
+        .arg(&s.files.0)
+        .arg("--identities")
+        .arg(&s.files.1)
+        .arg("--out")
+        .arg(tmp.path().join("model"))
+        .status()
+        .expect("fraudstream train");
+    assert!(trained.success());
+    s.model = tmp.path().join("model/model.onnx");
+    let group = unique_topic("k9-client");
+    let mut seed = 0x1234_5678_9abc_def1u64;
+    kill_and_restart(&s, &group, "all", 8, &mut seed);
+    let mut last = start_job(&s, &group, "all", "all", "20s");
+    wait_for_exit(&mut last, "the final run");
+    assert_exactly_once(&s);
+    // The internal topic holds every joined record once too, so client state counted each transaction once.
+    let mut forwarded: HashMap<i64, u32> = HashMap::new();
+    s.kafka
+        .read_to_end(&fraudstream_engine::run::internal_topic(&group), Duration::from_secs(1), |msg| {
+            use fraudstream_engine::kafka::rdkafka::message::Message;
+            let id = msg.key().and_then(fraudstream_engine::repartition::transaction_id_of_key).expect("key");
+            *forwarded.entry(id).or_default() += 1;
+            Ok(())
+        })
+        .expect("read the internal topic");
+    assert_eq!(forwarded.len() as u64, s.transactions, "every transaction went through the internal topic");
+    assert!(forwarded.values().all(|&n| n == 1), "a joined record was forwarded twice");
+}
+
+#[test]
 fn two_static_instances_split_the_partitions_and_one_recovers_after_kill_9s() {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let tmp = tempfile::tempdir().expect("tmp");

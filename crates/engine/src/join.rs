@@ -42,7 +42,7 @@ impl Default for JoinConfig {
 }
 
 /// A transaction with its identity (if one joined), ready for the feature and model stages.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Joined {
     pub transaction: Transaction,
     pub identity: Option<Identity>,

@@ -14,6 +14,7 @@
 //! - [`quality`]: model quality measures (ROC AUC), offline and online from delayed labels.
 //! - [`replay`]: training data from the stream's own pipeline (same join order, same client features).
 //! - [`kafka`]: connection settings (`--brokers`, `-X key=value`) and topic administration.
+//! - [`repartition`]: the Kafka job's internal topic of joined records, partitioned by card1 for client features.
 //! - [`partitioner`]: the Java client's murmur2 key partitioner, so Java and Flink consumers agree with us.
 //! - [`pacing`]: replaying event time at a speed-up or a fixed rate.
 
@@ -25,6 +26,7 @@ pub mod pacing;
 pub mod partitioner;
 pub mod produce;
 pub mod quality;
+pub mod repartition;
 pub mod replay;
 pub mod reservoir;
 pub mod run;

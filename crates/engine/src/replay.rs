@@ -99,6 +99,8 @@ pub fn replay_features(
         commit_interval: Duration::MAX,
         already_scored: HashSet::new(),
         observer: None,
+        role: crate::run::Role::Whole,
+        peer: None,
     };
     run_job(&mut source, &mut Discard, &mut scorer, &job, progress, control)
 }

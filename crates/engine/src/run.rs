@@ -36,6 +36,7 @@ use crate::scorer::Scorer;
 use crate::sink::files::FileSinks;
 use crate::sink::Sink;
 use crate::source::files::{FileSource, FileSourceConfig};
+use crate::source::kafka::KafkaSourceConfig;
 use crate::source::prefetch::Prefetch;
 use crate::source::{Origin, Positions, Source, SourceEvent};
 use crate::stage::{ModelStage, OnModelError, StageConfig};
@@ -96,6 +97,8 @@ pub struct RunSummary {
     pub scored: u64,
     /// Transactions not written again because the output already held them (Kafka restart).
     pub skipped_already_scored: u64,
+    /// Joined records handed to the scoring stage (the join stage of the repartitioned topology).
+    pub forwarded: u64,
     /// Transactions written with a null score because the model failed (`--on-model-error skip`).
     pub model_errors: u64,
     pub alerts: u64,
@@ -141,6 +144,33 @@ pub struct Control<'a> {
     pub already_scored: HashSet<i64>,
     /// Sees every written score and a status about twice a second (a dashboard, a report).
     pub observer: Option<&'a mut dyn RunObserver>,
+    /// Which part of the job this run is.
+    pub role: Role,
+    /// The other stage of the repartitioned topology, when this run is one of them.
+    pub peer: Option<&'a Peer>,
+}
+
+/// Which part of the job a run does: all of it, or one stage of the repartitioned Kafka topology (see
+/// [`crate::repartition`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    /// Join, features, model, outputs.
+    #[default]
+    Whole,
+    /// Join only: joined records go to [`Sink::write_joined`] (the internal topic).
+    Join,
+    /// Client features, model and outputs over joined records the source delivers ([`SourceEvent::Joined`]).
+    Score,
+}
+
+/// What one stage of the repartitioned topology knows of the other.
+#[derive(Debug, Default)]
+pub struct Peer {
+    /// The other stage has ended. The scoring stage's idle stop (`stop_after_idle`) waits for this: until the
+    /// join stage ends, idle input only means it has not forwarded anything lately.
+    pub done: AtomicBool,
+    /// The other stage failed: stop too.
+    pub failed: AtomicBool,
 }
 
 /// The job's state as an observer sees it about twice a second.
@@ -195,6 +225,8 @@ pub fn run_embedded_until<'a>(
         commit_interval: Duration::MAX,
         already_scored: HashSet::new(),
         observer,
+        role: Role::Whole,
+        peer: None,
     };
     run_job(&mut source, &mut sinks, scorer, &config.job, progress, control)
 }
@@ -253,9 +285,31 @@ pub fn run_job(
     let mut last_commit = Instant::now();
     let mut last_metrics = Instant::now();
     let mut done = false;
+    let mut forwarded = 0u64;
+    let scoring = control.role == Role::Score;
     while !done {
+        let event = source.poll(Duration::from_millis(50))?;
+        if source.take_reassigned() {
+            // New partitions, before anything of them is processed: another instance (or a killed predecessor)
+            // may have handled some of their records. Make our own output durable, read back what the output
+            // holds, and rebuild the client state the scoring stage keeps for them.
+            recover(source, sinks, &mut stage, config, progress)?;
+            watermarks.touch_all(Instant::now());
+            // Idleness also counts from an assignment (so a job whose input is all processed can still stop), but
+            // only from the end of the recovery: reading back a large output is not idle input.
+            last_input = Some(Instant::now());
+        }
         let now = Instant::now();
-        match source.poll(Duration::from_millis(50))? {
+        match event {
+            SourceEvent::Joined(joined) => {
+                last_input = Some(now);
+                if let Origin::Kafka { topic, partition, offset } = &joined.origin {
+                    let next = positions.entry((topic.clone(), *partition)).or_insert(offset + 1);
+                    *next = (*next).max(offset + 1);
+                }
+                newest = newest.max(joined.transaction.event_time());
+                out.push(JoinOutput::Joined(joined));
+            }
             SourceEvent::Record { record, origin } => {
                 last_input = Some(now);
                 // While waiting for the record's replay time, keep partial batches and join timeouts moving.
@@ -264,7 +318,7 @@ pub fn run_job(
                     std::thread::sleep((release - Instant::now()).min(Duration::from_millis(5)));
                     let now = Instant::now();
                     join.on_processing_time(now, &mut out);
-                    drain(&mut out, &mut stage, sinks, progress, &mut dead_letters)?;
+                    drain(&mut out, &mut stage, sinks, progress, &mut dead_letters, control.role, &mut forwarded)?;
                     if stage.due(config.batch_timeout, now) {
                         stage.flush(sinks, progress)?;
                     }
@@ -302,21 +356,11 @@ pub fn run_job(
             }
             SourceEvent::End => done = true,
         }
-        if source.take_reassigned() {
-            // New partitions: another instance may have scored some of their records. Make our own output
-            // durable, then read back everything the output holds.
-            stage.drain(sinks, progress)?;
-            sinks.flush()?;
-            if let Some(written) = sinks.already_written()? {
-                stage.already_scored.extend(written);
-            }
-            // Idleness also counts from an assignment (so a job whose input is all processed can still stop), but
-            // only from the end of the recovery: reading back a large output is not idle input.
-            last_input = Some(Instant::now());
-        }
-        let idle_stop =
-            control.stop_after_idle.is_some_and(|d| last_input.is_some_and(|last| now.duration_since(last) >= d));
-        let interrupted = !done && !idle_stop && control.stop.load(Ordering::Relaxed);
+        let peer_done = control.peer.is_none_or(|p| p.done.load(Ordering::Relaxed));
+        let idle_stop = peer_done
+            && control.stop_after_idle.is_some_and(|d| last_input.is_some_and(|last| now.duration_since(last) >= d));
+        let peer_failed = control.peer.is_some_and(|p| p.failed.load(Ordering::Relaxed));
+        let interrupted = !done && !idle_stop && (control.stop.load(Ordering::Relaxed) || peer_failed);
         if idle_stop || interrupted {
             done = true;
         }
@@ -330,7 +374,7 @@ pub fn run_job(
             join.finish(now, &mut out);
         }
         join.on_processing_time(now, &mut out);
-        drain(&mut out, &mut stage, sinks, progress, &mut dead_letters)?;
+        drain(&mut out, &mut stage, sinks, progress, &mut dead_letters, control.role, &mut forwarded)?;
         if done {
             stage.drain(sinks, progress)?;
         } else if stage.due(config.batch_timeout, Instant::now()) {
@@ -342,11 +386,15 @@ pub fn run_job(
             checkpoint(&mut stage, source, sinks, progress, &join, &positions)?;
             last_commit = now;
         }
-        progress.state_size.store(join.state_size() as u64, Ordering::Relaxed);
+        if !scoring {
+            progress.state_size.store(join.state_size() as u64, Ordering::Relaxed);
+        }
         if done || now.duration_since(last_metrics) >= Duration::from_millis(500) {
             last_metrics = now;
-            stage.metrics.join(join.stats());
-            stage.metrics.state_size.set(join.state_size() as f64);
+            if !scoring {
+                stage.metrics.join(join.stats());
+                stage.metrics.state_size.set(join.state_size() as f64);
+            }
             if let Some(c) = &stage.client {
                 stage.metrics.client_entities.set(c.entities() as f64);
             }
@@ -357,7 +405,7 @@ pub fn run_job(
                 scored: progress.scored.load(Ordering::Relaxed),
                 alerts: progress.alerts.load(Ordering::Relaxed),
                 dead_letters: dead_letters + stage.totals.model_errors,
-                join_state: join.state_size() as u64,
+                join_state: progress.state_size.load(Ordering::Relaxed),
                 event_time: (newest.millis() > i64::MIN).then_some(newest),
                 ..JobStatus::default()
             };
@@ -387,6 +435,7 @@ pub fn run_job(
     Ok(RunSummary {
         scored: totals.written,
         skipped_already_scored: totals.skipped_already_scored,
+        forwarded,
         model_errors: totals.model_errors,
         alerts: totals.alerts,
         dead_letters,
@@ -429,16 +478,65 @@ fn checkpoint(
     source.commit(&safe)
 }
 
-/// Routes the join's outputs: joined records to the model stage, dead letters to their sink.
+/// After new partitions were assigned: makes the output durable, reads back which transactions it already holds,
+/// and rebuilds the client state from the source's history (the scoring stage's internal topic).
+fn recover(
+    source: &mut dyn Source,
+    sinks: &mut dyn Sink,
+    stage: &mut ModelStage<'_, '_>,
+    config: &JobConfig,
+    progress: &RunProgress,
+) -> Result<(), EngineError> {
+    stage.drain(sinks, progress)?;
+    sinks.flush()?;
+    let reading = Instant::now();
+    if let Some(written) = sinks.already_written()? {
+        tracing::info!(
+            "the output already holds {} transactions (read back in {:.1} s); they are not written again",
+            written.len(),
+            reading.elapsed().as_secs_f64()
+        );
+        stage.already_scored.extend(written);
+    }
+    if let (Some(client), Some(client_config)) = (&mut stage.client, &config.client_features) {
+        // Start empty and replay everything before the committed offsets: what this instance observed beyond them
+        // is delivered again and observed then, so each record counts once.
+        *client = ClientFeatures::new(*client_config).map_err(|e| EngineError::Config(e.to_string()))?;
+        let rebuilding = Instant::now();
+        let replayed = source.history(&mut |joined| {
+            client.observe_boxed(&joined.feature_row());
+        })?;
+        if replayed > 0 {
+            tracing::info!(
+                "rebuilt client state from {replayed} earlier records in {:.1} s ({} entities)",
+                rebuilding.elapsed().as_secs_f64(),
+                client.entities()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Routes the join's outputs: joined records to the model stage (or, in the join stage, to the internal topic),
+/// dead letters to their sink.
 fn drain(
     out: &mut Vec<JoinOutput>,
     stage: &mut ModelStage<'_, '_>,
     sinks: &mut dyn Sink,
     progress: &RunProgress,
     dead_letters: &mut u64,
+    role: Role,
+    forwarded: &mut u64,
 ) -> Result<(), EngineError> {
     for o in out.drain(..) {
         match o {
+            JoinOutput::Joined(j) if role == Role::Join => {
+                // Forwarded before a restart: the internal topic already has it.
+                if !stage.already_scored.remove(&j.transaction.id()) {
+                    sinks.write_joined(&j)?;
+                    *forwarded += 1;
+                }
+            }
             JoinOutput::Joined(j) => stage.push(*j),
             JoinOutput::DeadLetter(d) => {
                 *dead_letters += 1;
@@ -475,6 +573,11 @@ pub struct KafkaRunConfig {
 }
 
 /// Runs the job as a member of a consumer group until `stop` is set (or input stays idle, if configured).
+///
+/// When the job computes client features it runs as two stages on two threads (see [`crate::repartition`]): the
+/// join, as `group`, writes joined records to the internal topic `<group>-joined`, partitioned by card1; the
+/// scoring stage, as `<group>-score`, reads that topic, computes client features and scores. Each stage commits
+/// its own input offsets after its output is durable, so the exactly-once argument holds for each.
 pub fn run_kafka<'a>(
     config: &KafkaRunConfig,
     scorer: &mut dyn Scorer,
@@ -487,15 +590,98 @@ pub fn run_kafka<'a>(
     use fraudstream_data::registry::SchemaRegistry;
 
     let registry = SchemaRegistry::new(&config.registry_url, config.registry_auth.as_deref())?;
-    let mut sinks = KafkaSinks::new(config.sinks.clone(), &registry)?;
-    // What the scores topic already holds is read back when partitions are assigned (see `run_job`).
-    let mut source = KafkaSource::new(&config.source, registry)?;
-    let control = Control {
-        stop,
-        stop_after_idle: config.stop_after_idle,
-        commit_interval: config.commit_interval,
-        already_scored: HashSet::new(),
-        observer,
-    };
-    run_job(&mut source, &mut sinks, scorer, &config.job, progress, control)
+    fn control<'c>(
+        config: &KafkaRunConfig,
+        stop: &'c AtomicBool,
+        role: Role,
+        peer: Option<&'c Peer>,
+        observer: Option<&'c mut dyn RunObserver>,
+    ) -> Control<'c> {
+        Control {
+            stop,
+            stop_after_idle: config.stop_after_idle,
+            commit_interval: config.commit_interval,
+            already_scored: HashSet::new(),
+            observer,
+            role,
+            peer,
+        }
+    }
+    if config.job.client_features.is_none() {
+        let mut sinks = KafkaSinks::new(config.sinks.clone(), &registry)?;
+        // What the scores topic already holds is read back when partitions are assigned (see `run_job`).
+        let mut source = KafkaSource::new(&config.source, registry)?;
+        return run_job(
+            &mut source,
+            &mut sinks,
+            scorer,
+            &config.job,
+            progress,
+            control(config, stop, Role::Whole, None, observer),
+        );
+    }
+    let joined_topic = internal_topic(&config.source.group);
+    let partitions = config.source.kafka.partition_counts(&[config.source.transactions_topic.as_str()])?[0]
+        .unwrap_or(config.sinks.partitions);
+    let join_job = JobConfig { client_features: None, ..config.job.clone() };
+    // What each stage tells the other. The join stage's idle stop does not wait for the scoring stage.
+    let join_status = Peer::default();
+    let scoring_status = Peer { done: AtomicBool::new(true), failed: AtomicBool::new(false) };
+    std::thread::scope(|scope| {
+        let join_stage = std::thread::Builder::new()
+            .name("join-stage".into())
+            .spawn_scoped(scope, || {
+                let result = (|| {
+                    let mut sinks = KafkaSinks::new(config.sinks.clone(), &registry)?
+                        .with_joined_topic(&joined_topic, partitions)?;
+                    let mut source = KafkaSource::new(&config.source, registry.clone())?;
+                    let control = control(config, stop, Role::Join, Some(&scoring_status), None);
+                    run_job(&mut source, &mut sinks, &mut NoModel, &join_job, progress, control)
+                })();
+                join_status.failed.store(result.is_err(), Ordering::Relaxed);
+                join_status.done.store(true, Ordering::Relaxed);
+                result
+            })
+            .map_err(|e| EngineError::Config(format!("starting the join stage: {e}")))?;
+        let scored = (|| {
+            let mut sinks = KafkaSinks::new(config.sinks.clone(), &registry)?;
+            // The topic may not exist before the join stage has started.
+            config.source.kafka.ensure_topics(&[joined_topic.as_str()], partitions, config.sinks.replication)?;
+            let source_config =
+                KafkaSourceConfig { group: format!("{}-score", config.source.group), ..config.source.clone() };
+            let mut source = KafkaSource::joined(&source_config, &joined_topic)?;
+            // The observer's borrow narrowed to this scope, where the stage statuses live.
+            let observer = observer.map(|o| -> &mut dyn RunObserver { o });
+            let control = control(config, stop, Role::Score, Some(&join_status), observer);
+            run_job(&mut source, &mut sinks, scorer, &config.job, progress, control)
+        })();
+        if scored.is_err() {
+            // Stop the join stage too: nothing would score what it forwards.
+            scoring_status.failed.store(true, Ordering::Relaxed);
+        }
+        let joined = join_stage.join().map_err(|_| EngineError::Config("the join stage panicked".into()))?;
+        let (mut summary, joined) = (scored?, joined?);
+        summary.join = joined.join;
+        summary.dead_letters += joined.dead_letters;
+        summary.forwarded = joined.forwarded;
+        Ok(summary)
+    })
+}
+
+/// The internal topic of joined records of the consumer group `group` (see [`crate::repartition`]).
+pub fn internal_topic(group: &str) -> String {
+    format!("{group}-joined")
+}
+
+/// The join stage's scorer: it forwards joined records and never scores.
+struct NoModel;
+
+impl Scorer for NoModel {
+    fn score(
+        &mut self,
+        _rows: &[crate::join::Joined],
+        _out: &mut crate::scorer::BatchScores,
+    ) -> Result<(), EngineError> {
+        Err(EngineError::Config("the join stage does not score".into()))
+    }
 }

@@ -144,6 +144,7 @@ pub fn score_files(config: &ScoreConfig, model: &Model, progress: &AtomicU64) ->
             }
             SourceEvent::End => (None, true),
             SourceEvent::Idle => (None, false),
+            SourceEvent::Joined(_) => return Err(EngineError::Config("CSV files do not hold joined records".into())),
         };
         if let Some(identity) = identity {
             match pending.take() {

@@ -16,6 +16,7 @@ use fraudstream_engine::sink::kafka::{decode_score, ScoreRecord};
 use fraudstream_model::Model;
 use fraudstream_testkit::broker::unique_topic;
 use fraudstream_testkit::{ieee_cis_sample, shared_reference};
+use rdkafka::message::Message;
 
 mod common;
 use common::{job_config, produce_files, produce_files_to, Run};
@@ -31,8 +32,8 @@ fn read_scores(run: &Run, topic: &str) -> (HashMap<i64, u32>, Vec<ScoreRecord>) 
     let mut counts = HashMap::new();
     let mut records = Vec::new();
     run.kafka
-        .read_to_end(topic, Duration::from_secs(1), |payload| {
-            let r = decode_score(&registry, payload)?;
+        .read_to_end(topic, Duration::from_secs(1), |msg| {
+            let r = decode_score(&registry, msg.payload().unwrap_or_default())?;
             *counts.entry(r.transaction_id).or_insert(0) += 1;
             records.push(r);
             Ok(())

@@ -278,6 +278,13 @@ fn print_summary(s: &RunSummary, args: &RunArgs) {
     if s.model_errors > 0 {
         println!("model errors: {} transactions written with an empty score (see dead letters)", s.model_errors);
     }
+    if s.forwarded > 0 {
+        println!(
+            "client features: the join stage forwarded {} joined records through {}, partitioned by card1",
+            s.forwarded,
+            fraudstream_engine::run::internal_topic(&args.group)
+        );
+    }
     println!(
         "dead letters: {} (duplicate identities {}, after emit {}, outside window {}, no transaction {}, late {})",
         s.dead_letters,

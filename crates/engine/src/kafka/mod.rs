@@ -3,6 +3,9 @@
 
 pub mod delivery;
 
+/// The Kafka client this crate is built on, re-exported because its types appear in this crate's API.
+pub use rdkafka;
+
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -87,7 +90,7 @@ impl KafkaSettings {
         Err(EngineError::Config(format!("topics {topics:?} did not appear in {}'s metadata", self.brokers)))
     }
 
-    /// Reads every message of `topic`, from the start of each partition up to its end, handing each value to `f`.
+    /// Reads every message of `topic`, from the start of each partition up to its end, handing each to `f`.
     ///
     /// The end is the partition's high watermark, re-read until it is reached and no message has arrived for
     /// `settle` — some Kafka-protocol brokers report a high watermark that lags the last acknowledged write.
@@ -95,22 +98,51 @@ impl KafkaSettings {
         &self,
         topic: &str,
         settle: Duration,
-        mut f: impl FnMut(&[u8]) -> Result<(), EngineError>,
+        f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
+    ) -> Result<u64, EngineError> {
+        let Some(partitions) = self.partition_counts(&[topic])?[0] else { return Ok(0) };
+        self.read_from_start(topic, (0..partitions).map(|p| (p, None)).collect(), settle, f)
+    }
+
+    /// Reads the messages of `topic` before the given offsets (partition → end, exclusive), from the start of each
+    /// partition, handing each to `f`.
+    pub fn read_partitions_until(
+        &self,
+        topic: &str,
+        ends: &std::collections::HashMap<i32, i64>,
+        f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
+    ) -> Result<u64, EngineError> {
+        if ends.is_empty() {
+            return Ok(0);
+        }
+        let wanted = ends.iter().map(|(&p, &end)| (p, Some(end))).collect();
+        self.read_from_start(topic, wanted, Duration::ZERO, f)
+    }
+
+    /// Reads `(partition, end)` of `topic` from offset 0; an end of `None` is the high watermark (see
+    /// [`KafkaSettings::read_to_end`]).
+    fn read_from_start(
+        &self,
+        topic: &str,
+        wanted: Vec<(i32, Option<i64>)>,
+        settle: Duration,
+        mut f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
     ) -> Result<u64, EngineError> {
         use rdkafka::message::Message;
         use rdkafka::{Offset, TopicPartitionList};
-        let Some(partitions) = self.partition_counts(&[topic])?[0] else { return Ok(0) };
         let consumer: BaseConsumer = self
             .client_config(&[("group.id", "fraudstream-reader"), ("enable.auto.commit", "false")])
             .create()
             .map_err(|e| EngineError::kafka("creating a reader", e))?;
         let mut tpl = TopicPartitionList::new();
-        for p in 0..partitions {
+        for &(p, _) in &wanted {
             tpl.add_partition_offset(topic, p, Offset::Beginning)
                 .map_err(|e| EngineError::kafka(format!("assigning {topic}[{p}]"), e))?;
         }
         consumer.assign(&tpl).map_err(|e| EngineError::kafka(format!("assigning {topic}"), e))?;
-        let mut next = vec![0i64; partitions as usize];
+        // Next offset to read, and the end, per wanted partition.
+        let mut next: std::collections::HashMap<i32, (i64, Option<i64>)> =
+            wanted.iter().map(|&(p, end)| (p, (0, end))).collect();
         let mut read = 0u64;
         let mut last_message = std::time::Instant::now();
         let deadline = std::time::Instant::now() + Duration::from_secs(300);
@@ -121,26 +153,35 @@ impl KafkaSettings {
             match consumer.poll(Duration::from_millis(100)) {
                 Some(msg) => {
                     let msg = msg.map_err(|e| EngineError::kafka(format!("reading {topic}"), e))?;
-                    if let Some(n) = next.get_mut(msg.partition() as usize) {
-                        *n = (*n).max(msg.offset() + 1);
+                    let Some((position, end)) = next.get_mut(&msg.partition()) else { continue };
+                    *position = (*position).max(msg.offset() + 1);
+                    if end.is_none_or(|end| msg.offset() < end) {
+                        f(&msg)?;
+                        read += 1;
                     }
-                    f(msg.payload().unwrap_or_default())?;
-                    read += 1;
                     last_message = std::time::Instant::now();
                 }
-                None if last_message.elapsed() >= settle => {
-                    let mut at_end = true;
-                    for (p, &position) in next.iter().enumerate() {
+                None if last_message.elapsed() >= settle => {}
+                None => continue,
+            }
+            let mut at_end = true;
+            for (&p, &mut (position, end)) in next.iter_mut() {
+                at_end &= match end {
+                    Some(end) => position >= end,
+                    None if last_message.elapsed() >= settle => {
                         let (_, high) = consumer
-                            .fetch_watermarks(topic, p as i32, Duration::from_secs(15))
+                            .fetch_watermarks(topic, p, Duration::from_secs(15))
                             .map_err(|e| EngineError::kafka(format!("reading the end of {topic}[{p}]"), e))?;
-                        at_end &= position >= high;
+                        position >= high
                     }
-                    if at_end {
-                        return Ok(read);
-                    }
+                    None => false,
+                };
+                if !at_end {
+                    break;
                 }
-                None => {}
+            }
+            if at_end {
+                return Ok(read);
             }
         }
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use fraudstream_data::avro::{encode_key, write_header, KEY_SCHEMA};
 use fraudstream_data::registry::{subject, SchemaRegistry};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 
 use super::{Scored, Sink};
@@ -81,6 +81,9 @@ pub struct KafkaSinks {
     score_id: u32,
     schema: serde_avro_fast::Schema,
     partitions: [i32; 2],
+    /// The internal topic of joined records and its partition count (the join stage of the repartitioned
+    /// topology).
+    joined: Option<(String, i32)>,
     key: Vec<u8>,
     value: Vec<u8>,
 }
@@ -121,9 +124,18 @@ impl KafkaSinks {
             schema,
             partitions: [counts[0], counts[1]],
             config,
+            joined: None,
             key: Vec::with_capacity(16),
             value: Vec::with_capacity(128),
         })
+    }
+
+    /// Also writes joined records to the internal topic `topic` (created with `partitions` partitions if missing),
+    /// for the scoring stage; the read-back after a restart then covers that topic.
+    pub fn with_joined_topic(mut self, topic: &str, partitions: i32) -> Result<KafkaSinks, EngineError> {
+        let counts = self.config.kafka.ensure_topics(&[topic], partitions, self.config.replication)?;
+        self.joined = Some((topic.to_string(), counts[0]));
+        Ok(self)
     }
 
     fn send(&self, record: BaseRecord<'_, [u8], [u8]>) -> Result<(), EngineError> {
@@ -197,6 +209,23 @@ impl Sink for KafkaSinks {
         self.send(rec)
     }
 
+    fn write_joined(&mut self, joined: &crate::join::Joined) -> Result<(), EngineError> {
+        use crate::repartition::{encode_joined, key_of, partition_for};
+        let Some((topic, partitions)) = &self.joined else {
+            return Err(EngineError::Config("no internal topic configured for joined records".into()));
+        };
+        let tx = &joined.transaction;
+        self.value.clear();
+        encode_joined(joined, &mut self.value)?;
+        let key = key_of(tx.id());
+        let rec = BaseRecord::to(topic)
+            .key(&key[..])
+            .payload(&self.value[..])
+            .partition(partition_for(tx, *partitions))
+            .timestamp(tx.event_time().millis());
+        self.send(rec)
+    }
+
     fn flush(&mut self) -> Result<(), EngineError> {
         let flushed = self.producer.flush(self.config.flush_timeout);
         let p = self.producer.context().progress();
@@ -255,6 +284,14 @@ impl Sink for KafkaSinks {
         if self.config.transactional_id.is_some() {
             return Ok(None);
         }
+        if let Some((topic, _)) = &self.joined {
+            let mut ids = std::collections::HashSet::new();
+            self.config.kafka.read_to_end(topic, Duration::from_millis(500), |msg| {
+                ids.extend(msg.key().and_then(crate::repartition::transaction_id_of_key));
+                Ok(())
+            })?;
+            return Ok(Some(ids));
+        }
         scored_transaction_ids(&self.config.kafka, &self.registry, &self.config.scores_topic).map(Some)
     }
 }
@@ -269,8 +306,8 @@ pub fn scored_transaction_ids(
     topic: &str,
 ) -> Result<std::collections::HashSet<i64>, EngineError> {
     let mut ids = std::collections::HashSet::new();
-    kafka.read_to_end(topic, Duration::from_millis(500), |payload| {
-        let record = decode_score(registry, payload)?;
+    kafka.read_to_end(topic, Duration::from_millis(500), |msg| {
+        let record = decode_score(registry, msg.payload().unwrap_or_default())?;
         ids.insert(record.transaction_id);
         Ok(())
     })?;

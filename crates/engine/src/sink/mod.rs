@@ -29,6 +29,11 @@ pub trait Sink {
     fn write_score(&mut self, s: &Scored<'_>) -> Result<(), EngineError>;
     /// Writes one dead letter.
     fn write_dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError>;
+    /// Writes one joined record for the scoring stage (the join stage of the repartitioned Kafka topology, see
+    /// [`crate::repartition`]); outputs without an internal topic refuse.
+    fn write_joined(&mut self, _joined: &Joined) -> Result<(), EngineError> {
+        Err(EngineError::Config("this output has no internal topic for joined records".into()))
+    }
     /// Makes everything written so far durable (files flushed, Kafka deliveries acknowledged).
     fn flush(&mut self) -> Result<(), EngineError>;
 

@@ -16,6 +16,7 @@ use fraudstream_data::avro::{decode_value, split_framed};
 use fraudstream_data::registry::SchemaRegistry;
 use fraudstream_data::{DataError, Identity, Record, Table, Transaction};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::Message;
@@ -73,6 +74,78 @@ impl std::str::FromStr for Assignment {
 /// Notes partition assignments, so the job can recover what other instances already scored.
 struct RebalanceContext {
     reassigned: Arc<AtomicBool>,
+    resume: Arc<Mutex<ResumePoints>>,
+}
+
+/// Where reading must resume on each newly assigned partition (its committed offset), until the first record of
+/// that partition has been checked against it.
+///
+/// A Kafka broker answers a fetch from offset `o` with the record batch that *contains* `o`, and the client skips
+/// the records before `o`. tansu 0.6.0 instead returns the batches that *start* at or after `o` (fixed upstream in
+/// commit 87db6ea, "return the batch containing a mid-batch fetch offset"), so a consumer resuming from a committed
+/// offset inside a batch silently loses the rest of that batch — which the kill -9 test caught as lost scores.
+/// The source therefore checks the first record of every resumed partition: when it lies beyond the resume point, it
+/// seeks back (64, 128, … records before it) until the broker returns a batch that covers the resume point, and
+/// drops records before it. On a broker that behaves like Kafka the first record is the resume point and nothing
+/// else happens.
+type ResumePoints = std::collections::HashMap<(String, i32), Resume>;
+
+#[derive(Debug, Clone, Copy)]
+struct Resume {
+    /// The committed offset: the first record the job must see.
+    at: i64,
+    /// How far before `at` the last seek went (0: no seek yet).
+    back: i64,
+    /// A record before `at` arrived since the seek: the broker's batch covered `at`, so a later first offset
+    /// beyond `at` is a real gap in the partition.
+    covered: bool,
+}
+
+/// What to do with a record of a partition that has a pending resume point.
+#[derive(Debug, PartialEq, Eq)]
+enum ResumeStep {
+    /// Before the resume point: processed before the restart.
+    Drop,
+    /// Process it; the resume point is settled.
+    Accept,
+    /// Drop it and read again from this offset.
+    SeekTo(i64),
+}
+
+impl Resume {
+    /// No record arrived for a while although the partition ends at `high`: a broker that skips the batch holding
+    /// the resume point returns nothing at all when that batch is the partition's last.
+    fn on_idle(&mut self, high: i64) -> Option<i64> {
+        if high <= self.at || self.covered || self.back >= self.at {
+            return None;
+        }
+        self.back = (self.back * 2).max(64).min(self.at);
+        Some(self.at - self.back)
+    }
+
+    fn on_record(&mut self, offset: i64) -> ResumeStep {
+        if offset < self.at {
+            // Read again after seeking back: the broker's batch covers the resume point.
+            self.covered = true;
+            return ResumeStep::Drop;
+        }
+        if offset == self.at || self.covered || self.back >= self.at {
+            // At the resume point, or nothing before it left to try (the gap is real: retention, compaction).
+            return ResumeStep::Accept;
+        }
+        self.back = (self.back * 2).max(64).min(self.at);
+        ResumeStep::SeekTo(self.at - self.back)
+    }
+}
+
+/// Records the resume point of every partition in `committed` that has a committed offset.
+fn note_resume_points(resume: &Mutex<ResumePoints>, committed: &TopicPartitionList) {
+    let mut points = resume.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    for e in committed.elements() {
+        if let Offset::Offset(at) = e.offset() {
+            points.insert((e.topic().to_string(), e.partition()), Resume { at, back: 0, covered: false });
+        }
+    }
 }
 
 impl ClientContext for RebalanceContext {
@@ -91,27 +164,65 @@ impl ClientContext for RebalanceContext {
 }
 
 impl ConsumerContext for RebalanceContext {
-    fn post_rebalance(&self, _base: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, base: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
             tracing::info!("assigned {} input partitions", tpl.count());
+            match base.committed_offsets((*tpl).clone(), Duration::from_secs(15)) {
+                Ok(committed) => {
+                    tracing::info!("resuming from the group's offsets: {}", describe_offsets(&committed));
+                    note_resume_points(&self.resume, &committed);
+                }
+                Err(e) => tracing::warn!("could not read the group's committed offsets: {e}"),
+            }
             self.reassigned.store(true, Ordering::SeqCst);
         }
     }
 }
 
-/// Consumes both input topics as one [`Source`].
+/// Consumes the two input topics as one [`Source`] — or, for the scoring stage of the repartitioned topology, the
+/// internal topic of joined records ([`KafkaSource::joined`]).
 pub struct KafkaSource {
     consumer: BaseConsumer<RebalanceContext>,
     reassigned: Arc<AtomicBool>,
-    registry: SchemaRegistry,
+    resume: Arc<Mutex<ResumePoints>>,
+    kafka: KafkaSettings,
+    /// Decodes the input topics (`None` for the internal topic, whose encoding is our own).
+    registry: Option<SchemaRegistry>,
     transactions_topic: Arc<str>,
     identities_topic: Arc<str>,
+    joined_topic: Option<Arc<str>>,
     partitions: Vec<(Table, i32)>,
+    /// Next offset expected per (input: 0 transactions, 1 identities, 2 joined; partition).
+    delivered: std::collections::HashMap<(u8, i32), i64>,
+    /// When pending resume points were last checked against the partitions' ends.
+    last_probe: std::time::Instant,
 }
 
 impl KafkaSource {
+    /// Reads the `transactions` and `identities` topics.
     pub fn new(config: &KafkaSourceConfig, registry: SchemaRegistry) -> Result<KafkaSource, EngineError> {
+        let topics = [config.transactions_topic.as_str(), config.identities_topic.as_str()];
+        let (mut source, counts) = KafkaSource::connect(config, &topics)?;
+        for (table, count) in [Table::Transaction, Table::Identity].into_iter().zip(&counts) {
+            let all = 0..count.unwrap_or(0);
+            source.partitions.extend(all.filter(|p| config.assignment.includes(*p)).map(|p| (table, p)));
+        }
+        source.registry = Some(registry);
+        Ok(source)
+    }
+
+    /// Reads the internal topic of joined records `topic` (see [`crate::repartition`]), as `config.group` with
+    /// `config.assignment`; the input topics named in `config` are not read.
+    pub fn joined(config: &KafkaSourceConfig, topic: &str) -> Result<KafkaSource, EngineError> {
+        let (mut source, _) = KafkaSource::connect(config, &[topic])?;
+        source.joined_topic = Some(topic.into());
+        Ok(source)
+    }
+
+    /// Creates the consumer and subscribes to, or assigns, `topics`; returns their partition counts.
+    fn connect(config: &KafkaSourceConfig, topics: &[&str]) -> Result<(KafkaSource, Vec<Option<i32>>), EngineError> {
         let reassigned = Arc::new(AtomicBool::new(false));
+        let resume = Arc::new(Mutex::new(ResumePoints::new()));
         let consumer: BaseConsumer<RebalanceContext> = config
             .kafka
             .client_config(&[
@@ -122,17 +233,11 @@ impl KafkaSource {
                 // Per-partition consumer lag for the metrics (see `RebalanceContext::stats`).
                 ("statistics.interval.ms", "5000"),
             ])
-            .create_with_context(RebalanceContext { reassigned: reassigned.clone() })
+            .create_with_context(RebalanceContext { reassigned: reassigned.clone(), resume: resume.clone() })
             .map_err(|e| EngineError::kafka("creating a consumer", e))?;
-        let topics = [config.transactions_topic.as_str(), config.identities_topic.as_str()];
-        let counts = config.kafka.partition_counts(&topics)?;
-        let mut partitions = Vec::new();
-        for (table, count) in [Table::Transaction, Table::Identity].into_iter().zip(&counts) {
-            let all = 0..count.unwrap_or(0);
-            partitions.extend(all.filter(|p| config.assignment.includes(*p)).map(|p| (table, p)));
-        }
+        let counts = config.kafka.partition_counts(topics)?;
         if config.assignment == Assignment::Group {
-            consumer.subscribe(&topics).map_err(|e| EngineError::kafka("subscribing to the input topics", e))?;
+            consumer.subscribe(topics).map_err(|e| EngineError::kafka("subscribing to the input topics", e))?;
         } else {
             if let Assignment::Static(wanted) = &config.assignment {
                 let available = counts.iter().flatten().copied().min().unwrap_or(0);
@@ -144,23 +249,36 @@ impl KafkaSource {
             }
             // Start from the group's committed offsets (earliest where there are none).
             let mut tpl = TopicPartitionList::new();
-            for (table, partition) in &partitions {
-                tpl.add_partition_offset(topics[usize::from(*table == Table::Identity)], *partition, Offset::Stored)
-                    .map_err(|e| EngineError::kafka("building the partition assignment", e))?;
+            for (topic, count) in topics.iter().zip(&counts) {
+                for partition in (0..count.unwrap_or(0)).filter(|p| config.assignment.includes(*p)) {
+                    tpl.add_partition_offset(topic, partition, Offset::Stored)
+                        .map_err(|e| EngineError::kafka("building the partition assignment", e))?;
+                }
             }
             consumer.assign(&tpl).map_err(|e| EngineError::kafka("assigning the input partitions", e))?;
             tracing::info!("statically assigned {} input partitions", tpl.count());
+            let committed = consumer
+                .committed_offsets(tpl, Duration::from_secs(15))
+                .map_err(|e| EngineError::kafka("reading the group's committed offsets", e))?;
+            tracing::info!("resuming from the group's offsets: {}", describe_offsets(&committed));
+            note_resume_points(&resume, &committed);
             // Recover what the output already holds, as after a group assignment.
             reassigned.store(true, Ordering::SeqCst);
         }
-        Ok(KafkaSource {
+        let source = KafkaSource {
             consumer,
             reassigned,
-            registry,
+            resume,
+            kafka: config.kafka.clone(),
+            registry: None,
             transactions_topic: config.transactions_topic.as_str().into(),
             identities_topic: config.identities_topic.as_str().into(),
-            partitions,
-        })
+            joined_topic: None,
+            partitions: Vec::new(),
+            delivered: std::collections::HashMap::new(),
+            last_probe: std::time::Instant::now(),
+        };
+        Ok((source, counts))
     }
 
     /// Commits the offsets of everything polled so far (synchronously).
@@ -173,15 +291,123 @@ impl KafkaSource {
         }
     }
 
+    /// Whether a record at `offset` may be processed, given the partition's resume point (see [`ResumePoints`]);
+    /// seeks back when the broker started after the resume point.
+    fn check_resume_point(&self, topic: &str, partition: i32, offset: i64) -> Result<bool, EngineError> {
+        let mut points = self.resume.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if points.is_empty() {
+            return Ok(true);
+        }
+        let key = (topic.to_string(), partition);
+        let Some(r) = points.get_mut(&key) else { return Ok(true) };
+        match r.on_record(offset) {
+            ResumeStep::Drop => Ok(false),
+            ResumeStep::Accept => {
+                tracing::debug!("{topic}[{partition}]: resumed at offset {offset} (committed {})", r.at);
+                points.remove(&key);
+                Ok(true)
+            }
+            ResumeStep::SeekTo(from) => {
+                tracing::warn!(
+                    "{topic}[{partition}]: resuming at offset {} but the broker's first record is {offset}; reading \
+                     again from {from} so the records in between are not skipped",
+                    r.at
+                );
+                self.consumer.seek(topic, partition, Offset::Offset(from), Duration::from_secs(15)).map_err(|e| {
+                    EngineError::kafka(format!("seeking {topic}[{partition}] back to its resume point"), e)
+                })?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// While resume points are pending and nothing arrives, checks (at most twice a second) whether their
+    /// partitions hold records the broker is not returning, and seeks back if so (see [`Resume::on_idle`]).
+    fn probe_idle_resume_points(&mut self) -> Result<(), EngineError> {
+        let mut points = self.resume.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if points.is_empty() || self.last_probe.elapsed() < Duration::from_millis(500) {
+            return Ok(());
+        }
+        self.last_probe = std::time::Instant::now();
+        for ((topic, partition), r) in points.iter_mut() {
+            let Some(high) = fetched_high_watermark(&self.consumer, topic, *partition) else { continue };
+            if let Some(from) = r.on_idle(high) {
+                tracing::warn!(
+                    "{topic}[{partition}]: resuming at offset {} but the broker returns nothing although the partition \
+                     ends at {high}; reading again from {from}",
+                    r.at
+                );
+                self.consumer.seek(topic, *partition, Offset::Offset(from), Duration::from_secs(15)).map_err(|e| {
+                    EngineError::kafka(format!("seeking {topic}[{partition}] back to its resume point"), e)
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     fn decode(&self, table: Table, payload: &[u8]) -> Result<Record, DataError> {
         let (schema_id, datum) = split_framed(payload)?;
-        let schema = self.registry.schema_by_id(schema_id)?;
+        let registry = self.registry.as_ref().ok_or_else(|| DataError::Registry {
+            url: String::new(),
+            message: "no Schema Registry configured for the input topics".into(),
+        })?;
+        let schema = registry.schema_by_id(schema_id)?;
         let (row, event_time) = decode_value(table, datum, &schema)?;
         Ok(match table {
             Table::Transaction => Record::Transaction(Transaction { row }),
             Table::Identity => Record::Identity(Identity { row, event_time }),
         })
     }
+}
+
+/// The partition's high watermark as the last fetch response reported it (`None` before any).
+///
+/// Not the ListOffsets answer (`fetch_watermarks`): tansu 0.6.0 answers "latest" with the most recently written
+/// batch, which after concurrent writes can lie below the true end; its fetch responses carry the true end.
+fn fetched_high_watermark<C: ConsumerContext>(consumer: &BaseConsumer<C>, topic: &str, partition: i32) -> Option<i64> {
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client pointer is valid for the consumer's lifetime, the topic is a NUL-terminated string that
+    // outlives the call, and librdkafka only writes the two offsets (it reads its cached fetch state, no I/O).
+    let err = unsafe {
+        rdkafka::bindings::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+}
+
+/// Whether this is the first delivery of `offset` of `partition` (input, partition number) since the partition was
+/// assigned; `delivered` holds the next offset expected. Seeking back to a resume point can let records fetched
+/// before the seek arrive after it as well: each offset is processed once.
+fn first_delivery(
+    delivered: &mut std::collections::HashMap<(u8, i32), i64>,
+    partition: (u8, i32),
+    offset: i64,
+) -> bool {
+    let next = delivered.entry(partition).or_insert(offset);
+    if offset < *next {
+        return false;
+    }
+    *next = offset + 1;
+    true
+}
+
+/// `topic[partition]@offset, ...` for logs.
+fn describe_offsets(tpl: &TopicPartitionList) -> String {
+    let parts: Vec<String> = tpl
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(o) => format!("{}[{}]@{o}", e.topic(), e.partition()),
+            other => format!("{}[{}]@{other:?}", e.topic(), e.partition()),
+        })
+        .collect();
+    parts.join(", ")
 }
 
 impl Assignment {
@@ -195,7 +421,13 @@ impl Assignment {
 
 impl Source for KafkaSource {
     fn take_reassigned(&mut self) -> bool {
-        self.reassigned.swap(false, Ordering::SeqCst)
+        let reassigned = self.reassigned.swap(false, Ordering::SeqCst);
+        if reassigned {
+            // A new assignment restarts partitions from their committed offsets, legitimately below what was
+            // delivered before.
+            self.delivered.clear();
+        }
+        reassigned
     }
 
     /// Every partition this instance may read: all of both topics in a group (each instance reads only some of
@@ -212,6 +444,37 @@ impl Source for KafkaSource {
         true
     }
 
+    /// The joined records before the committed offsets of the assigned partitions of the internal topic, read
+    /// with a consumer of its own (nothing for the input topics, whose state the join rebuilds by re-reading).
+    fn history(&mut self, f: &mut dyn FnMut(crate::join::Joined)) -> Result<u64, EngineError> {
+        let Some(topic) = self.joined_topic.clone() else { return Ok(0) };
+        let assignment =
+            self.consumer.assignment().map_err(|e| EngineError::kafka("listing assigned partitions", e))?;
+        let committed = self
+            .consumer
+            .committed_offsets(assignment, Duration::from_secs(15))
+            .map_err(|e| EngineError::kafka("reading the group's committed offsets", e))?;
+        let ends: std::collections::HashMap<i32, i64> = committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(end) if end > 0 => Some((e.partition(), end)),
+                _ => None,
+            })
+            .collect();
+        let mut replayed = 0u64;
+        self.kafka.read_partitions_until(&topic, &ends, |msg| {
+            let origin = Origin::Kafka { topic: topic.clone(), partition: msg.partition(), offset: msg.offset() };
+            // What does not decode went to the dead letters when it was first read.
+            if let Ok(joined) = crate::repartition::decode_joined(msg.payload().unwrap_or_default(), origin) {
+                f(joined);
+                replayed += 1;
+            }
+            Ok(())
+        })?;
+        Ok(replayed)
+    }
+
     fn commit(&mut self, positions: &Positions) -> Result<(), EngineError> {
         let mut tpl = TopicPartitionList::new();
         for ((topic, partition), offset) in positions {
@@ -222,7 +485,10 @@ impl Source for KafkaSource {
             return Ok(());
         }
         match self.consumer.commit(&tpl, CommitMode::Sync) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                tracing::debug!("committed {}", describe_offsets(&tpl));
+                Ok(())
+            }
             // A rebalance moved partitions away: the new owner continues from the last good commit.
             Err(e) => {
                 tracing::warn!("committing offsets failed (will retry at the next checkpoint): {e}");
@@ -232,11 +498,37 @@ impl Source for KafkaSource {
     }
 
     fn poll(&mut self, timeout: Duration) -> Result<SourceEvent, EngineError> {
-        let Some(msg) = self.consumer.poll(timeout) else { return Ok(SourceEvent::Idle) };
+        let Some(msg) = self.consumer.poll(timeout) else {
+            self.probe_idle_resume_points()?;
+            return Ok(SourceEvent::Idle);
+        };
         let msg = msg.map_err(|e| EngineError::kafka("consuming", e))?;
+        if !self.check_resume_point(msg.topic(), msg.partition(), msg.offset())? {
+            return Ok(SourceEvent::Idle);
+        }
+        let input = if msg.topic() == &*self.transactions_topic {
+            0
+        } else if msg.topic() == &*self.identities_topic {
+            1
+        } else {
+            2
+        };
+        if !first_delivery(&mut self.delivered, (input, msg.partition()), msg.offset()) {
+            tracing::debug!("{}[{}]@{} delivered again; already processed", msg.topic(), msg.partition(), msg.offset());
+            return Ok(SourceEvent::Idle);
+        }
         let topic = msg.topic();
         let (table, topic) = if topic == &*self.transactions_topic {
             (Table::Transaction, self.transactions_topic.clone())
+        } else if let Some(joined) = self.joined_topic.as_ref().filter(|j| topic == &***j) {
+            let origin = Origin::Kafka { topic: joined.clone(), partition: msg.partition(), offset: msg.offset() };
+            let payload = msg.payload().unwrap_or_default();
+            return Ok(match crate::repartition::decode_joined(payload, origin.clone()) {
+                Ok(joined) => SourceEvent::Joined(Box::new(joined)),
+                Err(e) => {
+                    SourceEvent::DeadLetter(DeadLetter { reason: e.to_string(), origin, payload: payload.to_vec() })
+                }
+            });
         } else {
             (Table::Identity, self.identities_topic.clone())
         };
@@ -258,7 +550,58 @@ impl Source for KafkaSource {
 
 #[cfg(test)]
 mod tests {
-    use super::Assignment;
+    use super::{first_delivery, Assignment, Resume, ResumeStep};
+
+    #[test]
+    fn a_resume_point_inside_a_batch_is_found_by_seeking_back() {
+        // tansu 0.6.0: fetching 1000 returns the batch starting at 1100; the batch holding 1000 starts at 900.
+        let mut r = Resume { at: 1000, back: 0, covered: false };
+        assert_eq!(r.on_record(1100), ResumeStep::SeekTo(936));
+        assert_eq!(r.on_record(1100), ResumeStep::SeekTo(872), "still past it: twice as far back");
+        assert_eq!(r.on_record(900), ResumeStep::Drop, "processed before the restart");
+        assert_eq!(r.on_record(999), ResumeStep::Drop);
+        assert_eq!(r.on_record(1000), ResumeStep::Accept);
+    }
+
+    #[test]
+    fn a_resume_point_in_the_last_batch_is_found_when_nothing_arrives() {
+        let mut r = Resume { at: 1000, back: 0, covered: false };
+        assert_eq!(r.on_idle(1000), None, "nothing after the resume point: idle is the end");
+        assert_eq!(r.on_idle(1011), Some(936));
+        assert_eq!(r.on_idle(1011), Some(872));
+        assert_eq!(r.on_record(900), ResumeStep::Drop);
+        assert_eq!(r.on_idle(1011), None, "the batch covering it is arriving");
+        assert_eq!(r.on_record(1000), ResumeStep::Accept);
+    }
+
+    #[test]
+    fn a_broker_that_starts_at_the_resume_point_costs_nothing() {
+        let mut r = Resume { at: 42, back: 0, covered: false };
+        assert_eq!(r.on_record(42), ResumeStep::Accept);
+    }
+
+    #[test]
+    fn a_real_gap_is_accepted_once_the_batch_before_it_was_seen_or_offset_zero_was_tried() {
+        let mut r = Resume { at: 1000, back: 0, covered: false };
+        assert_eq!(r.on_record(1005), ResumeStep::SeekTo(936));
+        assert_eq!(r.on_record(990), ResumeStep::Drop);
+        assert_eq!(r.on_record(1005), ResumeStep::Accept, "records up to 990 then 1005: 991-1004 do not exist");
+        let mut r = Resume { at: 100, back: 0, covered: false };
+        assert_eq!(r.on_record(500), ResumeStep::SeekTo(36));
+        assert_eq!(r.on_record(500), ResumeStep::SeekTo(0));
+        assert_eq!(r.on_record(500), ResumeStep::Accept, "nothing before 500 exists any more");
+    }
+
+    #[test]
+    fn records_delivered_again_after_a_seek_are_processed_once() {
+        let mut delivered = std::collections::HashMap::new();
+        assert!(first_delivery(&mut delivered, (0, 3), 10));
+        assert!(first_delivery(&mut delivered, (0, 3), 11));
+        assert!(!first_delivery(&mut delivered, (0, 3), 10));
+        assert!(!first_delivery(&mut delivered, (0, 3), 11));
+        assert!(first_delivery(&mut delivered, (1, 3), 10), "another input's partition 3");
+        assert!(first_delivery(&mut delivered, (0, 3), 14), "gaps are fine");
+    }
 
     #[test]
     fn assignments_parse() {

@@ -55,6 +55,9 @@ pub enum SourceEvent {
         origin: Origin,
     },
     DeadLetter(DeadLetter),
+    /// A record joined by the join stage of the repartitioned Kafka topology (see [`crate::repartition`]), with its
+    /// origin in the internal topic.
+    Joined(Box<crate::join::Joined>),
     /// Nothing arrived within the poll timeout (unbounded sources only).
     Idle,
     /// A bounded source is exhausted.
@@ -88,6 +91,13 @@ pub trait Source: Send {
     /// The consumer group's identity, for committing input offsets inside an output transaction (Kafka only).
     fn group_metadata(&self) -> Option<rdkafka::consumer::ConsumerGroupMetadata> {
         None
+    }
+
+    /// Hands every record this source delivered before its current starting positions to `f`, oldest first per
+    /// partition, and returns how many: how the scoring stage rebuilds client state after a restart or rebalance.
+    /// Sources without such a history hand over nothing.
+    fn history(&mut self, _f: &mut dyn FnMut(crate::join::Joined)) -> Result<u64, EngineError> {
+        Ok(0)
     }
 
     /// Records that everything before `positions` is fully processed (sources without positions ignore it).

@@ -81,6 +81,7 @@ pub fn consume(run: &Run, expected: usize) -> Vec<(Record, Origin)> {
         match source.poll(Duration::from_millis(200)).expect("poll") {
             SourceEvent::Record { record, origin } => out.push((record, origin)),
             SourceEvent::DeadLetter(d) => panic!("unexpected dead letter: {d:?}"),
+            SourceEvent::Joined(j) => panic!("the input topics hold no joined records: {j:?}"),
             SourceEvent::Idle | SourceEvent::End => {}
         }
     }

@@ -81,6 +81,19 @@ pub const SOURCE_COLUMNS: &[&str] = &[
     "D15",
 ];
 
+/// The key that keeps a card's state together when records are partitioned: card1 as [`num_key`] bits, `None`
+/// without card1.
+///
+/// Every client key (`uid`) contains card1, so records with equal partition keys carry all the state of their
+/// `uid_*` and `card1_*` features: a stream partitioned by this key computes those features per partition exactly
+/// as one process computing them over everything would.
+pub fn partition_key(tx: &Transaction) -> Option<u64> {
+    static CARD1: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let slot = *CARD1.get_or_init(|| Table::Transaction.catalog().col("card1").slot);
+    let card1 = tx.row.nums[slot];
+    (!card1.is_nan()).then(|| num_key(card1))
+}
+
 impl Slots {
     pub(crate) fn resolve() -> Slots {
         let tx = Table::Transaction.catalog();

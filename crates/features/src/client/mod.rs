@@ -63,7 +63,7 @@ mod tests;
 
 pub use config::{ClientConfig, ClientConfigError, LONGEST_WINDOW};
 pub use feature::ClientFeature;
-pub use keys::SOURCE_COLUMNS;
+pub use keys::{partition_key, SOURCE_COLUMNS};
 
 use distinct::{Distinct, Kind};
 use fraudstream_data::EventTime;
