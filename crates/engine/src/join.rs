@@ -134,6 +134,12 @@ impl IntervalJoin {
         }
     }
 
+    /// Forgets all state (pending transactions, buffered identities, emitted IDs, the watermark) and keeps the
+    /// counters: after a consumer-group rebalance every record past the committed offsets is delivered again.
+    pub fn reset(&mut self) {
+        *self = IntervalJoin { stats: std::mem::take(&mut self.stats), ..IntervalJoin::new(self.config) };
+    }
+
     pub fn stats(&self) -> &JoinStats {
         &self.stats
     }

@@ -34,6 +34,7 @@ use crate::pacing::{Pacer, Pacing};
 use crate::quality::OnlineQuality;
 use crate::scorer::Scorer;
 use crate::sink::files::FileSinks;
+use crate::sink::kafka::KafkaSinkConfig;
 use crate::sink::Sink;
 use crate::source::files::{FileSource, FileSourceConfig};
 use crate::source::kafka::KafkaSourceConfig;
@@ -287,6 +288,7 @@ pub fn run_job(
     let mut done = false;
     let mut forwarded = 0u64;
     let scoring = control.role == Role::Score;
+    let mut peer_was_done = control.peer.is_none();
     while !done {
         let event = source.poll(Duration::from_millis(50))?;
         if source.take_reassigned() {
@@ -294,10 +296,18 @@ pub fn run_job(
             // may have handled some of their records. Make our own output durable, read back what the output
             // holds, and rebuild the client state the scoring stage keeps for them.
             recover(source, sinks, &mut stage, config, progress)?;
-            watermarks.touch_all(Instant::now());
+            // Every record past the committed offsets is delivered again (the commits never pass a record the join
+            // still holds): start the join and the positions over, or re-read transactions would be emitted twice.
+            join.reset();
+            positions.clear();
+            let now = Instant::now();
+            watermarks = WatermarkTracker::new(config.max_out_of_orderness, config.idle_timeout);
+            for &(input, partition) in &seen_partitions {
+                watermarks.register((input, partition), now);
+            }
             // Idleness also counts from an assignment (so a job whose input is all processed can still stop), but
             // only from the end of the recovery: reading back a large output is not idle input.
-            last_input = Some(Instant::now());
+            last_input = Some(now);
         }
         let now = Instant::now();
         match event {
@@ -357,6 +367,11 @@ pub fn run_job(
             SourceEvent::End => done = true,
         }
         let peer_done = control.peer.is_none_or(|p| p.done.load(Ordering::Relaxed));
+        if peer_done && !peer_was_done {
+            // The join stage's last records may still be on their way: idleness counts from its end.
+            peer_was_done = true;
+            last_input = Some(now);
+        }
         let idle_stop = peer_done
             && control.stop_after_idle.is_some_and(|d| last_input.is_some_and(|last| now.duration_since(last) >= d));
         let peer_failed = control.peer.is_some_and(|p| p.failed.load(Ordering::Relaxed));
@@ -631,15 +646,22 @@ pub fn run_kafka<'a>(
         let join_stage = std::thread::Builder::new()
             .name("join-stage".into())
             .spawn_scoped(scope, || {
+                // Tells the scoring stage how this one ended, a panic included (it would otherwise wait for it).
+                let mut ended = PeerGuard { peer: &join_status, ok: false };
                 let result = (|| {
-                    let mut sinks = KafkaSinks::new(config.sinks.clone(), &registry)?
-                        .with_joined_topic(&joined_topic, partitions)?;
+                    // Each stage's producer needs a transactional id of its own: one would fence the other.
+                    let sinks_config = KafkaSinkConfig {
+                        transactional_id: config.sinks.transactional_id.as_ref().map(|id| format!("{id}-join")),
+                        ..config.sinks.clone()
+                    };
+                    let mut sinks =
+                        KafkaSinks::new(sinks_config, &registry)?.with_joined_topic(&joined_topic, partitions)?;
                     let mut source = KafkaSource::new(&config.source, registry.clone())?;
                     let control = control(config, stop, Role::Join, Some(&scoring_status), None);
                     run_job(&mut source, &mut sinks, &mut NoModel, &join_job, progress, control)
                 })();
-                join_status.failed.store(result.is_err(), Ordering::Relaxed);
-                join_status.done.store(true, Ordering::Relaxed);
+                ended.ok = result.is_ok();
+                drop(ended);
                 result
             })
             .map_err(|e| EngineError::Config(format!("starting the join stage: {e}")))?;
@@ -666,6 +688,19 @@ pub fn run_kafka<'a>(
         summary.forwarded = joined.forwarded;
         Ok(summary)
     })
+}
+
+/// Marks a stage done when it ends, and failed unless it set `ok` (an error or a panic).
+struct PeerGuard<'a> {
+    peer: &'a Peer,
+    ok: bool,
+}
+
+impl Drop for PeerGuard<'_> {
+    fn drop(&mut self) {
+        self.peer.failed.store(!self.ok, Ordering::Relaxed);
+        self.peer.done.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The internal topic of joined records of the consumer group `group` (see [`crate::repartition`]).

@@ -59,15 +59,6 @@ impl WatermarkTracker {
         p.finished = false;
     }
 
-    /// Restarts every partition's idleness clock at `now`. After the job itself paused (recovering after a
-    /// restart or rebalance), the silence was the job's, not the partitions': without this, whichever input
-    /// delivers first after the pause would advance the watermark alone and make the other input's records late.
-    pub fn touch_all(&mut self, now: Instant) {
-        for p in self.partitions.values_mut() {
-            p.last_active = now;
-        }
-    }
-
     /// Declares that a partition will deliver nothing more (end of a bounded input).
     pub fn finish(&mut self, partition: PartitionId) {
         if let Some(p) = self.partitions.get_mut(&partition) {
@@ -157,21 +148,6 @@ mod tests {
         assert_eq!(w.current(t0 + Duration::from_secs(5)), Some(EventTime(180 * S)));
         w.observe((1, 0), EventTime(150 * S), t0 + Duration::from_secs(5));
         assert_eq!(w.current(t0 + Duration::from_secs(5)), Some(EventTime(130 * S)));
-    }
-
-    #[test]
-    fn a_pause_of_the_job_does_not_make_partitions_idle() {
-        let t0 = Instant::now();
-        let mut w = WatermarkTracker::new(Duration::from_secs(20), Duration::from_secs(2));
-        w.register((0, 0), t0);
-        w.register((1, 0), t0);
-        // The job recovers for 4 s, then identities arrive first.
-        let after = t0 + Duration::from_secs(4);
-        w.touch_all(after);
-        w.observe((1, 0), EventTime(1000 * S), after);
-        assert_eq!(w.current(after), None, "transactions have not delivered since the pause: they still count");
-        w.observe((0, 0), EventTime(100 * S), after);
-        assert_eq!(w.current(after), Some(EventTime(80 * S)));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! itself is fine.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fraudstream_data::avro::{decode_value, split_framed};
 use fraudstream_data::registry::SchemaRegistry;
@@ -99,12 +99,17 @@ struct Resume {
     /// A record before `at` arrived since the seek: the broker's batch covered `at`, so a later first offset
     /// beyond `at` is a real gap in the partition.
     covered: bool,
+    /// When the partition was assigned, last sought or last delivered a record: a probe waits for a quiet second.
+    active: Instant,
 }
+
+/// How long a partition with a pending resume point may stay silent before the probe checks its end.
+const RESUME_QUIET: Duration = Duration::from_secs(1);
 
 /// What to do with a record of a partition that has a pending resume point.
 #[derive(Debug, PartialEq, Eq)]
 enum ResumeStep {
-    /// Before the resume point: processed before the restart.
+    /// Before the resume point, read again after seeking back: processed before the restart.
     Drop,
     /// Process it; the resume point is settled.
     Accept,
@@ -113,18 +118,35 @@ enum ResumeStep {
 }
 
 impl Resume {
-    /// No record arrived for a while although the partition ends at `high`: a broker that skips the batch holding
-    /// the resume point returns nothing at all when that batch is the partition's last.
-    fn on_idle(&mut self, high: i64) -> Option<i64> {
-        if high <= self.at || self.covered || self.back >= self.at {
-            return None;
-        }
-        self.back = (self.back * 2).max(64).min(self.at);
-        Some(self.at - self.back)
+    fn new(at: i64, now: Instant) -> Resume {
+        Resume { at, back: 0, covered: false, active: now }
     }
 
-    fn on_record(&mut self, offset: i64) -> ResumeStep {
+    /// Steps further back: 64 records before `at`, then twice as far each time, down to offset 0.
+    fn step_back(&mut self, now: Instant) -> i64 {
+        self.back = (self.back * 2).max(64).min(self.at);
+        self.active = now;
+        self.at - self.back
+    }
+
+    /// The partition has been silent; the last fetch response said it ends at `high`. A broker that skips the
+    /// batch holding the resume point returns nothing at all when that batch is the partition's last.
+    fn on_idle(&mut self, high: i64, now: Instant) -> Option<i64> {
+        let quiet = now.saturating_duration_since(self.active) >= RESUME_QUIET;
+        if !quiet || high <= self.at || self.covered || self.back >= self.at {
+            return None;
+        }
+        Some(self.step_back(now))
+    }
+
+    fn on_record(&mut self, offset: i64, now: Instant) -> ResumeStep {
+        self.active = now;
         if offset < self.at {
+            if self.back == 0 {
+                // Not sought back, yet before the commit: the consumer restarted the partition elsewhere (an offset
+                // reset after the log was truncated or the topic recreated). Everything from here is new.
+                return ResumeStep::Accept;
+            }
             // Read again after seeking back: the broker's batch covers the resume point.
             self.covered = true;
             return ResumeStep::Drop;
@@ -133,17 +155,19 @@ impl Resume {
             // At the resume point, or nothing before it left to try (the gap is real: retention, compaction).
             return ResumeStep::Accept;
         }
-        self.back = (self.back * 2).max(64).min(self.at);
-        ResumeStep::SeekTo(self.at - self.back)
+        ResumeStep::SeekTo(self.step_back(now))
     }
 }
 
-/// Records the resume point of every partition in `committed` that has a committed offset.
+/// Replaces the resume points with those of `committed` (every partition of a new assignment that has a committed
+/// offset; assignments are eager, so the partitions of the previous one are gone).
 fn note_resume_points(resume: &Mutex<ResumePoints>, committed: &TopicPartitionList) {
     let mut points = resume.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    points.clear();
+    let now = Instant::now();
     for e in committed.elements() {
         if let Offset::Offset(at) = e.offset() {
-            points.insert((e.topic().to_string(), e.partition()), Resume { at, back: 0, covered: false });
+            points.insert((e.topic().to_string(), e.partition()), Resume::new(at, now));
         }
     }
 }
@@ -195,7 +219,7 @@ pub struct KafkaSource {
     /// Next offset expected per (input: 0 transactions, 1 identities, 2 joined; partition).
     delivered: std::collections::HashMap<(u8, i32), i64>,
     /// When pending resume points were last checked against the partitions' ends.
-    last_probe: std::time::Instant,
+    last_probe: Instant,
 }
 
 impl KafkaSource {
@@ -276,7 +300,7 @@ impl KafkaSource {
             joined_topic: None,
             partitions: Vec::new(),
             delivered: std::collections::HashMap::new(),
-            last_probe: std::time::Instant::now(),
+            last_probe: Instant::now(),
         };
         Ok((source, counts))
     }
@@ -300,7 +324,7 @@ impl KafkaSource {
         }
         let key = (topic.to_string(), partition);
         let Some(r) = points.get_mut(&key) else { return Ok(true) };
-        match r.on_record(offset) {
+        match r.on_record(offset, Instant::now()) {
             ResumeStep::Drop => Ok(false),
             ResumeStep::Accept => {
                 tracing::debug!("{topic}[{partition}]: resumed at offset {offset} (committed {})", r.at);
@@ -313,36 +337,33 @@ impl KafkaSource {
                      again from {from} so the records in between are not skipped",
                     r.at
                 );
-                self.consumer.seek(topic, partition, Offset::Offset(from), Duration::from_secs(15)).map_err(|e| {
-                    EngineError::kafka(format!("seeking {topic}[{partition}] back to its resume point"), e)
-                })?;
+                if !seek_back(&self.consumer, topic, partition, from) {
+                    points.remove(&key);
+                }
                 Ok(false)
             }
         }
     }
 
-    /// While resume points are pending and nothing arrives, checks (at most twice a second) whether their
-    /// partitions hold records the broker is not returning, and seeks back if so (see [`Resume::on_idle`]).
-    fn probe_idle_resume_points(&mut self) -> Result<(), EngineError> {
+    /// While resume points are pending, checks (at most twice a second) whether a partition that has been silent
+    /// holds records the broker is not returning, and seeks back if so (see [`Resume::on_idle`]).
+    fn probe_resume_points(&mut self) {
         let mut points = self.resume.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if points.is_empty() || self.last_probe.elapsed() < Duration::from_millis(500) {
-            return Ok(());
+            return;
         }
-        self.last_probe = std::time::Instant::now();
-        for ((topic, partition), r) in points.iter_mut() {
-            let Some(high) = fetched_high_watermark(&self.consumer, topic, *partition) else { continue };
-            if let Some(from) = r.on_idle(high) {
-                tracing::warn!(
-                    "{topic}[{partition}]: resuming at offset {} but the broker returns nothing although the partition \
-                     ends at {high}; reading again from {from}",
-                    r.at
-                );
-                self.consumer.seek(topic, *partition, Offset::Offset(from), Duration::from_secs(15)).map_err(|e| {
-                    EngineError::kafka(format!("seeking {topic}[{partition}] back to its resume point"), e)
-                })?;
-            }
-        }
-        Ok(())
+        let now = Instant::now();
+        self.last_probe = now;
+        points.retain(|(topic, partition), r| {
+            let Some(high) = crate::kafka::fetched_high_watermark(&self.consumer, topic, *partition) else { return true };
+            let Some(from) = r.on_idle(high, now) else { return true };
+            tracing::warn!(
+                "{topic}[{partition}]: resuming at offset {} but the broker returns nothing although the partition ends \
+                 at {high}; reading again from {from}",
+                r.at
+            );
+            seek_back(&self.consumer, topic, *partition, from)
+        });
     }
 
     fn decode(&self, table: Table, payload: &[u8]) -> Result<Record, DataError> {
@@ -360,25 +381,16 @@ impl KafkaSource {
     }
 }
 
-/// The partition's high watermark as the last fetch response reported it (`None` before any).
-///
-/// Not the ListOffsets answer (`fetch_watermarks`): tansu 0.6.0 answers "latest" with the most recently written
-/// batch, which after concurrent writes can lie below the true end; its fetch responses carry the true end.
-fn fetched_high_watermark<C: ConsumerContext>(consumer: &BaseConsumer<C>, topic: &str, partition: i32) -> Option<i64> {
-    let topic = std::ffi::CString::new(topic).ok()?;
-    let (mut low, mut high) = (-1i64, -1i64);
-    // SAFETY: the client pointer is valid for the consumer's lifetime, the topic is a NUL-terminated string that
-    // outlives the call, and librdkafka only writes the two offsets (it reads its cached fetch state, no I/O).
-    let err = unsafe {
-        rdkafka::bindings::rd_kafka_get_watermark_offsets(
-            consumer.client().native_ptr(),
-            topic.as_ptr(),
-            partition,
-            &mut low,
-            &mut high,
-        )
-    };
-    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+/// Seeks a partition back to `from`; `false` (with a warning) when that fails, e.g. because a rebalance just took
+/// the partition away: the caller then drops its resume point.
+fn seek_back<C: ConsumerContext>(consumer: &BaseConsumer<C>, topic: &str, partition: i32, from: i64) -> bool {
+    match consumer.seek(topic, partition, Offset::Offset(from), Duration::from_secs(15)) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("{topic}[{partition}]: seeking back to offset {from} failed: {e}");
+            false
+        }
+    }
 }
 
 /// Whether this is the first delivery of `offset` of `partition` (input, partition number) since the partition was
@@ -498,10 +510,8 @@ impl Source for KafkaSource {
     }
 
     fn poll(&mut self, timeout: Duration) -> Result<SourceEvent, EngineError> {
-        let Some(msg) = self.consumer.poll(timeout) else {
-            self.probe_idle_resume_points()?;
-            return Ok(SourceEvent::Idle);
-        };
+        self.probe_resume_points();
+        let Some(msg) = self.consumer.poll(timeout) else { return Ok(SourceEvent::Idle) };
         let msg = msg.map_err(|e| EngineError::kafka("consuming", e))?;
         if !self.check_resume_point(msg.topic(), msg.partition(), msg.offset())? {
             return Ok(SourceEvent::Idle);
@@ -551,45 +561,61 @@ impl Source for KafkaSource {
 #[cfg(test)]
 mod tests {
     use super::{first_delivery, Assignment, Resume, ResumeStep};
+    use std::time::{Duration, Instant};
+
+    fn at(offset: i64) -> (Resume, Instant) {
+        let t0 = Instant::now();
+        (Resume::new(offset, t0), t0)
+    }
 
     #[test]
     fn a_resume_point_inside_a_batch_is_found_by_seeking_back() {
         // tansu 0.6.0: fetching 1000 returns the batch starting at 1100; the batch holding 1000 starts at 900.
-        let mut r = Resume { at: 1000, back: 0, covered: false };
-        assert_eq!(r.on_record(1100), ResumeStep::SeekTo(936));
-        assert_eq!(r.on_record(1100), ResumeStep::SeekTo(872), "still past it: twice as far back");
-        assert_eq!(r.on_record(900), ResumeStep::Drop, "processed before the restart");
-        assert_eq!(r.on_record(999), ResumeStep::Drop);
-        assert_eq!(r.on_record(1000), ResumeStep::Accept);
+        let (mut r, t) = at(1000);
+        assert_eq!(r.on_record(1100, t), ResumeStep::SeekTo(936));
+        assert_eq!(r.on_record(1100, t), ResumeStep::SeekTo(872), "still past it: twice as far back");
+        assert_eq!(r.on_record(900, t), ResumeStep::Drop, "processed before the restart");
+        assert_eq!(r.on_record(999, t), ResumeStep::Drop);
+        assert_eq!(r.on_record(1000, t), ResumeStep::Accept);
     }
 
     #[test]
     fn a_resume_point_in_the_last_batch_is_found_when_nothing_arrives() {
-        let mut r = Resume { at: 1000, back: 0, covered: false };
-        assert_eq!(r.on_idle(1000), None, "nothing after the resume point: idle is the end");
-        assert_eq!(r.on_idle(1011), Some(936));
-        assert_eq!(r.on_idle(1011), Some(872));
-        assert_eq!(r.on_record(900), ResumeStep::Drop);
-        assert_eq!(r.on_idle(1011), None, "the batch covering it is arriving");
-        assert_eq!(r.on_record(1000), ResumeStep::Accept);
+        let (mut r, t0) = at(1000);
+        let later = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(r.on_idle(1011, t0 + Duration::from_millis(300)), None, "not silent for long yet");
+        assert_eq!(r.on_idle(1000, later(2)), None, "nothing after the resume point: idle is the end");
+        assert_eq!(r.on_idle(1011, later(2)), Some(936));
+        assert_eq!(r.on_idle(1011, later(2)), None, "the seek gets its quiet second");
+        assert_eq!(r.on_idle(1011, later(4)), Some(872));
+        assert_eq!(r.on_record(900, later(4)), ResumeStep::Drop);
+        assert_eq!(r.on_idle(1011, later(6)), None, "the batch covering it is arriving");
+        assert_eq!(r.on_record(1000, later(6)), ResumeStep::Accept);
     }
 
     #[test]
     fn a_broker_that_starts_at_the_resume_point_costs_nothing() {
-        let mut r = Resume { at: 42, back: 0, covered: false };
-        assert_eq!(r.on_record(42), ResumeStep::Accept);
+        let (mut r, t) = at(42);
+        assert_eq!(r.on_record(42, t), ResumeStep::Accept);
+    }
+
+    #[test]
+    fn records_before_the_commit_without_a_seek_are_new_input() {
+        // The topic was recreated under the same group: the consumer resets to its start, all of it unprocessed.
+        let (mut r, t) = at(5000);
+        assert_eq!(r.on_record(0, t), ResumeStep::Accept);
     }
 
     #[test]
     fn a_real_gap_is_accepted_once_the_batch_before_it_was_seen_or_offset_zero_was_tried() {
-        let mut r = Resume { at: 1000, back: 0, covered: false };
-        assert_eq!(r.on_record(1005), ResumeStep::SeekTo(936));
-        assert_eq!(r.on_record(990), ResumeStep::Drop);
-        assert_eq!(r.on_record(1005), ResumeStep::Accept, "records up to 990 then 1005: 991-1004 do not exist");
-        let mut r = Resume { at: 100, back: 0, covered: false };
-        assert_eq!(r.on_record(500), ResumeStep::SeekTo(36));
-        assert_eq!(r.on_record(500), ResumeStep::SeekTo(0));
-        assert_eq!(r.on_record(500), ResumeStep::Accept, "nothing before 500 exists any more");
+        let (mut r, t) = at(1000);
+        assert_eq!(r.on_record(1005, t), ResumeStep::SeekTo(936));
+        assert_eq!(r.on_record(990, t), ResumeStep::Drop);
+        assert_eq!(r.on_record(1005, t), ResumeStep::Accept, "records up to 990 then 1005: 991-1004 do not exist");
+        let (mut r, t) = at(100);
+        assert_eq!(r.on_record(500, t), ResumeStep::SeekTo(36));
+        assert_eq!(r.on_record(500, t), ResumeStep::SeekTo(0));
+        assert_eq!(r.on_record(500, t), ResumeStep::Accept, "nothing before 500 exists any more");
     }
 
     #[test]
