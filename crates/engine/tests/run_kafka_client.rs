@@ -95,39 +95,37 @@ fn score_counts(run: &common::Run, topic: &str) -> HashMap<i64, u32> {
     counts
 }
 
-#[test]
-fn two_instances_score_every_card_in_one_place_and_each_transaction_once() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let (files, model) = data_and_model(20_000, tmp.path());
-    let card1 = fraudstream_data::Table::Transaction.catalog().col("card1");
-
-    // Embedded, for comparison: one process, every card's history in one place.
+/// The model inputs of every transaction in an embedded run: one process, every card's history in one place.
+fn embedded_inputs(files: &FileSourceConfig, model: &Model, dir: &std::path::Path) -> HashMap<i64, (Vec<u64>, u32)> {
     let embedded = Mutex::new(HashMap::new());
     let config = RunConfig {
         files: files.clone(),
         job: replay_job(Some(ClientConfig::default())),
-        out_dir: tmp.path().join("out"),
+        out_dir: dir.join("out"),
         model_name: "client".into(),
     };
-    run_embedded(&config, &mut recorder(&model, &embedded), &RunProgress::default()).expect("embedded run");
-    let embedded = embedded.into_inner().expect("lock");
-    assert_eq!(embedded.len(), 20_000);
+    run_embedded(&config, &mut recorder(model, &embedded), &RunProgress::default()).expect("embedded run");
+    embedded.into_inner().expect("lock")
+}
 
-    // Kafka: two instances, each joining and scoring half of the partitions.
-    let transactions = files.transactions.clone();
-    let run = produce_files(&transactions, files.identities.as_deref().expect("identities"), 4);
-    let (group, scores_topic) = (unique_topic("client"), unique_topic("client-scores"));
-    let seen: [Seen; 2] = Default::default();
-    let summaries: Vec<_> = std::thread::scope(|scope| {
-        let instances: Vec<_> = [vec![0, 1], vec![2, 3]]
-            .into_iter()
+/// Runs one Kafka instance per partition list at once, in one group; returns their summaries and model inputs.
+fn run_instances(
+    run: &common::Run,
+    model: &Model,
+    scores_topic: &str,
+    assignments: &[Vec<i32>],
+) -> (Vec<fraudstream_engine::run::RunSummary>, Vec<HashMap<i64, (Vec<u64>, u32)>>) {
+    let group = unique_topic("client");
+    let seen: Vec<Seen> = assignments.iter().map(|_| Seen::default()).collect();
+    let summaries = std::thread::scope(|scope| {
+        let instances: Vec<_> = assignments
+            .iter()
             .zip(&seen)
             .map(|(partitions, seen)| {
-                let mut config = job_config(&run, &group, &scores_topic);
-                config.source.assignment = Assignment::Static(partitions);
+                let mut config = job_config(run, &group, scores_topic);
+                config.source.assignment = Assignment::Static(partitions.clone());
                 config.job.client_features = Some(ClientConfig::default());
                 config.stop_after_idle = Some(Duration::from_secs(6));
-                let model = &model;
                 scope.spawn(move || {
                     let stop = AtomicBool::new(false);
                     run_kafka(&config, &mut recorder(model, seen), &RunProgress::default(), &stop, None).expect("run")
@@ -136,6 +134,39 @@ fn two_instances_score_every_card_in_one_place_and_each_transaction_once() {
             .collect();
         instances.into_iter().map(|i| i.join().expect("instance")).collect()
     });
+    (summaries, seen.into_iter().map(|s| s.into_inner().expect("lock")).collect())
+}
+
+/// Transactions whose card-keyed window counts differ from the embedded run's.
+fn window_counts_differing(
+    model: &Model,
+    embedded: &HashMap<i64, (Vec<u64>, u32)>,
+    seen: &[HashMap<i64, (Vec<u64>, u32)>],
+) -> usize {
+    let names = InputMapping::for_model(model).expect("mapping").names().to_vec();
+    let counts_at: Vec<usize> = (0..names.len()).filter(|&i| names[i].contains("_count_")).collect();
+    embedded
+        .iter()
+        .filter(|(id, (values, _))| {
+            let streamed = seen.iter().find_map(|s| s.get(*id)).expect("scored");
+            counts_at.iter().any(|&i| streamed.0[i] != values[i])
+        })
+        .count()
+}
+
+#[test]
+fn two_instances_score_every_card_in_one_place_and_each_transaction_once() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (files, model) = data_and_model(20_000, tmp.path());
+    let card1 = fraudstream_data::Table::Transaction.catalog().col("card1");
+    let embedded = embedded_inputs(&files, &model, tmp.path());
+    assert_eq!(embedded.len(), 20_000);
+
+    // Kafka: two instances, each joining and scoring half of the partitions.
+    let transactions = files.transactions.clone();
+    let run = produce_files(&transactions, files.identities.as_deref().expect("identities"), 4);
+    let scores_topic = unique_topic("client-scores");
+    let (summaries, seen) = run_instances(&run, &model, &scores_topic, &[vec![0, 1], vec![2, 3]]);
     assert_eq!(summaries.iter().map(|s| s.forwarded).sum::<u64>(), 20_000, "the join stages forward everything");
     assert_eq!(summaries.iter().map(|s| s.scored).sum::<u64>(), 20_000);
     assert!(summaries.iter().all(|s| s.scored > 5_000), "both instances score: {summaries:?}");
@@ -144,7 +175,6 @@ fn two_instances_score_every_card_in_one_place_and_each_transaction_once() {
     assert!(counts.values().all(|&n| n == 1), "a transaction scored twice");
 
     // Every card is scored by exactly one instance, which therefore holds the card's whole history.
-    let seen = seen.map(|s| s.into_inner().expect("lock"));
     let mut scored_by: HashMap<u64, usize> = HashMap::new();
     let mut rows =
         fraudstream_data::csv_table::TableReader::open(&transactions, fraudstream_data::Table::Transaction, 0)
@@ -163,19 +193,27 @@ fn two_instances_score_every_card_in_one_place_and_each_transaction_once() {
     }
     assert!(cards > 1_000, "{cards} cards");
 
-    // How far the features are from the embedded run's: the joined records reach the scoring stage in another
-    // order (a consumer replaying a backlog at full speed interleaves partitions far apart in event time), and
-    // client features are computed in arrival order. Reported, not asserted.
-    let names = InputMapping::for_model(&model).expect("mapping").names().to_vec();
-    let counts_at: Vec<usize> = (0..names.len()).filter(|&i| names[i].contains("_count_")).collect();
-    let differ = embedded
-        .iter()
-        .filter(|(id, (values, _))| {
-            let streamed = seen.iter().find_map(|s| s.get(*id)).expect("scored");
-            counts_at.iter().any(|&i| streamed.0[i] != values[i])
-        })
-        .count();
-    println!("card-keyed window counts differ from the embedded run's for {differ} of 20000 transactions");
+    // Two join stages write each internal partition at their own pace, so during this full-speed replay the
+    // scoring stages see a card's transactions out of event-time order. Reported, not asserted (see the docs).
+    let differ = window_counts_differing(&model, &embedded, &seen);
+    println!("two instances: card-keyed window counts differ from the embedded run's for {differ} of 20000");
+}
+
+#[test]
+fn one_instance_replaying_a_backlog_merges_its_partitions_in_event_time_order() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (files, model) = data_and_model(20_000, tmp.path());
+    let embedded = embedded_inputs(&files, &model, tmp.path());
+    let run = produce_files(&files.transactions, files.identities.as_deref().expect("identities"), 4);
+    let scores_topic = unique_topic("merge-scores");
+    let (summaries, seen) = run_instances(&run, &model, &scores_topic, &[vec![0, 1, 2, 3]]);
+    assert_eq!(summaries[0].scored, 20_000);
+    // Without the merge a consumer hands over fetch-sized runs of one partition, days of event time apart, and
+    // about three quarters of the transactions got other window counts than in the embedded run (measured:
+    // 15,069 of 20,000); with it, what differs comes from the join's own emission order.
+    let differ = window_counts_differing(&model, &embedded, &seen);
+    println!("one instance: card-keyed window counts differ from the embedded run's for {differ} of 20000");
+    assert!(differ < 10_000, "{differ} of 20000 transactions got other window counts than the embedded run");
 }
 
 #[test]

@@ -220,6 +220,9 @@ pub struct KafkaSource {
     delivered: std::collections::HashMap<(u8, i32), i64>,
     /// When pending resume points were last checked against the partitions' ends.
     last_probe: Instant,
+    /// Delivered records held for event-time order, and since when the merge has been waiting for a partition.
+    merge: super::merge::EventTimeMerge,
+    blocked_since: Option<Instant>,
 }
 
 impl KafkaSource {
@@ -301,6 +304,8 @@ impl KafkaSource {
             partitions: Vec::new(),
             delivered: std::collections::HashMap::new(),
             last_probe: Instant::now(),
+            merge: Default::default(),
+            blocked_since: None,
         };
         Ok((source, counts))
     }
@@ -436,8 +441,10 @@ impl Source for KafkaSource {
         let reassigned = self.reassigned.swap(false, Ordering::SeqCst);
         if reassigned {
             // A new assignment restarts partitions from their committed offsets, legitimately below what was
-            // delivered before.
+            // delivered before; what the merge held was never handed out, so it is read again too.
             self.delivered.clear();
+            self.merge.clear();
+            self.blocked_since = None;
         }
         reassigned
     }
@@ -509,12 +516,64 @@ impl Source for KafkaSource {
         }
     }
 
+    /// The next event in event-time order across the partitions (see [`super::merge`]).
     fn poll(&mut self, timeout: Duration) -> Result<SourceEvent, EngineError> {
-        self.probe_resume_points();
-        let Some(msg) = self.consumer.poll(timeout) else { return Ok(SourceEvent::Idle) };
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.reassigned.load(Ordering::SeqCst) {
+                // Let the job recover before anything of the new assignment is read.
+                return Ok(SourceEvent::Idle);
+            }
+            self.probe_resume_points();
+            let now = Instant::now();
+            let force = self.merge.held() >= MAX_HELD || self.blocked_since.is_some_and(|t| now - t >= MERGE_WAIT);
+            let (consumer, delivered) = (&self.consumer, &self.delivered);
+            let topics = [&self.transactions_topic, &self.identities_topic];
+            let has_more = |(input, partition): (u8, i32)| {
+                let topic = match input {
+                    0 | 1 => topics[usize::from(input)],
+                    _ => match &self.joined_topic {
+                        Some(t) => t,
+                        None => return false,
+                    },
+                };
+                let next = delivered.get(&(input, partition));
+                let high = crate::kafka::fetched_high_watermark(consumer, topic, partition);
+                matches!((next, high), (Some(&next), Some(high)) if next < high)
+            };
+            if let Some(event) = self.merge.pop(has_more, force) {
+                self.blocked_since = None;
+                return Ok(event);
+            }
+            if self.merge.held() > 0 {
+                self.blocked_since.get_or_insert(now);
+            }
+            let wait = if self.merge.held() > 0 { Duration::from_millis(5) } else { deadline - now.min(deadline) };
+            match self.pull(wait)? {
+                Some((partition, order, event)) => self.merge.push(partition, order, event),
+                None if Instant::now() >= deadline => return Ok(SourceEvent::Idle),
+                None => {}
+            }
+        }
+    }
+}
+
+/// Events held for event-time order at most; beyond, the earliest leaves without waiting for empty partitions.
+const MAX_HELD: usize = 100_000;
+/// How long the merge waits for an empty partition that still has records to fetch before releasing anyway.
+const MERGE_WAIT: Duration = Duration::from_millis(200);
+
+impl KafkaSource {
+    /// One message from the consumer, decoded, with its partition and event time (`None`: nothing within
+    /// `timeout`, or a message that is not to be processed).
+    fn pull(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Option<(super::merge::PartitionKey, i64, SourceEvent)>, EngineError> {
+        let Some(msg) = self.consumer.poll(timeout) else { return Ok(None) };
         let msg = msg.map_err(|e| EngineError::kafka("consuming", e))?;
         if !self.check_resume_point(msg.topic(), msg.partition(), msg.offset())? {
-            return Ok(SourceEvent::Idle);
+            return Ok(None);
         }
         let input = if msg.topic() == &*self.transactions_topic {
             0
@@ -525,8 +584,20 @@ impl Source for KafkaSource {
         };
         if !first_delivery(&mut self.delivered, (input, msg.partition()), msg.offset()) {
             tracing::debug!("{}[{}]@{} delivered again; already processed", msg.topic(), msg.partition(), msg.offset());
-            return Ok(SourceEvent::Idle);
+            return Ok(None);
         }
+        let partition = (input, msg.partition());
+        let event = self.decode_message(&msg)?;
+        let order = match &event {
+            SourceEvent::Record { record, .. } => record.event_time().millis(),
+            SourceEvent::Joined(joined) => joined.transaction.event_time().millis(),
+            _ => i64::MIN,
+        };
+        Ok(Some((partition, order, event)))
+    }
+
+    /// A message as a record, a joined record or a dead letter.
+    fn decode_message(&self, msg: &rdkafka::message::BorrowedMessage<'_>) -> Result<SourceEvent, EngineError> {
         let topic = msg.topic();
         let (table, topic) = if topic == &*self.transactions_topic {
             (Table::Transaction, self.transactions_topic.clone())

@@ -12,6 +12,7 @@
 
 pub mod files;
 pub mod kafka;
+mod merge;
 pub mod prefetch;
 
 use std::path::Path;
