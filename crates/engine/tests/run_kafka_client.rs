@@ -27,7 +27,8 @@ use rdkafka::message::Message;
 use common::{job_config, produce_files};
 
 /// What the model was given per TransactionID: every input as bits, and how many times it was scored.
-type Seen = Mutex<HashMap<i64, (Vec<u64>, u32)>>;
+type Inputs = HashMap<i64, (Vec<u64>, u32)>;
+type Seen = Mutex<Inputs>;
 
 /// Records the model inputs of every scored transaction.
 struct Recording<'m> {
@@ -96,7 +97,7 @@ fn score_counts(run: &common::Run, topic: &str) -> HashMap<i64, u32> {
 }
 
 /// The model inputs of every transaction in an embedded run: one process, every card's history in one place.
-fn embedded_inputs(files: &FileSourceConfig, model: &Model, dir: &std::path::Path) -> HashMap<i64, (Vec<u64>, u32)> {
+fn embedded_inputs(files: &FileSourceConfig, model: &Model, dir: &std::path::Path) -> Inputs {
     let embedded = Mutex::new(HashMap::new());
     let config = RunConfig {
         files: files.clone(),
@@ -114,7 +115,7 @@ fn run_instances(
     model: &Model,
     scores_topic: &str,
     assignments: &[Vec<i32>],
-) -> (Vec<fraudstream_engine::run::RunSummary>, Vec<HashMap<i64, (Vec<u64>, u32)>>) {
+) -> (Vec<fraudstream_engine::run::RunSummary>, Vec<Inputs>) {
     let group = unique_topic("client");
     let seen: Vec<Seen> = assignments.iter().map(|_| Seen::default()).collect();
     let summaries = std::thread::scope(|scope| {
@@ -138,11 +139,7 @@ fn run_instances(
 }
 
 /// Transactions whose card-keyed window counts differ from the embedded run's.
-fn window_counts_differing(
-    model: &Model,
-    embedded: &HashMap<i64, (Vec<u64>, u32)>,
-    seen: &[HashMap<i64, (Vec<u64>, u32)>],
-) -> usize {
+fn window_counts_differing(model: &Model, embedded: &Inputs, seen: &[Inputs]) -> usize {
     let names = InputMapping::for_model(model).expect("mapping").names().to_vec();
     let counts_at: Vec<usize> = (0..names.len()).filter(|&i| names[i].contains("_count_")).collect();
     embedded
