@@ -79,7 +79,8 @@ pub trait Source: Send {
     }
 
     /// True once after the source was given new partitions (a consumer-group rebalance): records from them may
-    /// already have been processed by another instance.
+    /// already have been processed by another instance. A source may deliver nothing more until this has been
+    /// called, so the caller can recover (read its output back, rebuild state) before the first new record.
     fn take_reassigned(&mut self) -> bool {
         false
     }

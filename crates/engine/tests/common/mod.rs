@@ -78,7 +78,10 @@ pub fn consume(run: &Run, expected: usize) -> Vec<(Record, Origin)> {
     let mut out = Vec::with_capacity(expected);
     let deadline = Instant::now() + Duration::from_secs(60);
     while out.len() < expected && Instant::now() < deadline {
-        match source.poll(Duration::from_millis(200)).expect("poll") {
+        let event = source.poll(Duration::from_millis(200)).expect("poll");
+        // As the job does: acknowledge assignments (the source reads nothing new until then).
+        source.take_reassigned();
+        match event {
             SourceEvent::Record { record, origin } => out.push((record, origin)),
             SourceEvent::DeadLetter(d) => panic!("unexpected dead letter: {d:?}"),
             SourceEvent::Joined(j) => panic!("the input topics hold no joined records: {j:?}"),
