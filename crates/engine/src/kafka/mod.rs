@@ -140,6 +140,8 @@ impl KafkaSettings {
                 .map_err(|e| EngineError::kafka(format!("assigning {topic}[{p}]"), e))?;
         }
         consumer.assign(&tpl).map_err(|e| EngineError::kafka(format!("assigning {topic}"), e))?;
+        let c_topic = std::ffi::CString::new(topic)
+            .map_err(|_| EngineError::Config(format!("topic name {topic:?} contains a NUL byte")))?;
         // Next offset to read, and the end, per wanted partition.
         let mut next: std::collections::HashMap<i32, (i64, Option<i64>)> =
             wanted.iter().map(|&(p, end)| (p, (0, end))).collect();
@@ -177,7 +179,7 @@ impl KafkaSettings {
                     Some(end) => position >= end,
                     // The end as the fetch responses report it (see `fetched_high_watermark`).
                     None if last_message.elapsed() >= settle => {
-                        fetched_high_watermark(&consumer, topic, p).is_some_and(|high| position >= high)
+                        fetched_high_watermark(&consumer, &c_topic, p).is_some_and(|high| position >= high)
                     }
                     None => false,
                 };
@@ -218,10 +220,9 @@ impl KafkaSettings {
 /// batch, which after concurrent writes can lie below the true end; its fetch responses carry the true end.
 pub(crate) fn fetched_high_watermark<C: rdkafka::consumer::ConsumerContext>(
     consumer: &BaseConsumer<C>,
-    topic: &str,
+    topic: &std::ffi::CStr,
     partition: i32,
 ) -> Option<i64> {
-    let topic = std::ffi::CString::new(topic).ok()?;
     let (mut low, mut high) = (-1i64, -1i64);
     // SAFETY: the client pointer is valid for the consumer's lifetime, the topic is a NUL-terminated string that
     // outlives the call, and librdkafka only writes the two offsets (it reads its cached fetch state, no I/O).

@@ -220,6 +220,9 @@ pub struct KafkaSource {
     delivered: std::collections::HashMap<(u8, i32), i64>,
     /// When pending resume points were last checked against the partitions' ends.
     last_probe: Instant,
+    /// The topic names as C strings, by input (transactions, identities, joined), for librdkafka's cached
+    /// watermarks: looked up per record while the merge waits.
+    c_topics: Vec<std::ffi::CString>,
     /// Delivered records held for event-time order, and since when the merge has been waiting for a partition.
     merge: super::merge::EventTimeMerge,
     blocked_since: Option<Instant>,
@@ -243,6 +246,7 @@ impl KafkaSource {
     pub fn joined(config: &KafkaSourceConfig, topic: &str) -> Result<KafkaSource, EngineError> {
         let (mut source, _) = KafkaSource::connect(config, &[topic])?;
         source.joined_topic = Some(topic.into());
+        source.c_topics.push(c_topic(topic)?);
         Ok(source)
     }
 
@@ -304,6 +308,7 @@ impl KafkaSource {
             partitions: Vec::new(),
             delivered: std::collections::HashMap::new(),
             last_probe: Instant::now(),
+            c_topics: vec![c_topic(&config.transactions_topic)?, c_topic(&config.identities_topic)?],
             merge: Default::default(),
             blocked_since: None,
         };
@@ -360,7 +365,12 @@ impl KafkaSource {
         let now = Instant::now();
         self.last_probe = now;
         points.retain(|(topic, partition), r| {
-            let Some(high) = crate::kafka::fetched_high_watermark(&self.consumer, topic, *partition) else { return true };
+            let Some(high) = c_topic(topic)
+                .ok()
+                .and_then(|t| crate::kafka::fetched_high_watermark(&self.consumer, &t, *partition))
+            else {
+                return true;
+            };
             let Some(from) = r.on_idle(high, now) else { return true };
             tracing::warn!(
                 "{topic}[{partition}]: resuming at offset {} but the broker returns nothing although the partition ends \
@@ -384,6 +394,11 @@ impl KafkaSource {
             Table::Identity => Record::Identity(Identity { row, event_time }),
         })
     }
+}
+
+/// A topic name for librdkafka's C API.
+fn c_topic(topic: &str) -> Result<std::ffi::CString, EngineError> {
+    std::ffi::CString::new(topic).map_err(|_| EngineError::Config(format!("topic name {topic:?} contains a NUL byte")))
 }
 
 /// Seeks a partition back to `from`; `false` (with a warning) when that fails, e.g. because a rebalance just took
@@ -527,19 +542,14 @@ impl Source for KafkaSource {
             self.probe_resume_points();
             let now = Instant::now();
             let force = self.merge.held() >= MAX_HELD || self.blocked_since.is_some_and(|t| now - t >= MERGE_WAIT);
-            let (consumer, delivered) = (&self.consumer, &self.delivered);
-            let topics = [&self.transactions_topic, &self.identities_topic];
+            let (consumer, delivered, c_topics) = (&self.consumer, &self.delivered, &self.c_topics);
+            // Whether a partition has records still to fetch (one that delivered nothing yet does not hold others).
             let has_more = |(input, partition): (u8, i32)| {
-                let topic = match input {
-                    0 | 1 => topics[usize::from(input)],
-                    _ => match &self.joined_topic {
-                        Some(t) => t,
-                        None => return false,
-                    },
+                let (Some(&next), Some(topic)) = (delivered.get(&(input, partition)), c_topics.get(usize::from(input)))
+                else {
+                    return false;
                 };
-                let next = delivered.get(&(input, partition));
-                let high = crate::kafka::fetched_high_watermark(consumer, topic, partition);
-                matches!((next, high), (Some(&next), Some(high)) if next < high)
+                crate::kafka::fetched_high_watermark(consumer, topic, partition).is_some_and(|high| next < high)
             };
             if let Some(event) = self.merge.pop(has_more, force) {
                 self.blocked_since = None;
@@ -557,6 +567,11 @@ impl Source for KafkaSource {
         }
     }
 }
+
+/// The inputs a message can belong to, as in the merge's and `delivered`'s partition keys.
+const TRANSACTIONS: u8 = 0;
+const IDENTITIES: u8 = 1;
+const JOINED: u8 = 2;
 
 /// Events held for event-time order at most; beyond, the earliest leaves without waiting for empty partitions.
 const MAX_HELD: usize = 100_000;
@@ -576,18 +591,18 @@ impl KafkaSource {
             return Ok(None);
         }
         let input = if msg.topic() == &*self.transactions_topic {
-            0
+            TRANSACTIONS
         } else if msg.topic() == &*self.identities_topic {
-            1
+            IDENTITIES
         } else {
-            2
+            JOINED
         };
         if !first_delivery(&mut self.delivered, (input, msg.partition()), msg.offset()) {
             tracing::debug!("{}[{}]@{} delivered again; already processed", msg.topic(), msg.partition(), msg.offset());
             return Ok(None);
         }
         let partition = (input, msg.partition());
-        let event = self.decode_message(&msg)?;
+        let event = self.decode_message(&msg, input)?;
         let order = match &event {
             SourceEvent::Record { record, .. } => record.event_time().millis(),
             SourceEvent::Joined(joined) => joined.transaction.event_time().millis(),
@@ -597,21 +612,24 @@ impl KafkaSource {
     }
 
     /// A message as a record, a joined record or a dead letter.
-    fn decode_message(&self, msg: &rdkafka::message::BorrowedMessage<'_>) -> Result<SourceEvent, EngineError> {
-        let topic = msg.topic();
-        let (table, topic) = if topic == &*self.transactions_topic {
-            (Table::Transaction, self.transactions_topic.clone())
-        } else if let Some(joined) = self.joined_topic.as_ref().filter(|j| topic == &***j) {
-            let origin = Origin::Kafka { topic: joined.clone(), partition: msg.partition(), offset: msg.offset() };
-            let payload = msg.payload().unwrap_or_default();
-            return Ok(match crate::repartition::decode_joined(payload, origin.clone()) {
-                Ok(joined) => SourceEvent::Joined(Box::new(joined)),
-                Err(e) => {
-                    SourceEvent::DeadLetter(DeadLetter { reason: e.to_string(), origin, payload: payload.to_vec() })
-                }
-            });
-        } else {
-            (Table::Identity, self.identities_topic.clone())
+    fn decode_message(
+        &self,
+        msg: &rdkafka::message::BorrowedMessage<'_>,
+        input: u8,
+    ) -> Result<SourceEvent, EngineError> {
+        let (table, topic) = match (input, &self.joined_topic) {
+            (TRANSACTIONS, _) => (Table::Transaction, self.transactions_topic.clone()),
+            (JOINED, Some(joined)) => {
+                let origin = Origin::Kafka { topic: joined.clone(), partition: msg.partition(), offset: msg.offset() };
+                let payload = msg.payload().unwrap_or_default();
+                return Ok(match crate::repartition::decode_joined(payload, origin.clone()) {
+                    Ok(joined) => SourceEvent::Joined(Box::new(joined)),
+                    Err(e) => {
+                        SourceEvent::DeadLetter(DeadLetter { reason: e.to_string(), origin, payload: payload.to_vec() })
+                    }
+                });
+            }
+            _ => (Table::Identity, self.identities_topic.clone()),
         };
         let origin = Origin::Kafka { topic, partition: msg.partition(), offset: msg.offset() };
         let payload = msg.payload().unwrap_or_default();
