@@ -121,19 +121,35 @@ impl<R: BufRead> TableReader<R> {
 
     /// The next well-formed row, `None` at end of file. Malformed rows are reported and skipped.
     pub fn read_row(&mut self) -> Result<Option<Row>, DataError> {
+        let mut row = Row::empty(self.catalog);
+        Ok(self.read_row_into(&mut row)?.then_some(row))
+    }
+
+    /// Like [`TableReader::read_row`], but fills `row` in place and returns whether there was one.
+    ///
+    /// A streaming job reads hundreds of thousands of rows per second; allocating (and, on another thread, freeing)
+    /// a full-width row for each one costs more than parsing it. Handing finished rows back here reuses their
+    /// buffers, and a string value equal to the one already in its slot (`W`, `visa`, `T`) is kept, not copied.
+    ///
+    /// `row` must be [`Row::empty`] of this reader's table, or a row this reader filled before and nobody changed
+    /// since: only the columns this reader fills are reset. A row of another width is replaced by an empty one.
+    pub fn read_row_into(&mut self, row: &mut Row) -> Result<bool, DataError> {
+        if row.nums.len() != self.catalog.num_count() || row.strs.len() != self.catalog.str_count() {
+            *row = Row::empty(self.catalog);
+        }
         loop {
             let split = self.records.next_record().map_err(|e| DataError::io(&self.path, e))?;
             let line = self.records.line_number();
             let result = match split {
-                None => return Ok(None),
+                None => return Ok(false),
                 Some(Err(e)) => Err(BadRow { path: self.path.clone(), line, column: None, reason: e.to_string() }),
-                Some(Ok(())) => self.parse_record(),
+                Some(Ok(())) => self.parse_record(row),
             };
             match result {
-                Ok(row) => {
+                Ok(()) => {
                     self.rows_read += 1;
                     self.last_line = line;
-                    return Ok(Some(row));
+                    return Ok(true);
                 }
                 Err(bad) => self.report_bad(bad)?,
             }
@@ -158,7 +174,8 @@ impl<R: BufRead> TableReader<R> {
         Ok(())
     }
 
-    fn parse_record(&self) -> Result<Row, BadRow> {
+    /// Parses the current record into `row`, overwriting every column this reader fills (see `read_row_into`).
+    fn parse_record(&self, row: &mut Row) -> Result<(), BadRow> {
         let line = self.records.line_number();
         let bad = |column: Option<&str>, reason: String| BadRow {
             path: self.path.clone(),
@@ -172,22 +189,27 @@ impl<R: BufRead> TableReader<R> {
                 format!("{} fields, the header has {}", self.records.len(), self.field_to_column.len()),
             ));
         }
-        let mut row = Row::empty(self.catalog);
         let columns = self.catalog.columns();
         for (field, target) in self.records.fields().zip(&self.field_to_column) {
             let Some(index) = *target else { continue };
             let col = &columns[index];
-            if field.is_empty() {
-                continue;
-            }
             match col.ty {
                 ColumnType::Str => {
-                    let text = std::str::from_utf8(field).map_err(|_| bad(Some(col.name), "not valid UTF-8".into()))?;
-                    row.strs[col.slot] = Some(text.into());
+                    let slot = &mut row.strs[col.slot];
+                    if field.is_empty() {
+                        *slot = None;
+                    } else if slot.as_deref().map(str::as_bytes) != Some(field) {
+                        let text =
+                            std::str::from_utf8(field).map_err(|_| bad(Some(col.name), "not valid UTF-8".into()))?;
+                        *slot = Some(text.into());
+                    }
                 }
                 ColumnType::Int | ColumnType::Float => {
-                    let v = parse_number(field, col.ty).map_err(|reason| bad(Some(col.name), reason))?;
-                    row.nums[col.slot] = v;
+                    row.nums[col.slot] = if field.is_empty() {
+                        f64::NAN
+                    } else {
+                        parse_number(field, col.ty).map_err(|reason| bad(Some(col.name), reason))?
+                    };
                 }
             }
         }
@@ -196,7 +218,7 @@ impl<R: BufRead> TableReader<R> {
                 return Err(bad(Some(col.name), "required value is missing".into()));
             }
         }
-        Ok(row)
+        Ok(())
     }
 }
 

@@ -29,6 +29,37 @@ fn the_real_sample_reads_completely() {
     assert_eq!(tx[0].num(catalog.col("card2")), None);
 }
 
+/// Rows read into reused buffers (as the streaming job recycles them) equal rows read fresh, column for column,
+/// including strings that change, repeat or go missing between consecutive rows, and a bad row in between.
+#[test]
+fn reading_into_a_reused_row_equals_reading_fresh_rows() {
+    for table in [Table::Transaction, Table::Identity] {
+        let fresh = read(table);
+        let file = if table == Table::Transaction { "train_transaction.csv" } else { "train_identity.csv" };
+        let mut reader = TableReader::open(ieee_cis_sample().join(file), table, 0).expect("open");
+        // Rotate three buffers, like the job's pool: each is refilled with a row two or three ahead of its last one.
+        let mut buffers: [Row; 3] = std::array::from_fn(|_| Row::empty(table.catalog()));
+        for (i, expected) in fresh.iter().enumerate() {
+            let row = &mut buffers[i % 3];
+            assert!(reader.read_row_into(row).expect("read"), "{file}: ended early at row {i}");
+            assert_eq!(row, expected, "{file}: row {i} read into a reused buffer differs");
+        }
+        assert!(!reader.read_row_into(&mut buffers[0]).expect("end"));
+    }
+    // A malformed row between two good ones leaves nothing behind in the reused buffer.
+    let text =
+        "TransactionID,TransactionDT,ProductCD,card4,TransactionAmt\n1,86400,W,visa,10\n2,86401,C,,x\n3,86402,,,\n";
+    let mut reader = TableReader::new(text.as_bytes(), "mem.csv", Table::Transaction, 5).expect("header");
+    let mut row = Row::empty(Table::Transaction.catalog());
+    assert!(reader.read_row_into(&mut row).expect("first"));
+    assert!(reader.read_row_into(&mut row).expect("third"));
+    let catalog = Table::Transaction.catalog();
+    assert_eq!(row.num(catalog.col("TransactionID")), Some(3.0));
+    assert_eq!((row.str(catalog.col("ProductCD")), row.str(catalog.col("card4"))), (None, None));
+    assert_eq!(row.num(catalog.col("TransactionAmt")), None);
+    assert_eq!(reader.bad_count(), 1);
+}
+
 #[test]
 fn writing_the_real_sample_reproduces_the_kaggle_bytes() {
     for (table, file) in [(Table::Transaction, "train_transaction.csv"), (Table::Identity, "train_identity.csv")] {

@@ -262,6 +262,7 @@ pub fn run_job(
     };
     let mut stage = ModelStage::new(scorer, stage_config, control.already_scored);
     stage.observer = control.observer;
+    stage.recycler = source.recycler();
     stage.quality = config.quality.map(|q| OnlineQuality::new(q.label_delay, q.window, config.threshold));
     if let Some(client) = &config.client_features {
         stage.client = Some(ClientFeatures::new(*client).map_err(|e| EngineError::Config(e.to_string()))?);

@@ -173,6 +173,8 @@ pub(crate) struct ModelStage<'s, 'o> {
     pub quality: Option<crate::quality::OnlineQuality>,
     /// Client (velocity) features computed on each joined record before it is batched, in emission order.
     pub client: Option<fraudstream_features::ClientFeatures>,
+    /// Where written records' rows go back to the source for reuse (embedded mode).
+    pub recycler: Option<crate::source::recycle::Recycler>,
 }
 
 /// How the model stage batches and reacts to failures.
@@ -211,6 +213,7 @@ impl<'s, 'o> ModelStage<'s, 'o> {
             observer: None,
             quality: None,
             client: None,
+            recycler: None,
         }
     }
 
@@ -337,6 +340,9 @@ impl<'s, 'o> ModelStage<'s, 'o> {
         self.metrics.alerts.increment(self.totals.alerts - alerts_before);
         progress.scored.fetch_add(rows.len() as u64, Ordering::Relaxed);
         progress.alerts.store(self.totals.alerts, Ordering::Relaxed);
+        if let Some(recycler) = &mut self.recycler {
+            rows.into_iter().for_each(|joined| recycler.recycle(joined));
+        }
         Ok(())
     }
 }

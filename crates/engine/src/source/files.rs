@@ -18,6 +18,7 @@ use std::time::Duration;
 use fraudstream_data::csv_table::{write_row, FileTableReader, TableReader};
 use fraudstream_data::{BadRow, EventTime, Identity, Record, Row, Table, Transaction};
 
+use super::recycle::{self, Recycler, RowPool};
 use super::{DeadLetter, Origin, Source, SourceEvent};
 use crate::error::EngineError;
 
@@ -99,31 +100,29 @@ struct IdentityLookahead {
 }
 
 impl IdentityLookahead {
-    fn read_one(&mut self) -> Result<Option<i64>, EngineError> {
-        match self.reader.read_row()? {
-            None => {
-                self.exhausted = true;
-                Ok(None)
-            }
-            Some(row) => {
-                let id = row.nums[fraudstream_data::record::ID_SLOT] as i64;
-                self.pending.entry(id).or_default().push((row, self.reader.last_line()));
-                Ok(Some(id))
-            }
+    fn read_one(&mut self, pool: &mut RowPool) -> Result<Option<i64>, EngineError> {
+        let mut row = pool.take(Table::Identity);
+        if !self.reader.read_row_into(&mut row)? {
+            pool.put_back(Table::Identity, row);
+            self.exhausted = true;
+            return Ok(None);
         }
+        let id = row.nums[fraudstream_data::record::ID_SLOT] as i64;
+        self.pending.entry(id).or_default().push((row, self.reader.last_line()));
+        Ok(Some(id))
     }
 
     /// All identity rows of `tx_id`, reading ahead as far as the sort order requires.
-    fn take(&mut self, tx_id: i64) -> Result<Vec<(Row, u64)>, EngineError> {
+    fn take(&mut self, tx_id: i64, pool: &mut RowPool) -> Result<Vec<(Row, u64)>, EngineError> {
         while !self.exhausted && !self.indexed_all && self.last_id <= tx_id {
-            let Some(id) = self.read_one()? else { break };
+            let Some(id) = self.read_one(pool)? else { break };
             if id < self.last_id {
                 tracing::warn!(
                     "{} is not sorted by TransactionID (line {}); indexing the rest of it in memory",
                     self.path.display(),
                     self.reader.last_line()
                 );
-                while self.read_one()?.is_some() {}
+                while self.read_one(pool)?.is_some() {}
                 self.indexed_all = true;
             }
             self.last_id = self.last_id.max(id);
@@ -146,6 +145,9 @@ pub struct FileSource {
     /// The latest transaction event time read so far.
     newest: EventTime,
     stats: FileSourceStats,
+    /// Rows handed back by the job, refilled instead of allocated.
+    pool: RowPool,
+    recycler: Option<Recycler>,
 }
 
 impl FileSource {
@@ -171,6 +173,7 @@ impl FileSource {
                 indexed_all: false,
             }),
         };
+        let (recycler, pool) = recycle::pool();
         Ok(FileSource {
             transactions,
             tx_path: Arc::from(config.transactions.as_path()),
@@ -183,6 +186,8 @@ impl FileSource {
             tx_done: false,
             newest: EventTime(i64::MIN),
             stats: FileSourceStats::default(),
+            pool,
+            recycler: Some(recycler),
         })
     }
 
@@ -218,9 +223,13 @@ impl FileSource {
 
     /// Reads the next transaction (and its identities) into the reorder buffer.
     fn read_transaction(&mut self) -> Result<bool, EngineError> {
-        let row = self.transactions.read_row();
+        let mut row = self.pool.take(Table::Transaction);
+        let read = self.transactions.read_row_into(&mut row);
         self.collect_bad_rows();
-        let Some(row) = row? else { return Ok(false) };
+        if !read? {
+            self.pool.put_back(Table::Transaction, row);
+            return Ok(false);
+        }
         let tx = Transaction { row };
         let time = tx.event_time();
         let id = tx.id();
@@ -229,7 +238,7 @@ impl FileSource {
         self.stats.transactions += 1;
         let identities = match &mut self.identities {
             Some(ids) => {
-                let found = ids.take(id);
+                let found = ids.take(id, &mut self.pool);
                 self.collect_bad_rows();
                 found?
             }
@@ -248,7 +257,7 @@ impl FileSource {
     /// Identities left over when the transactions are exhausted: their transaction never came.
     fn drain_orphans(&mut self) -> Result<(), EngineError> {
         let Some(ids) = &mut self.identities else { return Ok(()) };
-        while ids.read_one()?.is_some() {}
+        while ids.read_one(&mut self.pool)?.is_some() {}
         let mut orphans: Vec<(i64, Vec<(Row, u64)>)> = ids.pending.drain().collect();
         orphans.sort_by_key(|(id, _)| *id);
         let catalog = Table::Identity.catalog();
@@ -277,6 +286,10 @@ impl Source for FileSource {
             p.push((Table::Identity, 0));
         }
         p
+    }
+
+    fn recycler(&mut self) -> Option<Recycler> {
+        self.recycler.take()
     }
 
     fn poll(&mut self, _timeout: Duration) -> Result<SourceEvent, EngineError> {

@@ -5,7 +5,8 @@
 //!   no broker);
 //! - [`kafka::KafkaSource`] consumes the `transactions` and `identities` topics (Avro via the Schema Registry).
 //!
-//! [`prefetch::Prefetch`] runs any source on a reader thread of its own, with bounded read-ahead.
+//! [`prefetch::Prefetch`] runs any source on a reader thread of its own, with bounded read-ahead, and
+//! [`recycle`] hands finished rows back to it for reuse.
 //!
 //! A source never drops input silently: what it cannot turn into a record (a malformed CSV row, undecodable Avro,
 //! an unknown schema id, an identity whose transaction never came) is handed on as a [`DeadLetter`] with a reason.
@@ -14,6 +15,7 @@ pub mod files;
 pub mod kafka;
 mod merge;
 pub mod prefetch;
+pub mod recycle;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -100,6 +102,12 @@ pub trait Source: Send {
     /// Sources without such a history hand over nothing.
     fn history(&mut self, _f: &mut dyn FnMut(crate::join::Joined)) -> Result<u64, EngineError> {
         Ok(0)
+    }
+
+    /// The way to hand finished rows back for reuse, for sources that parse into reusable rows (see [`recycle`]).
+    /// There is one per source: the first call takes it.
+    fn recycler(&mut self) -> Option<recycle::Recycler> {
+        None
     }
 
     /// Records that everything before `positions` is fully processed (sources without positions ignore it).

@@ -8,6 +8,7 @@ use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::recycle::Recycler;
 use super::{Source, SourceEvent};
 use crate::error::EngineError;
 
@@ -22,6 +23,8 @@ pub struct Prefetch {
     current: std::vec::IntoIter<SourceEvent>,
     ended: bool,
     partitions: Vec<(fraudstream_data::Table, i32)>,
+    /// The wrapped source's row hand-back, taken before the source moved to the reader thread.
+    recycler: Option<Recycler>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -29,6 +32,7 @@ impl Prefetch {
     /// Starts reading `source` ahead; `idle_poll` is how long the reader waits on an unbounded source per poll.
     pub fn start<S: Source + 'static>(mut source: S, idle_poll: Duration) -> Prefetch {
         let partitions = source.partitions();
+        let recycler = source.recycler();
         let (tx, rx) = sync_channel(DEPTH);
         let thread = std::thread::Builder::new()
             .name("fraudstream-source".into())
@@ -70,13 +74,17 @@ impl Prefetch {
                 }
             })
             .ok();
-        Prefetch { rx, current: Vec::new().into_iter(), ended: false, partitions, thread }
+        Prefetch { rx, current: Vec::new().into_iter(), ended: false, partitions, recycler, thread }
     }
 }
 
 impl Source for Prefetch {
     fn partitions(&self) -> Vec<(fraudstream_data::Table, i32)> {
         self.partitions.clone()
+    }
+
+    fn recycler(&mut self) -> Option<Recycler> {
+        self.recycler.take()
     }
 
     fn poll(&mut self, timeout: Duration) -> Result<SourceEvent, EngineError> {
