@@ -62,6 +62,7 @@ impl<R: BufRead> TableReader<R> {
             Some(Ok(())) => records.fields().map(|f| String::from_utf8_lossy(f).into_owned()).collect(),
         };
         let field_to_column = map_header(&path, catalog, &header)?;
+        records.set_field_limit(located_fields(&field_to_column));
         Ok(TableReader {
             path,
             catalog,
@@ -81,7 +82,8 @@ impl<R: BufRead> TableReader<R> {
     }
 
     /// Parses only the named columns (and the required ones) from here on; the others read as missing. Names use
-    /// the catalog spelling; names of other tables or derived features are ignored.
+    /// the catalog spelling; names of other tables or derived features are ignored. Fields after the last kept
+    /// column are counted but not split. Call it before reading into reused rows (see `read_row_into`).
     pub fn project(&mut self, keep: &[String]) {
         let columns = self.catalog.columns();
         let keep: std::collections::HashSet<usize> = keep.iter().filter_map(|n| self.catalog.index(n)).collect();
@@ -92,6 +94,7 @@ impl<R: BufRead> TableReader<R> {
                 }
             }
         }
+        self.records.set_field_limit(located_fields(&self.field_to_column));
     }
 
     /// Rows returned so far.
@@ -329,6 +332,11 @@ fn map_header(path: &Path, catalog: &'static Catalog, header: &[String]) -> Resu
     Ok(map)
 }
 
+/// How many leading fields of a record must be located to reach every column read; the rest are only counted.
+fn located_fields(field_to_column: &[Option<usize>]) -> usize {
+    field_to_column.iter().rposition(Option::is_some).map_or(1, |last| last + 1)
+}
+
 /// Appends the CSV header line of a table (Kaggle order, `\n` line end).
 pub fn write_header(catalog: &Catalog, out: &mut Vec<u8>) {
     for (i, name) in catalog.names().enumerate() {
@@ -466,10 +474,17 @@ mod tests {
 
     #[test]
     fn a_projection_parses_only_the_kept_columns_and_the_required_ones() {
-        let text = "TransactionID,TransactionDT,TransactionAmt,ProductCD,card1\n1,86400,10.5,W,1234\n";
-        let mut r = TableReader::new(text.as_bytes(), "p.csv", Table::Transaction, 0).expect("header");
+        let text = "TransactionID,TransactionDT,TransactionAmt,ProductCD,card1\n1,86400,10.5,W,1234\n\
+                    2,86401,1,W,1,9\n3,86402,1,W\n4,86403,x,C,y\n";
+        let mut r = TableReader::new(text.as_bytes(), "p.csv", Table::Transaction, 5).expect("header");
         r.project(&["ProductCD".to_string(), "id_01".to_string()]);
-        let row = r.read_row().expect("read").expect("row");
+        let rows: Vec<Row> = r.by_ref().collect::<Result<_, _>>().expect("rows");
+        // Fields after the last kept one are not parsed (junk there passes), but they are counted.
+        assert_eq!(rows.len(), 2);
+        let bad: Vec<String> = r.bad_rows().iter().map(ToString::to_string).collect();
+        assert_eq!(bad, ["p.csv:3: 6 fields, the header has 5", "p.csv:4: 4 fields, the header has 5"]);
+        assert_eq!(rows[1].str(TRANSACTION.col("ProductCD")), Some("C"));
+        let row = &rows[0];
         assert_eq!(row.str(TRANSACTION.col("ProductCD")), Some("W"));
         assert_eq!(row.num(TRANSACTION.col("TransactionID")), Some(1.0));
         assert_eq!(row.num(TRANSACTION.col("TransactionDT")), Some(86400.0));

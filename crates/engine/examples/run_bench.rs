@@ -7,8 +7,11 @@
 //!
 //! ```text
 //! fraudstream generate --rows 590540 --out data
-//! cargo run --release -p fraudstream-engine --example run_bench -- data ../shared/reference/seed-model/pipeline_75.onnx 20000
+//! cargo run --release -p fraudstream-engine --example run_bench -- data ../shared/reference/seed-model/pipeline_75.onnx 20000 [REPEATS] [ab]
 //! ```
+//!
+//! (a) and (b) run `REPEATS` times (default 3) and report each run and the median: on a shared 2-core machine single
+//! runs vary by ±20 %. A fifth argument `ab` stops after them.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -76,13 +79,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = Model::load(model_path)?;
     let columns = needed_columns(fraudstream_features::InputMapping::for_model(&model)?.names());
 
-    let mut features = FeaturesOnly(InProcessScorer::new(&model)?);
-    let a = run_embedded(&config(&dir, Pacing::AsFastAsPossible, &columns), &mut features, &RunProgress::default())?;
-    report("(a) join + features", &a);
+    let repeats: usize = args.get(3).map_or(Ok(3), |r| r.parse())?;
+    let only_ab = args.get(4).is_some_and(|a| a == "ab");
 
+    let mut features = FeaturesOnly(InProcessScorer::new(&model)?);
+    let fast = config(&dir, Pacing::AsFastAsPossible, &columns);
+    repeated("(a) join + features", repeats, || run_embedded(&fast, &mut features, &RunProgress::default()))?;
     let mut scorer = InProcessScorer::new(&model)?;
-    let b = run_embedded(&config(&dir, Pacing::AsFastAsPossible, &columns), &mut scorer, &RunProgress::default())?;
-    report("(b) join + features + model", &b);
+    let b =
+        repeated("(b) join + features + model", repeats, || run_embedded(&fast, &mut scorer, &RunProgress::default()))?;
+    if only_ab {
+        return Ok(());
+    }
 
     // The pacer counts records of both inputs: scale the transaction rate by the identity share.
     let records_per_tx = 1.0 + b.join.identities as f64 / b.join.transactions.max(1) as f64;
@@ -122,6 +130,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
+}
+
+/// Runs `job` `repeats` times, reporting each run and then the median time; returns the last summary.
+fn repeated(
+    what: &str,
+    repeats: usize,
+    mut job: impl FnMut() -> Result<RunSummary, EngineError>,
+) -> Result<RunSummary, EngineError> {
+    let mut seconds = Vec::new();
+    let mut last = None;
+    for run in 1..=repeats.max(1) {
+        let s = job()?;
+        report(&format!("{what}, run {run}"), &s);
+        seconds.push(s.elapsed.as_secs_f64());
+        last = Some(s);
+    }
+    seconds.sort_by(f64::total_cmp);
+    let median = seconds[seconds.len() / 2];
+    let last = last.ok_or_else(|| EngineError::Config("no run".into()))?;
+    println!(
+        "{what}: median {median:.2}s = {:.0} tx/s over {} runs (fastest {:.2}s, slowest {:.2}s)",
+        last.scored as f64 / median,
+        seconds.len(),
+        seconds[0],
+        seconds[seconds.len() - 1]
+    );
+    Ok(last)
 }
 
 /// The process's resident set size (Linux), 0 where /proc is unavailable.
