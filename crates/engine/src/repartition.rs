@@ -15,6 +15,13 @@
 //!
 //! The internal topic's values are this module's own binary encoding ([`encode_joined`]), not registered with the
 //! Schema Registry: like a Kafka Streams repartition topic, it is the job's private state, read only by the job.
+//!
+//! **Progress.** With several instances, each internal partition interleaves the output of several join stages,
+//! each running at its own pace: replaying a backlog, one may be days of event time ahead of another. So every
+//! record also carries its join stage's [`Progress`] (who wrote it, and the latest event time that stage has read),
+//! and each join stage writes a progress marker ([`encode_marker`], key [`MARKER_KEY`]) to every partition a few
+//! times a second and a final one when it stops. The scoring stage uses them to put each partition back into
+//! event-time order (`source::order`), the way a Flink operator aligns the watermarks of its input channels.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -25,8 +32,61 @@ use crate::join::Joined;
 use crate::partitioner::murmur2;
 use crate::source::Origin;
 
-/// First byte of every internal-topic value; a reader refuses any other.
-const VERSION: u8 = 1;
+/// First byte of every internal-topic value, which says what follows; a reader refuses any other.
+/// A joined record without progress (written by earlier versions; still read).
+const JOINED_V1: u8 = 1;
+/// A joined record with its join stage's progress.
+const JOINED_V2: u8 = 2;
+/// A progress marker.
+const MARKER: u8 = 3;
+
+/// The key of progress markers. It is not 8 bytes long, so [`transaction_id_of_key`] never mistakes it for a
+/// TransactionID.
+pub const MARKER_KEY: &[u8] = b"~progress";
+
+/// Where one join stage stands, as carried by its records and markers in the internal topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Which join stage wrote it: random for every run of a join stage.
+    pub producer: u64,
+    /// The latest event time (ms) that join stage has read; [`Progress::IDLE`] while it has nothing to read,
+    /// [`Progress::FINISHED`] once it has stopped for good.
+    pub frontier_ms: i64,
+    /// When it was written (wall clock, µs since the Unix epoch).
+    pub written_us: i64,
+}
+
+impl Progress {
+    /// The frontier of a join stage that has stopped: it will write nothing more.
+    pub const FINISHED: i64 = i64::MAX;
+    /// The frontier of a join stage with no input to read at the moment: nothing of it needs waiting for.
+    pub const IDLE: i64 = i64::MAX - 1;
+
+    /// Progress of `producer` at `frontier_ms`, written now.
+    pub fn now(producer: u64, frontier_ms: i64) -> Progress {
+        Progress { producer, frontier_ms, written_us: wall_clock_us() }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.producer.to_le_bytes());
+        out.extend_from_slice(&self.frontier_ms.to_le_bytes());
+        out.extend_from_slice(&self.written_us.to_le_bytes());
+    }
+}
+
+/// What an internal-topic value holds.
+#[derive(Debug)]
+pub enum Internal {
+    /// A joined record, with its join stage's progress when the writer recorded it.
+    Joined(Box<Joined>, Option<Progress>),
+    /// A join stage's progress marker.
+    Marker(Progress),
+}
+
+/// The wall clock in µs since the Unix epoch.
+fn wall_clock_us() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as i64
+}
 
 /// The partition of the internal topic a transaction goes to: by card1 (all of a card's transactions together),
 /// or by TransactionID when card1 is missing (such records have no client state to share).
@@ -48,14 +108,21 @@ pub fn transaction_id_of_key(key: &[u8]) -> Option<i64> {
     Some(i64::from_be_bytes(key.try_into().ok()?))
 }
 
-/// Encodes a joined record: version, arrival (wall clock, µs since the epoch), join wait (µs), the transaction's
-/// Avro datum with its length, then a flag and the identity's Avro datum.
-pub fn encode_joined(joined: &Joined, out: &mut Vec<u8>) -> Result<(), DataError> {
+/// Encodes a progress marker: the kind byte, then producer, frontier and write time (little-endian, 8 bytes each).
+pub fn encode_marker(progress: &Progress, out: &mut Vec<u8>) {
+    out.push(MARKER);
+    progress.encode(out);
+}
+
+/// Encodes a joined record: the kind byte, its join stage's progress, arrival (wall clock, µs since the epoch),
+/// join wait (µs), the transaction's Avro datum with its length, then a flag and the identity's Avro datum.
+pub fn encode_joined(joined: &Joined, progress: &Progress, out: &mut Vec<u8>) -> Result<(), DataError> {
     let arrived = SystemTime::now()
         .checked_sub(joined.arrived.elapsed())
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .unwrap_or_default();
-    out.push(VERSION);
+    out.push(JOINED_V2);
+    progress.encode(out);
     out.extend_from_slice(&(arrived.as_micros() as i64).to_le_bytes());
     out.extend_from_slice(&(joined.join_wait.as_micros() as i64).to_le_bytes());
     let length_at = out.len();
@@ -74,17 +141,28 @@ pub fn encode_joined(joined: &Joined, out: &mut Vec<u8>) -> Result<(), DataError
     Ok(())
 }
 
-/// Decodes what [`encode_joined`] wrote. The record's arrival becomes an [`Instant`] as far in the past as the
-/// wall clock says, so latency is measured from when the transaction entered the join stage.
-pub fn decode_joined(bytes: &[u8], origin: Origin) -> Result<Joined, DataError> {
+/// Decodes what [`encode_joined`] or [`encode_marker`] wrote. A record's arrival becomes an [`Instant`] as far in
+/// the past as the wall clock says, so latency is measured from when the transaction entered the join stage.
+pub fn decode_internal(bytes: &[u8], origin: Origin) -> Result<Internal, DataError> {
     let malformed = |what: &str| DataError::Avro { context: "decoding a joined record".into(), message: what.into() };
-    let (&version, rest) = bytes.split_first().ok_or_else(|| malformed("empty value"))?;
-    if version != VERSION {
-        return Err(malformed(&format!("unknown format version {version} (this build reads {VERSION})")));
-    }
     let word = |b: &[u8], at: usize| -> Result<i64, DataError> {
         let bytes = b.get(at..at + 8).ok_or_else(|| malformed("truncated header"))?;
         Ok(i64::from_le_bytes(bytes.try_into().map_err(|_| malformed("truncated header"))?))
+    };
+    let progress = |b: &[u8]| -> Result<Progress, DataError> {
+        Ok(Progress { producer: word(b, 0)? as u64, frontier_ms: word(b, 8)?, written_us: word(b, 16)? })
+    };
+    let (&kind, rest) = bytes.split_first().ok_or_else(|| malformed("empty value"))?;
+    let (progress, rest) = match kind {
+        MARKER if rest.len() == 24 => return Ok(Internal::Marker(progress(rest)?)),
+        MARKER => return Err(malformed("a progress marker of the wrong length")),
+        JOINED_V1 => (None, rest),
+        JOINED_V2 => (Some(progress(rest)?), rest.get(24..).ok_or_else(|| malformed("truncated header"))?),
+        other => {
+            return Err(malformed(&format!(
+                "unknown format version {other} (this build reads {JOINED_V1}, {JOINED_V2} and {MARKER})"
+            )))
+        }
     };
     let arrived_us = word(rest, 0)?;
     let join_wait_us = word(rest, 8)?;
@@ -100,17 +178,17 @@ pub fn decode_joined(bytes: &[u8], origin: Origin) -> Result<Joined, DataError> 
         }
         _ => return Err(malformed("bad identity flag")),
     };
-    let now_us = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as i64;
-    let age = Duration::from_micros(now_us.saturating_sub(arrived_us).max(0) as u64);
+    let age = Duration::from_micros(wall_clock_us().saturating_sub(arrived_us).max(0) as u64);
     let now = Instant::now();
-    Ok(Joined {
+    let joined = Joined {
         transaction: Transaction { row },
         identity,
         origin,
         arrived: now.checked_sub(age).unwrap_or(now),
         join_wait: Duration::from_micros(join_wait_us.max(0) as u64),
         client: Box::default(),
-    })
+    };
+    Ok(Internal::Joined(Box::new(joined), progress))
 }
 
 #[cfg(test)]
@@ -155,8 +233,12 @@ mod tests {
                 client: Box::default(),
             };
             let mut bytes = Vec::new();
-            encode_joined(&joined, &mut bytes).expect("encode");
-            let back = decode_joined(&bytes, origin.clone()).expect("decode");
+            let progress = Progress::now(42, tx.event_time().millis() + i as i64);
+            encode_joined(&joined, &progress, &mut bytes).expect("encode");
+            let Internal::Joined(back, Some(carried)) = decode_internal(&bytes, origin.clone()).expect("decode") else {
+                panic!("not a joined record with progress");
+            };
+            assert_eq!(carried, progress);
             assert_eq!(back.transaction.row, tx.row, "transaction {}", tx.id());
             assert_eq!(
                 back.identity.as_ref().map(|i| (&i.row, i.event_time)),
@@ -170,9 +252,20 @@ mod tests {
     #[test]
     fn malformed_values_are_errors_not_panics() {
         let origin = Origin::Kafka { topic: Arc::from("j"), partition: 0, offset: 0 };
-        for bad in [&[][..], &[2, 0, 0], &[1, 0, 0, 0], &[1; 40][..]] {
-            assert!(decode_joined(bad, origin.clone()).is_err(), "{bad:?}");
+        for bad in [&[][..], &[2, 0, 0], &[1, 0, 0, 0], &[1; 40][..], &[3; 20][..], &[9; 40][..]] {
+            assert!(decode_internal(bad, origin.clone()).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn markers_round_trip_and_their_key_is_no_transaction_id() {
+        let origin = Origin::Kafka { topic: Arc::from("j"), partition: 0, offset: 0 };
+        let progress = Progress { producer: u64::MAX - 3, frontier_ms: Progress::FINISHED, written_us: 1_700_000 };
+        let mut bytes = Vec::new();
+        encode_marker(&progress, &mut bytes);
+        assert!(matches!(decode_internal(&bytes, origin).expect("decode"), Internal::Marker(p) if p == progress));
+        assert_eq!(transaction_id_of_key(MARKER_KEY), None);
+        assert_eq!(transaction_id_of_key(&key_of(2_987_000)), Some(2_987_000));
     }
 
     #[test]

@@ -32,6 +32,7 @@ use crate::error::EngineError;
 use crate::join::{IntervalJoin, JoinConfig, JoinOutput, JoinStats};
 use crate::pacing::{Pacer, Pacing};
 use crate::quality::OnlineQuality;
+use crate::repartition::Progress;
 use crate::scorer::Scorer;
 use crate::sink::files::FileSinks;
 use crate::sink::kafka::KafkaSinkConfig;
@@ -114,6 +115,12 @@ pub struct RunSummary {
     /// Rolling online quality at the end (with [`JobConfig::quality`]).
     pub quality: Option<crate::quality::QualitySnapshot>,
 }
+
+/// How often a join stage reports its progress to the internal topic's partitions (bounds how long a scoring stage
+/// waits to order records of two join stages, live).
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
+/// A join stage without input for this long reports itself idle, so the scoring stages stop waiting for it.
+const IDLE_PROGRESS: Duration = Duration::from_secs(1);
 
 /// Inputs 0 and 1 of the watermark tracker.
 const TRANSACTIONS: u8 = 0;
@@ -277,7 +284,7 @@ pub fn run_job(
     }
     let mut pacer = Pacer::new(config.pacing);
     let mut out = Vec::new();
-    let mut dead_letters = 0u64;
+    let mut routing = Routing { role: control.role, forwarded: 0, dead_letters: 0 };
     // Next offset to read per topic-partition (Kafka only).
     let mut positions = Positions::new();
     let mut newest = fraudstream_data::EventTime(i64::MIN);
@@ -287,7 +294,13 @@ pub fn run_job(
     let mut last_commit = Instant::now();
     let mut last_metrics = Instant::now();
     let mut done = false;
-    let mut forwarded = 0u64;
+    // The join stage tells the scoring stages where it stands a few times a second (see `repartition`), from the
+    // start: until it has read something, they wait for it. Without input for a while it reports itself idle.
+    let mut last_progress = Instant::now();
+    let mut idle_since: Option<Instant> = None;
+    if control.role == Role::Join {
+        sinks.write_progress(i64::MIN)?;
+    }
     let scoring = control.role == Role::Score;
     let mut peer_was_done = control.peer.is_none();
     while !done {
@@ -311,6 +324,9 @@ pub fn run_job(
             last_input = Some(now);
         }
         let now = Instant::now();
+        if !matches!(event, SourceEvent::Idle) {
+            idle_since = None;
+        }
         match event {
             SourceEvent::Joined(joined) => {
                 last_input = Some(now);
@@ -329,7 +345,13 @@ pub fn run_job(
                     std::thread::sleep((release - Instant::now()).min(Duration::from_millis(5)));
                     let now = Instant::now();
                     join.on_processing_time(now, &mut out);
-                    drain(&mut out, &mut stage, sinks, progress, &mut dead_letters, control.role, &mut forwarded)?;
+                    routing.drain(
+                        &mut out,
+                        &mut stage,
+                        sinks,
+                        progress,
+                        frontier(&watermarks, now, config.max_out_of_orderness),
+                    )?;
                     if stage.due(config.batch_timeout, now) {
                         stage.flush(sinks, progress)?;
                     }
@@ -361,6 +383,7 @@ pub fn run_job(
                 out.push(JoinOutput::DeadLetter(d))
             }
             SourceEvent::Idle => {
+                idle_since.get_or_insert(now);
                 if let Some(w) = watermarks.current(now) {
                     join.on_watermark(w, now, &mut out);
                 }
@@ -374,6 +397,7 @@ pub fn run_job(
             last_input = Some(now);
         }
         let idle_stop = peer_done
+            && !source.holds_records()
             && control.stop_after_idle.is_some_and(|d| last_input.is_some_and(|last| now.duration_since(last) >= d));
         let peer_failed = control.peer.is_some_and(|p| p.failed.load(Ordering::Relaxed));
         let interrupted = !done && !idle_stop && (control.stop.load(Ordering::Relaxed) || peer_failed);
@@ -390,7 +414,23 @@ pub fn run_job(
             join.finish(now, &mut out);
         }
         join.on_processing_time(now, &mut out);
-        drain(&mut out, &mut stage, sinks, progress, &mut dead_letters, control.role, &mut forwarded)?;
+        routing.drain(
+            &mut out,
+            &mut stage,
+            sinks,
+            progress,
+            frontier(&watermarks, now, config.max_out_of_orderness),
+        )?;
+        if control.role == Role::Join && (done || now.duration_since(last_progress) >= PROGRESS_INTERVAL) {
+            // A stopping join stage (at the end, idle, or interrupted) writes nothing more under this identity.
+            let frontier = match idle_since {
+                _ if done => Progress::FINISHED,
+                Some(since) if now.duration_since(since) >= IDLE_PROGRESS => Progress::IDLE,
+                _ => frontier(&watermarks, now, config.max_out_of_orderness),
+            };
+            sinks.write_progress(frontier)?;
+            last_progress = now;
+        }
         if done {
             stage.drain(sinks, progress)?;
         } else if stage.due(config.batch_timeout, Instant::now()) {
@@ -414,13 +454,13 @@ pub fn run_job(
             if let Some(c) = &stage.client {
                 stage.metrics.client_entities.set(c.entities() as f64);
             }
-            stage.metrics.dead_letters.absolute(dead_letters + stage.totals.model_errors);
+            stage.metrics.dead_letters.absolute(routing.dead_letters + stage.totals.model_errors);
             let mut status = JobStatus {
                 elapsed: started.elapsed(),
                 records_in: progress.records_in.load(Ordering::Relaxed),
                 scored: progress.scored.load(Ordering::Relaxed),
                 alerts: progress.alerts.load(Ordering::Relaxed),
-                dead_letters: dead_letters + stage.totals.model_errors,
+                dead_letters: routing.dead_letters + stage.totals.model_errors,
                 join_state: progress.state_size.load(Ordering::Relaxed),
                 event_time: (newest.millis() > i64::MIN).then_some(newest),
                 ..JobStatus::default()
@@ -451,10 +491,10 @@ pub fn run_job(
     Ok(RunSummary {
         scored: totals.written,
         skipped_already_scored: totals.skipped_already_scored,
-        forwarded,
+        forwarded: routing.forwarded,
         model_errors: totals.model_errors,
         alerts: totals.alerts,
-        dead_letters,
+        dead_letters: routing.dead_letters,
         join: join.stats().clone(),
         elapsed: started.elapsed(),
         latency_ms,
@@ -474,6 +514,7 @@ fn checkpoint(
 ) -> Result<(), EngineError> {
     stage.drain(sinks, progress)?;
     let mut safe = positions.clone();
+    source.limit_positions(&mut safe);
     for origin in join.in_flight() {
         if let Origin::Kafka { topic, partition, offset } = origin {
             if let Some(p) = safe.get_mut(&(topic.clone(), *partition)) {
@@ -533,35 +574,51 @@ fn recover(
     Ok(())
 }
 
-/// Routes the join's outputs: joined records to the model stage (or, in the join stage, to the internal topic),
-/// dead letters to their sink.
-fn drain(
-    out: &mut Vec<JoinOutput>,
-    stage: &mut ModelStage<'_, '_>,
-    sinks: &mut dyn Sink,
-    progress: &RunProgress,
-    dead_letters: &mut u64,
+/// How far a join stage has read, as it reports it to the scoring stages: the watermark plus the allowed
+/// out-of-orderness, i.e. the latest event time every (non-idle) input partition has reached. Not the newest
+/// event time read: one partition running ahead (a fetch-sized run of identities) must not make the stage look
+/// further along than its slowest partition.
+fn frontier(watermarks: &WatermarkTracker, now: Instant, max_out_of_orderness: Duration) -> i64 {
+    watermarks.current(now).map_or(i64::MIN, |w| w.millis().saturating_add(max_out_of_orderness.as_millis() as i64))
+}
+
+/// Where the join's outputs go, and what was counted on the way.
+struct Routing {
     role: Role,
-    forwarded: &mut u64,
-) -> Result<(), EngineError> {
-    for o in out.drain(..) {
-        match o {
-            JoinOutput::Joined(j) if role == Role::Join => {
-                // Forwarded before a restart: the internal topic already has it.
-                if !stage.already_scored.remove(&j.transaction.id()) {
-                    sinks.write_joined(&j)?;
-                    *forwarded += 1;
+    forwarded: u64,
+    dead_letters: u64,
+}
+
+impl Routing {
+    /// Routes the join's outputs: joined records to the model stage (or, in the join stage, to the internal topic,
+    /// with the stage's `frontier_ms`), dead letters to their sink.
+    fn drain(
+        &mut self,
+        out: &mut Vec<JoinOutput>,
+        stage: &mut ModelStage<'_, '_>,
+        sinks: &mut dyn Sink,
+        progress: &RunProgress,
+        frontier_ms: i64,
+    ) -> Result<(), EngineError> {
+        for o in out.drain(..) {
+            match o {
+                JoinOutput::Joined(j) if self.role == Role::Join => {
+                    // Forwarded before a restart: the internal topic already has it.
+                    if !stage.already_scored.remove(&j.transaction.id()) {
+                        sinks.write_joined(&j, frontier_ms)?;
+                        self.forwarded += 1;
+                    }
+                }
+                JoinOutput::Joined(j) => stage.push(*j),
+                JoinOutput::DeadLetter(d) => {
+                    self.dead_letters += 1;
+                    progress.dead_letters.fetch_add(1, Ordering::Relaxed);
+                    sinks.write_dead_letter(&d)?;
                 }
             }
-            JoinOutput::Joined(j) => stage.push(*j),
-            JoinOutput::DeadLetter(d) => {
-                *dead_letters += 1;
-                progress.dead_letters.fetch_add(1, Ordering::Relaxed);
-                sinks.write_dead_letter(&d)?;
-            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// p50, p99 and max of a sample (zeros when empty).

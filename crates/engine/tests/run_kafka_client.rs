@@ -190,10 +190,12 @@ fn two_instances_score_every_card_in_one_place_and_each_transaction_once() {
     }
     assert!(cards > 1_000, "{cards} cards");
 
-    // Two join stages write each internal partition at their own pace, so during this full-speed replay the
-    // scoring stages see a card's transactions out of event-time order. Reported, not asserted (see the docs).
+    // Two join stages write each internal partition at their own pace; the scoring stages order each partition by
+    // the progress both report. Before that (and while a restarting join stage's read-back chased the other's
+    // writes) 15,217 of 20,000 differed; now about as many as with one instance.
     let differ = window_counts_differing(&model, &embedded, &seen);
     println!("two instances: card-keyed window counts differ from the embedded run's for {differ} of 20000");
+    assert!(differ < 10_000, "{differ} of 20000 transactions got other window counts than the embedded run");
 }
 
 #[test]
@@ -265,7 +267,10 @@ fn a_restarted_scoring_stage_rebuilds_client_state_from_the_internal_topic() {
                 partition: 0,
                 offset: msg.offset(),
             };
-            let mut joined = fraudstream_engine::repartition::decode_joined(msg.payload().unwrap_or_default(), origin)?;
+            use fraudstream_engine::repartition::{decode_internal, Internal};
+            let Internal::Joined(mut joined, _) = decode_internal(msg.payload().unwrap_or_default(), origin)? else {
+                return Ok(()); // a join stage's progress marker
+            };
             joined.client = client.observe_boxed(&joined.feature_row());
             let id = joined.transaction.id();
             assert_eq!(seen[&id].0, bits(&mapping.values(&joined.feature_row())), "TransactionID {id}");

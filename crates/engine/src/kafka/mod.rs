@@ -92,8 +92,10 @@ impl KafkaSettings {
 
     /// Reads every message of `topic`, from the start of each partition up to its end, handing each to `f`.
     ///
-    /// The end is the partition's high watermark as the fetch responses report it, once no message has arrived for
-    /// `settle`.
+    /// The end is the partition's high watermark as the fetch responses report it `settle` after the start (or
+    /// once no message has arrived for `settle`), and it stays there: messages written meanwhile by others — the
+    /// other instances of a job writing the same topic — are not chased. (Chasing them kept a restarting join
+    /// stage reading back the internal topic for as long as another instance was writing it.)
     pub fn read_to_end(
         &self,
         topic: &str,
@@ -146,8 +148,9 @@ impl KafkaSettings {
         let mut next: std::collections::HashMap<i32, (i64, Option<i64>)> =
             wanted.iter().map(|&(p, end)| (p, (0, end))).collect();
         let mut read = 0u64;
-        let mut last_message = std::time::Instant::now();
-        let deadline = std::time::Instant::now() + Duration::from_secs(300);
+        let started = std::time::Instant::now();
+        let mut last_message = started;
+        let deadline = started + Duration::from_secs(300);
         loop {
             if std::time::Instant::now() > deadline {
                 return Err(EngineError::Config(format!("reading {topic} to its end took more than 300 s")));
@@ -173,19 +176,14 @@ impl KafkaSettings {
                 None if last_message.elapsed() >= settle => {}
                 None => continue,
             }
+            let settled = last_message.elapsed() >= settle || started.elapsed() >= settle;
             let mut at_end = true;
-            for (&p, &mut (position, end)) in next.iter_mut() {
-                at_end &= match end {
-                    Some(end) => position >= end,
-                    // The end as the fetch responses report it (see `fetched_high_watermark`).
-                    None if last_message.elapsed() >= settle => {
-                        fetched_high_watermark(&consumer, &c_topic, p).is_some_and(|high| position >= high)
-                    }
-                    None => false,
-                };
-                if !at_end {
-                    break;
+            for (&p, (position, end)) in next.iter_mut() {
+                if end.is_none() && settled {
+                    // The end as the fetch responses report it (see `fetched_high_watermark`), from now on fixed.
+                    *end = fetched_high_watermark(&consumer, &c_topic, p);
                 }
+                at_end &= end.is_some_and(|end| *position >= end);
             }
             if at_end {
                 return Ok(read);

@@ -7,8 +7,9 @@
 //! waits until every message is acknowledged and fails if any was not, so offsets are only committed for durable
 //! output.
 
+use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fraudstream_data::avro::{encode_key, write_header, KEY_SCHEMA};
 use fraudstream_data::registry::{subject, SchemaRegistry};
@@ -72,6 +73,13 @@ pub struct KafkaSinkConfig {
     pub transactional_id: Option<String>,
 }
 
+/// The internal topic a join stage writes to, and the random identity its progress is reported under.
+struct JoinedTopic {
+    topic: String,
+    partitions: i32,
+    producer: u64,
+}
+
 /// The three output topics.
 pub struct KafkaSinks {
     producer: ThreadedProducer<DeliveryTracker>,
@@ -83,7 +91,7 @@ pub struct KafkaSinks {
     partitions: [i32; 2],
     /// The internal topic of joined records and its partition count (the join stage of the repartitioned
     /// topology).
-    joined: Option<(String, i32)>,
+    joined: Option<JoinedTopic>,
     key: Vec<u8>,
     value: Vec<u8>,
 }
@@ -134,7 +142,10 @@ impl KafkaSinks {
     /// for the scoring stage; the read-back after a restart then covers that topic.
     pub fn with_joined_topic(mut self, topic: &str, partitions: i32) -> Result<KafkaSinks, EngineError> {
         let counts = self.config.kafka.ensure_topics(&[topic], partitions, self.config.replication)?;
-        self.joined = Some((topic.to_string(), counts[0]));
+        // A new identity for every run of a join stage: a restarted one must not inherit the progress its killed
+        // predecessor reported.
+        let producer = std::collections::hash_map::RandomState::new().hash_one((std::process::id(), Instant::now()));
+        self.joined = Some(JoinedTopic { topic: topic.to_string(), partitions: counts[0], producer });
         Ok(self)
     }
 
@@ -209,14 +220,14 @@ impl Sink for KafkaSinks {
         self.send(rec)
     }
 
-    fn write_joined(&mut self, joined: &crate::join::Joined) -> Result<(), EngineError> {
-        use crate::repartition::{encode_joined, key_of, partition_for};
-        let Some((topic, partitions)) = &self.joined else {
+    fn write_joined(&mut self, joined: &crate::join::Joined, frontier_ms: i64) -> Result<(), EngineError> {
+        use crate::repartition::{encode_joined, key_of, partition_for, Progress};
+        let Some(JoinedTopic { topic, partitions, producer }) = &self.joined else {
             return Err(EngineError::Config("no internal topic configured for joined records".into()));
         };
         let tx = &joined.transaction;
         self.value.clear();
-        encode_joined(joined, &mut self.value)?;
+        encode_joined(joined, &Progress::now(*producer, frontier_ms), &mut self.value)?;
         let key = key_of(tx.id());
         let rec = BaseRecord::to(topic)
             .key(&key[..])
@@ -224,6 +235,18 @@ impl Sink for KafkaSinks {
             .partition(partition_for(tx, *partitions))
             .timestamp(tx.event_time().millis());
         self.send(rec)
+    }
+
+    fn write_progress(&mut self, frontier_ms: i64) -> Result<(), EngineError> {
+        use crate::repartition::{encode_marker, Progress, MARKER_KEY};
+        let Some(JoinedTopic { topic, partitions, producer }) = &self.joined else { return Ok(()) };
+        self.value.clear();
+        encode_marker(&Progress::now(*producer, frontier_ms), &mut self.value);
+        for partition in 0..*partitions {
+            let rec = BaseRecord::to(topic).key(MARKER_KEY).payload(&self.value[..]).partition(partition);
+            self.send(rec)?;
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<(), EngineError> {
@@ -284,7 +307,7 @@ impl Sink for KafkaSinks {
         if self.config.transactional_id.is_some() {
             return Ok(None);
         }
-        if let Some((topic, _)) = &self.joined {
+        if let Some(JoinedTopic { topic, .. }) = &self.joined {
             let mut ids = std::collections::HashSet::new();
             self.config.kafka.read_to_end(topic, Duration::from_millis(500), |msg| {
                 ids.extend(msg.key().and_then(crate::repartition::transaction_id_of_key));

@@ -30,9 +30,16 @@ pub trait Sink {
     /// Writes one dead letter.
     fn write_dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError>;
     /// Writes one joined record for the scoring stage (the join stage of the repartitioned Kafka topology, see
-    /// [`crate::repartition`]); outputs without an internal topic refuse.
-    fn write_joined(&mut self, _joined: &Joined) -> Result<(), EngineError> {
+    /// [`crate::repartition`]), with `frontier_ms`, the latest event time the join stage has read; outputs without
+    /// an internal topic refuse.
+    fn write_joined(&mut self, _joined: &Joined, _frontier_ms: i64) -> Result<(), EngineError> {
         Err(EngineError::Config("this output has no internal topic for joined records".into()))
+    }
+    /// Tells every partition of the internal topic where the join stage stands (`frontier_ms`, or
+    /// [`crate::repartition::Progress::FINISHED`] when it stops), so the scoring stages need not wait for records
+    /// from it that will not come. Outputs without an internal topic ignore it.
+    fn write_progress(&mut self, _frontier_ms: i64) -> Result<(), EngineError> {
+        Ok(())
     }
     /// Makes everything written so far durable (files flushed, Kafka deliveries acknowledged).
     fn flush(&mut self) -> Result<(), EngineError>;

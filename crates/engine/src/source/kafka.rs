@@ -26,6 +26,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::{DeadLetter, Origin, Positions, Source, SourceEvent};
 use crate::error::EngineError;
 use crate::kafka::KafkaSettings;
+use crate::repartition::Internal;
 
 /// Which topics to read and as which group.
 #[derive(Debug, Clone)]
@@ -226,6 +227,11 @@ pub struct KafkaSource {
     /// Delivered records held for event-time order, and since when the merge has been waiting for a partition.
     merge: super::merge::EventTimeMerge,
     blocked_since: Option<Instant>,
+    /// Internal topic only: each partition's records in event-time order across the join stages writing it.
+    order: super::order::ProducerOrder,
+    /// Internal topic only: offsets read but not yet handed out, per partition. Records leave out of offset order,
+    /// so the positions committed must stay below the lowest of them.
+    not_handed_out: std::collections::HashMap<i32, std::collections::BTreeSet<i64>>,
 }
 
 impl KafkaSource {
@@ -311,6 +317,8 @@ impl KafkaSource {
             c_topics: vec![c_topic(&config.transactions_topic)?, c_topic(&config.identities_topic)?],
             merge: Default::default(),
             blocked_since: None,
+            order: Default::default(),
+            not_handed_out: Default::default(),
         };
         Ok((source, counts))
     }
@@ -460,6 +468,8 @@ impl Source for KafkaSource {
             self.delivered.clear();
             self.merge.clear();
             self.blocked_since = None;
+            self.order.clear();
+            self.not_handed_out.clear();
         }
         reassigned
     }
@@ -497,16 +507,41 @@ impl Source for KafkaSource {
             })
             .collect();
         let mut replayed = 0u64;
+        let order = &mut self.order;
+        // Through the same ordering as live records, so the state is rebuilt in the order it was built. Records
+        // still held at the end are handed out live, after the recovery.
+        let mut release = |joined: Box<crate::join::Joined>| {
+            f(*joined);
+            replayed += 1;
+        };
         self.kafka.read_partitions_until(&topic, &ends, |msg| {
             let origin = Origin::Kafka { topic: topic.clone(), partition: msg.partition(), offset: msg.offset() };
+            let now = Instant::now();
             // What does not decode went to the dead letters when it was first read.
-            if let Ok(joined) = crate::repartition::decode_joined(msg.payload().unwrap_or_default(), origin) {
-                f(joined);
-                replayed += 1;
+            match crate::repartition::decode_internal(msg.payload().unwrap_or_default(), origin) {
+                Ok(Internal::Joined(joined, progress)) => {
+                    order.record(msg.partition(), joined, progress, now, &mut release)
+                }
+                Ok(Internal::Marker(progress)) => order.marker(msg.partition(), progress, now, &mut release),
+                Err(_) => {}
             }
             Ok(())
         })?;
         Ok(replayed)
+    }
+
+    fn limit_positions(&self, positions: &mut Positions) {
+        let Some(topic) = &self.joined_topic else { return };
+        for (partition, offsets) in &self.not_handed_out {
+            if let (Some(&lowest), Some(position)) = (offsets.first(), positions.get_mut(&(topic.clone(), *partition)))
+            {
+                *position = (*position).min(lowest);
+            }
+        }
+    }
+
+    fn holds_records(&self) -> bool {
+        self.order.held() > 0
     }
 
     fn commit(&mut self, positions: &Positions) -> Result<(), EngineError> {
@@ -541,31 +576,76 @@ impl Source for KafkaSource {
             }
             self.probe_resume_points();
             let now = Instant::now();
+            let merge = &mut self.merge;
+            self.order.release_silent(now, &mut |joined| push_joined(merge, joined));
             let force = self.merge.held() >= MAX_HELD || self.blocked_since.is_some_and(|t| now - t >= MERGE_WAIT);
-            let (consumer, delivered, c_topics) = (&self.consumer, &self.delivered, &self.c_topics);
-            // Whether a partition has records still to fetch (one that delivered nothing yet does not hold others).
+            let (consumer, delivered, c_topics, order) = (&self.consumer, &self.delivered, &self.c_topics, &self.order);
+            // Whether a partition has records still to fetch (one that delivered nothing yet does not hold others),
+            // or, internal partitions, records still held for the join stages' order.
             let has_more = |(input, partition): (u8, i32)| {
                 let (Some(&next), Some(topic)) = (delivered.get(&(input, partition)), c_topics.get(usize::from(input)))
                 else {
                     return false;
                 };
-                crate::kafka::fetched_high_watermark(consumer, topic, partition).is_some_and(|high| next < high)
+                (input == JOINED && order.holds(partition))
+                    || crate::kafka::fetched_high_watermark(consumer, topic, partition).is_some_and(|high| next < high)
             };
             if let Some(event) = self.merge.pop(has_more, force) {
                 self.blocked_since = None;
+                if let SourceEvent::Joined(joined) = &event {
+                    if let Origin::Kafka { partition, offset, .. } = &joined.origin {
+                        if let Some(offsets) = self.not_handed_out.get_mut(partition) {
+                            offsets.remove(offset);
+                        }
+                    }
+                }
                 return Ok(event);
             }
             if self.merge.held() > 0 {
                 self.blocked_since.get_or_insert(now);
             }
             let wait = if self.merge.held() > 0 { Duration::from_millis(5) } else { deadline - now.min(deadline) };
-            match self.pull(wait)? {
-                Some((partition, order, event)) => self.merge.push(partition, order, event),
-                None if Instant::now() >= deadline => return Ok(SourceEvent::Idle),
-                None => {}
+            if !self.pull(wait)? && Instant::now() >= deadline {
+                return Ok(SourceEvent::Idle);
             }
         }
     }
+}
+
+/// An internal-topic message: a record goes through `order` (which hands what may leave to the merge), a
+/// marker updates it, what does not decode is a dead letter.
+fn pull_joined(
+    order: &mut super::order::ProducerOrder,
+    merge: &mut super::merge::EventTimeMerge,
+    not_handed_out: &mut std::collections::HashMap<i32, std::collections::BTreeSet<i64>>,
+    msg: &rdkafka::message::BorrowedMessage<'_>,
+    topic: Arc<str>,
+) {
+    let (partition, offset) = (msg.partition(), msg.offset());
+    let origin = Origin::Kafka { topic, partition, offset };
+    let payload = msg.payload().unwrap_or_default();
+    let mut release = |joined: Box<crate::join::Joined>| push_joined(merge, joined);
+    match crate::repartition::decode_internal(payload, origin.clone()) {
+        Ok(Internal::Joined(joined, progress)) => {
+            not_handed_out.entry(partition).or_default().insert(offset);
+            order.record(partition, joined, progress, Instant::now(), &mut release);
+        }
+        Ok(Internal::Marker(progress)) => order.marker(partition, progress, Instant::now(), &mut release),
+        Err(e) => {
+            let dead = DeadLetter { reason: e.to_string(), origin, payload: payload.to_vec() };
+            merge.push((JOINED, partition), i64::MIN, SourceEvent::DeadLetter(dead));
+        }
+    }
+}
+
+/// Hands a record released by `order` to the merge, in its internal partition.
+fn push_joined(merge: &mut super::merge::EventTimeMerge, joined: Box<crate::join::Joined>) {
+    let partition = match &joined.origin {
+        Origin::Kafka { partition, .. } => *partition,
+        Origin::File { .. } => 0,
+    };
+    let time = joined.transaction.event_time().millis();
+    merge.push((JOINED, partition), time, SourceEvent::Joined(joined));
 }
 
 /// The inputs a message can belong to, as in the merge's and `delivered`'s partition keys.
@@ -579,16 +659,13 @@ const MAX_HELD: usize = 100_000;
 const MERGE_WAIT: Duration = Duration::from_millis(200);
 
 impl KafkaSource {
-    /// One message from the consumer, decoded, with its partition and event time (`None`: nothing within
-    /// `timeout`, or a message that is not to be processed).
-    fn pull(
-        &mut self,
-        timeout: Duration,
-    ) -> Result<Option<(super::merge::PartitionKey, i64, SourceEvent)>, EngineError> {
-        let Some(msg) = self.consumer.poll(timeout) else { return Ok(None) };
+    /// One message from the consumer, decoded and handed to the merge (internal-topic records through `order`);
+    /// false when nothing arrived within `timeout`.
+    fn pull(&mut self, timeout: Duration) -> Result<bool, EngineError> {
+        let Some(msg) = self.consumer.poll(timeout) else { return Ok(false) };
         let msg = msg.map_err(|e| EngineError::kafka("consuming", e))?;
         if !self.check_resume_point(msg.topic(), msg.partition(), msg.offset())? {
-            return Ok(None);
+            return Ok(true);
         }
         let input = if msg.topic() == &*self.transactions_topic {
             TRANSACTIONS
@@ -599,16 +676,19 @@ impl KafkaSource {
         };
         if !first_delivery(&mut self.delivered, (input, msg.partition()), msg.offset()) {
             tracing::debug!("{}[{}]@{} delivered again; already processed", msg.topic(), msg.partition(), msg.offset());
-            return Ok(None);
+            return Ok(true);
         }
-        let partition = (input, msg.partition());
+        if let (JOINED, Some(topic)) = (input, self.joined_topic.clone()) {
+            pull_joined(&mut self.order, &mut self.merge, &mut self.not_handed_out, &msg, topic);
+            return Ok(true);
+        }
         let event = self.decode_message(&msg, input)?;
         let order = match &event {
             SourceEvent::Record { record, .. } => record.event_time().millis(),
-            SourceEvent::Joined(joined) => joined.transaction.event_time().millis(),
             _ => i64::MIN,
         };
-        Ok(Some((partition, order, event)))
+        self.merge.push((input, msg.partition()), order, event);
+        Ok(true)
     }
 
     /// A message as a record, a joined record or a dead letter.
@@ -617,18 +697,8 @@ impl KafkaSource {
         msg: &rdkafka::message::BorrowedMessage<'_>,
         input: u8,
     ) -> Result<SourceEvent, EngineError> {
-        let (table, topic) = match (input, &self.joined_topic) {
-            (TRANSACTIONS, _) => (Table::Transaction, self.transactions_topic.clone()),
-            (JOINED, Some(joined)) => {
-                let origin = Origin::Kafka { topic: joined.clone(), partition: msg.partition(), offset: msg.offset() };
-                let payload = msg.payload().unwrap_or_default();
-                return Ok(match crate::repartition::decode_joined(payload, origin.clone()) {
-                    Ok(joined) => SourceEvent::Joined(Box::new(joined)),
-                    Err(e) => {
-                        SourceEvent::DeadLetter(DeadLetter { reason: e.to_string(), origin, payload: payload.to_vec() })
-                    }
-                });
-            }
+        let (table, topic) = match input {
+            TRANSACTIONS => (Table::Transaction, self.transactions_topic.clone()),
             _ => (Table::Identity, self.identities_topic.clone()),
         };
         let origin = Origin::Kafka { topic, partition: msg.partition(), offset: msg.offset() };

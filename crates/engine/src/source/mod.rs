@@ -14,6 +14,7 @@
 pub mod files;
 pub mod kafka;
 mod merge;
+mod order;
 pub mod prefetch;
 pub mod recycle;
 
@@ -108,6 +109,15 @@ pub trait Source: Send {
     /// There is one per source: the first call takes it.
     fn recycler(&mut self) -> Option<recycle::Recycler> {
         None
+    }
+
+    /// Lowers `positions` below records this source has read but not handed out in offset order (the internal
+    /// topic's, held for event-time order): committing past them would lose them on a restart.
+    fn limit_positions(&self, _positions: &mut Positions) {}
+
+    /// Whether records are held back that later polls will deliver, so an idle-looking input is not at its end.
+    fn holds_records(&self) -> bool {
+        false
     }
 
     /// Records that everything before `positions` is fully processed (sources without positions ignore it).
