@@ -549,11 +549,13 @@ fn recover(
     let reading = Instant::now();
     if let Some(written) = sinks.already_written()? {
         tracing::info!(
-            "the output already holds {} transactions (read back in {:.1} s); they are not written again",
-            written.len(),
+            "the output already holds {} transactions and {} alerts (read back in {:.1} s); they are not written again",
+            written.scored.len(),
+            written.alerted.len(),
             reading.elapsed().as_secs_f64()
         );
-        stage.already_scored.extend(written);
+        stage.already_scored.extend(written.scored);
+        stage.already_alerted.extend(written.alerted);
     }
     if let (Some(client), Some(client_config)) = (&mut stage.client, &config.client_features) {
         // Start empty and replay everything before the committed offsets: what this instance observed beyond them
@@ -604,7 +606,7 @@ impl Routing {
             match o {
                 JoinOutput::Joined(j) if self.role == Role::Join => {
                     // Forwarded before a restart: the internal topic already has it.
-                    if !stage.already_scored.remove(&j.transaction.id()) {
+                    if stage.already_scored.remove(&j.transaction.id()).is_none() {
                         sinks.write_joined(&j, frontier_ms)?;
                         self.forwarded += 1;
                     }

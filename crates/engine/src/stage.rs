@@ -5,7 +5,7 @@
 //! batches in flight is bounded (`max_in_flight`): when it is reached, forming the next batch waits for the oldest
 //! answer, so a slow model slows intake (backpressure) instead of growing memory.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -165,8 +165,10 @@ pub(crate) struct ModelStage<'s, 'o> {
     oldest: Option<Instant>,
     threshold: f64,
     on_error: OnModelError,
-    /// TransactionIDs the output already holds (recovered on start in Kafka mode).
-    pub already_scored: HashSet<i64>,
+    /// TransactionIDs the output already holds, with the score written (recovered on start in Kafka mode).
+    pub already_scored: HashMap<i64, Option<f64>>,
+    /// TransactionIDs whose alert the output already holds, with the alert's score.
+    pub already_alerted: HashMap<i64, Option<f64>>,
     pub totals: StageTotals,
     pub metrics: JobMetrics,
     pub observer: Option<&'o mut dyn crate::run::RunObserver>,
@@ -199,7 +201,8 @@ impl<'s, 'o> ModelStage<'s, 'o> {
             oldest: None,
             threshold: config.threshold,
             on_error: config.on_error,
-            already_scored,
+            already_scored: already_scored.into_iter().map(|id| (id, None)).collect(),
+            already_alerted: HashMap::new(),
             totals: StageTotals {
                 written: 0,
                 latencies: Reservoir::new(SUMMARY_CAPACITY),
@@ -307,14 +310,28 @@ impl<'s, 'o> ModelStage<'s, 'o> {
         let alerts_before = self.totals.alerts;
         let mut written = 0u64;
         for (i, joined) in rows.iter().enumerate() {
-            if self.already_scored.remove(&joined.transaction.id()) {
-                // Written before a restart: the output already has it (exactly once per TransactionID).
-                self.totals.skipped_already_scored += 1;
-                continue;
-            }
-            let score = scores.as_ref().map(|s| s.p[i]);
+            let id = joined.transaction.id();
+            let (scored_before, alerted_before) = (self.already_scored.remove(&id), self.already_alerted.remove(&id));
+            // The first decision that reached the output is final: after a restart the score can come out
+            // differently (client state rebuilt from a replay), and must not contradict what was already sent.
+            let score = match (scored_before, alerted_before) {
+                (Some(before), _) | (None, Some(before @ Some(_))) => before,
+                _ => scores.as_ref().map(|s| s.p[i]),
+            };
             let latency_ms = now.duration_since(joined.arrived).as_secs_f64() * 1000.0;
             let label = score.is_some_and(|s| s >= self.threshold);
+            let (score_written, alert_written) = (scored_before.is_some(), alerted_before.is_some());
+            if score_written {
+                // Written before a restart: the output already has it (exactly once per TransactionID) — unless the
+                // crash came between the score and its alert, which is then written now.
+                self.totals.skipped_already_scored += 1;
+                if label && !alert_written {
+                    tracing::info!("TransactionID {id}: its score was written before the restart, its alert was not");
+                    self.totals.alerts += 1;
+                    sinks.write_score(&Scored { joined, score, label, latency_ms, score_written, alert_written })?;
+                }
+                continue;
+            }
             self.totals.alerts += u64::from(label);
             self.totals.written += 1;
             self.totals.latencies.push(latency_ms as f32);
@@ -328,7 +345,7 @@ impl<'s, 'o> ModelStage<'s, 'o> {
                 (None, _) => self.totals.all_labelled = false,
                 (Some(_), None) => {}
             }
-            let scored = Scored { joined, score, label, latency_ms };
+            let scored = Scored { joined, score, label, latency_ms, score_written, alert_written };
             sinks.write_score(&scored)?;
             if let Some(observer) = self.observer.as_deref_mut() {
                 observer.scored(&scored);

@@ -63,6 +63,18 @@ fn every_transaction_is_scored_exactly_once_even_when_input_is_read_again() {
     let (counts, _) = read_scores(&run, &scores_topic);
     assert_eq!(counts.len(), 1500);
     assert!(counts.values().all(|&n| n == 1), "the re-read wrote nothing twice");
+    let alerted: HashMap<i64, u32> = records.iter().filter(|r| r.label == 1).map(|r| (r.transaction_id, 1)).collect();
+    assert!(!alerted.is_empty(), "the sample has alerts at the threshold");
+    assert_eq!(read_scores(&run, &format!("{scores_topic}-alerts")).0, alerted, "each alert once, after the re-read");
+
+    // A crash between a score and its alert: the scores are out, the alerts (a new, empty topic here) are not.
+    // The re-read writes exactly the missing alerts, and no score again.
+    let mut config = job_config(&run, &unique_topic("group"), &scores_topic);
+    config.sinks.alerts_topic = unique_topic("alerts-lost");
+    let third = run_job(&config, &model);
+    assert_eq!((third.scored, third.skipped_already_scored, third.alerts), (0, 1500, alerted.len() as u64));
+    assert_eq!(read_scores(&run, &config.sinks.alerts_topic).0, alerted, "every missing alert written once");
+    assert_eq!(read_scores(&run, &scores_topic).0, counts, "no score written again");
 }
 
 #[test]

@@ -77,8 +77,10 @@ impl Sink for FileSinks {
             ints.format(s.joined.join_wait.as_millis() as u64),
             s.latency_ms
         );
-        self.scores.write_all(&self.line).map_err(|e| self.io("scores.csv", e))?;
-        if s.label {
+        if s.writes_score() {
+            self.scores.write_all(&self.line).map_err(|e| self.io("scores.csv", e))?;
+        }
+        if s.writes_alert() {
             let c = Table::Transaction.catalog();
             let mut alert = json!({
                 "TransactionID": tx.id(),

@@ -193,8 +193,9 @@ impl Sink for KafkaSinks {
             (self.config.scores_topic.as_str(), self.partitions[0]),
             (self.config.alerts_topic.as_str(), self.partitions[1]),
         ];
-        // Every score goes to `scores`; an alert also to `alerts`.
-        for &(topic, partitions) in &topics[..1 + usize::from(s.label)] {
+        // Every score goes to `scores`; an alert also to `alerts` (each unless already there).
+        let wanted = [s.writes_score(), s.writes_alert()];
+        for (&(topic, partitions), _) in topics.iter().zip(wanted).filter(|(_, wanted)| *wanted) {
             let rec = BaseRecord::to(topic)
                 .key(&self.key[..])
                 .payload(&self.value[..])
@@ -303,23 +304,29 @@ impl Sink for KafkaSinks {
 
     /// With transactions, output of a failed attempt is aborted and never visible to read_committed readers, so
     /// there is nothing to read back (and our own open transaction would hold the read below the topic's end).
-    fn already_written(&mut self) -> Result<Option<std::collections::HashSet<i64>>, EngineError> {
+    fn already_written(&mut self) -> Result<Option<super::Written>, EngineError> {
         if self.config.transactional_id.is_some() {
             return Ok(None);
         }
         if let Some(JoinedTopic { topic, .. }) = &self.joined {
-            let mut ids = std::collections::HashSet::new();
+            let mut ids = std::collections::HashMap::new();
             self.config.kafka.read_to_end(topic, Duration::from_millis(500), |msg| {
-                ids.extend(msg.key().and_then(crate::repartition::transaction_id_of_key));
+                ids.extend(msg.key().and_then(crate::repartition::transaction_id_of_key).map(|id| (id, None)));
                 Ok(())
             })?;
-            return Ok(Some(ids));
+            return Ok(Some(super::Written { scored: ids, alerted: Default::default() }));
         }
-        scored_transaction_ids(&self.config.kafka, &self.registry, &self.config.scores_topic).map(Some)
+        let (kafka, registry) = (&self.config.kafka, &self.registry);
+        Ok(Some(super::Written {
+            scored: scored_transaction_ids(kafka, registry, &self.config.scores_topic)?,
+            // Alerts carry the same records as their scores.
+            alerted: scored_transaction_ids(kafka, registry, &self.config.alerts_topic)?,
+        }))
     }
 }
 
-/// The TransactionIDs already in a `scores` topic, read from the start of every partition to its end.
+/// The TransactionIDs already in a `scores` (or `alerts`) topic with their scores, read from the start of every
+/// partition to its end.
 ///
 /// This is what lets a restarted job write each transaction's score once although it re-reads input it had
 /// processed but not yet committed.
@@ -327,11 +334,11 @@ pub fn scored_transaction_ids(
     kafka: &KafkaSettings,
     registry: &SchemaRegistry,
     topic: &str,
-) -> Result<std::collections::HashSet<i64>, EngineError> {
-    let mut ids = std::collections::HashSet::new();
+) -> Result<std::collections::HashMap<i64, Option<f64>>, EngineError> {
+    let mut ids = std::collections::HashMap::new();
     kafka.read_to_end(topic, Duration::from_millis(500), |msg| {
         let record = decode_score(registry, msg.payload().unwrap_or_default())?;
-        ids.insert(record.transaction_id);
+        ids.entry(record.transaction_id).or_insert(record.score);
         Ok(())
     })?;
     Ok(ids)

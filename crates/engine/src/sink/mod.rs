@@ -21,11 +21,38 @@ pub struct Scored<'a> {
     /// Score at or above the alert threshold.
     pub label: bool,
     pub latency_ms: f64,
+    /// The output already holds this transaction's score (written before a restart): only a missing alert is
+    /// written.
+    pub score_written: bool,
+    /// The output already holds this transaction's alert.
+    pub alert_written: bool,
+}
+
+impl Scored<'_> {
+    /// Whether the score is to be written now.
+    pub fn writes_score(&self) -> bool {
+        !self.score_written
+    }
+
+    /// Whether an alert is to be written now: the score is at or above the threshold and no alert is out yet.
+    pub fn writes_alert(&self) -> bool {
+        self.label && !self.alert_written
+    }
+}
+
+/// What an output already holds, read back after a restart: the transactions with a score, and those with an
+/// alert, each with the score it carries (`None`: a null score, or one not recorded there). Scores and alerts are
+/// separate messages, so a crash can leave one without the other.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Written {
+    pub scored: std::collections::HashMap<i64, Option<f64>>,
+    pub alerted: std::collections::HashMap<i64, Option<f64>>,
 }
 
 /// An output of the job.
 pub trait Sink {
-    /// Writes one scored transaction, and its alert when `label` is set.
+    /// Writes one scored transaction's score and alert, as far as [`Scored::writes_score`] and
+    /// [`Scored::writes_alert`] say.
     fn write_score(&mut self, s: &Scored<'_>) -> Result<(), EngineError>;
     /// Writes one dead letter.
     fn write_dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError>;
@@ -55,8 +82,8 @@ pub trait Sink {
         Ok(false)
     }
 
-    /// The TransactionIDs this output already holds, for outputs that can be read back (`None` otherwise).
-    fn already_written(&mut self) -> Result<Option<std::collections::HashSet<i64>>, EngineError> {
+    /// What this output already holds, for outputs that can be read back (`None` otherwise).
+    fn already_written(&mut self) -> Result<Option<Written>, EngineError> {
         Ok(None)
     }
 }
