@@ -5,11 +5,13 @@
 //!
 //! The kill -9 and static scale-out tests read fixed partitions (`--assign`), committing offsets under the group,
 //! against tansu; a third kills the two-stage job a model with client features runs (join → `<group>-joined` →
-//! scoring). The consumer-group takeover test is `#[ignore]`d in the default run: tansu 0.6.0
-//! (the broker CI can start) never expires a SIGKILLed consumer-group member, so its partitions stay assigned to
-//! the dead member and the survivor never receives them (with static membership the rejoined member is assigned
-//! but fetches nothing). Against a Kafka broker:
-//! `FRAUDSTREAM_TEST_BROKERS=host:9092 cargo test -p fraudstream --test kill_and_restart -- --ignored`.
+//! scoring). The consumer-group takeover test runs two instances in one group and kills one. tansu 0.6.0 (the
+//! broker CI can start) notices a SIGKILLed member only on a later request and then hands the survivor its old
+//! assignment back, so the dead member's partitions would never move; the test therefore removes the dead member
+//! explicitly (LeaveGroup by member id, what `kafka-consumer-groups --delete --members` does), which makes tansu
+//! rebalance as a Kafka broker does by itself when the member's session times out. Everything on the job's side —
+//! the survivor's rebalance, read-back and exactly-once output — runs for real. Against a Kafka broker:
+//! `FRAUDSTREAM_TEST_BROKERS=host:9092 cargo test -p fraudstream --test kill_and_restart`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -97,8 +99,8 @@ fn start_job_logged(
         .args(["--commit-interval", "300ms", "--stop-after-idle", stop_after_idle, "--idle-timeout", "2s"])
         // A killed member must leave the group quickly for its partitions to move.
         .args(["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000"])
-        // A restarted group member takes its predecessor's place in the group at once (static membership).
-        .args(if assign == "group" { vec!["-X".to_string(), format!("group.instance.id={instance}")] } else { vec![] })
+        // Group members are told apart by their client id, which starts their member id.
+        .args(if assign == "group" { vec!["-X".to_string(), format!("client.id={instance}")] } else { vec![] })
         // FRAUDSTREAM_TEST_JOB_LOG=fraudstream_engine=debug also logs every offset commit.
         .env("FRAUDSTREAM_LOG", std::env::var("FRAUDSTREAM_TEST_JOB_LOG").unwrap_or_else(|_| "info".into()))
         // The run's log and its summary (stdout) go to one file per start, kept for diagnosis.
@@ -115,16 +117,50 @@ fn rand_suffix() -> u32 {
 
 /// TransactionID → number of score messages.
 fn score_counts(s: &Setup) -> HashMap<i64, u32> {
+    read_counts(s, &s.scores_topic).0
+}
+
+/// TransactionID → number of messages in a topic of score records, and the IDs of those labelled as alerts.
+fn read_counts(s: &Setup, topic: &str) -> (HashMap<i64, u32>, std::collections::HashSet<i64>) {
     let registry = SchemaRegistry::new(s.registry.url(), None).expect("registry");
-    let mut counts = HashMap::new();
+    let (mut counts, mut labelled) = (HashMap::new(), std::collections::HashSet::new());
     s.kafka
-        .read_to_end(&s.scores_topic, Duration::from_secs(1), |msg| {
+        .read_to_end(topic, Duration::from_secs(1), |msg| {
             use fraudstream_engine::kafka::rdkafka::message::Message;
-            *counts.entry(decode_score(&registry, msg.payload().unwrap_or_default())?.transaction_id).or_insert(0) += 1;
+            let record = decode_score(&registry, msg.payload().unwrap_or_default())?;
+            if record.label == 1 {
+                labelled.insert(record.transaction_id);
+            }
+            *counts.entry(record.transaction_id).or_insert(0) += 1;
             Ok(())
         })
         .expect("read scores");
-    counts
+    (counts, labelled)
+}
+
+/// Every score at or above the threshold has exactly one alert, and nothing else has one (a crash between a score
+/// and its alert must not lose the alert, nor a re-read double it).
+fn assert_alerts_exactly_once(s: &Setup) {
+    let (_, labelled) = read_counts(s, &s.scores_topic);
+    let alerts_topic = format!("{}-alerts", s.scores_topic);
+    let mut alerts = read_counts(s, &alerts_topic).0;
+    for _ in 0..10 {
+        if alerts.len() >= labelled.len() {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        alerts = read_counts(s, &alerts_topic).0;
+    }
+    assert!(!labelled.is_empty(), "the replay has scores at the threshold");
+    let doubled: Vec<_> = alerts.iter().filter(|(_, &n)| n > 1).take(5).collect();
+    assert!(doubled.is_empty(), "alerted more than once: {doubled:?}");
+    let missing: Vec<_> = labelled.iter().filter(|id| !alerts.contains_key(id)).take(5).collect();
+    assert!(
+        missing.is_empty(),
+        "{} scores at the threshold have no alert, e.g. {missing:?}",
+        labelled.len() - alerts.len()
+    );
+    assert_eq!(alerts.len(), labelled.len(), "alerts for transactions below the threshold");
 }
 
 fn assert_exactly_once(s: &Setup) {
@@ -243,6 +279,7 @@ fn twenty_kill_9s_during_a_replay_leave_every_score_exactly_once() {
     let mut last = start_job(&s, &group, "all", "all", "20s");
     wait_for_exit(&mut last, "the final run");
     assert_exactly_once(&s);
+    assert_alerts_exactly_once(&s);
 }
 
 #[test]
@@ -268,6 +305,7 @@ fn kill_9s_of_the_two_stage_client_feature_job_leave_every_score_exactly_once() 
     let mut last = start_job(&s, &group, "all", "all", "20s");
     wait_for_exit(&mut last, "the final run");
     assert_exactly_once(&s);
+    assert_alerts_exactly_once(&s);
     // The internal topic holds every joined record once too, so client state counted each transaction once.
     let mut forwarded: HashMap<i64, u32> = HashMap::new();
     s.kafka
@@ -297,19 +335,52 @@ fn two_static_instances_split_the_partitions_and_one_recovers_after_kill_9s() {
     wait_for_exit(&mut a, "instance 0,1");
     wait_for_exit(&mut b, "instance 2,3");
     assert_exactly_once(&s);
+    assert_alerts_exactly_once(&s);
 }
 
 #[test]
-#[ignore = "needs a broker that expires killed group members (tansu 0.6.0 does not); see the module doc"]
 fn two_instances_share_the_partitions_and_one_takes_over_when_the_other_dies() {
     let tmp = tempfile::tempdir().expect("tmp");
     let s = setup(30_000, tmp.path());
     let group = unique_topic("k9-scale");
-    let mut a = start_job(&s, &group, "group", "instance-a", "15s");
-    let mut b = start_job(&s, &group, "group", "instance-b", "15s");
-    std::thread::sleep(Duration::from_secs(4));
+    let (mut a, a_log) = start_job_logged(&s, &group, "group", "instance-a", "15s");
+    let (mut b, b_log) = start_job_logged(&s, &group, "group", "instance-b", "15s");
+    // Both are members and scoring before one dies.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let scoring = |log: &Path| std::fs::read_to_string(log).is_ok_and(|l| l.contains("the output already holds"));
+    while Instant::now() < deadline && !(scoring(&a_log) && scoring(&b_log)) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let dead = member_id(&s, &group, "instance-a").expect("instance-a is a member of the group");
+    std::thread::sleep(Duration::from_millis(1_500));
     a.kill().expect("SIGKILL");
     a.wait().expect("reaped");
+    // What a Kafka broker does once the member's session times out (see the module doc).
+    let coordinator = s.kafka.brokers.split(',').next().unwrap_or_default().to_string();
+    let removed = fraudstream_testkit::broker::remove_group_member(&coordinator, &group, &dead);
+    println!("removed the killed member {dead}: {removed:?}");
     wait_for_exit(&mut b, "the surviving instance");
+    // The survivor shared the 8 input partitions (4 per topic), then was given all of them.
+    let survivor = std::fs::read_to_string(&b_log).unwrap_or_default();
+    let assigned: Vec<usize> =
+        survivor.lines().filter_map(|l| l.split("assigned ").nth(1)?.split(' ').next()?.parse().ok()).collect();
+    let shared = assigned.iter().position(|&n| n < 8);
+    assert!(
+        shared.is_some_and(|i| assigned[i + 1..].contains(&8)),
+        "the survivor never took over the dead member's partitions (assignments {assigned:?}):\n{survivor}"
+    );
     assert_exactly_once(&s);
+    assert_alerts_exactly_once(&s);
+}
+
+/// The member id of the group member started with `group.instance.id` `instance` (a static member's id begins
+/// with it).
+fn member_id(s: &Setup, group: &str, instance: &str) -> Option<String> {
+    let coordinator = s.kafka.brokers.split(',').next().unwrap_or_default();
+    let ids = fraudstream_testkit::broker::group_member_ids(coordinator, group).expect("describe the group");
+    let found = ids.iter().find(|id| id.starts_with(&format!("{instance}-"))).cloned();
+    if found.is_none() {
+        println!("no member of {group} is instance {instance}: {ids:?}");
+    }
+    found
 }
