@@ -345,13 +345,9 @@ pub fn run_job(
                     std::thread::sleep((release - Instant::now()).min(Duration::from_millis(5)));
                     let now = Instant::now();
                     join.on_processing_time(now, &mut out);
-                    routing.drain(
-                        &mut out,
-                        &mut stage,
-                        sinks,
-                        progress,
-                        frontier(&watermarks, now, config.max_out_of_orderness),
-                    )?;
+                    routing.drain(&mut out, &mut stage, sinks, progress, &|| {
+                        frontier(&watermarks, now, config.max_out_of_orderness)
+                    })?;
                     if stage.due(config.batch_timeout, now) {
                         stage.flush(sinks, progress)?;
                     }
@@ -414,13 +410,9 @@ pub fn run_job(
             join.finish(now, &mut out);
         }
         join.on_processing_time(now, &mut out);
-        routing.drain(
-            &mut out,
-            &mut stage,
-            sinks,
-            progress,
-            frontier(&watermarks, now, config.max_out_of_orderness),
-        )?;
+        routing.drain(&mut out, &mut stage, sinks, progress, &|| {
+            frontier(&watermarks, now, config.max_out_of_orderness)
+        })?;
         if control.role == Role::Join && (done || now.duration_since(last_progress) >= PROGRESS_INTERVAL) {
             // A stopping join stage (at the end, idle, or interrupted) writes nothing more under this identity.
             let frontier = match idle_since {
@@ -593,21 +585,22 @@ struct Routing {
 
 impl Routing {
     /// Routes the join's outputs: joined records to the model stage (or, in the join stage, to the internal topic,
-    /// with the stage's `frontier_ms`), dead letters to their sink.
+    /// with the stage's frontier, asked for only then), dead letters to their sink.
     fn drain(
         &mut self,
         out: &mut Vec<JoinOutput>,
         stage: &mut ModelStage<'_, '_>,
         sinks: &mut dyn Sink,
         progress: &RunProgress,
-        frontier_ms: i64,
+        frontier: &dyn Fn() -> i64,
     ) -> Result<(), EngineError> {
+        let mut frontier_ms = None;
         for o in out.drain(..) {
             match o {
                 JoinOutput::Joined(j) if self.role == Role::Join => {
                     // Forwarded before a restart: the internal topic already has it.
                     if stage.already_scored.remove(&j.transaction.id()).is_none() {
-                        sinks.write_joined(&j, frontier_ms)?;
+                        sinks.write_joined(&j, *frontier_ms.get_or_insert_with(frontier))?;
                         self.forwarded += 1;
                     }
                 }
