@@ -373,8 +373,8 @@ fn two_instances_share_the_partitions_and_one_takes_over_when_the_other_dies() {
     assert_alerts_exactly_once(&s);
 }
 
-/// The member id of the group member started with `group.instance.id` `instance` (a static member's id begins
-/// with it).
+/// The member id of the group member started with `client.id` `instance` (librdkafka's member ids begin with the
+/// client id).
 fn member_id(s: &Setup, group: &str, instance: &str) -> Option<String> {
     let coordinator = s.kafka.brokers.split(',').next().unwrap_or_default();
     let ids = fraudstream_testkit::broker::group_member_ids(coordinator, group).expect("describe the group");

@@ -117,7 +117,7 @@ impl<R: BufRead> TableReader<R> {
         std::mem::take(&mut self.undrained)
     }
 
-    /// The line number of the row last returned by [`TableReader::read_row`].
+    /// The line number of the row last returned by [`TableReader::read_row`] or [`TableReader::read_row_into`].
     pub fn last_line(&self) -> u64 {
         self.last_line
     }

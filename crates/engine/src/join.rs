@@ -155,6 +155,13 @@ impl IntervalJoin {
         self.pending.values().map(|p| &p.origin).chain(self.identities.values().map(|b| &b.origin))
     }
 
+    /// The earliest event time of a transaction still waiting for its identity: the join may emit it later, so a
+    /// stage reporting how far it has read must not claim more.
+    pub fn oldest_pending(&self) -> Option<EventTime> {
+        // Deadlines are event time + the upper bound, so the first one belongs to the earliest transaction.
+        self.pending_by_deadline.first().map(|&(deadline, _)| EventTime(deadline.saturating_sub(self.upper_ms)))
+    }
+
     /// The watermark the join has seen.
     pub fn watermark(&self) -> Option<EventTime> {
         (self.watermark != i64::MIN).then_some(EventTime(self.watermark))

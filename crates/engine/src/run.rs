@@ -298,8 +298,9 @@ pub fn run_job(
     // start: until it has read something, they wait for it. Without input for a while it reports itself idle.
     let mut last_progress = Instant::now();
     let mut idle_since: Option<Instant> = None;
+    let mut reported_idle = false;
     if control.role == Role::Join {
-        sinks.write_progress(i64::MIN)?;
+        sinks.write_progress(i64::MIN, Duration::ZERO)?;
     }
     let scoring = control.role == Role::Score;
     let mut peer_was_done = control.peer.is_none();
@@ -346,7 +347,7 @@ pub fn run_job(
                     let now = Instant::now();
                     join.on_processing_time(now, &mut out);
                     routing.drain(&mut out, &mut stage, sinks, progress, &|| {
-                        frontier(&watermarks, now, config.max_out_of_orderness)
+                        frontier(&watermarks, &join, now, config.max_out_of_orderness)
                     })?;
                     if stage.due(config.batch_timeout, now) {
                         stage.flush(sinks, progress)?;
@@ -411,16 +412,23 @@ pub fn run_job(
         }
         join.on_processing_time(now, &mut out);
         routing.drain(&mut out, &mut stage, sinks, progress, &|| {
-            frontier(&watermarks, now, config.max_out_of_orderness)
+            frontier(&watermarks, &join, now, config.max_out_of_orderness)
         })?;
         if control.role == Role::Join && (done || now.duration_since(last_progress) >= PROGRESS_INTERVAL) {
-            // A stopping join stage (at the end, idle, or interrupted) writes nothing more under this identity.
-            let frontier = match idle_since {
-                _ if done => Progress::FINISHED,
-                Some(since) if now.duration_since(since) >= IDLE_PROGRESS => Progress::IDLE,
-                _ => frontier(&watermarks, now, config.max_out_of_orderness),
-            };
-            sinks.write_progress(frontier)?;
+            // A stopping join stage (at the end, idle, or interrupted) writes nothing more under this identity. An
+            // idle one (no input, nothing pending) says so once, then stays quiet until it reads again.
+            let idle = idle_since.is_some_and(|since| now.duration_since(since) >= IDLE_PROGRESS)
+                && join.oldest_pending().is_none();
+            if done {
+                sinks.write_progress(Progress::FINISHED, Duration::ZERO)?;
+            } else if idle && !reported_idle {
+                sinks.write_progress(Progress::IDLE, Duration::ZERO)?;
+            } else if !idle {
+                // Only to partitions this stage has written nothing to lately: its records carry its progress.
+                let frontier = frontier(&watermarks, &join, now, config.max_out_of_orderness);
+                sinks.write_progress(frontier, PROGRESS_INTERVAL)?;
+            }
+            reported_idle = idle;
             last_progress = now;
         }
         if done {
@@ -569,11 +577,15 @@ fn recover(
 }
 
 /// How far a join stage has read, as it reports it to the scoring stages: the watermark plus the allowed
-/// out-of-orderness, i.e. the latest event time every (non-idle) input partition has reached. Not the newest
-/// event time read: one partition running ahead (a fetch-sized run of identities) must not make the stage look
-/// further along than its slowest partition.
-fn frontier(watermarks: &WatermarkTracker, now: Instant, max_out_of_orderness: Duration) -> i64 {
-    watermarks.current(now).map_or(i64::MIN, |w| w.millis().saturating_add(max_out_of_orderness.as_millis() as i64))
+/// out-of-orderness, i.e. the latest event time every (non-idle) input partition has reached, but no further than
+/// the earliest transaction the join still holds (it may emit that one later). Not the newest event time read:
+/// one partition running ahead (a fetch-sized run of identities) must not make the stage look further along than
+/// its slowest partition.
+fn frontier(watermarks: &WatermarkTracker, join: &IntervalJoin, now: Instant, max_out_of_orderness: Duration) -> i64 {
+    let read = watermarks
+        .current(now)
+        .map_or(i64::MIN, |w| w.millis().saturating_add(max_out_of_orderness.as_millis() as i64));
+    join.oldest_pending().map_or(read, |pending| read.min(pending.millis()))
 }
 
 /// Where the join's outputs go, and what was counted on the way.
@@ -724,7 +736,9 @@ pub fn run_kafka<'a>(
             config.source.kafka.ensure_topics(&[joined_topic.as_str()], partitions, config.sinks.replication)?;
             let source_config =
                 KafkaSourceConfig { group: format!("{}-score", config.source.group), ..config.source.clone() };
-            let mut source = KafkaSource::joined(&source_config, &joined_topic)?;
+            // Exactly-once mode has no read-back to skip what a restart reads again: offset order there.
+            let event_time_order = config.sinks.transactional_id.is_none();
+            let mut source = KafkaSource::joined(&source_config, &joined_topic, event_time_order)?;
             // The observer's borrow narrowed to this scope, where the stage statuses live.
             let observer = observer.map(|o| -> &mut dyn RunObserver { o });
             let control = control(config, stop, Role::Score, Some(&join_status), observer);

@@ -165,7 +165,8 @@ pub(crate) struct ModelStage<'s, 'o> {
     oldest: Option<Instant>,
     threshold: f64,
     on_error: OnModelError,
-    /// TransactionIDs the output already holds, with the score written (recovered on start in Kafka mode).
+    /// TransactionIDs the output already holds, with the score written (recovered on start in Kafka mode; `None`:
+    /// a null score, or one not known — the join stage's forwarded records, IDs given at start).
     pub already_scored: HashMap<i64, Option<f64>>,
     /// TransactionIDs whose alert the output already holds, with the alert's score.
     pub already_alerted: HashMap<i64, Option<f64>>,

@@ -253,13 +253,21 @@ fn a_restarted_scoring_stage_rebuilds_client_state_from_the_internal_topic() {
     assert_eq!(first.scored + second.scored, 12_000, "{first:?} {second:?}");
     assert!(score_counts(&run, &scores_topic).values().all(|&n| n == 1));
 
-    // One pass over the internal topic in offset order is what an uninterrupted scoring stage computes: the
-    // restarted one must have given every transaction exactly those inputs.
+    // One pass over the internal topic, in offset order through the scoring stage's ordering, is what an
+    // uninterrupted scoring stage computes: the restarted one must have given every transaction exactly those inputs.
+    use fraudstream_engine::repartition::{decode_internal, Internal};
     let mapping = InputMapping::for_model(&model).expect("mapping");
     let mut client = fraudstream_features::ClientFeatures::new(ClientConfig::default()).expect("client state");
     let topic = fraudstream_engine::run::internal_topic(&group);
     let seen = seen.into_inner().expect("lock");
+    let mut order = fraudstream_engine::source::order::ProducerOrder::default();
     let mut checked = 0;
+    let mut check = |mut joined: Box<Joined>| {
+        joined.client = client.observe_boxed(&joined.feature_row());
+        let id = joined.transaction.id();
+        assert_eq!(seen[&id].0, bits(&mapping.values(&joined.feature_row())), "TransactionID {id}");
+        checked += 1;
+    };
     run.kafka
         .read_to_end(&topic, Duration::from_secs(1), |msg| {
             let origin = fraudstream_engine::source::Origin::Kafka {
@@ -267,16 +275,14 @@ fn a_restarted_scoring_stage_rebuilds_client_state_from_the_internal_topic() {
                 partition: 0,
                 offset: msg.offset(),
             };
-            use fraudstream_engine::repartition::{decode_internal, Internal};
-            let Internal::Joined(mut joined, _) = decode_internal(msg.payload().unwrap_or_default(), origin)? else {
-                return Ok(()); // a join stage's progress marker
-            };
-            joined.client = client.observe_boxed(&joined.feature_row());
-            let id = joined.transaction.id();
-            assert_eq!(seen[&id].0, bits(&mapping.values(&joined.feature_row())), "TransactionID {id}");
-            checked += 1;
+            let now = std::time::Instant::now();
+            match decode_internal(msg.payload().unwrap_or_default(), origin)? {
+                Internal::Joined(joined, progress) => order.record(0, joined, progress, now, &mut check),
+                Internal::Marker(progress) => order.marker(0, progress, now, &mut check),
+            }
             Ok(())
         })
         .expect("read the internal topic");
+    order.release_all(&mut check);
     assert_eq!(checked, 12_000);
 }

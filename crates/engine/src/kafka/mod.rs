@@ -92,10 +92,10 @@ impl KafkaSettings {
 
     /// Reads every message of `topic`, from the start of each partition up to its end, handing each to `f`.
     ///
-    /// The end is the partition's high watermark as the fetch responses report it `settle` after the start (or
-    /// once no message has arrived for `settle`), and it stays there: messages written meanwhile by others — the
-    /// other instances of a job writing the same topic — are not chased. (Chasing them kept a restarting join
-    /// stage reading back the internal topic for as long as another instance was writing it.)
+    /// The end is the partition's high watermark as the fetch responses report it `settle` after the start, and it
+    /// stays there: messages written meanwhile by others — the other instances of a job writing the same topic —
+    /// are not chased. (Chasing them kept a restarting join stage reading back the internal topic for as long as
+    /// another instance was writing it.)
     pub fn read_to_end(
         &self,
         topic: &str,
@@ -147,6 +147,9 @@ impl KafkaSettings {
         // Next offset to read, and the end, per wanted partition.
         let mut next: std::collections::HashMap<i32, (i64, Option<i64>)> =
             wanted.iter().map(|&(p, end)| (p, (0, end))).collect();
+        // Only ends given by the caller may turn out to lie beyond a partition's end; one taken from the broker's
+        // high watermark is there, and a stall before it is an error, not the end.
+        let ends_given = wanted.iter().all(|(_, end)| end.is_some());
         let mut read = 0u64;
         let started = std::time::Instant::now();
         let mut last_message = started;
@@ -166,9 +169,7 @@ impl KafkaSettings {
                     }
                     last_message = std::time::Instant::now();
                 }
-                None if next.values().all(|(_, end)| end.is_some())
-                    && last_message.elapsed() >= Duration::from_secs(10) =>
-                {
+                None if ends_given && last_message.elapsed() >= Duration::from_secs(10) => {
                     // The partition ends before the offset asked for (recreated or truncated since).
                     tracing::warn!("{topic}: nothing more arrived for 10 s before the offsets asked for; read {read}");
                     return Ok(read);
@@ -176,7 +177,7 @@ impl KafkaSettings {
                 None if last_message.elapsed() >= settle => {}
                 None => continue,
             }
-            let settled = last_message.elapsed() >= settle || started.elapsed() >= settle;
+            let settled = started.elapsed() >= settle;
             let mut at_end = true;
             for (&p, (position, end)) in next.iter_mut() {
                 if end.is_none() && settled {

@@ -78,6 +78,8 @@ struct JoinedTopic {
     topic: String,
     partitions: i32,
     producer: u64,
+    /// When each partition was last written (a record or a marker): markers go only where nothing went lately.
+    last_write: Vec<Instant>,
 }
 
 /// The three output topics.
@@ -145,24 +147,30 @@ impl KafkaSinks {
         // A new identity for every run of a join stage: a restarted one must not inherit the progress its killed
         // predecessor reported.
         let producer = std::collections::hash_map::RandomState::new().hash_one((std::process::id(), Instant::now()));
-        self.joined = Some(JoinedTopic { topic: topic.to_string(), partitions: counts[0], producer });
+        let last_write = vec![Instant::now(); counts[0].max(0) as usize];
+        self.joined = Some(JoinedTopic { topic: topic.to_string(), partitions: counts[0], producer, last_write });
         Ok(self)
     }
 
     fn send(&self, record: BaseRecord<'_, [u8], [u8]>) -> Result<(), EngineError> {
-        let mut record = record;
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => {
-                    self.producer.context().progress().sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    return Ok(());
-                }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                    record = r;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err((e, _)) => return Err(EngineError::kafka("producing output", e)),
+        send(&self.producer, record)
+    }
+}
+
+/// Hands one message to the producer, waiting while its queue is full.
+fn send(producer: &ThreadedProducer<DeliveryTracker>, record: BaseRecord<'_, [u8], [u8]>) -> Result<(), EngineError> {
+    let mut record = record;
+    loop {
+        match producer.send(record) {
+            Ok(()) => {
+                producer.context().progress().sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok(());
             }
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                record = r;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err((e, _)) => return Err(EngineError::kafka("producing output", e)),
         }
     }
 }
@@ -223,29 +231,38 @@ impl Sink for KafkaSinks {
 
     fn write_joined(&mut self, joined: &crate::join::Joined, frontier_ms: i64) -> Result<(), EngineError> {
         use crate::repartition::{encode_joined, key_of, partition_for, Progress};
-        let Some(JoinedTopic { topic, partitions, producer }) = &self.joined else {
+        let Some(JoinedTopic { topic, partitions, producer, last_write }) = &mut self.joined else {
             return Err(EngineError::Config("no internal topic configured for joined records".into()));
         };
         let tx = &joined.transaction;
         self.value.clear();
         encode_joined(joined, &Progress::now(*producer, frontier_ms), &mut self.value)?;
         let key = key_of(tx.id());
-        let rec = BaseRecord::to(topic)
+        let partition = partition_for(tx, *partitions);
+        if let Some(at) = last_write.get_mut(partition as usize) {
+            *at = Instant::now();
+        }
+        let rec = BaseRecord::to(topic.as_str())
             .key(&key[..])
             .payload(&self.value[..])
-            .partition(partition_for(tx, *partitions))
+            .partition(partition)
             .timestamp(tx.event_time().millis());
-        self.send(rec)
+        send(&self.producer, rec)
     }
 
-    fn write_progress(&mut self, frontier_ms: i64) -> Result<(), EngineError> {
+    fn write_progress(&mut self, frontier_ms: i64, quiet_for: Duration) -> Result<(), EngineError> {
         use crate::repartition::{encode_marker, Progress, MARKER_KEY};
-        let Some(JoinedTopic { topic, partitions, producer }) = &self.joined else { return Ok(()) };
+        let Some(JoinedTopic { topic, producer, last_write, .. }) = &mut self.joined else { return Ok(()) };
         self.value.clear();
         encode_marker(&Progress::now(*producer, frontier_ms), &mut self.value);
-        for partition in 0..*partitions {
-            let rec = BaseRecord::to(topic).key(MARKER_KEY).payload(&self.value[..]).partition(partition);
-            self.send(rec)?;
+        let now = Instant::now();
+        for (partition, at) in last_write.iter_mut().enumerate() {
+            if quiet_for.is_zero() || now.duration_since(*at) >= quiet_for {
+                *at = now;
+                let rec =
+                    BaseRecord::to(topic.as_str()).key(MARKER_KEY).payload(&self.value[..]).partition(partition as i32);
+                send(&self.producer, rec)?;
+            }
         }
         Ok(())
     }

@@ -62,10 +62,11 @@ pub trait Sink {
     fn write_joined(&mut self, _joined: &Joined, _frontier_ms: i64) -> Result<(), EngineError> {
         Err(EngineError::Config("this output has no internal topic for joined records".into()))
     }
-    /// Tells every partition of the internal topic where the join stage stands (`frontier_ms`, or
-    /// [`crate::repartition::Progress::FINISHED`] when it stops), so the scoring stages need not wait for records
-    /// from it that will not come. Outputs without an internal topic ignore it.
-    fn write_progress(&mut self, _frontier_ms: i64) -> Result<(), EngineError> {
+    /// Tells the partitions of the internal topic this stage has written nothing to for `quiet_for` (all of them
+    /// with zero) where the join stage stands (`frontier_ms`, or [`crate::repartition::Progress::IDLE`] /
+    /// [`crate::repartition::Progress::FINISHED`]), so the scoring stages need not wait for records from it that
+    /// will not come. Outputs without an internal topic ignore it.
+    fn write_progress(&mut self, _frontier_ms: i64, _quiet_for: std::time::Duration) -> Result<(), EngineError> {
         Ok(())
     }
     /// Makes everything written so far durable (files flushed, Kafka deliveries acknowledged).

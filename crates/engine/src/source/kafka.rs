@@ -232,6 +232,8 @@ pub struct KafkaSource {
     /// Internal topic only: offsets read but not yet handed out, per partition. Records leave out of offset order,
     /// so the positions committed must stay below the lowest of them.
     not_handed_out: std::collections::HashMap<i32, std::collections::BTreeSet<i64>>,
+    /// Internal topic only: the committed offsets the current assignment started from (see `history`).
+    history_ends: std::collections::HashMap<i32, i64>,
 }
 
 impl KafkaSource {
@@ -248,9 +250,14 @@ impl KafkaSource {
     }
 
     /// Reads the internal topic of joined records `topic` (see [`crate::repartition`]), as `config.group` with
-    /// `config.assignment`; the input topics named in `config` are not read.
-    pub fn joined(config: &KafkaSourceConfig, topic: &str) -> Result<KafkaSource, EngineError> {
+    /// `config.assignment`; the input topics named in `config` are not read. With `event_time_order` each partition
+    /// is put in event-time order across the join stages writing it (see `source::order`); without, records
+    /// leave in offset order, as exactly-once mode requires.
+    pub fn joined(config: &KafkaSourceConfig, topic: &str, event_time_order: bool) -> Result<KafkaSource, EngineError> {
         let (mut source, _) = KafkaSource::connect(config, &[topic])?;
+        if !event_time_order {
+            source.order = super::order::ProducerOrder::offset_order();
+        }
         source.joined_topic = Some(topic.into());
         source.c_topics.push(c_topic(topic)?);
         Ok(source)
@@ -319,6 +326,7 @@ impl KafkaSource {
             blocked_since: None,
             order: Default::default(),
             not_handed_out: Default::default(),
+            history_ends: Default::default(),
         };
         Ok((source, counts))
     }
@@ -470,6 +478,7 @@ impl Source for KafkaSource {
             self.blocked_since = None;
             self.order.clear();
             self.not_handed_out.clear();
+            self.history_ends.clear();
         }
         reassigned
     }
@@ -527,14 +536,24 @@ impl Source for KafkaSource {
             }
             Ok(())
         })?;
+        // What is still held was released, in the run that committed, by progress reports at or past the committed
+        // offsets: it is released when they are read again, as then. Positions are never committed below these.
+        self.history_ends = ends;
         Ok(replayed)
     }
 
     fn limit_positions(&self, positions: &mut Positions) {
         let Some(topic) = &self.joined_topic else { return };
-        for (partition, offsets) in &self.not_handed_out {
-            if let (Some(&lowest), Some(position)) = (offsets.first(), positions.get_mut(&(topic.clone(), *partition)))
-            {
+        for ((t, partition), position) in positions.iter_mut() {
+            if t != topic {
+                continue;
+            }
+            // Records before the offsets this assignment started from were processed before it; the ones of them
+            // the ordering hands out again after the replay must not move the commit back.
+            if let Some(&start) = self.history_ends.get(partition) {
+                *position = (*position).max(start);
+            }
+            if let Some(&lowest) = self.not_handed_out.get(partition).and_then(|o| o.first()) {
                 *position = (*position).min(lowest);
             }
         }
@@ -579,16 +598,14 @@ impl Source for KafkaSource {
             let merge = &mut self.merge;
             self.order.release_silent(now, &mut |joined| push_joined(merge, joined));
             let force = self.merge.held() >= MAX_HELD || self.blocked_since.is_some_and(|t| now - t >= MERGE_WAIT);
-            let (consumer, delivered, c_topics, order) = (&self.consumer, &self.delivered, &self.c_topics, &self.order);
-            // Whether a partition has records still to fetch (one that delivered nothing yet does not hold others),
-            // or, internal partitions, records still held for the join stages' order.
+            let (consumer, delivered, c_topics) = (&self.consumer, &self.delivered, &self.c_topics);
+            // Whether a partition has records still to fetch (one that delivered nothing yet does not hold others).
             let has_more = |(input, partition): (u8, i32)| {
                 let (Some(&next), Some(topic)) = (delivered.get(&(input, partition)), c_topics.get(usize::from(input)))
                 else {
                     return false;
                 };
-                (input == JOINED && order.holds(partition))
-                    || crate::kafka::fetched_high_watermark(consumer, topic, partition).is_some_and(|high| next < high)
+                crate::kafka::fetched_high_watermark(consumer, topic, partition).is_some_and(|high| next < high)
             };
             if let Some(event) = self.merge.pop(has_more, force) {
                 self.blocked_since = None;

@@ -8,8 +8,10 @@
 //! releases the earliest head first, as long as no partition that still has records to fetch is empty; live, where
 //! partitions are caught up, records pass straight through.
 //!
-//! Each partition's records leave in offset order, so the positions the job commits stay contiguous: nothing held
-//! here is ever behind a committed offset.
+//! Each partition's records leave in the order they came in: offset order for the input topics, so the positions the
+//! job commits stay contiguous and nothing held here is ever behind a committed offset. (Records of the internal
+//! topic come in already put in event-time order by `order`; the Kafka source keeps commits below those of them not
+//! handed out yet.)
 
 use std::collections::{HashMap, VecDeque};
 

@@ -14,7 +14,7 @@
 pub mod files;
 pub mod kafka;
 mod merge;
-mod order;
+pub mod order;
 pub mod prefetch;
 pub mod recycle;
 

@@ -9,12 +9,13 @@
 //! channels, applied to the frontier instead of the watermark so live records wait at most one progress interval,
 //! not the watermark delay.
 //!
-//! A join stage stops counting when it says it has finished, or when the partition has heard nothing from it for
-//! [`SILENT_PRODUCER`] of the writers' own clock (it was killed). Decisions depend only on what the partition holds,
-//! so replaying the same offsets (rebuilding client state after a restart) releases records in the same order. Two
-//! safety valves keep memory and latency bounded: at most [`MAX_HELD`] records wait per partition (beyond, the
-//! earliest leaves anyway), and a partition that has been silent for [`SILENT_PRODUCER`] of local time releases
-//! everything it holds.
+//! A join stage stops counting when it says it has finished or is idle, or when the partition has heard nothing from
+//! it for [`SILENT_PRODUCER`] of the writers' own clocks (it was killed; the hosts' clocks must agree to well within
+//! that, as NTP keeps them). Decisions depend on what the partition holds, so replaying the same offsets
+//! (rebuilding client state after a restart) releases records in nearly the same order: what is still held when the
+//! replay reaches the committed offsets is released then. Two safety valves keep memory and latency bounded: at most
+//! [`MAX_HELD`] records wait per partition (beyond, the earliest leaves anyway), and a partition that has been
+//! silent for [`SILENT_PRODUCER`] of local time releases everything it holds.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -26,9 +27,9 @@ use crate::source::Origin;
 
 /// How long a join stage may stay silent before the scoring stage stops waiting for it. Live, each writes progress
 /// every 200 ms, so this is many missed reports; a restarted stage writes under a new identity.
-pub(crate) const SILENT_PRODUCER: Duration = Duration::from_secs(3);
+pub const SILENT_PRODUCER: Duration = Duration::from_secs(3);
 /// Records held per partition at most; beyond, the earliest is released without waiting.
-pub(crate) const MAX_HELD: usize = 20_000;
+pub const MAX_HELD: usize = 20_000;
 
 /// What a partition knows of one join stage.
 #[derive(Debug, Clone, Copy)]
@@ -107,14 +108,23 @@ impl PartitionOrder {
 
 /// Event-time order per internal partition across the join stages writing it (see the module docs).
 #[derive(Default)]
-pub(crate) struct ProducerOrder {
+pub struct ProducerOrder {
     partitions: HashMap<i32, PartitionOrder>,
+    /// Hand records out in offset order instead (see [`ProducerOrder::offset_order`]).
+    offset_order: bool,
 }
 
 impl ProducerOrder {
+    /// Passes every record straight through, in offset order. Exactly-once mode needs this: it commits input
+    /// positions with its output and has no read-back, so a record handed out ahead of a lower offset still held
+    /// would be read and scored again after a restart.
+    pub(crate) fn offset_order() -> ProducerOrder {
+        ProducerOrder { offset_order: true, ..ProducerOrder::default() }
+    }
+
     /// Takes a joined record of `partition`; hands every record that may now leave to `out`, earliest first.
     /// Records without progress (written by an older version) are not held.
-    pub(crate) fn record(
+    pub fn record(
         &mut self,
         partition: i32,
         joined: Box<Joined>,
@@ -123,7 +133,7 @@ impl ProducerOrder {
         out: &mut dyn FnMut(Box<Joined>),
     ) {
         let order = self.partitions.entry(partition).or_default();
-        let Some(progress) = progress else {
+        let Some(progress) = progress.filter(|_| !self.offset_order) else {
             order.last_heard = Some(now);
             return out(joined);
         };
@@ -138,16 +148,18 @@ impl ProducerOrder {
     }
 
     /// Takes a progress marker of `partition`; hands on what may now leave.
-    pub(crate) fn marker(
-        &mut self,
-        partition: i32,
-        progress: Progress,
-        now: Instant,
-        out: &mut dyn FnMut(Box<Joined>),
-    ) {
+    pub fn marker(&mut self, partition: i32, progress: Progress, now: Instant, out: &mut dyn FnMut(Box<Joined>)) {
         let order = self.partitions.entry(partition).or_default();
         order.hear(&progress, now);
         order.release(false, out);
+    }
+
+    /// Releases everything held, earliest first per partition: the end of a topic read in full (a test's
+    /// uninterrupted pass).
+    pub fn release_all(&mut self, out: &mut dyn FnMut(Box<Joined>)) {
+        for order in self.partitions.values_mut() {
+            order.release(true, out);
+        }
     }
 
     /// Releases everything held by partitions silent for [`SILENT_PRODUCER`] of local time: nobody is writing to
@@ -160,13 +172,8 @@ impl ProducerOrder {
         }
     }
 
-    /// Whether `partition` holds records.
-    pub(crate) fn holds(&self, partition: i32) -> bool {
-        self.partitions.get(&partition).is_some_and(|o| !o.held.is_empty())
-    }
-
     /// How many records are held.
-    pub(crate) fn held(&self) -> usize {
+    pub fn held(&self) -> usize {
         self.partitions.values().map(|o| o.held.len()).sum()
     }
 
