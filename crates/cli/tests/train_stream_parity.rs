@@ -1,6 +1,7 @@
 //! Training and the stream see the same features: for every transaction of a 100k-row generated replay, the input
 //! vector `fraudstream run` feeds the trained model equals the feature vector `fraudstream train` learned from, and
-//! the model's score in the stream equals the trainer's own prediction for that row.
+//! the model's score in the stream equals the trainer's own prediction for that row. The batch backtest
+//! (`fraudstream score`) gives every transaction that same score too, in the same order.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -10,6 +11,7 @@ use fraudstream_data::generate::{generate, GenerateConfig};
 use fraudstream_engine::join::Joined;
 use fraudstream_engine::replay::{replay_features, replay_job};
 use fraudstream_engine::run::{needed_columns, run_embedded, RunConfig, RunProgress};
+use fraudstream_engine::score::{score_files, ScoreConfig};
 use fraudstream_engine::scorer::{BatchScores, InProcessScorer, Scorer};
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_engine::EngineError;
@@ -91,6 +93,7 @@ fn every_stream_input_vector_equals_the_training_feature_vector() {
         out_dir: tmp.path().join("out"),
         model_name: "parity".into(),
     };
+    let files = config.files.clone();
     let summary = run_embedded(&config, &mut scorer, &RunProgress::default()).expect("stream");
     assert_eq!(summary.scored, 100_000);
 
@@ -109,4 +112,22 @@ fn every_stream_input_vector_equals_the_training_feature_vector() {
         checked += 1;
     }
     assert_eq!(checked, 100_000);
+
+    // Batch side: `fraudstream score` replays the files in the stream's order for a client-feature model.
+    let out = tmp.path().join("batch.csv");
+    let batch = ScoreConfig { files: FileSourceConfig { columns: None, ..files }, out: out.clone(), batch_size: 512 };
+    let summary = score_files(&batch, &onnx, &std::sync::atomic::AtomicU64::new(0)).expect("batch scoring");
+    assert_eq!(summary.rows, 100_000);
+    let text = std::fs::read_to_string(&out).expect("batch output");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("TransactionID,score,label"));
+    let mut batch_order = Vec::new();
+    for line in lines {
+        let mut fields = line.split(',');
+        let id: i64 = fields.next().and_then(|f| f.parse().ok()).expect("TransactionID");
+        let score: f64 = fields.next().and_then(|f| f.parse().ok()).expect("score");
+        assert_eq!(score, seen[&id].1, "TransactionID {id}: the backtest scored it differently from the stream");
+        batch_order.push(id);
+    }
+    assert_eq!(batch_order, order, "the backtest writes scores in the stream's order");
 }

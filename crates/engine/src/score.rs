@@ -1,15 +1,20 @@
 //! Batch scoring for offline backtests: both CSVs → joined records → model → `TransactionID,score,label`.
 //!
 //! Records are read through the same [`FileSource`] as the embedded stream and mapped to model inputs by the same
-//! input mapping ([`InProcessScorer`]), so a backtest scores exactly what the stream would. Each transaction is joined with its
-//! identity row by TransactionID (the first one wins; further duplicates are counted). Output keeps input order.
-//! Client (velocity) features, when the model uses them, are computed in file order — event-time order for
-//! Kaggle-layout files — where the stream computes them in join-emission order (see `fraudstream_features::client`).
+//! input mapping ([`InProcessScorer`]), so a backtest scores exactly what the stream would. Each transaction is
+//! joined with its identity row by TransactionID (the first one wins; further duplicates are counted). Output keeps
+//! input order.
+//!
+//! A model that reads client (velocity) features is different: those depend on the order records leave the join (a
+//! transaction without identity waits for the watermark). Its files are replayed through the stream's own pipeline
+//! instead, with the training replay's settings ([`crate::replay::replay_job`]), and the output lines follow that
+//! order — so a backtest gives each transaction the inputs, hence the score, the stream and training gave it.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fraudstream_data::{Identity, Record, Transaction};
@@ -19,8 +24,11 @@ use fraudstream_model::Model;
 use crate::error::EngineError;
 use crate::join::Joined;
 use crate::quality::roc_auc;
+use crate::run::{run_job, Control, Role, RunProgress};
 use crate::scorer::{BatchScores, InProcessScorer, Scorer};
+use crate::sink::{Scored, Sink};
 use crate::source::files::{FileSource, FileSourceConfig};
+use crate::source::prefetch::Prefetch;
 use crate::source::{DeadLetter, Origin, Source, SourceEvent};
 
 /// What to score and where to write.
@@ -74,12 +82,21 @@ impl BatchWriter<'_> {
         if self.rows.is_empty() {
             return Ok(());
         }
+        let rows = std::mem::take(&mut self.rows);
+        self.write_scored(&rows)?;
+        self.rows = rows;
+        self.rows.clear();
+        Ok(())
+    }
+
+    /// Scores `rows` and writes their output lines.
+    fn write_scored(&mut self, rows: &[Joined]) -> Result<(), EngineError> {
         self.batch.clear();
-        self.scorer.score(&self.rows, &mut self.batch)?;
+        self.scorer.score(rows, &mut self.batch)?;
         self.line.clear();
         let mut ryu = ryu::Buffer::new();
         let mut ints = itoa::Buffer::new();
-        for ((row, &p), &label) in self.rows.iter().zip(&self.batch.p).zip(&self.batch.labels) {
+        for ((row, &p), &label) in rows.iter().zip(&self.batch.p).zip(&self.batch.labels) {
             let tx = &row.transaction;
             self.line.extend_from_slice(ints.format(tx.id()).as_bytes());
             self.line.push(b',');
@@ -95,10 +112,67 @@ impl BatchWriter<'_> {
                 None => self.all_labelled = false,
             }
         }
-        self.out.write_all(&self.line).map_err(|e| EngineError::Io { path: self.out_path.clone(), source: e })?;
-        self.rows.clear();
+        self.out.write_all(&self.line).map_err(|e| EngineError::Io { path: self.out_path.clone(), source: e })
+    }
+}
+
+/// The model stage of a client-feature backtest: scores what the stream's pipeline emits, in its order, and writes
+/// the output lines.
+struct InStreamOrder<'w, 'm> {
+    writer: &'w mut BatchWriter<'m>,
+    progress: &'w AtomicU64,
+}
+
+impl Scorer for InStreamOrder<'_, '_> {
+    fn score(&mut self, rows: &[Joined], out: &mut BatchScores) -> Result<(), EngineError> {
+        self.writer.write_scored(rows)?;
+        out.p.extend_from_slice(&self.writer.batch.p);
+        out.labels.extend_from_slice(&self.writer.batch.labels);
+        self.progress.fetch_add(rows.len() as u64, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// Keeps the dead letters of a client-feature backtest for its summary; scores are written by [`InStreamOrder`].
+#[derive(Default)]
+struct DeadLetters(Vec<DeadLetter>);
+
+impl Sink for DeadLetters {
+    fn write_score(&mut self, _s: &Scored<'_>) -> Result<(), EngineError> {
+        Ok(())
+    }
+    fn write_dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError> {
+        self.0.push(d.clone());
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), EngineError> {
+        Ok(())
+    }
+}
+
+/// Scores a client-feature model in the stream's emission order (see the module docs).
+fn score_in_stream_order(
+    config: &ScoreConfig,
+    writer: &mut BatchWriter<'_>,
+    progress: &AtomicU64,
+) -> Result<(u64, u64, u64, Vec<DeadLetter>), EngineError> {
+    let job = crate::replay::replay_job(Some(fraudstream_features::ClientConfig::default()));
+    let mut source = Prefetch::start(FileSource::open(&config.files)?, Duration::from_millis(100));
+    let mut sink = DeadLetters::default();
+    let stop = AtomicBool::new(false);
+    let control = Control {
+        stop: &stop,
+        stop_after_idle: None,
+        commit_interval: Duration::MAX,
+        already_scored: HashSet::new(),
+        observer: None,
+        role: Role::Whole,
+        peer: None,
+    };
+    let mut scorer = InStreamOrder { writer, progress };
+    let summary = run_job(&mut source, &mut sink, &mut scorer, &job, &RunProgress::default(), control)?;
+    let join = summary.join;
+    Ok((summary.scored, join.matched, join.duplicate_identities, sink.0))
 }
 
 /// Scores both files with `model`, writing `config.out`. `progress` counts scored rows.
@@ -122,6 +196,10 @@ pub fn score_files(config: &ScoreConfig, model: &Model, progress: &AtomicU64) ->
         .out
         .write_all(b"TransactionID,score,label\n")
         .map_err(|e| EngineError::Io { path: config.out.clone(), source: e })?;
+    if scorer.client.is_some() {
+        let (rows, with_identity, duplicates, dead_letters) = score_in_stream_order(config, &mut scorer, progress)?;
+        return scorer.finish(config, rows, with_identity, duplicates, dead_letters, started);
+    }
     let mut source = FileSource::open(&config.files)?;
     let (mut rows, mut with_identity, mut duplicates) = (0u64, 0u64, 0u64);
     let mut dead_letters = Vec::new();
@@ -174,14 +252,22 @@ pub fn score_files(config: &ScoreConfig, model: &Model, progress: &AtomicU64) ->
             break;
         }
     }
-    scorer.out.flush().map_err(|e| EngineError::Io { path: config.out.clone(), source: e })?;
-    let auc = if scorer.all_labelled { roc_auc(&scorer.scores, &scorer.labels) } else { None };
-    Ok(ScoreSummary {
-        rows,
-        with_identity,
-        duplicate_identities: duplicates,
-        auc,
-        elapsed: started.elapsed(),
-        dead_letters,
-    })
+    scorer.finish(config, rows, with_identity, duplicates, dead_letters, started)
+}
+
+impl BatchWriter<'_> {
+    /// Flushes the output file and sums up.
+    fn finish(
+        mut self,
+        config: &ScoreConfig,
+        rows: u64,
+        with_identity: u64,
+        duplicate_identities: u64,
+        dead_letters: Vec<DeadLetter>,
+        started: Instant,
+    ) -> Result<ScoreSummary, EngineError> {
+        self.out.flush().map_err(|e| EngineError::Io { path: config.out.clone(), source: e })?;
+        let auc = if self.all_labelled { roc_auc(&self.scores, &self.labels) } else { None };
+        Ok(ScoreSummary { rows, with_identity, duplicate_identities, auc, elapsed: started.elapsed(), dead_letters })
+    }
 }
