@@ -65,15 +65,17 @@ impl<F: FnMut(&Joined, &[InputValue<'_>])> Scorer for Collector<'_, F> {
     }
 }
 
-/// Discards scores; keeps dead letters' count only (they are reported by the summary).
-struct Discard;
+/// The output of a replay: scores go nowhere (the scorer handles them), dead letters are kept for the caller.
+#[derive(Default)]
+struct KeepDeadLetters(Vec<DeadLetter>);
 
-impl Sink for Discard {
+impl Sink for KeepDeadLetters {
     fn write_score(&mut self, _s: &Scored<'_>) -> Result<(), EngineError> {
         Ok(())
     }
     fn write_dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError> {
         tracing::debug!("replay dead letter: {}", d.reason);
+        self.0.push(d.clone());
         Ok(())
     }
     fn flush(&mut self) -> Result<(), EngineError> {
@@ -81,17 +83,18 @@ impl Sink for Discard {
     }
 }
 
-/// Replays `files` through the stream's pipeline, calling `on_row` with every joined record and its values of
-/// `set`, in the order the stream would score them. Client features are computed when `set` uses them.
-pub fn replay_features(
+/// Replays `files` through the stream's pipeline with the replay's settings ([`replay_job`]), handing each batch of
+/// joined records to `scorer` in the order the stream would score them. Returns the run's summary and the dead
+/// letters (malformed rows, identities without a transaction).
+pub(crate) fn replay(
     files: &FileSourceConfig,
-    set: &FeatureSet,
+    client_features: Option<ClientConfig>,
+    scorer: &mut dyn Scorer,
     progress: &RunProgress,
-    on_row: impl FnMut(&Joined, &[InputValue<'_>]),
-) -> Result<RunSummary, EngineError> {
-    let job = replay_job(set.uses_client_features().then(ClientConfig::default));
+) -> Result<(RunSummary, Vec<DeadLetter>), EngineError> {
+    let job = replay_job(client_features);
     let mut source = Prefetch::start(FileSource::open(files)?, Duration::from_millis(100));
-    let mut scorer = Collector { set, on_row };
+    let mut sink = KeepDeadLetters::default();
     let stop = AtomicBool::new(false);
     let control = Control {
         stop: &stop,
@@ -102,5 +105,19 @@ pub fn replay_features(
         role: crate::run::Role::Whole,
         peer: None,
     };
-    run_job(&mut source, &mut Discard, &mut scorer, &job, progress, control)
+    let summary = run_job(&mut source, &mut sink, scorer, &job, progress, control)?;
+    Ok((summary, sink.0))
+}
+
+/// Replays `files` through the stream's pipeline, calling `on_row` with every joined record and its values of
+/// `set`, in the order the stream would score them. Client features are computed when `set` uses them.
+pub fn replay_features(
+    files: &FileSourceConfig,
+    set: &FeatureSet,
+    progress: &RunProgress,
+    on_row: impl FnMut(&Joined, &[InputValue<'_>]),
+) -> Result<RunSummary, EngineError> {
+    let mut scorer = Collector { set, on_row };
+    let client_features = set.uses_client_features().then(ClientConfig::default);
+    replay(files, client_features, &mut scorer, progress).map(|(summary, _)| summary)
 }

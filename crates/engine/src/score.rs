@@ -10,11 +10,10 @@
 //! instead, with the training replay's settings ([`crate::replay::replay_job`]), and the output lines follow that
 //! order — so a backtest gives each transaction the inputs, hence the score, the stream and training gave it.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fraudstream_data::{Identity, Record, Transaction};
@@ -24,11 +23,9 @@ use fraudstream_model::Model;
 use crate::error::EngineError;
 use crate::join::Joined;
 use crate::quality::roc_auc;
-use crate::run::{run_job, Control, Role, RunProgress};
+use crate::run::RunProgress;
 use crate::scorer::{BatchScores, InProcessScorer, Scorer};
-use crate::sink::{Scored, Sink};
 use crate::source::files::{FileSource, FileSourceConfig};
-use crate::source::prefetch::Prefetch;
 use crate::source::{DeadLetter, Origin, Source, SourceEvent};
 
 /// What to score and where to write.
@@ -133,46 +130,18 @@ impl Scorer for InStreamOrder<'_, '_> {
     }
 }
 
-/// Keeps the dead letters of a client-feature backtest for its summary; scores are written by [`InStreamOrder`].
-#[derive(Default)]
-struct DeadLetters(Vec<DeadLetter>);
-
-impl Sink for DeadLetters {
-    fn write_score(&mut self, _s: &Scored<'_>) -> Result<(), EngineError> {
-        Ok(())
-    }
-    fn write_dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError> {
-        self.0.push(d.clone());
-        Ok(())
-    }
-    fn flush(&mut self) -> Result<(), EngineError> {
-        Ok(())
-    }
-}
-
 /// Scores a client-feature model in the stream's emission order (see the module docs).
 fn score_in_stream_order(
     config: &ScoreConfig,
     writer: &mut BatchWriter<'_>,
     progress: &AtomicU64,
 ) -> Result<(u64, u64, u64, Vec<DeadLetter>), EngineError> {
-    let job = crate::replay::replay_job(Some(fraudstream_features::ClientConfig::default()));
-    let mut source = Prefetch::start(FileSource::open(&config.files)?, Duration::from_millis(100));
-    let mut sink = DeadLetters::default();
-    let stop = AtomicBool::new(false);
-    let control = Control {
-        stop: &stop,
-        stop_after_idle: None,
-        commit_interval: Duration::MAX,
-        already_scored: HashSet::new(),
-        observer: None,
-        role: Role::Whole,
-        peer: None,
-    };
     let mut scorer = InStreamOrder { writer, progress };
-    let summary = run_job(&mut source, &mut sink, &mut scorer, &job, &RunProgress::default(), control)?;
+    let client_features = Some(fraudstream_features::ClientConfig::default());
+    let (summary, dead_letters) =
+        crate::replay::replay(&config.files, client_features, &mut scorer, &RunProgress::default())?;
     let join = summary.join;
-    Ok((summary.scored, join.matched, join.duplicate_identities, sink.0))
+    Ok((summary.scored, join.matched, join.duplicate_identities, dead_letters))
 }
 
 /// Scores both files with `model`, writing `config.out`. `progress` counts scored rows.
