@@ -229,9 +229,6 @@ pub struct KafkaSource {
     blocked_since: Option<Instant>,
     /// Internal topic only: each partition's records in event-time order across the join stages writing it.
     order: super::order::ProducerOrder,
-    /// Internal topic only: offsets read but not yet handed out, per partition. Records leave out of offset order,
-    /// so the positions committed must stay below the lowest of them.
-    not_handed_out: std::collections::HashMap<i32, std::collections::BTreeSet<i64>>,
     /// Internal topic only: the committed offsets the current assignment started from (see `history`).
     history_ends: std::collections::HashMap<i32, i64>,
 }
@@ -325,7 +322,6 @@ impl KafkaSource {
             merge: Default::default(),
             blocked_since: None,
             order: Default::default(),
-            not_handed_out: Default::default(),
             history_ends: Default::default(),
         };
         Ok((source, counts))
@@ -477,7 +473,6 @@ impl Source for KafkaSource {
             self.merge.clear();
             self.blocked_since = None;
             self.order.clear();
-            self.not_handed_out.clear();
             self.history_ends.clear();
         }
         reassigned
@@ -550,10 +545,11 @@ impl Source for KafkaSource {
             }
             // Records before the offsets this assignment started from were processed before it; the ones of them
             // the ordering hands out again after the replay must not move the commit back.
-            if let Some(&start) = self.history_ends.get(partition) {
-                *position = (*position).max(start);
-            }
-            if let Some(&lowest) = self.not_handed_out.get(partition).and_then(|o| o.first()) {
+            let start = self.history_ends.get(partition).copied().unwrap_or(0);
+            *position = (*position).max(start);
+            // Records leave the ordering out of offset order: commit no further than the lowest not handed out.
+            let held = self.order.held_offsets(*partition).chain(self.merge.held_offsets((JOINED, *partition)));
+            if let Some(lowest) = held.filter(|&offset| offset >= start).min() {
                 *position = (*position).min(lowest);
             }
         }
@@ -609,13 +605,6 @@ impl Source for KafkaSource {
             };
             if let Some(event) = self.merge.pop(has_more, force) {
                 self.blocked_since = None;
-                if let SourceEvent::Joined(joined) = &event {
-                    if let Origin::Kafka { partition, offset, .. } = &joined.origin {
-                        if let Some(offsets) = self.not_handed_out.get_mut(partition) {
-                            offsets.remove(offset);
-                        }
-                    }
-                }
                 return Ok(event);
             }
             if self.merge.held() > 0 {
@@ -634,7 +623,6 @@ impl Source for KafkaSource {
 fn pull_joined(
     order: &mut super::order::ProducerOrder,
     merge: &mut super::merge::EventTimeMerge,
-    not_handed_out: &mut std::collections::HashMap<i32, std::collections::BTreeSet<i64>>,
     msg: &rdkafka::message::BorrowedMessage<'_>,
     topic: Arc<str>,
 ) {
@@ -644,8 +632,7 @@ fn pull_joined(
     let mut release = |joined: Box<crate::join::Joined>| push_joined(merge, joined);
     match crate::repartition::decode_internal(payload, origin.clone()) {
         Ok(Internal::Joined(joined, progress)) => {
-            not_handed_out.entry(partition).or_default().insert(offset);
-            order.record(partition, joined, progress, Instant::now(), &mut release);
+            order.record(partition, joined, progress, Instant::now(), &mut release)
         }
         Ok(Internal::Marker(progress)) => order.marker(partition, progress, Instant::now(), &mut release),
         Err(e) => {
@@ -696,7 +683,7 @@ impl KafkaSource {
             return Ok(true);
         }
         if let (JOINED, Some(topic)) = (input, self.joined_topic.clone()) {
-            pull_joined(&mut self.order, &mut self.merge, &mut self.not_handed_out, &msg, topic);
+            pull_joined(&mut self.order, &mut self.merge, &msg, topic);
             return Ok(true);
         }
         let event = self.decode_message(&msg, input)?;

@@ -56,6 +56,22 @@ impl EventTimeMerge {
         Some(event)
     }
 
+    /// The offsets of the events `partition` holds that came from Kafka (positions must not be committed past them).
+    pub(crate) fn held_offsets(&self, partition: PartitionKey) -> impl Iterator<Item = i64> + '_ {
+        self.queues.get(&partition).into_iter().flatten().filter_map(|(_, event)| {
+            let origin = match event {
+                SourceEvent::Record { origin, .. } => origin,
+                SourceEvent::DeadLetter(d) => &d.origin,
+                SourceEvent::Joined(j) => &j.origin,
+                SourceEvent::Idle | SourceEvent::End => return None,
+            };
+            match origin {
+                crate::source::Origin::Kafka { offset, .. } => Some(*offset),
+                crate::source::Origin::File { .. } => None,
+            }
+        })
+    }
+
     /// Drops everything held (a rebalance: every partition restarts from its committed offset).
     pub(crate) fn clear(&mut self) {
         self.queues.clear();

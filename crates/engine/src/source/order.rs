@@ -17,8 +17,7 @@
 //! [`MAX_HELD`] records wait per partition (beyond, the earliest leaves anyway), and a partition that has been
 //! silent for [`SILENT_PRODUCER`] of local time releases everything it holds.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::join::Joined;
@@ -38,36 +37,14 @@ struct Producer {
     written_us: i64,
 }
 
-/// A held record, ordered by event time and then by offset (earliest first in the max-heap through `Reverse`).
-struct Held {
-    key: (i64, i64),
-    joined: Box<Joined>,
-}
-
-impl PartialEq for Held {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-impl Eq for Held {}
-impl PartialOrd for Held {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Held {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key.cmp(&other.key)
-    }
-}
-
 /// One internal partition's join stages and held records.
 #[derive(Default)]
 struct PartitionOrder {
     producers: HashMap<u64, Producer>,
     /// The latest write time seen in the partition (µs): the writers' clock, by which silence is judged.
     clock_us: i64,
-    held: BinaryHeap<Reverse<Held>>,
+    /// Held records by (event time ms, offset): earliest first. Offsets are unique within a partition.
+    held: BTreeMap<(i64, i64), Box<Joined>>,
     /// When this partition last delivered anything (local time).
     last_heard: Option<Instant>,
 }
@@ -94,13 +71,12 @@ impl PartitionOrder {
     }
 
     fn release(&mut self, force_all: bool, out: &mut dyn FnMut(Box<Joined>)) {
-        while let Some(Reverse(head)) = self.held.peek() {
-            let time_ms = head.key.0;
+        while let Some((&(time_ms, _), _)) = self.held.first_key_value() {
             if !(force_all || self.held.len() > MAX_HELD || self.may_release(time_ms)) {
                 break;
             }
-            if let Some(Reverse(held)) = self.held.pop() {
-                out(held.joined);
+            if let Some((_, joined)) = self.held.pop_first() {
+                out(joined);
             }
         }
     }
@@ -142,8 +118,7 @@ impl ProducerOrder {
             Origin::Kafka { offset, .. } => *offset,
             Origin::File { line, .. } => *line as i64,
         };
-        let key = (joined.transaction.event_time().millis(), offset);
-        order.held.push(Reverse(Held { key, joined }));
+        order.held.insert((joined.transaction.event_time().millis(), offset), joined);
         order.release(false, out);
     }
 
@@ -170,6 +145,11 @@ impl ProducerOrder {
                 order.release(true, out);
             }
         }
+    }
+
+    /// The offsets of the records `partition` holds (input positions must not be committed past them).
+    pub(crate) fn held_offsets(&self, partition: i32) -> impl Iterator<Item = i64> + '_ {
+        self.partitions.get(&partition).into_iter().flat_map(|o| o.held.keys().map(|&(_, offset)| offset))
     }
 
     /// How many records are held.
