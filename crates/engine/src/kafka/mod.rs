@@ -142,8 +142,7 @@ impl KafkaSettings {
                 .map_err(|e| EngineError::kafka(format!("assigning {topic}[{p}]"), e))?;
         }
         consumer.assign(&tpl).map_err(|e| EngineError::kafka(format!("assigning {topic}"), e))?;
-        let c_topic = std::ffi::CString::new(topic)
-            .map_err(|_| EngineError::Config(format!("topic name {topic:?} contains a NUL byte")))?;
+        let c_topic = c_topic(topic)?;
         // Next offset to read, and the end, per wanted partition.
         let mut next: std::collections::HashMap<i32, (i64, Option<i64>)> =
             wanted.iter().map(|&(p, end)| (p, (0, end))).collect();
@@ -211,6 +210,11 @@ impl KafkaSettings {
         }
         Ok(out)
     }
+}
+
+/// A topic name for librdkafka's C API.
+pub(crate) fn c_topic(topic: &str) -> Result<std::ffi::CString, EngineError> {
+    std::ffi::CString::new(topic).map_err(|_| EngineError::Config(format!("topic name {topic:?} contains a NUL byte")))
 }
 
 /// The partition's high watermark as the last fetch response reported it (`None` before any).

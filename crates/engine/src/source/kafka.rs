@@ -25,7 +25,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::{DeadLetter, Origin, Positions, Source, SourceEvent};
 use crate::error::EngineError;
-use crate::kafka::KafkaSettings;
+use crate::kafka::{c_topic, KafkaSettings};
 use crate::repartition::Internal;
 
 /// Which topics to read and as which group.
@@ -406,11 +406,6 @@ impl KafkaSource {
             Table::Identity => Record::Identity(Identity { row, event_time }),
         })
     }
-}
-
-/// A topic name for librdkafka's C API.
-fn c_topic(topic: &str) -> Result<std::ffi::CString, EngineError> {
-    std::ffi::CString::new(topic).map_err(|_| EngineError::Config(format!("topic name {topic:?} contains a NUL byte")))
 }
 
 /// Seeks a partition back to `from`; `false` (with a warning) when that fails, e.g. because a rebalance just took
