@@ -135,11 +135,13 @@ impl Cursor<'_> {
     }
 
     fn int16(&mut self) -> std::io::Result<i16> {
-        Ok(i16::from_be_bytes([self.take(1)?[0], self.take(1)?[0]]))
+        let b = self.take(2)?;
+        Ok(i16::from_be_bytes([b[0], b[1]]))
     }
 
     fn int32(&mut self) -> std::io::Result<i32> {
-        Ok(i32::from_be_bytes([self.take(1)?[0], self.take(1)?[0], self.take(1)?[0], self.take(1)?[0]]))
+        let b = self.take(4)?;
+        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// A (nullable) string; null reads as empty.
