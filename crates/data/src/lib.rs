@@ -20,6 +20,7 @@ pub mod event_time;
 pub mod generate;
 pub mod record;
 pub mod registry;
+pub mod rng;
 
 pub use catalog::{Catalog, Column, ColumnType, Table};
 pub use error::{BadRow, DataError};

@@ -44,6 +44,7 @@ mod model;
 mod ops;
 mod post;
 pub mod proto;
+pub mod quality;
 mod tensor;
 mod tree;
 

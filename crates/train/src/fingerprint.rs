@@ -1,7 +1,7 @@
 //! A 64-bit fingerprint of training data, so a model can say which data made it and two runs can tell whether they
 //! saw the same rows. Not cryptographic: it guards against mix-ups, not against an adversary.
 
-use crate::random::mix64;
+use fraudstream_data::rng::splitmix64 as mix64;
 
 /// Streaming hasher over 64-bit words (multiply-rotate rounds, SplitMix finaliser).
 #[derive(Debug, Clone, Copy)]

@@ -337,7 +337,7 @@ mod tests {
         let upper: Vec<f32> = (1..bins).map(|b| b as f32).chain([f32::INFINITY]).collect();
         let mut state = 7u64;
         let mut next = move || {
-            state = crate::random::mix64(state);
+            state = fraudstream_data::rng::splitmix64(state);
             state
         };
         let columns: Vec<Vec<u8>> = (0..features)

@@ -12,13 +12,7 @@ pub(crate) enum Stream {
     Features = 2,
 }
 
-/// SplitMix64's finaliser: a bijective 64-bit mixer with full avalanche.
-#[inline]
-pub(crate) fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+use fraudstream_data::rng::splitmix64 as mix64;
 
 /// A generator keyed by seed, stream and round.
 #[derive(Debug, Clone, Copy)]

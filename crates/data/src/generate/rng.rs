@@ -6,16 +6,7 @@
 //! hashes (master seed, stream, index); every client and every row has its own stream, so output never depends on
 //! how work is split across threads.
 
-/// Golden-ratio increment of SplitMix64.
-const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
-
-/// The SplitMix64 output function (also a good 64-bit hash).
-#[inline]
-pub(crate) fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+pub(crate) use crate::rng::{splitmix64 as mix, GAMMA};
 
 /// Named streams, so the client population, the transaction rows and the identity rows never share draws.
 #[derive(Debug, Clone, Copy)]

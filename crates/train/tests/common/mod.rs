@@ -2,28 +2,25 @@
 
 #![allow(dead_code)]
 
+use fraudstream_data::rng::SplitMix64;
 use fraudstream_features::{FeatureSet, InputValue};
 use fraudstream_train::{Dataset, DatasetBuilder};
 
 /// A tiny deterministic generator (SplitMix64), so test data never depends on another crate's RNG.
-pub struct Gen(u64);
+pub struct Gen(SplitMix64);
 
 impl Gen {
     pub fn new(seed: u64) -> Gen {
-        Gen(seed)
+        Gen(SplitMix64::new(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit()
     }
 
     pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
