@@ -121,63 +121,63 @@ pub struct InputArgs {
 pub struct DemoArgs {
     /// Use these files (train_transaction.csv and optionally train_identity.csv, Kaggle layout) instead of
     /// generating data.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Data")]
     pub data: Option<PathBuf>,
 
     /// Transactions to generate when --data is not given.
-    #[arg(long, default_value_t = 590_540)]
+    #[arg(long, default_value_t = 590_540, help_heading = "Data")]
     pub rows: u64,
 
     /// Seed of the generated data.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, help_heading = "Data")]
     pub seed: u64,
 
     /// Score with this ONNX model instead of training one.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Model")]
     pub model: Option<PathBuf>,
 
     /// Event time replayed per second of wall time (120000: the 182 days of the data in about two minutes).
-    #[arg(long, default_value_t = 120_000.0)]
+    #[arg(long, default_value_t = 120_000.0, help_heading = "Replay")]
     pub speedup: f64,
 
     /// Where the dashboard listens.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", help_heading = "Servers")]
     pub dashboard_addr: std::net::SocketAddr,
 
     /// Where the scoring server listens (the job calls it like Confluent's ML_PREDICT would).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000", help_heading = "Servers")]
     pub serve_addr: std::net::SocketAddr,
 
     /// Score inside the job instead of through the scoring server.
-    #[arg(long)]
+    #[arg(long, help_heading = "Model")]
     pub in_process: bool,
 
     /// Labels (isFraud) reach the online quality measures this long after their transaction, in event time.
-    #[arg(long, value_parser = parse_duration, default_value = "3d")]
+    #[arg(long, value_parser = parse_duration, default_value = "3d", help_heading = "Model")]
     pub label_delay: Duration,
 
     /// Scores at or above this raise an alert.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, help_heading = "Model")]
     pub threshold: f64,
 
     /// Directory for generated data, the trained model and the job's output.
-    #[arg(long, value_name = "DIR", default_value = "demo-out")]
+    #[arg(long, value_name = "DIR", default_value = "demo-out", help_heading = "Output")]
     pub out: PathBuf,
 
     /// Run against Kafka: produce the data to these brokers, then consume it (needs --schema-registry).
-    #[arg(long)]
+    #[arg(long, help_heading = "Kafka")]
     pub brokers: Option<String>,
 
     /// Schema Registry URL for --brokers.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", help_heading = "Kafka")]
     pub schema_registry: Option<String>,
 
     /// Exit after the report instead of keeping the dashboard up until Ctrl-C.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub exit_when_done: bool,
 
     /// No progress bars.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub quiet: bool,
 }
 
@@ -261,42 +261,42 @@ pub struct TrainArgs {
 
 #[derive(Debug, Args)]
 pub struct ProduceArgs {
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Input")]
     pub input: InputArgs,
 
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Kafka")]
     pub kafka: KafkaArgs,
 
     /// Partitions of topics that do not exist yet (both topics need the same count to be co-partitioned).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 6, help_heading = "Kafka")]
     pub partitions: i32,
 
     /// Replication factor of topics that do not exist yet.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, help_heading = "Kafka")]
     pub replication_factor: i32,
 
     /// Replay X seconds of event time per wall-clock second (default: as fast as possible).
-    #[arg(long, value_name = "X", conflicts_with = "rate")]
+    #[arg(long, value_name = "X", conflicts_with = "rate", help_heading = "Pacing")]
     pub speedup: Option<f64>,
 
     /// Replay at N records per second (default: as fast as possible).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Pacing")]
     pub rate: Option<f64>,
 
     /// Shift each identity's event time by a random offset within ±this (e.g. 90s) to exercise join windows.
-    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    #[arg(long, value_parser = parse_duration, default_value = "0s", help_heading = "Pacing")]
     pub identity_jitter: Duration,
 
     /// Seed of the identity jitter.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, help_heading = "Pacing")]
     pub seed: u64,
 
     /// How long to wait for the broker to acknowledge outstanding rows at the end.
-    #[arg(long, value_parser = parse_duration, default_value = "120s")]
+    #[arg(long, value_parser = parse_duration, default_value = "120s", help_heading = "Kafka")]
     pub flush_timeout: Duration,
 
     /// No progress bar (for logs and scripts).
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub quiet: bool,
 }
 
@@ -331,178 +331,178 @@ pub enum ProcessingGuarantee {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Embedded mode: the transactions CSV (Kaggle layout).
-    #[arg(long, value_name = "FILE", required_unless_present = "brokers")]
+    /// The transactions CSV (Kaggle layout): run embedded, on the files, without a broker.
+    #[arg(long, value_name = "FILE", required_unless_present = "brokers", help_heading = "Input")]
     pub transactions: Option<PathBuf>,
 
-    /// Embedded mode: the identities CSV.
-    #[arg(long, value_name = "FILE")]
+    /// The identities CSV read with --transactions.
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
     pub identities: Option<PathBuf>,
 
-    /// Embedded mode: malformed CSV rows to skip (each sent to dead letters) before stopping with an error.
-    #[arg(long, default_value_t = 10)]
+    /// Malformed CSV rows to skip (each sent to the dead letters) before stopping with an error.
+    #[arg(long, default_value_t = 10, help_heading = "Input")]
     pub max_bad_rows: u64,
 
     /// The ONNX model scored in-process on every joined transaction (with --model-url: only its input schema is
     /// used, to build the requests).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Model")]
     pub model: PathBuf,
 
     /// Score remotely instead: an endpoint taking the Azure ML / Confluent ML_PREDICT request format (e.g.
     /// `fraudstream serve`'s http://HOST:PORT/score) or KServe v2 (http://HOST:PORT/v2/models/NAME/infer).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", help_heading = "Model")]
     pub model_url: Option<String>,
 
     /// Request format of --model-url: `azureml` or `kserve-v2` (default: kserve-v2 for URLs ending in
     /// /v2/models/NAME[/versions/V]/infer, else azureml).
-    #[arg(long, value_name = "PROTOCOL")]
+    #[arg(long, value_name = "PROTOCOL", help_heading = "Model")]
     pub model_protocol: Option<fraudstream_engine::scorer::RemoteProtocol>,
 
     /// Batches sent to --model-url concurrently; when all are in flight, intake waits (backpressure).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, help_heading = "Model")]
     pub max_in_flight: usize,
 
     /// What to do when the model fails a batch (after retries, or while the circuit breaker is open): `fail` stops
     /// the run; `skip` writes those transactions with an empty score and sends each to the dead letters.
-    #[arg(long, value_name = "fail|skip", default_value = "fail")]
-    pub on_model_error: fraudstream_engine::stage::OnModelError,
+    #[arg(long, value_name = "fail|skip", default_value = "fail", help_heading = "Model")]
+    pub on_model_error: fraudstream_engine::model_stage::OnModelError,
 
     /// Consecutive failed batches after which calls to --model-url stop for --circuit-open-for (0: never).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, help_heading = "Model")]
     pub circuit_failures: u32,
 
     /// How long the circuit breaker stays open before one trial batch is let through.
-    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    #[arg(long, value_parser = parse_duration, default_value = "10s", help_heading = "Model")]
     pub circuit_open_for: Duration,
 
     /// Bearer key for --model-url.
-    #[arg(long, value_name = "KEY", env = "FRAUDSTREAM_MODEL_API_KEY")]
+    #[arg(long, value_name = "KEY", env = "FRAUDSTREAM_MODEL_API_KEY", help_heading = "Model")]
     pub model_api_key: Option<String>,
 
     /// Timeout of one --model-url request.
-    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    #[arg(long, value_parser = parse_duration, default_value = "5s", help_heading = "Model")]
     pub model_timeout: Duration,
 
     /// Attempts per batch against --model-url (exponential backoff with jitter between them) before the run fails.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, help_heading = "Model")]
     pub model_attempts: u32,
 
     /// Serve Prometheus metrics (records in, scored, alerts, dead letters, join counts, state size, watermark lag,
     /// inference and end-to-end latency histograms) at http://ADDR/metrics.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", help_heading = "Monitoring")]
     pub metrics_addr: Option<std::net::SocketAddr>,
 
-    /// Embedded mode: output directory for scores.csv, alerts.jsonl, dead_letters.jsonl.
-    #[arg(long, value_name = "DIR", default_value = "out")]
+    /// Output directory for scores.csv, alerts.jsonl and dead_letters.jsonl (with --transactions).
+    #[arg(long, value_name = "DIR", default_value = "out", help_heading = "Output")]
     pub out: PathBuf,
 
-    /// Kafka mode: bootstrap brokers. Consumes the input topics written by `produce` as a consumer group.
-    #[arg(long, conflicts_with = "transactions")]
+    /// Bootstrap brokers: run on Kafka, consuming the input topics written by `produce` as a consumer group.
+    #[arg(long, conflicts_with = "transactions", help_heading = "Kafka")]
     pub brokers: Option<String>,
 
-    /// Kafka mode: consumer group; instances in one group share the input partitions. With a model that reads
+    /// Consumer group; instances in one group share the input partitions. With a model that reads
     /// client features, the join stage uses this group and writes `<group>-joined`, which the scoring stage reads as
     /// `<group>-score`.
-    #[arg(long, default_value = "fraudstream")]
+    #[arg(long, default_value = "fraudstream", help_heading = "Kafka")]
     pub group: String,
 
-    /// Kafka mode: `group` (partitions shared and rebalanced by the consumer group), `all`, or a list such as
+    /// `group` (partitions shared and rebalanced by the consumer group), `all`, or a list such as
     /// `0,1` — read these partitions of both input topics without group membership (offsets still committed under
     /// --group). Static assignment suits fixed deployments and brokers that do not expire dead group members.
-    #[arg(long, value_name = "group|all|LIST", default_value = "group")]
-    pub assign: fraudstream_engine::source::kafka::Assignment,
+    #[arg(long, value_name = "group|all|LIST", default_value = "group", help_heading = "Kafka")]
+    pub assign: fraudstream_engine::kafka::source::Assignment,
 
-    /// Kafka mode: `idempotent` — idempotent producer; a restarted instance reads back the scores topic and does
+    /// `idempotent` — idempotent producer; a restarted instance reads back the scores topic and does
     /// not write a transaction's score twice (works on every broker). `exactly-once` — Kafka transactions: output
     /// and input offsets committed atomically at each --commit-interval (needs a broker with transactions; readers
     /// use isolation.level=read_committed).
-    #[arg(long, value_enum, default_value = "idempotent")]
+    #[arg(long, value_enum, default_value = "idempotent", help_heading = "Kafka")]
     pub processing_guarantee: ProcessingGuarantee,
 
-    /// Kafka mode, exactly-once: the producer's transactional.id; stable across restarts of one instance, distinct
+    /// With `--processing-guarantee exactly-once`: the producer's transactional.id; stable across restarts of one instance, distinct
     /// between instances running at once (default: fraudstream-GROUP-PARTITIONS with --assign, else one per
     /// process).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", help_heading = "Kafka")]
     pub transactional_id: Option<String>,
 
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Kafka")]
     pub client: ClientArgs,
 
-    /// Kafka mode: topic of the scores (Avro, keyed by TransactionID).
-    #[arg(long, default_value = "scores")]
+    /// Topic of the scores (Avro, keyed by TransactionID).
+    #[arg(long, default_value = "scores", help_heading = "Kafka")]
     pub scores_topic: String,
 
-    /// Kafka mode: topic of the alerts (scores at or above --threshold).
-    #[arg(long, default_value = "alerts")]
+    /// Topic of the alerts (scores at or above --threshold).
+    #[arg(long, default_value = "alerts", help_heading = "Kafka")]
     pub alerts_topic: String,
 
-    /// Kafka mode: topic of the dead letters (original bytes, reason and origin in headers).
-    #[arg(long, default_value = "dead-letters")]
+    /// Topic of the dead letters (original bytes, reason and origin in headers).
+    #[arg(long, default_value = "dead-letters", help_heading = "Kafka")]
     pub dead_letters_topic: String,
 
-    /// Kafka mode: partitions of output topics that do not exist yet.
-    #[arg(long, default_value_t = 6)]
+    /// Partitions of output topics that do not exist yet.
+    #[arg(long, default_value_t = 6, help_heading = "Kafka")]
     pub partitions: i32,
 
-    /// Kafka mode: how often output is flushed and input offsets are committed.
-    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    /// How often output is flushed and input offsets are committed.
+    #[arg(long, value_parser = parse_duration, default_value = "1s", help_heading = "Kafka")]
     pub commit_interval: Duration,
 
-    /// Kafka mode: stop after no input arrived for this long (default: run until Ctrl-C).
-    #[arg(long, value_parser = parse_duration)]
+    /// Stop after no input arrived for this long (default: run until Ctrl-C).
+    #[arg(long, value_parser = parse_duration, help_heading = "Kafka")]
     pub stop_after_idle: Option<Duration>,
 
     /// Replay X seconds of event time per wall-clock second (default: as fast as possible).
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", help_heading = "Input")]
     pub speedup: Option<f64>,
 
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Join and time")]
     pub window: JoinWindowArgs,
 
     /// An input that delivers nothing for this long (processing time) stops holding the watermark back.
-    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    #[arg(long, value_parser = parse_duration, default_value = "10s", help_heading = "Join and time")]
     pub idle_timeout: Duration,
 
     /// Emit a transaction without identity after waiting this long (processing time), even if the watermark stalls.
-    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    #[arg(long, value_parser = parse_duration, default_value = "2s", help_heading = "Join and time")]
     pub max_wait: Duration,
 
     /// Rows per model call.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, help_heading = "Model")]
     pub batch_size: usize,
 
     /// Longest a row waits for its model batch to fill.
-    #[arg(long, value_parser = parse_duration, default_value = "20ms")]
+    #[arg(long, value_parser = parse_duration, default_value = "20ms", help_heading = "Model")]
     pub batch_timeout: Duration,
 
     /// Scores at or above this get label 1 and raise an alert.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, help_heading = "Model")]
     pub threshold: f64,
 
     /// Shift each identity's event time by a random offset within ±this (exercises the join window).
-    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    #[arg(long, value_parser = parse_duration, default_value = "0s", help_heading = "Input")]
     pub identity_jitter: Duration,
 
     /// Seed of the identity jitter.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, help_heading = "Input")]
     pub seed: u64,
 
     /// Online quality: treat the isFraud column as delayed feedback arriving this long after each transaction (in
     /// event time, like chargebacks), and export rolling ROC AUC, precision and recall as metrics.
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "Monitoring")]
     pub label_delay: Option<Duration>,
 
     /// Online quality: most recent labelled transactions the rolling measures cover.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, help_heading = "Monitoring")]
     pub quality_window: usize,
 
     /// Serve the live dashboard (throughput, latency, score distribution, alerts with their drivers, online
     /// quality) at http://ADDR/.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", help_heading = "Monitoring")]
     pub dashboard_addr: Option<std::net::SocketAddr>,
 
     /// No status line.
-    #[arg(long)]
+    #[arg(long, help_heading = "Monitoring")]
     pub quiet: bool,
 }
 
