@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use fraudstream_dashboard::{Alert, Dashboard, Driver, Quality, Snapshot};
 use fraudstream_data::catalog::Table;
-use fraudstream_engine::run::{JobStatus, RunObserver};
-use fraudstream_engine::sink::Scored;
+use fraudstream_engine::flow::Scored;
+use fraudstream_engine::observe::{JobStatus, RunObserver};
 use fraudstream_features::{InputMapping, InputValue};
 use fraudstream_model::{InputBatch, Model};
 

@@ -20,10 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fraudstream_data::registry::SchemaRegistry;
+use fraudstream_engine::kafka::produce::{produce, ProduceConfig, ProduceProgress};
+use fraudstream_engine::kafka::sink::decode_score;
 use fraudstream_engine::kafka::KafkaSettings;
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::produce::{produce, ProduceConfig, ProduceProgress};
-use fraudstream_engine::sink::kafka::decode_score;
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_testkit::broker::{require_broker, unique_topic};
 use fraudstream_testkit::{shared_reference, FakeSchemaRegistry};
@@ -309,10 +309,10 @@ fn kill_9s_of_the_two_stage_client_feature_job_leave_every_score_exactly_once() 
     // The internal topic holds every joined record once too, so client state counted each transaction once.
     let mut forwarded: HashMap<i64, u32> = HashMap::new();
     s.kafka
-        .read_to_end(&fraudstream_engine::run::internal_topic(&group), Duration::from_secs(1), |msg| {
+        .read_to_end(&fraudstream_engine::kafka::topology::internal_topic(&group), Duration::from_secs(1), |msg| {
             use fraudstream_engine::kafka::rdkafka::message::Message;
             // Keys that are no TransactionID are the join stages' progress markers.
-            if let Some(id) = msg.key().and_then(fraudstream_engine::repartition::transaction_id_of_key) {
+            if let Some(id) = msg.key().and_then(fraudstream_engine::kafka::repartition::transaction_id_of_key) {
                 *forwarded.entry(id).or_default() += 1;
             }
             Ok(())

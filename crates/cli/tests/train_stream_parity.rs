@@ -8,10 +8,11 @@ use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
 use fraudstream_data::generate::{generate, GenerateConfig};
-use fraudstream_engine::join::Joined;
+use fraudstream_engine::backtest::{score_files, ScoreConfig};
+use fraudstream_engine::flow::Joined;
+use fraudstream_engine::job::{needed_columns, run_embedded, RunConfig};
+use fraudstream_engine::observe::RunProgress;
 use fraudstream_engine::replay::{replay_features, replay_job};
-use fraudstream_engine::run::{needed_columns, run_embedded, RunConfig, RunProgress};
-use fraudstream_engine::score::{score_files, ScoreConfig};
 use fraudstream_engine::scorer::{BatchScores, InProcessScorer, Scorer};
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_engine::EngineError;

@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use fraudstream_data::avro::{encode_value, write_header};
 use fraudstream_data::Record;
+use fraudstream_engine::flow::SourceEvent;
+use fraudstream_engine::kafka::produce::{produce, ProduceConfig, ProduceProgress};
 use fraudstream_engine::kafka::KafkaSettings;
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::produce::{produce, ProduceConfig, ProduceProgress};
 use fraudstream_engine::source::files::{FileSource, FileSourceConfig};
-use fraudstream_engine::source::{Source, SourceEvent};
+use fraudstream_engine::source::Source;
 use fraudstream_testkit::broker::unique_topic;
 use fraudstream_testkit::FakeSchemaRegistry;
 

@@ -16,9 +16,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use fraudstream_engine::join::{JoinConfig, Joined};
+use fraudstream_engine::flow::Joined;
+use fraudstream_engine::job::{needed_columns, run_embedded, JobConfig, RunConfig};
+use fraudstream_engine::join::JoinConfig;
+use fraudstream_engine::observe::{RunProgress, RunSummary};
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::run::{needed_columns, run_embedded, JobConfig, RunConfig, RunProgress, RunSummary};
 use fraudstream_engine::scorer::{BatchScores, InProcessScorer, Scorer};
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_engine::EngineError;

@@ -21,12 +21,12 @@ use fraudstream_features::ClientFeatures;
 use fraudstream_model::Model;
 
 use crate::error::EngineError;
-use crate::join::Joined;
+use crate::flow::{DeadLetter, Joined, Origin, SourceEvent};
+use crate::observe::RunProgress;
 use crate::quality::roc_auc;
-use crate::run::RunProgress;
 use crate::scorer::{BatchScores, InProcessScorer, Scorer};
 use crate::source::files::{FileSource, FileSourceConfig};
-use crate::source::{DeadLetter, Origin, Source, SourceEvent};
+use crate::source::Source;
 
 /// What to score and where to write.
 #[derive(Debug, Clone)]
@@ -190,7 +190,7 @@ pub fn score_files(config: &ScoreConfig, model: &Model, progress: &AtomicU64) ->
                 (None, false)
             }
             SourceEvent::End => (None, true),
-            SourceEvent::Idle => (None, false),
+            SourceEvent::Idle | SourceEvent::PartitionEnd(_) => (None, false),
             SourceEvent::Joined(_) => return Err(EngineError::Config("CSV files do not hold joined records".into())),
         };
         if let Some(identity) = identity {

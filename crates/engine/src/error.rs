@@ -7,8 +7,9 @@ pub enum EngineError {
     #[error(transparent)]
     Data(#[from] DataError),
 
+    /// A Kafka client call failed (the client's error is the source; see [`crate::kafka`]).
     #[error("Kafka {context}: {source}")]
-    Kafka { context: String, source: rdkafka::error::KafkaError },
+    Kafka { context: String, source: Box<dyn std::error::Error + Send + Sync> },
 
     #[error("{0}")]
     Config(String),
@@ -32,10 +33,4 @@ pub enum EngineError {
          ({failed} failed, {unsent} not sent); first failure: {first_error}"
     )]
     Delivery { sent: u64, acked: u64, failed: u64, unsent: u64, first_error: String },
-}
-
-impl EngineError {
-    pub(crate) fn kafka(context: impl Into<String>, source: rdkafka::error::KafkaError) -> EngineError {
-        EngineError::Kafka { context: context.into(), source }
-    }
 }

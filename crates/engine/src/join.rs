@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use fraudstream_data::csv_table::write_row;
 use fraudstream_data::{EventTime, Identity, Table, Transaction};
 
-use crate::source::{DeadLetter, Origin};
+use crate::flow::{DeadLetter, JoinOutput, Joined, Origin};
 
 /// Join bounds and the processing-time limit on waiting.
 #[derive(Debug, Clone, Copy)]
@@ -39,34 +39,6 @@ impl Default for JoinConfig {
     fn default() -> Self {
         JoinConfig { lower: Duration::from_secs(60), upper: Duration::from_secs(60), max_wait: Duration::from_secs(2) }
     }
-}
-
-/// A transaction with its identity (if one joined), ready for the feature and model stages.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Joined {
-    pub transaction: Transaction,
-    pub identity: Option<Identity>,
-    pub origin: Origin,
-    /// When the transaction entered the job (processing time), for end-to-end latency.
-    pub arrived: Instant,
-    /// How long the transaction waited in the join.
-    pub join_wait: Duration,
-    /// Client (velocity) feature values, filled by the client-feature stage; empty until then.
-    pub client: Box<[f64]>,
-}
-
-impl Joined {
-    /// The record as the feature code reads it.
-    pub fn feature_row(&self) -> fraudstream_features::FeatureRow<'_> {
-        fraudstream_features::FeatureRow::new(&self.transaction, self.identity.as_ref()).with_client(&self.client)
-    }
-}
-
-/// What the join emits.
-#[derive(Debug, Clone)]
-pub enum JoinOutput {
-    Joined(Box<Joined>),
-    DeadLetter(DeadLetter),
 }
 
 /// Counters for metrics and the final summary.

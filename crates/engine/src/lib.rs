@@ -1,40 +1,45 @@
-//! fraudstream-engine: moving IEEE-CIS records between files, Kafka and the stages of the streaming job.
+//! fraudstream-engine: the streaming job — sources, event time, the interval join, the feature and model steps,
+//! sinks — in embedded mode (CSV files) and on Kafka, plus the ingest, batch scoring and the training replay that
+//! run the same code.
 //!
-//! The layout follows the data flow:
-//! - [`source`]: typed, event-timed records in — [`source::files::FileSource`] (both CSVs merged in event-time
-//!   order; embedded mode) and [`source::kafka::KafkaSource`] (the two topics, Avro via the registry).
-//! - [`watermark`]: per-partition event-time watermarks with idleness.
-//! - [`join`]: the event-time LEFT interval join of transactions with identities.
-//! - [`produce`]: the ingest path, CSV → Avro → Kafka, co-partitioned and paced in event time.
-//! - [`run`]: the streaming job in embedded mode (files → join → features → model → file sinks).
-//! - [`stage`]: the model stage — micro-batches, batches in flight, the model-error policy.
-//! - [`scorer`]: the model stage's scoring seam: in-process ONNX, or a remote endpoint (Azure ML, KServe v2).
-//! - [`sink`]: outputs (scores, alerts, dead letters).
-//! - [`score`]: batch scoring of the CSV files through the same source and input mapping as the stream.
-//! - [`quality`]: model quality measures (ROC AUC), offline and online from delayed labels.
-//! - [`replay`]: training data from the stream's own pipeline (same join order, same client features).
-//! - [`kafka`]: connection settings (`--brokers`, `-X key=value`) and topic administration.
-//! - [`repartition`]: the Kafka job's internal topic of joined records, partitioned by card1 for client features.
-//! - [`partitioner`]: the Java client's murmur2 key partitioner, so Java and Flink consumers agree with us.
-//! - [`pacing`]: replaying event time at a speed-up or a fixed rate.
+//! Records flow one way, and the modules follow them:
+//!
+//! | module | in | out |
+//! |---|---|---|
+//! | [`source`] | CSV files | [`flow::SourceEvent`]s in event-time order (read ahead on a thread of its own) |
+//! | [`job`] | source events | each event moved through the steps below; checkpoints are the driver's |
+//! | [`pacing`], [`watermark`] | records' event times | when a record may enter; how far event time has come |
+//! | [`join`] | transactions, identities, watermarks | [`flow::Joined`] records, dead letters |
+//! | [`features`] | joined records | the same with client (velocity) features filled |
+//! | [`model_stage`] | joined records | scored micro-batches, in order (in-process or remote, [`scorer`]) |
+//! | `write` | scored batches | scores, alerts, dead letters — each once — into a [`sink::Sink`] |
+//! | [`sink`] | scores, alerts, dead letters | `scores.csv`, `alerts.jsonl`, `dead_letters.jsonl` |
+//! | [`kafka`] | topics | the same job as a consumer group; the ingest (`produce`); the output topics |
+//! | [`observe`] | what the steps count | progress counters, status for a dashboard, the run summary |
+//! | [`quality`] | scores, labels | ROC AUC offline and online (delayed labels) |
+//! | [`backtest`] | CSV files, a model | `TransactionID,score,label` through the stream's own source and mapping |
+//! | [`replay`] | CSV files | every joined record's feature values, in the stream's order (training data) |
+//!
+//! [`flow`] defines what passes between the steps, so no step imports another to know its input.
 
+pub mod backtest;
 pub mod error;
+pub mod features;
+pub mod flow;
+pub mod job;
 pub mod join;
 pub mod kafka;
 mod metrics;
+pub mod model_stage;
+pub mod observe;
 pub mod pacing;
-pub mod partitioner;
-pub mod produce;
 pub mod quality;
-pub mod repartition;
 pub mod replay;
 pub mod reservoir;
-pub mod run;
-pub mod score;
 pub mod scorer;
 pub mod sink;
 pub mod source;
-pub mod stage;
 pub mod watermark;
+mod write;
 
 pub use error::EngineError;

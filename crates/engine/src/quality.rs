@@ -7,7 +7,7 @@ use fraudstream_data::EventTime;
 
 /// Area under the ROC curve (ties count half); `None` without both classes. One implementation for the trainer's
 /// held-out metrics, batch scoring and the stream's summaries and online quality.
-pub use fraudstream_train::metrics::roc_auc;
+pub use fraudstream_model::quality::{average_precision, roc_auc};
 
 /// Rolling quality from delayed labels.
 ///

@@ -8,21 +8,22 @@
 //! time release records (no processing-time `max_wait`), which is also how an as-fast-as-possible embedded run
 //! behaves when the machine keeps up.
 
-use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use fraudstream_features::{ClientConfig, FeatureSet, InputValue};
 
 use crate::error::EngineError;
-use crate::join::{JoinConfig, Joined};
+use crate::flow::{DeadLetter, Joined, Scored};
+use crate::job::embedded::run_to_end;
+use crate::job::{Job, JobConfig, ScoringStage};
+use crate::join::JoinConfig;
+use crate::observe::{RunProgress, RunSummary};
 use crate::pacing::Pacing;
-use crate::run::{run_job, Control, JobConfig, RunProgress, RunSummary};
 use crate::scorer::{BatchScores, Scorer};
-use crate::sink::{Scored, Sink};
+use crate::sink::Sink;
 use crate::source::files::{FileSource, FileSourceConfig};
 use crate::source::prefetch::Prefetch;
-use crate::source::DeadLetter;
 
 /// The join settings of a training replay: the stream's defaults, released by event time only.
 pub fn replay_join() -> JoinConfig {
@@ -92,21 +93,12 @@ pub(crate) fn replay(
     scorer: &mut dyn Scorer,
     progress: &RunProgress,
 ) -> Result<(RunSummary, Vec<DeadLetter>), EngineError> {
-    let job = replay_job(client_features);
+    let config = replay_job(client_features);
     let mut source = Prefetch::start(FileSource::open(files)?, Duration::from_millis(100));
-    let mut sink = KeepDeadLetters::default();
-    let stop = AtomicBool::new(false);
-    let control = Control {
-        stop: &stop,
-        stop_after_idle: None,
-        commit_interval: Duration::MAX,
-        already_scored: HashSet::new(),
-        observer: None,
-        role: crate::run::Role::Whole,
-        peer: None,
-    };
-    let summary = run_job(&mut source, &mut sink, scorer, &job, progress, control)?;
-    Ok((summary, sink.0))
+    let mut scoring = ScoringStage::new(scorer, KeepDeadLetters::default(), &config, progress, None)?;
+    let job = Job::new(&config, progress, &mut scoring);
+    let summary = run_to_end(&mut source, job, &AtomicBool::new(false))?;
+    Ok((summary, std::mem::take(&mut scoring.sink().0)))
 }
 
 /// Replays `files` through the stream's pipeline, calling `on_row` with every joined record and its values of

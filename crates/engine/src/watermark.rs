@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use fraudstream_data::EventTime;
 
-/// Identifies one input partition: the input's index (e.g. 0 = transactions, 1 = identities) and the partition.
-pub type PartitionId = (u8, i32);
+/// Identifies one input partition: the input (transactions or identities) and the partition.
+pub type PartitionId = crate::flow::InputPartition;
 
 #[derive(Debug, Clone, Copy)]
 struct PartitionState {
@@ -104,6 +104,7 @@ impl WatermarkTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fraudstream_data::Table::{Identity as ID, Transaction as TX};
 
     const S: i64 = 1000;
 
@@ -112,12 +113,12 @@ mod tests {
         let now = Instant::now();
         let mut w = WatermarkTracker::new(Duration::from_secs(20), Duration::from_secs(60));
         assert_eq!(w.current(now), None);
-        w.observe((0, 0), EventTime(100 * S), now);
-        w.observe((1, 0), EventTime(50 * S), now);
+        w.observe((TX, 0), EventTime(100 * S), now);
+        w.observe((ID, 0), EventTime(50 * S), now);
         assert_eq!(w.current(now), Some(EventTime(30 * S)));
-        w.observe((1, 0), EventTime(40 * S), now); // out of order: never moves the watermark back
+        w.observe((ID, 0), EventTime(40 * S), now); // out of order: never moves the watermark back
         assert_eq!(w.current(now), Some(EventTime(30 * S)));
-        w.observe((1, 0), EventTime(120 * S), now);
+        w.observe((ID, 0), EventTime(120 * S), now);
         assert_eq!(w.current(now), Some(EventTime(80 * S)));
     }
 
@@ -125,13 +126,13 @@ mod tests {
     fn an_idle_partition_stops_holding_the_watermark_back() {
         let t0 = Instant::now();
         let mut w = WatermarkTracker::new(Duration::from_secs(20), Duration::from_secs(5));
-        w.observe((0, 0), EventTime(100 * S), t0);
-        w.observe((1, 0), EventTime(10 * S), t0);
+        w.observe((TX, 0), EventTime(100 * S), t0);
+        w.observe((ID, 0), EventTime(10 * S), t0);
         let later = t0 + Duration::from_secs(6);
-        w.observe((0, 0), EventTime(200 * S), later);
+        w.observe((TX, 0), EventTime(200 * S), later);
         assert_eq!(w.current(later), Some(EventTime(180 * S)));
         // It counts again as soon as it delivers.
-        w.observe((1, 0), EventTime(150 * S), later);
+        w.observe((ID, 0), EventTime(150 * S), later);
         assert_eq!(w.current(later), Some(EventTime(130 * S)));
     }
 
@@ -139,14 +140,14 @@ mod tests {
     fn a_registered_partition_holds_the_watermark_until_it_delivers_or_idles() {
         let t0 = Instant::now();
         let mut w = WatermarkTracker::new(Duration::from_secs(20), Duration::from_secs(5));
-        w.register((1, 0), t0);
-        w.observe((0, 0), EventTime(100 * S), t0);
+        w.register((ID, 0), t0);
+        w.observe((TX, 0), EventTime(100 * S), t0);
         assert_eq!(w.current(t0), None, "identities may still bring older times");
         // Once everything is idle, the progress made so far stands.
         assert_eq!(w.current(t0 + Duration::from_secs(5)), Some(EventTime(80 * S)));
-        w.observe((0, 0), EventTime(200 * S), t0 + Duration::from_secs(5));
+        w.observe((TX, 0), EventTime(200 * S), t0 + Duration::from_secs(5));
         assert_eq!(w.current(t0 + Duration::from_secs(5)), Some(EventTime(180 * S)));
-        w.observe((1, 0), EventTime(150 * S), t0 + Duration::from_secs(5));
+        w.observe((ID, 0), EventTime(150 * S), t0 + Duration::from_secs(5));
         assert_eq!(w.current(t0 + Duration::from_secs(5)), Some(EventTime(130 * S)));
     }
 
@@ -154,11 +155,11 @@ mod tests {
     fn finished_inputs_release_everything() {
         let now = Instant::now();
         let mut w = WatermarkTracker::new(Duration::from_secs(20), Duration::from_secs(60));
-        w.observe((0, 0), EventTime(100 * S), now);
-        w.observe((1, 0), EventTime(10 * S), now);
-        w.finish((1, 0));
+        w.observe((TX, 0), EventTime(100 * S), now);
+        w.observe((ID, 0), EventTime(10 * S), now);
+        w.finish((ID, 0));
         assert_eq!(w.current(now), Some(EventTime(80 * S)));
-        w.finish((0, 0));
+        w.finish((TX, 0));
         assert_eq!(w.current(now), Some(EventTime(i64::MAX)));
     }
 }

@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fraudstream_engine::kafka::produce::{produce, ProduceConfig, ProduceProgress};
 use fraudstream_engine::kafka::KafkaSettings;
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::produce::{produce, ProduceConfig, ProduceProgress};
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_engine::EngineError;
 use fraudstream_testkit::{ieee_cis_sample, FakeSchemaRegistry};

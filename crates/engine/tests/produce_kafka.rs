@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use fraudstream_data::avro::{encode_key, write_header};
 use fraudstream_data::csv_table::TableReader;
 use fraudstream_data::{Record, Row, Table};
-use fraudstream_engine::partitioner::partition_for_key;
-use fraudstream_engine::source::Origin;
+use fraudstream_engine::flow::Origin;
+use fraudstream_engine::kafka::partitioner::partition_for_key;
 use fraudstream_testkit::ieee_cis_sample;
 
 mod common;

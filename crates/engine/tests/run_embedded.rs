@@ -6,13 +6,14 @@ use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use fraudstream_engine::backtest::{score_files, ScoreConfig};
+use fraudstream_engine::job::{needed_columns, run_embedded, JobConfig, RunConfig};
 use fraudstream_engine::join::JoinConfig;
+use fraudstream_engine::model_stage::OnModelError;
+use fraudstream_engine::observe::{RunProgress, RunSummary};
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::run::{needed_columns, run_embedded, JobConfig, RunConfig, RunProgress, RunSummary};
-use fraudstream_engine::score::{score_files, ScoreConfig};
 use fraudstream_engine::scorer::{BreakerConfig, InProcessScorer, RemoteConfig, RemoteProtocol, RemoteScorer};
 use fraudstream_engine::source::files::FileSourceConfig;
-use fraudstream_engine::stage::OnModelError;
 use fraudstream_model::Model;
 use fraudstream_testkit::{ieee_cis_sample, shared_reference};
 

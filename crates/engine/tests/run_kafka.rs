@@ -10,9 +10,10 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use fraudstream_data::registry::SchemaRegistry;
-use fraudstream_engine::run::{run_kafka, KafkaRunConfig, RunProgress, RunSummary};
+use fraudstream_engine::kafka::sink::{decode_score, ScoreRecord};
+use fraudstream_engine::kafka::topology::{run_kafka, KafkaRunConfig};
+use fraudstream_engine::observe::{RunProgress, RunSummary};
 use fraudstream_engine::scorer::InProcessScorer;
-use fraudstream_engine::sink::kafka::{decode_score, ScoreRecord};
 use fraudstream_model::Model;
 use fraudstream_testkit::broker::unique_topic;
 use fraudstream_testkit::{ieee_cis_sample, shared_reference};
@@ -94,7 +95,7 @@ fn exactly_once_mode_commits_its_output_in_kafka_transactions() {
     let group = unique_topic("group");
     let mut config = job_config(&run, &group, &scores_topic);
     config.sinks.transactional_id = Some(format!("{group}-txn"));
-    config.source.assignment = fraudstream_engine::source::kafka::Assignment::All;
+    config.source.assignment = fraudstream_engine::kafka::source::Assignment::All;
 
     let first = run_job(&config, &model);
     assert_eq!(first.scored, 1500);

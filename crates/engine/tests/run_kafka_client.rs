@@ -10,13 +10,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use fraudstream_data::generate::{generate, GenerateConfig};
-use fraudstream_engine::join::Joined;
+use fraudstream_engine::flow::Joined;
+use fraudstream_engine::job::{run_embedded, RunConfig};
+use fraudstream_engine::kafka::sink::decode_score;
+use fraudstream_engine::kafka::source::Assignment;
+use fraudstream_engine::kafka::topology::run_kafka;
+use fraudstream_engine::observe::RunProgress;
 use fraudstream_engine::replay::{replay_features, replay_job};
-use fraudstream_engine::run::{run_embedded, run_kafka, RunConfig, RunProgress};
 use fraudstream_engine::scorer::{BatchScores, InProcessScorer, Scorer};
-use fraudstream_engine::sink::kafka::decode_score;
 use fraudstream_engine::source::files::FileSourceConfig;
-use fraudstream_engine::source::kafka::Assignment;
 use fraudstream_engine::EngineError;
 use fraudstream_features::{ClientConfig, FeatureSet, InputMapping, InputValue};
 use fraudstream_model::Model;
@@ -115,7 +117,7 @@ fn run_instances(
     model: &Model,
     scores_topic: &str,
     assignments: &[Vec<i32>],
-) -> (Vec<fraudstream_engine::run::RunSummary>, Vec<Inputs>) {
+) -> (Vec<fraudstream_engine::observe::RunSummary>, Vec<Inputs>) {
     let group = unique_topic("client");
     let seen: Vec<Seen> = assignments.iter().map(|_| Seen::default()).collect();
     let summaries = std::thread::scope(|scope| {
@@ -234,8 +236,8 @@ fn a_restarted_scoring_stage_rebuilds_client_state_from_the_internal_topic() {
 
     // The first run stops after about half of the transactions.
     struct StopAfter<'a>(u64, &'a AtomicBool);
-    impl fraudstream_engine::run::RunObserver for StopAfter<'_> {
-        fn scored(&mut self, _: &fraudstream_engine::sink::Scored<'_>) {
+    impl fraudstream_engine::observe::RunObserver for StopAfter<'_> {
+        fn scored(&mut self, _: &fraudstream_engine::flow::Scored<'_>) {
             self.0 = self.0.saturating_sub(1);
             if self.0 == 0 {
                 self.1.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -255,12 +257,12 @@ fn a_restarted_scoring_stage_rebuilds_client_state_from_the_internal_topic() {
 
     // One pass over the internal topic, in offset order through the scoring stage's ordering, is what an
     // uninterrupted scoring stage computes: the restarted one must have given every transaction exactly those inputs.
-    use fraudstream_engine::repartition::{decode_internal, Internal};
+    use fraudstream_engine::kafka::repartition::{decode_internal, Internal};
     let mapping = InputMapping::for_model(&model).expect("mapping");
     let mut client = fraudstream_features::ClientFeatures::new(ClientConfig::default()).expect("client state");
-    let topic = fraudstream_engine::run::internal_topic(&group);
+    let topic = fraudstream_engine::kafka::topology::internal_topic(&group);
     let seen = seen.into_inner().expect("lock");
-    let mut order = fraudstream_engine::source::order::ProducerOrder::default();
+    let mut order = fraudstream_engine::kafka::order::ProducerOrder::default();
     let mut checked = 0;
     let mut check = |mut joined: Box<Joined>| {
         joined.client = client.observe_boxed(&joined.feature_row());
@@ -270,7 +272,7 @@ fn a_restarted_scoring_stage_rebuilds_client_state_from_the_internal_topic() {
     };
     run.kafka
         .read_to_end(&topic, Duration::from_secs(1), |msg| {
-            let origin = fraudstream_engine::source::Origin::Kafka {
+            let origin = fraudstream_engine::flow::Origin::Kafka {
                 topic: topic.as_str().into(),
                 partition: 0,
                 offset: msg.offset(),

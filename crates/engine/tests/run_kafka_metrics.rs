@@ -5,10 +5,11 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use fraudstream_engine::join::JoinConfig;
+use fraudstream_engine::kafka::source::Assignment;
+use fraudstream_engine::kafka::topology::run_kafka;
+use fraudstream_engine::observe::RunProgress;
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::run::{run_kafka, RunProgress};
 use fraudstream_engine::scorer::InProcessScorer;
-use fraudstream_engine::source::kafka::Assignment;
 use fraudstream_model::Model;
 use fraudstream_testkit::broker::unique_topic;
 use fraudstream_testkit::{ieee_cis_sample, shared_reference};

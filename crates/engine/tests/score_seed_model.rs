@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 
-use fraudstream_engine::score::{score_files, ScoreConfig};
+use fraudstream_engine::backtest::{score_files, ScoreConfig};
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_model::Model;
 use fraudstream_testkit::{ieee_cis_sample, shared_reference};

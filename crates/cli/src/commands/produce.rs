@@ -4,9 +4,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use anyhow::Context;
+use fraudstream_engine::kafka::produce::{produce, ProduceConfig, ProduceProgress};
 use fraudstream_engine::kafka::KafkaSettings;
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::produce::{produce, ProduceConfig, ProduceProgress};
 use fraudstream_engine::source::files::FileSourceConfig;
 
 use crate::args::{ClientArgs, ProduceArgs};

@@ -6,17 +6,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use fraudstream_dashboard::{Dashboard, DashboardInfo};
+use fraudstream_engine::flow::Scored;
+use fraudstream_engine::job::{needed_columns, run_embedded_until, JobConfig, QualityConfig, RunConfig};
 use fraudstream_engine::join::JoinConfig;
+use fraudstream_engine::kafka::sink::KafkaSinkConfig;
+use fraudstream_engine::kafka::source::{Assignment, KafkaSourceConfig};
+use fraudstream_engine::kafka::topology::{run_kafka, KafkaRunConfig};
+use fraudstream_engine::observe::{JobStatus, RunObserver, RunProgress, RunSummary};
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::run::{
-    needed_columns, run_embedded_until, run_kafka, JobConfig, JobStatus, KafkaRunConfig, QualityConfig, RunConfig,
-    RunObserver, RunProgress, RunSummary,
-};
 use fraudstream_engine::scorer::{BreakerConfig, InProcessScorer, RemoteConfig, RemoteProtocol, RemoteScorer, Scorer};
-use fraudstream_engine::sink::kafka::KafkaSinkConfig;
-use fraudstream_engine::sink::Scored;
 use fraudstream_engine::source::files::FileSourceConfig;
-use fraudstream_engine::source::kafka::{Assignment, KafkaSourceConfig};
 use fraudstream_features::{ClientConfig, InputMapping};
 use fraudstream_model::Model;
 
@@ -282,7 +281,7 @@ fn print_summary(s: &RunSummary, args: &RunArgs) {
         println!(
             "client features: the join stage forwarded {} joined records through {}, partitioned by card1",
             s.forwarded,
-            fraudstream_engine::run::internal_topic(&args.group)
+            fraudstream_engine::kafka::topology::internal_topic(&args.group)
         );
     }
     println!(

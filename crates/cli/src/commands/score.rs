@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use fraudstream_engine::score::{score_files, ScoreConfig};
+use fraudstream_engine::backtest::{score_files, ScoreConfig};
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_model::Model;
 

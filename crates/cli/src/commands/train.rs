@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
+use fraudstream_engine::observe::RunProgress;
 use fraudstream_engine::replay::replay_features;
-use fraudstream_engine::run::RunProgress;
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_features::FeatureSet;
 use fraudstream_train::{train_with_progress, DatasetBuilder, TrainParams, TrainedModel};

@@ -15,14 +15,14 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::SourceEvent;
+use crate::flow::SourceEvent;
 
 /// An input partition: (input, partition number), as in the watermarks.
-pub(crate) type PartitionKey = (u8, i32);
+pub type PartitionKey = (u8, i32);
 
 /// Records held for event-time order, per partition (a partition is known from its first record on).
 #[derive(Debug, Default)]
-pub(crate) struct EventTimeMerge {
+pub struct EventTimeMerge {
     queues: HashMap<PartitionKey, VecDeque<(i64, SourceEvent)>>,
     held: usize,
 }
@@ -30,19 +30,19 @@ pub(crate) struct EventTimeMerge {
 impl EventTimeMerge {
     /// Holds `event` of `partition`; `order` is its event time in milliseconds (`i64::MIN` for what has none, such as
     /// a dead letter, which then leaves as soon as it is at its partition's head).
-    pub(crate) fn push(&mut self, partition: PartitionKey, order: i64, event: SourceEvent) {
+    pub fn push(&mut self, partition: PartitionKey, order: i64, event: SourceEvent) {
         self.queues.entry(partition).or_default().push_back((order, event));
         self.held += 1;
     }
 
     /// How many events are held.
-    pub(crate) fn held(&self) -> usize {
+    pub fn held(&self) -> usize {
         self.held
     }
 
     /// The held event with the earliest time among the partitions' heads — unless a partition `has_more` says still
     /// has records to fetch is empty here (its next record may be earlier), or `force` is set.
-    pub(crate) fn pop(&mut self, has_more: impl Fn(PartitionKey) -> bool, force: bool) -> Option<SourceEvent> {
+    pub fn pop(&mut self, has_more: impl Fn(PartitionKey) -> bool, force: bool) -> Option<SourceEvent> {
         if !force && self.queues.iter().any(|(p, q)| q.is_empty() && has_more(*p)) {
             return None;
         }
@@ -57,23 +57,23 @@ impl EventTimeMerge {
     }
 
     /// The offsets of the events `partition` holds that came from Kafka (positions must not be committed past them).
-    pub(crate) fn held_offsets(&self, partition: PartitionKey) -> impl Iterator<Item = i64> + '_ {
+    pub fn held_offsets(&self, partition: PartitionKey) -> impl Iterator<Item = i64> + '_ {
         self.queues.get(&partition).into_iter().flatten().filter_map(|(_, event)| {
             let origin = match event {
                 SourceEvent::Record { origin, .. } => origin,
                 SourceEvent::DeadLetter(d) => &d.origin,
                 SourceEvent::Joined(j) => &j.origin,
-                SourceEvent::Idle | SourceEvent::End => return None,
+                SourceEvent::Idle | SourceEvent::End | SourceEvent::PartitionEnd(_) => return None,
             };
             match origin {
-                crate::source::Origin::Kafka { offset, .. } => Some(*offset),
-                crate::source::Origin::File { .. } => None,
+                crate::flow::Origin::Kafka { offset, .. } => Some(*offset),
+                crate::flow::Origin::File { .. } => None,
             }
         })
     }
 
     /// Drops everything held (a rebalance: every partition restarts from its committed offset).
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.queues.clear();
         self.held = 0;
     }
@@ -84,9 +84,9 @@ mod tests {
     use super::*;
 
     fn ev(n: i64) -> SourceEvent {
-        SourceEvent::DeadLetter(crate::source::DeadLetter {
+        SourceEvent::DeadLetter(crate::flow::DeadLetter {
             reason: n.to_string(),
-            origin: crate::source::Origin::Kafka { topic: "t".into(), partition: 0, offset: n },
+            origin: crate::flow::Origin::Kafka { topic: "t".into(), partition: 0, offset: n },
             payload: Vec::new(),
         })
     }

@@ -1,20 +1,60 @@
-//! Kafka connection settings and topic administration, the Confluent way: a bootstrap list plus any librdkafka
-//! property (`-X security.protocol=SASL_SSL -X sasl.mechanisms=PLAIN -X sasl.username=KEY ...` for Confluent Cloud).
+//! The Kafka runtime: everything that makes the job a member of a consumer group on Kafka topics. `rdkafka` is used
+//! only under this module.
+//!
+//! The job itself — event time, join, features, model, write — is the same as in embedded mode ([`crate::job`]);
+//! what this module adds is the I/O at both ends and the duties of a long-running consumer:
+//!
+//! | module | in | out |
+//! |---|---|---|
+//! | [`produce`] | the CSV files | Avro records on `transactions` / `identities`, co-partitioned, paced |
+//! | [`source`] | the input topics (Avro, registry) or the internal topic | records in event-time order |
+//! | `group` | consumer-group membership, static assignment | assignments, committed offsets |
+//! | `resume` | a resumed partition's first records | the records at and after its committed offset |
+//! | `merge` | per-partition runs of fetched records | one event-time-ordered stream |
+//! | [`order`] | internal-topic records of several join stages | each partition in event-time order |
+//! | [`repartition`] | joined records | the internal topic's encoding (partitioned by card1) |
+//! | [`sink`] | scores, alerts, dead letters | the output topics (Avro, registry) |
+//! | `forward` | the join stage's joined records | the internal topic, with progress markers |
+//! | `recovery` | an assignment | what the output already holds; client state rebuilt |
+//! | `checkpoint` | durable output | committed input offsets (or one Kafka transaction) |
+//! | `driver` | a source, a job | one stage run until stopped, idle or failed |
+//! | [`topology`] | [`topology::KafkaRunConfig`] | one stage, or the join and scoring stages on two threads |
+//! | `admin`, `read`, [`delivery`], [`partitioner`] | settings | topics created, read back; deliveries counted; murmur2 |
+//!
+//! Connection settings follow Confluent's conventions: a bootstrap list plus any librdkafka property
+//! (`-X security.protocol=SASL_SSL -X sasl.mechanisms=PLAIN -X sasl.username=KEY ...` for Confluent Cloud).
 
+mod admin;
+mod checkpoint;
 pub mod delivery;
+mod driver;
+mod forward;
+mod group;
+mod merge;
+pub mod order;
+pub mod partitioner;
+pub mod produce;
+mod read;
+mod recovery;
+pub mod repartition;
+mod resume;
+pub mod sink;
+pub mod source;
+pub mod topology;
 
 /// The Kafka client this crate is built on, re-exported because its types appear in this crate's API.
 pub use rdkafka;
 
-use std::time::Duration;
+pub use group::Assignment;
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use std::sync::Arc;
+
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::types::RDKafkaErrorCode;
 
 use crate::error::EngineError;
+
+/// Next input position per topic-partition, as committed to a consumer group.
+pub type Positions = std::collections::HashMap<(Arc<str>, i32), i64>;
 
 /// How to reach a Kafka cluster.
 #[derive(Debug, Clone, Default)]
@@ -50,195 +90,18 @@ impl KafkaSettings {
         }
         c
     }
+}
 
-    /// Creates the topics that do not exist yet and returns every topic's partition count, in order.
-    pub fn ensure_topics(&self, topics: &[&str], partitions: i32, replication: i32) -> Result<Vec<i32>, EngineError> {
-        let admin: AdminClient<DefaultClientContext> =
-            self.client_config(&[]).create().map_err(|e| EngineError::kafka("creating an admin client", e))?;
-        let existing = self.partition_counts(topics)?;
-        let missing: Vec<NewTopic> = topics
-            .iter()
-            .zip(&existing)
-            .filter(|(_, n)| n.is_none())
-            .map(|(t, _)| NewTopic::new(t, partitions, TopicReplication::Fixed(replication)))
-            .collect();
-        if !missing.is_empty() {
-            let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-            let results = futures_executor::block_on(admin.create_topics(missing.iter(), &opts))
-                .map_err(|e| EngineError::kafka("creating topics", e))?;
-            for r in results {
-                match r {
-                    Ok(t) => tracing::info!("created topic {t} with {partitions} partitions"),
-                    Err((t, RDKafkaErrorCode::TopicAlreadyExists)) => tracing::debug!("topic {t} already exists"),
-                    Err((t, code)) => {
-                        return Err(EngineError::Config(format!(
-                            "creating topic {t} on {} failed: {code}",
-                            self.brokers
-                        )))
-                    }
-                }
-            }
-        }
-        // Metadata may lag creation by a moment.
-        for _ in 0..50 {
-            let counts = self.partition_counts(topics)?;
-            if counts.iter().all(Option::is_some) {
-                return Ok(counts.into_iter().map(|c| c.unwrap_or(0)).collect());
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Err(EngineError::Config(format!("topics {topics:?} did not appear in {}'s metadata", self.brokers)))
-    }
-
-    /// Reads every message of `topic`, from the start of each partition up to its end, handing each to `f`.
-    ///
-    /// The end is the partition's high watermark as the fetch responses report it `settle` after the start, and it
-    /// stays there: messages written meanwhile by others — the other instances of a job writing the same topic —
-    /// are not chased. (Chasing them kept a restarting join stage reading back the internal topic for as long as
-    /// another instance was writing it.)
-    pub fn read_to_end(
-        &self,
-        topic: &str,
-        settle: Duration,
-        f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
-    ) -> Result<u64, EngineError> {
-        let Some(partitions) = self.partition_counts(&[topic])?[0] else { return Ok(0) };
-        self.read_from_start(topic, (0..partitions).map(|p| (p, None)).collect(), settle, f)
-    }
-
-    /// Reads the messages of `topic` before the given offsets (partition → end, exclusive), from the start of each
-    /// partition, handing each to `f`.
-    pub fn read_partitions_until(
-        &self,
-        topic: &str,
-        ends: &std::collections::HashMap<i32, i64>,
-        f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
-    ) -> Result<u64, EngineError> {
-        if ends.is_empty() {
-            return Ok(0);
-        }
-        let wanted = ends.iter().map(|(&p, &end)| (p, Some(end))).collect();
-        self.read_from_start(topic, wanted, Duration::ZERO, f)
-    }
-
-    /// Reads `(partition, end)` of `topic` from offset 0; an end of `None` is the high watermark (see
-    /// [`KafkaSettings::read_to_end`]).
-    fn read_from_start(
-        &self,
-        topic: &str,
-        wanted: Vec<(i32, Option<i64>)>,
-        settle: Duration,
-        mut f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
-    ) -> Result<u64, EngineError> {
-        use rdkafka::message::Message;
-        use rdkafka::{Offset, TopicPartitionList};
-        let consumer: BaseConsumer = self
-            .client_config(&[("group.id", "fraudstream-reader"), ("enable.auto.commit", "false")])
-            .create()
-            .map_err(|e| EngineError::kafka("creating a reader", e))?;
-        let mut tpl = TopicPartitionList::new();
-        for &(p, _) in &wanted {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)
-                .map_err(|e| EngineError::kafka(format!("assigning {topic}[{p}]"), e))?;
-        }
-        consumer.assign(&tpl).map_err(|e| EngineError::kafka(format!("assigning {topic}"), e))?;
-        let c_topic = c_topic(topic)?;
-        // Next offset to read, and the end, per wanted partition.
-        let mut next: std::collections::HashMap<i32, (i64, Option<i64>)> =
-            wanted.iter().map(|&(p, end)| (p, (0, end))).collect();
-        // Only ends given by the caller may turn out to lie beyond a partition's end; one taken from the broker's
-        // high watermark is there, and a stall before it is an error, not the end.
-        let ends_given = wanted.iter().all(|(_, end)| end.is_some());
-        let mut read = 0u64;
-        let started = std::time::Instant::now();
-        let mut last_message = started;
-        let deadline = started + Duration::from_secs(300);
-        loop {
-            if std::time::Instant::now() > deadline {
-                return Err(EngineError::Config(format!("reading {topic} to its end took more than 300 s")));
-            }
-            match consumer.poll(Duration::from_millis(100)) {
-                Some(msg) => {
-                    let msg = msg.map_err(|e| EngineError::kafka(format!("reading {topic}"), e))?;
-                    let Some((position, end)) = next.get_mut(&msg.partition()) else { continue };
-                    *position = (*position).max(msg.offset() + 1);
-                    if end.is_none_or(|end| msg.offset() < end) {
-                        f(&msg)?;
-                        read += 1;
-                    }
-                    last_message = std::time::Instant::now();
-                }
-                None if ends_given && last_message.elapsed() >= Duration::from_secs(10) => {
-                    // The partition ends before the offset asked for (recreated or truncated since).
-                    tracing::warn!("{topic}: nothing more arrived for 10 s before the offsets asked for; read {read}");
-                    return Ok(read);
-                }
-                None if last_message.elapsed() >= settle => {}
-                None => continue,
-            }
-            let settled = started.elapsed() >= settle;
-            let mut at_end = true;
-            for (&p, (position, end)) in next.iter_mut() {
-                if end.is_none() && settled {
-                    // The end as the fetch responses report it (see `fetched_high_watermark`), from now on fixed.
-                    *end = fetched_high_watermark(&consumer, &c_topic, p);
-                }
-                at_end &= end.is_some_and(|end| *position >= end);
-            }
-            if at_end {
-                return Ok(read);
-            }
-        }
-    }
-
-    /// Partition count of each topic, `None` for a topic that does not exist.
-    pub fn partition_counts(&self, topics: &[&str]) -> Result<Vec<Option<i32>>, EngineError> {
-        let consumer: BaseConsumer =
-            self.client_config(&[]).create().map_err(|e| EngineError::kafka("creating a metadata client", e))?;
-        let mut out = Vec::with_capacity(topics.len());
-        for topic in topics {
-            let md = consumer
-                .fetch_metadata(Some(topic), Duration::from_secs(15))
-                .map_err(|e| EngineError::kafka(format!("fetching metadata of {topic} from {}", self.brokers), e))?;
-            let count = md
-                .topics()
-                .iter()
-                .find(|t| t.name() == *topic && t.error().is_none())
-                .map(|t| t.partitions().len() as i32)
-                .filter(|&n| n > 0);
-            out.push(count);
-        }
-        Ok(out)
+impl EngineError {
+    /// A Kafka client error, with what was being done.
+    pub(crate) fn kafka(context: impl Into<String>, source: rdkafka::error::KafkaError) -> EngineError {
+        EngineError::Kafka { context: context.into(), source: Box::new(source) }
     }
 }
 
 /// A topic name for librdkafka's C API.
 pub(crate) fn c_topic(topic: &str) -> Result<std::ffi::CString, EngineError> {
     std::ffi::CString::new(topic).map_err(|_| EngineError::Config(format!("topic name {topic:?} contains a NUL byte")))
-}
-
-/// The partition's high watermark as the last fetch response reported it (`None` before any).
-///
-/// Not the ListOffsets answer (`fetch_watermarks`): tansu 0.6.0 answers "latest" with the most recently written
-/// batch, which after concurrent writes can lie below the true end; its fetch responses carry the true end.
-pub(crate) fn fetched_high_watermark<C: rdkafka::consumer::ConsumerContext>(
-    consumer: &BaseConsumer<C>,
-    topic: &std::ffi::CStr,
-    partition: i32,
-) -> Option<i64> {
-    let (mut low, mut high) = (-1i64, -1i64);
-    // SAFETY: the client pointer is valid for the consumer's lifetime, the topic is a NUL-terminated string that
-    // outlives the call, and librdkafka only writes the two offsets (it reads its cached fetch state, no I/O).
-    let err = unsafe {
-        rdkafka::bindings::rd_kafka_get_watermark_offsets(
-            consumer.client().native_ptr(),
-            topic.as_ptr(),
-            partition,
-            &mut low,
-            &mut high,
-        )
-    };
-    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
 }
 
 #[cfg(test)]

@@ -20,9 +20,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use crate::join::Joined;
-use crate::repartition::Progress;
-use crate::source::Origin;
+use super::repartition::Progress;
+use crate::flow::Joined;
+use crate::flow::Origin;
 
 /// How long a join stage may stay silent before the scoring stage stops waiting for it. Live, each writes progress
 /// every 200 ms, so this is many missed reports; a restarted stage writes under a new identity.

@@ -20,13 +20,14 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 
 use crate::error::EngineError;
+use crate::flow::{DeadLetter, SourceEvent};
 use crate::kafka::delivery::DeliveryTracker;
 pub use crate::kafka::delivery::ProduceProgress;
+use crate::kafka::partitioner::partition_for_key;
 use crate::kafka::KafkaSettings;
 use crate::pacing::{Pacer, Pacing};
-use crate::partitioner::partition_for_key;
 use crate::source::files::{FileSource, FileSourceConfig, FileSourceStats};
-use crate::source::{DeadLetter, Source, SourceEvent};
+use crate::source::Source;
 
 /// Everything `fraudstream produce` needs.
 #[derive(Debug, Clone)]
@@ -125,7 +126,7 @@ pub fn produce(config: &ProduceConfig, progress: Arc<ProduceProgress>) -> Result
                 dead_letters.push(d);
                 continue;
             }
-            SourceEvent::Idle => continue,
+            SourceEvent::Idle | SourceEvent::PartitionEnd(_) => continue,
             SourceEvent::End => break,
             SourceEvent::Joined(_) => return Err(EngineError::Config("CSV files do not hold joined records".into())),
         };

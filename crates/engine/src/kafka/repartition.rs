@@ -28,9 +28,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use fraudstream_data::avro::{decode_value, encode_value, value_schema};
 use fraudstream_data::{DataError, Identity, Table, Transaction};
 
-use crate::join::Joined;
-use crate::partitioner::murmur2;
-use crate::source::Origin;
+use crate::flow::Joined;
+use crate::flow::Origin;
+use crate::kafka::partitioner::murmur2;
 
 /// First byte of every internal-topic value, which says what follows; a reader refuses any other.
 /// A joined record without progress (written by earlier versions; still read).

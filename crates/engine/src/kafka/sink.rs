@@ -7,23 +7,22 @@
 //! waits until every message is acknowledged and fails if any was not, so offsets are only committed for durable
 //! output.
 
-use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fraudstream_data::avro::{encode_key, write_header, KEY_SCHEMA};
 use fraudstream_data::registry::{subject, SchemaRegistry};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 
-use super::{Scored, Sink};
+use super::delivery::{DeliveryTracker, ProduceProgress};
+use super::partitioner::partition_for_key;
+use super::produce::PRODUCER_DEFAULTS;
+use super::{KafkaSettings, Positions};
 use crate::error::EngineError;
-use crate::kafka::delivery::{DeliveryTracker, ProduceProgress};
-use crate::kafka::KafkaSettings;
-use crate::partitioner::partition_for_key;
-use crate::produce::PRODUCER_DEFAULTS;
-use crate::source::{DeadLetter, Origin};
+use crate::flow::{DeadLetter, Origin, Scored};
+use crate::sink::Sink;
 
 /// Avro schema of the `scores` and `alerts` values.
 pub const SCORE_SCHEMA: &str = r#"{"type":"record","name":"Score","namespace":"io.fraudstream.ieee","fields":[
@@ -73,15 +72,6 @@ pub struct KafkaSinkConfig {
     pub transactional_id: Option<String>,
 }
 
-/// The internal topic a join stage writes to, and the random identity its progress is reported under.
-struct JoinedTopic {
-    topic: String,
-    partitions: i32,
-    producer: u64,
-    /// When each partition was last written (a record or a marker): markers go only where nothing went lately.
-    last_write: Vec<Instant>,
-}
-
 /// The three output topics.
 pub struct KafkaSinks {
     producer: ThreadedProducer<DeliveryTracker>,
@@ -91,9 +81,6 @@ pub struct KafkaSinks {
     score_id: u32,
     schema: serde_avro_fast::Schema,
     partitions: [i32; 2],
-    /// The internal topic of joined records and its partition count (the join stage of the repartitioned
-    /// topology).
-    joined: Option<JoinedTopic>,
     key: Vec<u8>,
     value: Vec<u8>,
 }
@@ -134,26 +121,61 @@ impl KafkaSinks {
             schema,
             partitions: [counts[0], counts[1]],
             config,
-            joined: None,
             key: Vec::with_capacity(16),
             value: Vec::with_capacity(128),
         })
     }
 
-    /// Also writes joined records to the internal topic `topic` (created with `partitions` partitions if missing),
-    /// for the scoring stage; the read-back after a restart then covers that topic.
-    pub fn with_joined_topic(mut self, topic: &str, partitions: i32) -> Result<KafkaSinks, EngineError> {
-        let counts = self.config.kafka.ensure_topics(&[topic], partitions, self.config.replication)?;
-        // A new identity for every run of a join stage: a restarted one must not inherit the progress its killed
-        // predecessor reported.
-        let producer = std::collections::hash_map::RandomState::new().hash_one((std::process::id(), Instant::now()));
-        let last_write = vec![Instant::now(); counts[0].max(0) as usize];
-        self.joined = Some(JoinedTopic { topic: topic.to_string(), partitions: counts[0], producer, last_write });
-        Ok(self)
+    pub(super) fn send(&self, record: BaseRecord<'_, [u8], [u8]>) -> Result<(), EngineError> {
+        send(&self.producer, record)
     }
 
-    fn send(&self, record: BaseRecord<'_, [u8], [u8]>) -> Result<(), EngineError> {
-        send(&self.producer, record)
+    pub(super) fn config(&self) -> &KafkaSinkConfig {
+        &self.config
+    }
+
+    pub(super) fn registry(&self) -> &SchemaRegistry {
+        &self.registry
+    }
+
+    /// Whether the output is written in Kafka transactions (exactly-once mode).
+    pub(super) fn transactional(&self) -> bool {
+        self.config.transactional_id.is_some()
+    }
+
+    /// Commits everything written since the last call together with the input `positions`, as one Kafka
+    /// transaction, and begins the next one; `false` when this output is not transactional (the caller then
+    /// flushes and commits the input itself).
+    pub(super) fn commit_transaction(
+        &mut self,
+        positions: &Positions,
+        group: &rdkafka::consumer::ConsumerGroupMetadata,
+    ) -> Result<bool, EngineError> {
+        if self.config.transactional_id.is_none() {
+            return Ok(false);
+        }
+        let mut offsets = rdkafka::TopicPartitionList::new();
+        for ((topic, partition), offset) in positions {
+            offsets
+                .add_partition_offset(topic, *partition, rdkafka::Offset::Offset(*offset))
+                .map_err(|e| EngineError::kafka("building the offsets to commit", e))?;
+        }
+        let timeout = self.config.flush_timeout;
+        let committed = (|| {
+            if offsets.count() > 0 {
+                self.producer.send_offsets_to_transaction(&offsets, group, timeout)?;
+            }
+            self.producer.commit_transaction(timeout)
+        })();
+        if let Err(e) = committed {
+            // Abort so nothing of this attempt becomes visible; the input is re-read from the last commit.
+            if let Err(abort) = self.producer.abort_transaction(timeout) {
+                tracing::error!("aborting the failed transaction failed too: {abort}");
+            }
+            return Err(EngineError::kafka("committing the output transaction", e));
+        }
+        self.producer.begin_transaction().map_err(|e| EngineError::kafka("beginning a transaction", e))?;
+        Ok(true)
     }
 }
 
@@ -229,44 +251,6 @@ impl Sink for KafkaSinks {
         self.send(rec)
     }
 
-    fn write_joined(&mut self, joined: &crate::join::Joined, frontier_ms: i64) -> Result<(), EngineError> {
-        use crate::repartition::{encode_joined, key_of, partition_for, Progress};
-        let Some(JoinedTopic { topic, partitions, producer, last_write }) = &mut self.joined else {
-            return Err(EngineError::Config("no internal topic configured for joined records".into()));
-        };
-        let tx = &joined.transaction;
-        self.value.clear();
-        encode_joined(joined, &Progress::now(*producer, frontier_ms), &mut self.value)?;
-        let key = key_of(tx.id());
-        let partition = partition_for(tx, *partitions);
-        if let Some(at) = last_write.get_mut(partition as usize) {
-            *at = Instant::now();
-        }
-        let rec = BaseRecord::to(topic.as_str())
-            .key(&key[..])
-            .payload(&self.value[..])
-            .partition(partition)
-            .timestamp(tx.event_time().millis());
-        send(&self.producer, rec)
-    }
-
-    fn write_progress(&mut self, frontier_ms: i64, quiet_for: Duration) -> Result<(), EngineError> {
-        use crate::repartition::{encode_marker, Progress, MARKER_KEY};
-        let Some(JoinedTopic { topic, producer, last_write, .. }) = &mut self.joined else { return Ok(()) };
-        self.value.clear();
-        encode_marker(&Progress::now(*producer, frontier_ms), &mut self.value);
-        let now = Instant::now();
-        for (partition, at) in last_write.iter_mut().enumerate() {
-            if quiet_for.is_zero() || now.duration_since(*at) >= quiet_for {
-                *at = now;
-                let rec =
-                    BaseRecord::to(topic.as_str()).key(MARKER_KEY).payload(&self.value[..]).partition(partition as i32);
-                send(&self.producer, rec)?;
-            }
-        }
-        Ok(())
-    }
-
     fn flush(&mut self) -> Result<(), EngineError> {
         let flushed = self.producer.flush(self.config.flush_timeout);
         let p = self.producer.context().progress();
@@ -286,79 +270,6 @@ impl Sink for KafkaSinks {
         }
         Ok(())
     }
-
-    fn commit_in_transaction(
-        &mut self,
-        positions: &crate::source::Positions,
-        group: &rdkafka::consumer::ConsumerGroupMetadata,
-    ) -> Result<bool, EngineError> {
-        if self.config.transactional_id.is_none() {
-            return Ok(false);
-        }
-        let mut offsets = rdkafka::TopicPartitionList::new();
-        for ((topic, partition), offset) in positions {
-            offsets
-                .add_partition_offset(topic, *partition, rdkafka::Offset::Offset(*offset))
-                .map_err(|e| EngineError::kafka("building the offsets to commit", e))?;
-        }
-        let timeout = self.config.flush_timeout;
-        let committed = (|| {
-            if offsets.count() > 0 {
-                self.producer.send_offsets_to_transaction(&offsets, group, timeout)?;
-            }
-            self.producer.commit_transaction(timeout)
-        })();
-        if let Err(e) = committed {
-            // Abort so nothing of this attempt becomes visible; the input is re-read from the last commit.
-            if let Err(abort) = self.producer.abort_transaction(timeout) {
-                tracing::error!("aborting the failed transaction failed too: {abort}");
-            }
-            return Err(EngineError::kafka("committing the output transaction", e));
-        }
-        self.producer.begin_transaction().map_err(|e| EngineError::kafka("beginning a transaction", e))?;
-        Ok(true)
-    }
-
-    /// With transactions, output of a failed attempt is aborted and never visible to read_committed readers, so
-    /// there is nothing to read back (and our own open transaction would hold the read below the topic's end).
-    fn already_written(&mut self) -> Result<Option<super::Written>, EngineError> {
-        if self.config.transactional_id.is_some() {
-            return Ok(None);
-        }
-        if let Some(JoinedTopic { topic, .. }) = &self.joined {
-            let mut ids = std::collections::HashMap::new();
-            self.config.kafka.read_to_end(topic, Duration::from_millis(500), |msg| {
-                ids.extend(msg.key().and_then(crate::repartition::transaction_id_of_key).map(|id| (id, None)));
-                Ok(())
-            })?;
-            return Ok(Some(super::Written { scored: ids, alerted: Default::default() }));
-        }
-        let (kafka, registry) = (&self.config.kafka, &self.registry);
-        Ok(Some(super::Written {
-            scored: scored_transaction_ids(kafka, registry, &self.config.scores_topic)?,
-            // Alerts carry the same records as their scores.
-            alerted: scored_transaction_ids(kafka, registry, &self.config.alerts_topic)?,
-        }))
-    }
-}
-
-/// The TransactionIDs already in a `scores` (or `alerts`) topic with their scores, read from the start of every
-/// partition to its end.
-///
-/// This is what lets a restarted job write each transaction's score once although it re-reads input it had
-/// processed but not yet committed.
-pub fn scored_transaction_ids(
-    kafka: &KafkaSettings,
-    registry: &SchemaRegistry,
-    topic: &str,
-) -> Result<std::collections::HashMap<i64, Option<f64>>, EngineError> {
-    let mut ids = std::collections::HashMap::new();
-    kafka.read_to_end(topic, Duration::from_millis(500), |msg| {
-        let record = decode_score(registry, msg.payload().unwrap_or_default())?;
-        ids.entry(record.transaction_id).or_insert(record.score);
-        Ok(())
-    })?;
-    Ok(ids)
 }
 
 /// Decodes one Confluent-framed `scores` value.

@@ -15,7 +15,7 @@ use fraudstream_features::InputMapping;
 use fraudstream_model::{InputBatch, Model};
 
 use crate::error::EngineError;
-use crate::join::Joined;
+use crate::flow::Joined;
 
 /// The scores of one micro-batch, row for row.
 #[derive(Debug, Default, Clone)]

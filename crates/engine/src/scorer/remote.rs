@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use super::{BatchScores, BreakerConfig, CircuitBreaker, Scorer};
 use crate::error::EngineError;
-use crate::join::Joined;
+use crate::flow::Joined;
 
 /// Which request format the endpoint speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

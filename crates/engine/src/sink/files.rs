@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use fraudstream_data::Table;
 use serde_json::json;
 
-use super::{Scored, Sink};
+use super::Sink;
 use crate::error::EngineError;
-use crate::source::DeadLetter;
+use crate::flow::{DeadLetter, Scored};
 
 /// Transaction columns an alert carries besides the score (they must be read even when the model does not use them).
 pub const ALERT_COLUMNS: [&str; 5] = ["TransactionAmt", "ProductCD", "card4", "card6", "P_emaildomain"];

@@ -9,6 +9,10 @@
 //! offset in `[-J, +J]`, to exercise join windows; records are then released in shifted-time order through a small
 //! reorder buffer holding `J` of event time. Identities whose transaction never appears are emitted at the end as
 //! dead letters; malformed rows are emitted as dead letters where they occur.
+//!
+//! The end of the identity file is announced ([`SourceEvent::PartitionEnd`]) as soon as it is read: a finished file
+//! is finished input, so it stops holding the watermark back at once rather than after the idle timeout (which kept
+//! every transaction of a run with an empty identity file in the join).
 
 use std::collections::{BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
@@ -19,8 +23,9 @@ use fraudstream_data::csv_table::{write_row, FileTableReader, TableReader};
 use fraudstream_data::{BadRow, EventTime, Identity, Record, Row, Table, Transaction};
 
 use super::recycle::{self, Recycler, RowPool};
-use super::{DeadLetter, Origin, Source, SourceEvent};
+use super::Source;
 use crate::error::EngineError;
+use crate::flow::{DeadLetter, InputPartition, Origin, SourceEvent};
 
 /// What to read and how.
 #[derive(Debug, Clone)]
@@ -96,6 +101,8 @@ struct IdentityLookahead {
     pending: HashMap<i64, Vec<(Row, u64)>>,
     last_id: i64,
     exhausted: bool,
+    /// The end of the file has been announced to the job.
+    end_announced: bool,
     indexed_all: bool,
 }
 
@@ -170,6 +177,7 @@ impl FileSource {
                 pending: HashMap::new(),
                 last_id: i64::MIN,
                 exhausted: false,
+                end_announced: false,
                 indexed_all: false,
             }),
         };
@@ -205,7 +213,7 @@ impl FileSource {
         if self.jitter_ms == 0 {
             return 0;
         }
-        let r = splitmix64(self.seed ^ (id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let r = fraudstream_data::rng::splitmix64(self.seed ^ (id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         (r % (2 * self.jitter_ms as u64 + 1)) as i64 - self.jitter_ms
     }
 
@@ -279,8 +287,24 @@ impl FileSource {
     }
 }
 
+impl FileSource {
+    /// The way to hand finished rows back for reuse (see [`recycle`]). There is one: the first call takes it.
+    pub fn recycler(&mut self) -> Option<Recycler> {
+        self.recycler.take()
+    }
+
+    /// The identity file's end, once, as soon as every row of it has been read (the rows still in the reorder
+    /// buffer are older than anything the transactions file brings next, so none is behind the watermark it lets
+    /// through).
+    fn identities_ended(&mut self) -> Option<SourceEvent> {
+        let ids = self.identities.as_mut().filter(|ids| ids.exhausted && !ids.end_announced && self.heap.is_empty())?;
+        ids.end_announced = true;
+        Some(SourceEvent::PartitionEnd((Table::Identity, 0)))
+    }
+}
+
 impl Source for FileSource {
-    fn partitions(&self) -> Vec<(Table, i32)> {
+    fn partitions(&self) -> Vec<InputPartition> {
         let mut p = vec![(Table::Transaction, 0)];
         if self.identities.is_some() {
             p.push((Table::Identity, 0));
@@ -288,14 +312,13 @@ impl Source for FileSource {
         p
     }
 
-    fn recycler(&mut self) -> Option<Recycler> {
-        self.recycler.take()
-    }
-
     fn poll(&mut self, _timeout: Duration) -> Result<SourceEvent, EngineError> {
         loop {
             if let Some(d) = self.dead.pop_front() {
                 return Ok(SourceEvent::DeadLetter(d));
+            }
+            if let Some(end) = self.identities_ended() {
+                return Ok(end);
             }
             // Release what no later input can precede: anything at least J older than the newest transaction.
             if let Some(top) = self.heap.peek() {
@@ -314,12 +337,4 @@ impl Source for FileSource {
             }
         }
     }
-}
-
-/// SplitMix64: a tiny, well-mixed hash used for deterministic per-record jitter.
-fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }

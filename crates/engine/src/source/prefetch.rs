@@ -8,9 +8,9 @@ use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::recycle::Recycler;
-use super::{Source, SourceEvent};
+use super::Source;
 use crate::error::EngineError;
+use crate::flow::{InputPartition, SourceEvent};
 
 /// Events per hand-over (amortises the channel cost).
 const BATCH: usize = 256;
@@ -22,9 +22,7 @@ pub struct Prefetch {
     rx: Receiver<Result<Vec<SourceEvent>, EngineError>>,
     current: std::vec::IntoIter<SourceEvent>,
     ended: bool,
-    partitions: Vec<(fraudstream_data::Table, i32)>,
-    /// The wrapped source's row hand-back, taken before the source moved to the reader thread.
-    recycler: Option<Recycler>,
+    partitions: Vec<InputPartition>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -32,7 +30,6 @@ impl Prefetch {
     /// Starts reading `source` ahead; `idle_poll` is how long the reader waits on an unbounded source per poll.
     pub fn start<S: Source + 'static>(mut source: S, idle_poll: Duration) -> Prefetch {
         let partitions = source.partitions();
-        let recycler = source.recycler();
         let (tx, rx) = sync_channel(DEPTH);
         let thread = std::thread::Builder::new()
             .name("fraudstream-source".into())
@@ -74,17 +71,13 @@ impl Prefetch {
                 }
             })
             .ok();
-        Prefetch { rx, current: Vec::new().into_iter(), ended: false, partitions, recycler, thread }
+        Prefetch { rx, current: Vec::new().into_iter(), ended: false, partitions, thread }
     }
 }
 
 impl Source for Prefetch {
-    fn partitions(&self) -> Vec<(fraudstream_data::Table, i32)> {
+    fn partitions(&self) -> Vec<InputPartition> {
         self.partitions.clone()
-    }
-
-    fn recycler(&mut self) -> Option<Recycler> {
-        self.recycler.take()
     }
 
     fn poll(&mut self, timeout: Duration) -> Result<SourceEvent, EngineError> {
@@ -134,14 +127,18 @@ mod tests {
     }
 
     impl Source for Counting {
+        fn partitions(&self) -> Vec<InputPartition> {
+            Vec::new()
+        }
+
         fn poll(&mut self, _: Duration) -> Result<SourceEvent, EngineError> {
             if self.left == 0 {
                 return if self.fail_at_end { Err(EngineError::Config("boom".into())) } else { Ok(SourceEvent::End) };
             }
             self.left -= 1;
-            Ok(SourceEvent::DeadLetter(crate::source::DeadLetter {
+            Ok(SourceEvent::DeadLetter(crate::flow::DeadLetter {
                 reason: self.left.to_string(),
-                origin: crate::source::Origin::Kafka { topic: "t".into(), partition: 0, offset: self.left as i64 },
+                origin: crate::flow::Origin::Kafka { topic: "t".into(), partition: 0, offset: self.left as i64 },
                 payload: Vec::new(),
             }))
         }

@@ -11,7 +11,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use fraudstream_data::{Row, Table};
 
-use crate::join::Joined;
+use crate::flow::Joined;
 
 /// Rows per hand-back.
 const BATCH: usize = 256;
@@ -101,7 +101,7 @@ mod tests {
             transaction: Transaction { row },
             identity: with_identity
                 .then(|| Identity { row: Row::empty(Table::Identity.catalog()), event_time: EventTime(0) }),
-            origin: crate::source::Origin::Kafka { topic: "t".into(), partition: 0, offset: 0 },
+            origin: crate::flow::Origin::Kafka { topic: "t".into(), partition: 0, offset: 0 },
             arrived: Instant::now(),
             join_wait: Duration::ZERO,
             client: Box::new([]),

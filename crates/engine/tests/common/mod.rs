@@ -8,15 +8,17 @@ use std::time::{Duration, Instant};
 
 use fraudstream_data::registry::SchemaRegistry;
 use fraudstream_data::Record;
+use fraudstream_engine::flow::{Origin, SourceEvent};
+use fraudstream_engine::job::JobConfig;
 use fraudstream_engine::join::JoinConfig;
+use fraudstream_engine::kafka::produce::{produce, ProduceConfig, ProduceProgress, ProduceSummary};
+use fraudstream_engine::kafka::sink::KafkaSinkConfig;
+use fraudstream_engine::kafka::source::{KafkaSource, KafkaSourceConfig};
+use fraudstream_engine::kafka::topology::KafkaRunConfig;
 use fraudstream_engine::kafka::KafkaSettings;
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::produce::{produce, ProduceConfig, ProduceProgress, ProduceSummary};
-use fraudstream_engine::run::{JobConfig, KafkaRunConfig};
-use fraudstream_engine::sink::kafka::KafkaSinkConfig;
 use fraudstream_engine::source::files::FileSourceConfig;
-use fraudstream_engine::source::kafka::{KafkaSource, KafkaSourceConfig};
-use fraudstream_engine::source::{Origin, Source, SourceEvent};
+use fraudstream_engine::source::Source;
 use fraudstream_testkit::broker::{require_broker, unique_topic};
 use fraudstream_testkit::FakeSchemaRegistry;
 
@@ -85,7 +87,7 @@ pub fn consume(run: &Run, expected: usize) -> Vec<(Record, Origin)> {
             SourceEvent::Record { record, origin } => out.push((record, origin)),
             SourceEvent::DeadLetter(d) => panic!("unexpected dead letter: {d:?}"),
             SourceEvent::Joined(j) => panic!("the input topics hold no joined records: {j:?}"),
-            SourceEvent::Idle | SourceEvent::End => {}
+            SourceEvent::Idle | SourceEvent::End | SourceEvent::PartitionEnd(_) => {}
         }
     }
     out

@@ -1,0 +1,232 @@
+//! Running one stage on Kafka: the consumer loop around a [`Job`].
+//!
+//! Each turn polls the source; recovers first when partitions were assigned (`recovery`); moves the event through
+//! the job; lets processing time tick; lets a join stage report its progress; checkpoints every commit interval
+//! (`checkpoint`). A stage ends when it is stopped (Ctrl-C), when its input has been idle for `stop_after_idle`
+//! (bounded runs over a stream), or when the other stage of the topology failed.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::ConsumerGroupMetadata;
+
+use super::forward::Forward;
+use super::sink::KafkaSinks;
+use super::source::{InputTopics, JoinedTopic, KafkaSource};
+use super::{checkpoint, recovery, Positions};
+use crate::error::EngineError;
+use crate::features::FeatureStep;
+use crate::flow::{Joined, SourceEvent};
+use crate::job::{Downstream, Job, ScoringStage};
+use crate::observe::RunSummary;
+use crate::source::Source;
+
+/// What the driver needs of a Kafka source beyond [`Source`].
+pub(super) trait KafkaInput: Source {
+    /// True once after partitions were assigned (see [`KafkaSource::take_reassigned`]).
+    fn take_reassigned(&mut self) -> bool;
+    /// The consumer group's identity, for committing offsets inside an output transaction.
+    fn group_metadata(&self) -> Option<ConsumerGroupMetadata>;
+    /// Whether records are held that later polls will deliver.
+    fn holds_records(&self) -> bool;
+    /// Commits `positions`.
+    fn commit(&mut self, positions: &Positions) -> Result<(), EngineError>;
+    /// Lowers `positions` below records read but not handed out in offset order.
+    fn limit_positions(&self, _positions: &mut Positions) {}
+    /// Hands every record before the committed offsets to `f` (how client state is rebuilt); sources without such
+    /// a history hand over nothing.
+    fn history(&mut self, _f: &mut dyn FnMut(Joined)) -> Result<u64, EngineError> {
+        Ok(0)
+    }
+}
+
+/// What the driver needs of a stage's downstream beyond [`Downstream`].
+pub(super) trait KafkaStage: Downstream {
+    /// The output topics' producer (checkpoints commit through it).
+    fn sinks(&mut self) -> &mut KafkaSinks;
+    /// Reads back what the output already holds, so it is not written again.
+    fn read_back(&mut self) -> Result<(), EngineError>;
+    /// The client-feature state, rebuilt after an assignment (scoring stages of models with client features).
+    fn features(&mut self) -> Option<&mut FeatureStep> {
+        None
+    }
+    /// After each input event (see [`Forward::report_progress`]); only a join stage reports.
+    fn report_progress(
+        &mut self,
+        _now: Instant,
+        _input_idle: bool,
+        _waiting: bool,
+        _frontier: &dyn Fn() -> i64,
+        _done: bool,
+    ) -> Result<(), EngineError> {
+        Ok(())
+    }
+}
+
+/// What one stage of the repartitioned topology knows of the other.
+#[derive(Debug, Default)]
+pub(super) struct Peer {
+    /// The other stage has ended. The scoring stage's idle stop waits for this: until the join stage ends, idle
+    /// input only means it has not forwarded anything lately.
+    pub done: AtomicBool,
+    /// The other stage failed: stop too.
+    pub failed: AtomicBool,
+}
+
+/// How a stage ends and checkpoints.
+pub(super) struct Control<'a> {
+    /// Set from outside (Ctrl-C) to stop after a final flush and commit.
+    pub stop: &'a AtomicBool,
+    /// Stop once no input has arrived for this long after the first record or partition assignment.
+    pub stop_after_idle: Option<Duration>,
+    /// How often to flush the sinks and commit input positions.
+    pub commit_interval: Duration,
+    /// The other stage of the repartitioned topology, when this run is one of them.
+    pub peer: Option<&'a Peer>,
+}
+
+/// Runs `job` over `source` until it is stopped, idle or its peer failed (see the module docs).
+pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
+    source: &mut S,
+    mut job: Job<'_, D>,
+    control: Control<'_>,
+) -> Result<RunSummary, EngineError> {
+    job.register(source.partitions(), Instant::now());
+    let mut positions = Positions::new();
+    // Idleness counts from the first record or partition assignment, so waiting to join a consumer group is not
+    // mistaken for idle input.
+    let mut last_input: Option<Instant> = None;
+    let mut last_commit = Instant::now();
+    let mut peer_was_done = control.peer.is_none();
+    loop {
+        let event = source.poll(Duration::from_millis(50))?;
+        if source.take_reassigned() {
+            // New partitions, before anything of them is processed: another instance (or a killed predecessor)
+            // may have handled some of their records.
+            recovery::recover(source, &mut job)?;
+            // Every record past the committed offsets is delivered again: start the join and the positions over,
+            // or re-read transactions would be emitted twice.
+            let now = Instant::now();
+            job.restart(now);
+            positions.clear();
+            // Idleness also counts from an assignment, but only from the end of the recovery: reading back a
+            // large output is not idle input.
+            last_input = Some(now);
+        }
+        let now = Instant::now();
+        let input_idle = matches!(event, SourceEvent::Idle);
+        if matches!(event, SourceEvent::Record { .. } | SourceEvent::Joined(_)) {
+            last_input = Some(now);
+        }
+        checkpoint::advance(&mut positions, &event);
+        let end = matches!(event, SourceEvent::End);
+        job.process(event)?;
+        let peer_done = control.peer.is_none_or(|p| p.done.load(Ordering::Relaxed));
+        if peer_done && !peer_was_done {
+            // The join stage's last records may still be on their way: idleness counts from its end.
+            peer_was_done = true;
+            last_input = Some(now);
+        }
+        let idle_stop = peer_done
+            && !source.holds_records()
+            && control.stop_after_idle.is_some_and(|d| last_input.is_some_and(|last| now.duration_since(last) >= d));
+        let peer_failed = control.peer.is_some_and(|p| p.failed.load(Ordering::Relaxed));
+        let interrupted = !end && !idle_stop && (control.stop.load(Ordering::Relaxed) || peer_failed);
+        let done = end || idle_stop || interrupted;
+        if done && !interrupted {
+            // The end of a bounded run: transactions still waiting for an identity are emitted. An interrupted
+            // run leaves them: the checkpoint commits no further than the oldest of them, so the next run reads
+            // them again and can still join them.
+            job.finish(now)?;
+        } else {
+            job.tick(now)?;
+        }
+        let waiting = job.waiting();
+        {
+            let (stage, frontier) = job.downstream_and_frontier(now);
+            stage.report_progress(now, input_idle, waiting, &frontier, done)?;
+        }
+        if done || now.duration_since(last_commit) >= control.commit_interval {
+            checkpoint::checkpoint(source, &mut job, &positions)?;
+            last_commit = now;
+        }
+        job.report(now, done);
+        if done {
+            return Ok(job.summary());
+        }
+    }
+}
+
+impl KafkaInput for KafkaSource<InputTopics> {
+    fn take_reassigned(&mut self) -> bool {
+        KafkaSource::take_reassigned(self)
+    }
+    fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        KafkaSource::group_metadata(self)
+    }
+    fn holds_records(&self) -> bool {
+        KafkaSource::holds_records(self)
+    }
+    fn commit(&mut self, positions: &Positions) -> Result<(), EngineError> {
+        KafkaSource::commit(self, positions)
+    }
+}
+
+impl KafkaInput for KafkaSource<JoinedTopic> {
+    fn take_reassigned(&mut self) -> bool {
+        KafkaSource::take_reassigned(self)
+    }
+    fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        KafkaSource::group_metadata(self)
+    }
+    fn holds_records(&self) -> bool {
+        KafkaSource::holds_records(self)
+    }
+    fn commit(&mut self, positions: &Positions) -> Result<(), EngineError> {
+        KafkaSource::commit(self, positions)
+    }
+    fn limit_positions(&self, positions: &mut Positions) {
+        KafkaSource::limit_positions(self, positions)
+    }
+    fn history(&mut self, f: &mut dyn FnMut(Joined)) -> Result<u64, EngineError> {
+        KafkaSource::history(self, f)
+    }
+}
+
+impl KafkaStage for ScoringStage<'_, '_, '_, KafkaSinks> {
+    fn sinks(&mut self) -> &mut KafkaSinks {
+        self.sink()
+    }
+
+    fn read_back(&mut self) -> Result<(), EngineError> {
+        if let Some(written) = recovery::read_back_scores(self.sink())? {
+            self.note_written(written);
+        }
+        Ok(())
+    }
+
+    fn features(&mut self) -> Option<&mut FeatureStep> {
+        ScoringStage::features(self)
+    }
+}
+
+impl KafkaStage for Forward<'_> {
+    fn sinks(&mut self) -> &mut KafkaSinks {
+        Forward::sinks(self)
+    }
+
+    fn read_back(&mut self) -> Result<(), EngineError> {
+        Forward::read_back(self)
+    }
+
+    fn report_progress(
+        &mut self,
+        now: Instant,
+        input_idle: bool,
+        waiting: bool,
+        frontier: &dyn Fn() -> i64,
+        done: bool,
+    ) -> Result<(), EngineError> {
+        Forward::report_progress(self, now, input_idle, waiting, frontier, done)
+    }
+}

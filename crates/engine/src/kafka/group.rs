@@ -1,0 +1,395 @@
+//! Consumer-group membership: the consumer both Kafka sources read through, how partitions are given to it
+//! (group rebalances or a static assignment), where each assigned partition resumes, and committing offsets.
+//!
+//! Offsets are never auto-committed: the job commits what it has fully processed (see `checkpoint`), which is
+//! what makes at-least-once and, with idempotent output, exactly-once possible.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, ConsumerGroupMetadata, Rebalance};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::ClientContext;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::resume::{first_delivery, note_resume_points, seek_back, ResumePoints, ResumeStep};
+use super::{c_topic, KafkaSettings, Positions};
+use crate::error::EngineError;
+
+/// Which topics to read and as which group.
+#[derive(Debug, Clone)]
+pub struct KafkaSourceConfig {
+    pub kafka: KafkaSettings,
+    /// Consumer group: membership (with [`Assignment::Group`]) and where offsets are committed (always).
+    pub group: String,
+    pub transactions_topic: String,
+    pub identities_topic: String,
+    pub assignment: Assignment,
+}
+
+/// How input partitions are given to this instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Assignment {
+    /// Consumer-group membership: the group coordinator shares partitions among instances and rebalances.
+    #[default]
+    Group,
+    /// These partition numbers of both topics (co-partitioned by TransactionID), no group membership.
+    Static(Vec<i32>),
+    /// Every partition of both topics, no group membership.
+    All,
+}
+
+impl std::str::FromStr for Assignment {
+    type Err = String;
+
+    /// `group`, `all`, or a comma-separated list of partition numbers such as `0,1`.
+    fn from_str(s: &str) -> Result<Assignment, String> {
+        match s.trim() {
+            "group" => Ok(Assignment::Group),
+            "all" => Ok(Assignment::All),
+            list => list
+                .split(',')
+                .map(|p| {
+                    p.trim().parse::<i32>().ok().filter(|p| *p >= 0).ok_or_else(|| {
+                        format!("`{p}` is not a partition number (expected `group`, `all` or a list such as `0,1`)")
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Assignment::Static),
+        }
+    }
+}
+
+impl Assignment {
+    pub(super) fn includes(&self, partition: i32) -> bool {
+        match self {
+            Assignment::Group | Assignment::All => true,
+            Assignment::Static(list) => list.contains(&partition),
+        }
+    }
+}
+
+/// Notes partition assignments, so the job can recover what other instances already scored.
+pub(super) struct RebalanceContext {
+    reassigned: Arc<AtomicBool>,
+    resume: Arc<Mutex<ResumePoints>>,
+}
+
+impl ClientContext for RebalanceContext {
+    /// librdkafka's periodic statistics carry each assigned partition's lag (high watermark − position): exported
+    /// as `fraudstream_consumer_lag{topic, partition}`. Partitions not assigned here report −1 and are skipped.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                if *partition >= 0 && p.consumer_lag >= 0 {
+                    metrics::gauge!("fraudstream_consumer_lag", "topic" => topic.clone(), "partition" => partition.to_string())
+                        .set(p.consumer_lag as f64);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for RebalanceContext {
+    fn post_rebalance(&self, base: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            tracing::info!("assigned {} input partitions", tpl.count());
+            match base.committed_offsets((*tpl).clone(), Duration::from_secs(15)) {
+                Ok(committed) => {
+                    tracing::info!("resuming from the group's offsets: {}", describe_offsets(&committed));
+                    note_resume_points(&self.resume, &committed);
+                }
+                Err(e) => tracing::warn!("could not read the group's committed offsets: {e}"),
+            }
+            self.reassigned.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// What one poll of the consumer gave.
+pub(super) enum Polled<'c> {
+    /// A message to process, with its input index and topic.
+    Message(u8, Arc<str>, BorrowedMessage<'c>),
+    /// A message already processed (delivered again after a seek back).
+    Skipped,
+    /// Nothing within the timeout.
+    Nothing,
+}
+
+/// The consumer of one Kafka source, with what it needs to resume correctly after every assignment.
+pub(super) struct GroupConsumer {
+    consumer: BaseConsumer<RebalanceContext>,
+    reassigned: Arc<AtomicBool>,
+    resume: Arc<Mutex<ResumePoints>>,
+    /// The topics read, by input index (the position in the list given to [`GroupConsumer::connect`]).
+    topics: Vec<Arc<str>>,
+    /// The same names as C strings, for librdkafka's cached watermarks: looked up per record while the merge waits.
+    c_topics: Vec<CString>,
+    /// Next offset expected per (input index, partition).
+    delivered: HashMap<(u8, i32), i64>,
+    /// When pending resume points were last checked against the partitions' ends.
+    last_probe: Instant,
+}
+
+impl GroupConsumer {
+    /// Creates the consumer and subscribes to, or assigns, `topics`; returns their partition counts.
+    pub(super) fn connect(
+        config: &KafkaSourceConfig,
+        topics: &[&str],
+    ) -> Result<(GroupConsumer, Vec<Option<i32>>), EngineError> {
+        let reassigned = Arc::new(AtomicBool::new(false));
+        let resume = Arc::new(Mutex::new(ResumePoints::new()));
+        let consumer: BaseConsumer<RebalanceContext> = config
+            .kafka
+            .client_config(&[
+                ("group.id", config.group.as_str()),
+                ("enable.auto.commit", "false"),
+                ("auto.offset.reset", "earliest"),
+                ("enable.partition.eof", "false"),
+                // Per-partition consumer lag for the metrics (see `RebalanceContext::stats`).
+                ("statistics.interval.ms", "5000"),
+            ])
+            .create_with_context(RebalanceContext { reassigned: reassigned.clone(), resume: resume.clone() })
+            .map_err(|e| EngineError::kafka("creating a consumer", e))?;
+        let counts = config.kafka.partition_counts(topics)?;
+        if config.assignment == Assignment::Group {
+            consumer.subscribe(topics).map_err(|e| EngineError::kafka("subscribing to the input topics", e))?;
+        } else {
+            assign_statically(&consumer, &config.assignment, topics, &counts, &resume)?;
+            // Recover what the output already holds, as after a group assignment.
+            reassigned.store(true, Ordering::SeqCst);
+        }
+        let group = GroupConsumer {
+            consumer,
+            reassigned,
+            resume,
+            topics: topics.iter().map(|t| Arc::from(*t)).collect(),
+            c_topics: topics.iter().map(|t| c_topic(t)).collect::<Result<_, _>>()?,
+            delivered: HashMap::new(),
+            last_probe: Instant::now(),
+        };
+        Ok((group, counts))
+    }
+
+    /// The name of input `input`.
+    pub(super) fn topic(&self, input: u8) -> Arc<str> {
+        self.topics[usize::from(input)].clone()
+    }
+
+    /// Whether partitions were assigned since the last [`GroupConsumer::take_reassigned`]: nothing of them is
+    /// read until the job has acknowledged it (and recovered).
+    pub(super) fn reassigned(&self) -> bool {
+        self.reassigned.load(Ordering::SeqCst)
+    }
+
+    /// True once after new partitions were assigned. A new assignment restarts partitions from their committed
+    /// offsets, legitimately below what was delivered before.
+    pub(super) fn take_reassigned(&mut self) -> bool {
+        let reassigned = self.reassigned.swap(false, Ordering::SeqCst);
+        if reassigned {
+            self.delivered.clear();
+        }
+        reassigned
+    }
+
+    /// The next message within `timeout`: a new one with its input index, or one skipped because it was read
+    /// before (while resuming, see `resume`).
+    pub(super) fn next(&mut self, timeout: Duration) -> Result<Polled<'_>, EngineError> {
+        self.probe_resume_points();
+        let Some(msg) = self.consumer.poll(timeout) else { return Ok(Polled::Nothing) };
+        let msg = msg.map_err(|e| EngineError::kafka("consuming", e))?;
+        if !check_resume_point(&self.consumer, &self.resume, msg.topic(), msg.partition(), msg.offset()) {
+            return Ok(Polled::Skipped);
+        }
+        let input = self.topics.iter().position(|t| **t == *msg.topic()).unwrap_or(0) as u8;
+        if !first_delivery(&mut self.delivered, (input, msg.partition()), msg.offset()) {
+            tracing::debug!("{}[{}]@{} delivered again; already processed", msg.topic(), msg.partition(), msg.offset());
+            return Ok(Polled::Skipped);
+        }
+        Ok(Polled::Message(input, self.topics[usize::from(input)].clone(), msg))
+    }
+
+    /// Whether a partition has records still to fetch (one that delivered nothing yet does not count).
+    pub(super) fn has_more(&self, input: u8, partition: i32) -> bool {
+        let (Some(&next), Some(topic)) =
+            (self.delivered.get(&(input, partition)), self.c_topics.get(usize::from(input)))
+        else {
+            return false;
+        };
+        super::read::fetched_high_watermark(&self.consumer, topic, partition).is_some_and(|high| next < high)
+    }
+
+    /// The committed offsets of the assigned partitions (partition → offset, where one is committed and > 0).
+    pub(super) fn committed_positions(&self) -> Result<HashMap<i32, i64>, EngineError> {
+        let assignment =
+            self.consumer.assignment().map_err(|e| EngineError::kafka("listing assigned partitions", e))?;
+        let committed = self
+            .consumer
+            .committed_offsets(assignment, Duration::from_secs(15))
+            .map_err(|e| EngineError::kafka("reading the group's committed offsets", e))?;
+        Ok(committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(end) if end > 0 => Some((e.partition(), end)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The group's identity, for committing offsets inside an output transaction.
+    pub(super) fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        self.consumer.group_metadata()
+    }
+
+    /// Commits `positions` (synchronously). A failure is logged, not fatal: a rebalance moved partitions away, and
+    /// the new owner continues from the last good commit.
+    pub(super) fn commit(&self, positions: &Positions) -> Result<(), EngineError> {
+        let tpl = offsets_list(positions)?;
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        match self.consumer.commit(&tpl, CommitMode::Sync) {
+            Ok(()) => tracing::debug!("committed {}", describe_offsets(&tpl)),
+            Err(e) => tracing::warn!("committing offsets failed (will retry at the next checkpoint): {e}"),
+        }
+        Ok(())
+    }
+
+    /// While resume points are pending, checks (at most twice a second) whether a partition that has been silent
+    /// holds records the broker is not returning, and seeks back if so (see `resume`).
+    fn probe_resume_points(&mut self) {
+        let mut points = self.resume.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if points.is_empty() || self.last_probe.elapsed() < Duration::from_millis(500) {
+            return;
+        }
+        let now = Instant::now();
+        self.last_probe = now;
+        points.retain(|(topic, partition), r| {
+            let Some(high) = c_topic(topic)
+                .ok()
+                .and_then(|t| super::read::fetched_high_watermark(&self.consumer, &t, *partition))
+            else {
+                return true;
+            };
+            let Some(from) = r.on_idle(high, now) else { return true };
+            tracing::warn!(
+                "{topic}[{partition}]: resuming at offset {} but the broker returns nothing although the partition ends \
+                 at {high}; reading again from {from}",
+                r.at
+            );
+            seek_back(&self.consumer, topic, *partition, from)
+        });
+    }
+}
+
+/// Assigns the partitions of `topics` that `assignment` names, starting from the group's committed offsets
+/// (earliest where there are none).
+fn assign_statically(
+    consumer: &BaseConsumer<RebalanceContext>,
+    assignment: &Assignment,
+    topics: &[&str],
+    counts: &[Option<i32>],
+    resume: &Mutex<ResumePoints>,
+) -> Result<(), EngineError> {
+    if let Assignment::Static(wanted) = assignment {
+        let available = counts.iter().flatten().copied().min().unwrap_or(0);
+        if let Some(missing) = wanted.iter().find(|p| **p >= available) {
+            return Err(EngineError::Config(format!(
+                "partition {missing} was assigned, but the input topics have {available} partitions"
+            )));
+        }
+    }
+    let mut tpl = TopicPartitionList::new();
+    for (topic, count) in topics.iter().zip(counts) {
+        for partition in (0..count.unwrap_or(0)).filter(|p| assignment.includes(*p)) {
+            tpl.add_partition_offset(topic, partition, Offset::Stored)
+                .map_err(|e| EngineError::kafka("building the partition assignment", e))?;
+        }
+    }
+    consumer.assign(&tpl).map_err(|e| EngineError::kafka("assigning the input partitions", e))?;
+    tracing::info!("statically assigned {} input partitions", tpl.count());
+    let committed = consumer
+        .committed_offsets(tpl, Duration::from_secs(15))
+        .map_err(|e| EngineError::kafka("reading the group's committed offsets", e))?;
+    tracing::info!("resuming from the group's offsets: {}", describe_offsets(&committed));
+    note_resume_points(resume, &committed);
+    Ok(())
+}
+
+/// Whether a record at `offset` may be processed, given the partition's resume point (see `resume`); seeks back
+/// when the broker started after the resume point.
+fn check_resume_point<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    resume: &Mutex<ResumePoints>,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> bool {
+    let mut points = resume.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if points.is_empty() {
+        return true;
+    }
+    let key = (topic.to_string(), partition);
+    let Some(r) = points.get_mut(&key) else { return true };
+    match r.on_record(offset, Instant::now()) {
+        ResumeStep::Drop => false,
+        ResumeStep::Accept => {
+            tracing::debug!("{topic}[{partition}]: resumed at offset {offset} (committed {})", r.at);
+            points.remove(&key);
+            true
+        }
+        ResumeStep::SeekTo(from) => {
+            tracing::warn!(
+                "{topic}[{partition}]: resuming at offset {} but the broker's first record is {offset}; reading \
+                 again from {from} so the records in between are not skipped",
+                r.at
+            );
+            if !seek_back(consumer, topic, partition, from) {
+                points.remove(&key);
+            }
+            false
+        }
+    }
+}
+
+/// `positions` as librdkafka's offset list.
+pub(super) fn offsets_list(positions: &Positions) -> Result<TopicPartitionList, EngineError> {
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), offset) in positions {
+        tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+            .map_err(|e| EngineError::kafka("building the offsets to commit", e))?;
+    }
+    Ok(tpl)
+}
+
+/// `topic[partition]@offset, ...` for logs.
+fn describe_offsets(tpl: &TopicPartitionList) -> String {
+    let parts: Vec<String> = tpl
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(o) => format!("{}[{}]@{o}", e.topic(), e.partition()),
+            other => format!("{}[{}]@{other:?}", e.topic(), e.partition()),
+        })
+        .collect();
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Assignment;
+
+    #[test]
+    fn assignments_parse() {
+        assert_eq!("group".parse(), Ok(Assignment::Group));
+        assert_eq!("all".parse(), Ok(Assignment::All));
+        assert_eq!("0, 3".parse(), Ok(Assignment::Static(vec![0, 3])));
+        let err = "0,x".parse::<Assignment>().unwrap_err();
+        assert!(err.contains("`x`"), "{err}");
+        assert!("-1".parse::<Assignment>().is_err());
+    }
+}

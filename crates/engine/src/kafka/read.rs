@@ -1,0 +1,135 @@
+//! Reading a topic back from its start: how a restarted job learns what its outputs already hold.
+
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+use super::{c_topic, KafkaSettings};
+use crate::error::EngineError;
+
+impl KafkaSettings {
+    /// Reads every message of `topic`, from the start of each partition up to its end, handing each to `f`.
+    ///
+    /// The end is the partition's high watermark as the fetch responses report it `settle` after the start, and it
+    /// stays there: messages written meanwhile by others — the other instances of a job writing the same topic —
+    /// are not chased. (Chasing them kept a restarting join stage reading back the internal topic for as long as
+    /// another instance was writing it.)
+    pub fn read_to_end(
+        &self,
+        topic: &str,
+        settle: Duration,
+        f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
+    ) -> Result<u64, EngineError> {
+        let Some(partitions) = self.partition_counts(&[topic])?[0] else { return Ok(0) };
+        self.read_from_start(topic, (0..partitions).map(|p| (p, None)).collect(), settle, f)
+    }
+
+    /// Reads the messages of `topic` before the given offsets (partition → end, exclusive), from the start of each
+    /// partition, handing each to `f`.
+    pub fn read_partitions_until(
+        &self,
+        topic: &str,
+        ends: &std::collections::HashMap<i32, i64>,
+        f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
+    ) -> Result<u64, EngineError> {
+        if ends.is_empty() {
+            return Ok(0);
+        }
+        let wanted = ends.iter().map(|(&p, &end)| (p, Some(end))).collect();
+        self.read_from_start(topic, wanted, Duration::ZERO, f)
+    }
+
+    /// Reads `(partition, end)` of `topic` from offset 0; an end of `None` is the high watermark (see
+    /// [`KafkaSettings::read_to_end`]).
+    fn read_from_start(
+        &self,
+        topic: &str,
+        wanted: Vec<(i32, Option<i64>)>,
+        settle: Duration,
+        mut f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
+    ) -> Result<u64, EngineError> {
+        use rdkafka::message::Message;
+        use rdkafka::{Offset, TopicPartitionList};
+        let consumer: BaseConsumer = self
+            .client_config(&[("group.id", "fraudstream-reader"), ("enable.auto.commit", "false")])
+            .create()
+            .map_err(|e| EngineError::kafka("creating a reader", e))?;
+        let mut tpl = TopicPartitionList::new();
+        for &(p, _) in &wanted {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .map_err(|e| EngineError::kafka(format!("assigning {topic}[{p}]"), e))?;
+        }
+        consumer.assign(&tpl).map_err(|e| EngineError::kafka(format!("assigning {topic}"), e))?;
+        let c_topic = c_topic(topic)?;
+        // Next offset to read, and the end, per wanted partition.
+        let mut next: std::collections::HashMap<i32, (i64, Option<i64>)> =
+            wanted.iter().map(|&(p, end)| (p, (0, end))).collect();
+        // Only ends given by the caller may turn out to lie beyond a partition's end; one taken from the broker's
+        // high watermark is there, and a stall before it is an error, not the end.
+        let ends_given = wanted.iter().all(|(_, end)| end.is_some());
+        let mut read = 0u64;
+        let started = std::time::Instant::now();
+        let mut last_message = started;
+        let deadline = started + Duration::from_secs(300);
+        loop {
+            if std::time::Instant::now() > deadline {
+                return Err(EngineError::Config(format!("reading {topic} to its end took more than 300 s")));
+            }
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(msg) => {
+                    let msg = msg.map_err(|e| EngineError::kafka(format!("reading {topic}"), e))?;
+                    let Some((position, end)) = next.get_mut(&msg.partition()) else { continue };
+                    *position = (*position).max(msg.offset() + 1);
+                    if end.is_none_or(|end| msg.offset() < end) {
+                        f(&msg)?;
+                        read += 1;
+                    }
+                    last_message = std::time::Instant::now();
+                }
+                None if ends_given && last_message.elapsed() >= Duration::from_secs(10) => {
+                    // The partition ends before the offset asked for (recreated or truncated since).
+                    tracing::warn!("{topic}: nothing more arrived for 10 s before the offsets asked for; read {read}");
+                    return Ok(read);
+                }
+                None if last_message.elapsed() >= settle => {}
+                None => continue,
+            }
+            let settled = started.elapsed() >= settle;
+            let mut at_end = true;
+            for (&p, (position, end)) in next.iter_mut() {
+                if end.is_none() && settled {
+                    // The end as the fetch responses report it (see `fetched_high_watermark`), from now on fixed.
+                    *end = fetched_high_watermark(&consumer, &c_topic, p);
+                }
+                at_end &= end.is_some_and(|end| *position >= end);
+            }
+            if at_end {
+                return Ok(read);
+            }
+        }
+    }
+}
+
+/// The partition's high watermark as the last fetch response reported it (`None` before any).
+///
+/// Not the ListOffsets answer (`fetch_watermarks`): tansu 0.6.0 answers "latest" with the most recently written
+/// batch, which after concurrent writes can lie below the true end; its fetch responses carry the true end.
+pub(crate) fn fetched_high_watermark<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &std::ffi::CStr,
+    partition: i32,
+) -> Option<i64> {
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client pointer is valid for the consumer's lifetime, the topic is a NUL-terminated string that
+    // outlives the call, and librdkafka only writes the two offsets (it reads its cached fetch state, no I/O).
+    let err = unsafe {
+        rdkafka::bindings::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+}
