@@ -284,6 +284,18 @@ impl IntervalJoin {
         }
     }
 
+    /// Drops the arrival entries of transactions that have left the join, from the oldest on, without releasing
+    /// anything: what keeps that queue bounded by the transactions in the join while processing time may not
+    /// release (the source is behind).
+    pub fn forget_departed(&mut self) {
+        while let Some(&(arrived, id)) = self.pending_by_arrival.front() {
+            if self.pending.get(&id).is_some_and(|p| p.arrived == arrived) {
+                break;
+            }
+            self.pending_by_arrival.pop_front();
+        }
+    }
+
     /// End of all input: emit every pending transaction and dead-letter every buffered identity.
     pub fn finish(&mut self, now: Instant, out: &mut Vec<JoinOutput>) {
         self.on_watermark(EventTime(i64::MAX), now, out);

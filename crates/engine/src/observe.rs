@@ -69,4 +69,6 @@ pub struct RunSummary {
     pub auc: Option<f64>,
     /// Rolling online quality at the end (with [`crate::job::JobConfig::quality`]).
     pub quality: Option<QualitySnapshot>,
+    /// Time spent recovering after partition assignments (Kafka): reading back output, rebuilding state.
+    pub recovery: Duration,
 }

@@ -4,8 +4,10 @@
 //! times it delivers. Its watermark is the highest event time it has delivered minus the allowed out-of-orderness;
 //! the job's watermark is the minimum over all partitions of both inputs, so no partition's stragglers are declared
 //! late because another partition runs ahead. A partition that has delivered nothing for `idle_timeout` of
-//! processing time stops holding the watermark back (Flink's `withIdleness`), until it delivers again. A partition
-//! that has ended (end of file) no longer counts either.
+//! processing time stops holding the watermark back (Flink's `withIdleness`), until it delivers again — but only
+//! if the source is not behind on it ([`WatermarkTracker::set_behind`]): a partition that is silent because the
+//! consumer has not fetched its backlog yet is not idle, or a slow catch-up would declare its records late. A
+//! partition that has ended (end of file) no longer counts either.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -30,11 +32,13 @@ pub struct WatermarkTracker {
     out_of_orderness: Duration,
     idle_timeout: Duration,
     partitions: HashMap<PartitionId, PartitionState>,
+    /// Partitions the source has undelivered records of: never idle.
+    behind: Vec<PartitionId>,
 }
 
 impl WatermarkTracker {
     pub fn new(out_of_orderness: Duration, idle_timeout: Duration) -> WatermarkTracker {
-        WatermarkTracker { out_of_orderness, idle_timeout, partitions: HashMap::new() }
+        WatermarkTracker { out_of_orderness, idle_timeout, partitions: HashMap::new(), behind: Vec::new() }
     }
 
     /// Declares a partition that exists before it delivers anything (e.g. every assigned Kafka partition), so the
@@ -59,6 +63,13 @@ impl WatermarkTracker {
         p.finished = false;
     }
 
+    /// The partitions the source is behind on (see [`crate::source::Source::backlog`]): until the next call, they
+    /// hold the watermark back however long they stay silent.
+    pub fn set_behind(&mut self, behind: &[PartitionId]) {
+        self.behind.clear();
+        self.behind.extend_from_slice(behind);
+    }
+
     /// Declares that a partition will deliver nothing more (end of a bounded input).
     pub fn finish(&mut self, partition: PartitionId) {
         if let Some(p) = self.partitions.get_mut(&partition) {
@@ -73,13 +84,13 @@ impl WatermarkTracker {
         let mut min: Option<EventTime> = None;
         let mut any = false;
         let mut all_finished = true;
-        for p in self.partitions.values() {
+        for (key, p) in &self.partitions {
             any = true;
             if p.finished {
                 continue;
             }
             all_finished = false;
-            if now.duration_since(p.last_active) >= self.idle_timeout {
+            if now.duration_since(p.last_active) >= self.idle_timeout && !self.behind.contains(key) {
                 continue;
             }
             // An active partition that has delivered nothing yet: nothing is complete.
@@ -149,6 +160,20 @@ mod tests {
         assert_eq!(w.current(t0 + Duration::from_secs(5)), Some(EventTime(180 * S)));
         w.observe((ID, 0), EventTime(150 * S), t0 + Duration::from_secs(5));
         assert_eq!(w.current(t0 + Duration::from_secs(5)), Some(EventTime(130 * S)));
+    }
+
+    #[test]
+    fn a_partition_the_source_is_behind_on_is_never_idle() {
+        let t0 = Instant::now();
+        let mut w = WatermarkTracker::new(Duration::from_secs(20), Duration::from_secs(5));
+        w.observe((TX, 0), EventTime(100 * S), t0);
+        w.observe((ID, 0), EventTime(10 * S), t0);
+        let later = t0 + Duration::from_secs(60);
+        w.observe((TX, 0), EventTime(500 * S), later);
+        w.set_behind(&[(ID, 0)]);
+        assert_eq!(w.current(later), Some(EventTime(-10 * S)), "silent, but its records are still to come");
+        w.set_behind(&[]);
+        assert_eq!(w.current(later), Some(EventTime(480 * S)), "caught up and silent: idle");
     }
 
     #[test]

@@ -64,6 +64,11 @@ impl EventClock {
         self.watermarks.current(now)
     }
 
+    /// The partitions the source is behind on: not idle however long they are silent.
+    pub fn set_behind(&mut self, behind: &[InputPartition]) {
+        self.watermarks.set_behind(behind);
+    }
+
     /// `partition` will deliver nothing more.
     pub fn finish(&mut self, partition: InputPartition) {
         self.watermarks.finish(partition);

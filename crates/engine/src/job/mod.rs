@@ -34,6 +34,7 @@ use crate::metrics::JoinMetrics;
 use crate::model_stage::OnModelError;
 use crate::observe::{JobStatus, RunProgress, RunSummary};
 use crate::pacing::Pacing;
+use crate::source::Backlog;
 use clock::EventClock;
 
 /// The operator settings shared by both modes.
@@ -137,6 +138,8 @@ pub struct Job<'p, D> {
     metrics: JoinMetrics,
     started: Instant,
     last_report: Instant,
+    /// The source has delivered everything it knows of: processing time may release transactions (`--max-wait`).
+    caught_up: bool,
 }
 
 impl<'p, D: Downstream> Job<'p, D> {
@@ -152,6 +155,7 @@ impl<'p, D: Downstream> Job<'p, D> {
             metrics: JoinMetrics::new(),
             started: now,
             last_report: now,
+            caught_up: true,
         }
     }
 
@@ -163,6 +167,13 @@ impl<'p, D: Downstream> Job<'p, D> {
     /// Declares the input partitions before they deliver anything: the watermark waits for each of them.
     pub fn register(&mut self, partitions: impl IntoIterator<Item = InputPartition>, now: Instant) {
         self.clock.register(partitions, now);
+    }
+
+    /// Where the source is behind: those partitions are not idle for the watermark, and no transaction leaves the
+    /// join by processing time (`--max-wait`) until the source has caught up (see [`Backlog`]).
+    pub fn set_backlog(&mut self, backlog: &Backlog) {
+        self.clock.set_behind(&backlog.behind);
+        self.caught_up = backlog.caught_up();
     }
 
     pub fn downstream(&mut self) -> &mut D {
@@ -243,8 +254,10 @@ impl<'p, D: Downstream> Job<'p, D> {
 
     /// Processing time moved on: transactions that waited `--max-wait` leave the join, due batches are scored.
     pub fn tick(&mut self, now: Instant) -> Result<(), EngineError> {
-        if let Some(join) = &mut self.join {
-            join.on_processing_time(now, &mut self.out);
+        match (&mut self.join, self.caught_up) {
+            (Some(join), true) => join.on_processing_time(now, &mut self.out),
+            (Some(join), false) => join.forget_departed(),
+            (None, _) => {}
         }
         self.forward()?;
         self.downstream.tick(now)

@@ -98,12 +98,15 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
     let mut last_input: Option<Instant> = None;
     let mut last_commit = Instant::now();
     let mut peer_was_done = control.peer.is_none();
+    let mut recovering = Duration::ZERO;
     loop {
         let event = source.poll(Duration::from_millis(50))?;
         if source.take_reassigned() {
             // New partitions, before anything of them is processed: another instance (or a killed predecessor)
             // may have handled some of their records.
+            let started = Instant::now();
             recovery::recover(source, &mut job)?;
+            recovering += started.elapsed();
             // Every record past the committed offsets is delivered again: start the join and the positions over,
             // or re-read transactions would be emitted twice.
             let now = Instant::now();
@@ -120,6 +123,7 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
         }
         checkpoint::advance(&mut positions, &event);
         let end = matches!(event, SourceEvent::End);
+        job.set_backlog(&source.backlog());
         job.process(event)?;
         let peer_done = control.peer.is_none_or(|p| p.done.load(Ordering::Relaxed));
         if peer_done && !peer_was_done {
@@ -152,7 +156,7 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
         }
         job.report(now, done);
         if done {
-            return Ok(job.summary());
+            return Ok(RunSummary { recovery: recovering, ..job.summary() });
         }
     }
 }

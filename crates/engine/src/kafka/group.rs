@@ -76,6 +76,24 @@ impl Assignment {
 pub(super) struct RebalanceContext {
     reassigned: Arc<AtomicBool>,
     resume: Arc<Mutex<ResumePoints>>,
+    assigned: Arc<Mutex<Assigned>>,
+}
+
+/// The partitions of the current assignment, each with its committed offset (where reading starts; `None`: from
+/// the earliest record).
+type Assigned = HashMap<(String, i32), Option<i64>>;
+
+/// Replaces the noted assignment with `committed` (every partition of the new one, with its committed offset).
+fn note_assigned(assigned: &Mutex<Assigned>, committed: &TopicPartitionList) {
+    let mut assigned = assigned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    assigned.clear();
+    for e in committed.elements() {
+        let start = match e.offset() {
+            Offset::Offset(at) => Some(at),
+            _ => None,
+        };
+        assigned.insert((e.topic().to_string(), e.partition()), start);
+    }
 }
 
 impl ClientContext for RebalanceContext {
@@ -101,8 +119,12 @@ impl ConsumerContext for RebalanceContext {
                 Ok(committed) => {
                     tracing::info!("resuming from the group's offsets: {}", describe_offsets(&committed));
                     note_resume_points(&self.resume, &committed);
+                    note_assigned(&self.assigned, &committed);
                 }
-                Err(e) => tracing::warn!("could not read the group's committed offsets: {e}"),
+                Err(e) => {
+                    tracing::warn!("could not read the group's committed offsets: {e}");
+                    note_assigned(&self.assigned, tpl);
+                }
             }
             self.reassigned.store(true, Ordering::SeqCst);
         }
@@ -132,6 +154,10 @@ pub(super) struct GroupConsumer {
     delivered: HashMap<(u8, i32), i64>,
     /// When pending resume points were last checked against the partitions' ends.
     last_probe: Instant,
+    /// The assignment as librdkafka's callbacks noted it, and as last taken over (see `take_reassigned`): each
+    /// partition with where reading started.
+    assigned: Arc<Mutex<Assigned>>,
+    partitions: Vec<((u8, i32), Option<i64>)>,
 }
 
 impl GroupConsumer {
@@ -142,23 +168,26 @@ impl GroupConsumer {
     ) -> Result<(GroupConsumer, Vec<Option<i32>>), EngineError> {
         let reassigned = Arc::new(AtomicBool::new(false));
         let resume = Arc::new(Mutex::new(ResumePoints::new()));
+        let assigned = Arc::new(Mutex::new(Assigned::new()));
         let consumer: BaseConsumer<RebalanceContext> = config
             .kafka
-            .client_config(&[
+            .consumer_config(&[
                 ("group.id", config.group.as_str()),
-                ("enable.auto.commit", "false"),
                 ("auto.offset.reset", "earliest"),
-                ("enable.partition.eof", "false"),
                 // Per-partition consumer lag for the metrics (see `RebalanceContext::stats`).
                 ("statistics.interval.ms", "5000"),
             ])
-            .create_with_context(RebalanceContext { reassigned: reassigned.clone(), resume: resume.clone() })
+            .create_with_context(RebalanceContext {
+                reassigned: reassigned.clone(),
+                resume: resume.clone(),
+                assigned: assigned.clone(),
+            })
             .map_err(|e| EngineError::kafka("creating a consumer", e))?;
         let counts = config.kafka.partition_counts(topics)?;
         if config.assignment == Assignment::Group {
             consumer.subscribe(topics).map_err(|e| EngineError::kafka("subscribing to the input topics", e))?;
         } else {
-            assign_statically(&consumer, &config.assignment, topics, &counts, &resume)?;
+            assign_statically(&consumer, &config.assignment, topics, &counts, &resume, &assigned)?;
             // Recover what the output already holds, as after a group assignment.
             reassigned.store(true, Ordering::SeqCst);
         }
@@ -170,6 +199,8 @@ impl GroupConsumer {
             c_topics: topics.iter().map(|t| c_topic(t)).collect::<Result<_, _>>()?,
             delivered: HashMap::new(),
             last_probe: Instant::now(),
+            assigned,
+            partitions: Vec::new(),
         };
         Ok((group, counts))
     }
@@ -191,8 +222,31 @@ impl GroupConsumer {
         let reassigned = self.reassigned.swap(false, Ordering::SeqCst);
         if reassigned {
             self.delivered.clear();
+            let assigned = self.assigned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.partitions = assigned
+                .iter()
+                .filter_map(|((topic, partition), start)| {
+                    let input = self.topics.iter().position(|t| **t == **topic)? as u8;
+                    Some(((input, *partition), *start))
+                })
+                .collect();
         }
         reassigned
+    }
+
+    /// The assigned partitions that still have records to fetch (consumer lag > 0), or whose end is not known
+    /// yet (no fetch response since the assignment): the source is behind on them.
+    pub(super) fn lagging(&self) -> impl Iterator<Item = (u8, i32)> + '_ {
+        self.partitions.iter().filter(|(key, start)| self.lag(*key, *start) != Some(0)).map(|(key, _)| *key)
+    }
+
+    /// Records of a partition not yet delivered: the fetched high watermark minus the next offset to deliver
+    /// (where reading started, for a partition that has delivered nothing); `None` before any fetch response.
+    fn lag(&self, (input, partition): (u8, i32), start: Option<i64>) -> Option<i64> {
+        let topic = self.c_topics.get(usize::from(input))?;
+        let (low, high) = super::read::fetched_watermarks(&self.consumer, topic, partition)?;
+        let next = self.delivered.get(&(input, partition)).copied().or(start).unwrap_or(low).max(low);
+        Some((high - next).max(0))
     }
 
     /// The next message within `timeout`: a new one with its input index, or one skipped because it was read
@@ -294,6 +348,7 @@ fn assign_statically(
     topics: &[&str],
     counts: &[Option<i32>],
     resume: &Mutex<ResumePoints>,
+    assigned: &Mutex<Assigned>,
 ) -> Result<(), EngineError> {
     if let Assignment::Static(wanted) = assignment {
         let available = counts.iter().flatten().copied().min().unwrap_or(0);
@@ -317,6 +372,7 @@ fn assign_statically(
         .map_err(|e| EngineError::kafka("reading the group's committed offsets", e))?;
     tracing::info!("resuming from the group's offsets: {}", describe_offsets(&committed));
     note_resume_points(resume, &committed);
+    note_assigned(assigned, &committed);
     Ok(())
 }
 

@@ -40,6 +40,11 @@ impl EventTimeMerge {
         self.held
     }
 
+    /// The partitions that hold events.
+    pub fn holding(&self) -> impl Iterator<Item = PartitionKey> + '_ {
+        self.queues.iter().filter(|(_, q)| !q.is_empty()).map(|(p, _)| *p)
+    }
+
     /// The held event with the earliest time among the partitions' heads — unless a partition `has_more` says still
     /// has records to fetch is empty here (its next record may be earlier), or `force` is set.
     pub fn pop(&mut self, has_more: impl Fn(PartitionKey) -> bool, force: bool) -> Option<SourceEvent> {

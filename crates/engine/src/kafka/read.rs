@@ -51,7 +51,7 @@ impl KafkaSettings {
         use rdkafka::message::Message;
         use rdkafka::{Offset, TopicPartitionList};
         let consumer: BaseConsumer = self
-            .client_config(&[("group.id", "fraudstream-reader"), ("enable.auto.commit", "false")])
+            .consumer_config(&[("group.id", "fraudstream-reader")])
             .create()
             .map_err(|e| EngineError::kafka("creating a reader", e))?;
         let mut tpl = TopicPartitionList::new();
@@ -119,6 +119,15 @@ pub(crate) fn fetched_high_watermark<C: rdkafka::consumer::ConsumerContext>(
     topic: &std::ffi::CStr,
     partition: i32,
 ) -> Option<i64> {
+    fetched_watermarks(consumer, topic, partition).map(|(_, high)| high)
+}
+
+/// The partition's low and high watermarks as the last fetch response reported them (`None` before any).
+pub(crate) fn fetched_watermarks<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &std::ffi::CStr,
+    partition: i32,
+) -> Option<(i64, i64)> {
     let (mut low, mut high) = (-1i64, -1i64);
     // SAFETY: the client pointer is valid for the consumer's lifetime, the topic is a NUL-terminated string that
     // outlives the call, and librdkafka only writes the two offsets (it reads its cached fetch state, no I/O).
@@ -131,5 +140,6 @@ pub(crate) fn fetched_high_watermark<C: rdkafka::consumer::ConsumerContext>(
             &mut high,
         )
     };
-    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+        .then_some((low.max(0), high))
 }

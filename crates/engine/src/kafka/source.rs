@@ -29,12 +29,14 @@ use super::repartition::{decode_internal, Internal};
 use super::{KafkaSettings, Positions};
 use crate::error::EngineError;
 use crate::flow::{DeadLetter, InputPartition, Joined, Origin, SourceEvent};
-use crate::source::Source;
+use crate::source::{Backlog, Source};
 
 /// Events held for event-time order at most; beyond, the earliest leaves without waiting for empty partitions.
 const MAX_HELD: usize = 100_000;
 /// How long the merge waits for an empty partition that still has records to fetch before releasing anyway.
 const MERGE_WAIT: Duration = Duration::from_millis(200);
+/// How often the backlog is worked out again (a processing-time decision is made in seconds).
+const BACKLOG_REFRESH: Duration = Duration::from_millis(20);
 
 /// What the messages of a source's topics are, and how they enter the merge: [`InputTopics`] or [`JoinedTopic`].
 pub trait Topics: sealed::TopicsImpl {}
@@ -47,14 +49,9 @@ mod sealed {
     use super::*;
 
     pub trait TopicsImpl: Send {
-        /// Takes one message of input `input` (its index in the topic list) and hands what it becomes to `merge`.
-        fn accept(
-            &mut self,
-            input: u8,
-            msg: &BorrowedMessage<'_>,
-            topic: Arc<str>,
-            merge: &mut EventTimeMerge,
-        ) -> Result<(), EngineError>;
+        /// Takes a run of messages, in the order the consumer delivered them, and hands what they become to
+        /// `merge`.
+        fn accept(&mut self, batch: &[Raw], merge: &mut EventTimeMerge) -> Result<(), EngineError>;
         /// Before the merge is asked for the next event: hands on what has waited long enough elsewhere.
         fn release(&mut self, _now: Instant, _merge: &mut EventTimeMerge) {}
         /// Whether records are held that later polls will deliver.
@@ -63,6 +60,8 @@ mod sealed {
         }
         /// Forgets what is held (a new assignment restarts every partition from its committed offset).
         fn clear(&mut self) {}
+        /// The table of input `input`, for topics whose records are joined: none for the internal topic.
+        fn table(input: u8) -> Option<Table>;
     }
 }
 
@@ -76,11 +75,18 @@ pub struct KafkaSource<T> {
     blocked_since: Option<Instant>,
     partitions: Vec<InputPartition>,
     topics: T,
+    /// Where the source is behind, and when that was last worked out (it asks librdkafka per partition).
+    backlog: Backlog,
+    backlog_at: Option<Instant>,
+    /// The run of messages being handed over (buffers reused).
+    batch: Vec<Raw>,
 }
 
 /// The `transactions` and `identities` topics: Avro values decoded with the writer's schema from the registry.
 pub struct InputTopics {
     registry: SchemaRegistry,
+    /// Writer schemas by id, looked up once.
+    schemas: HashMap<u32, Arc<serde_avro_fast::Schema>>,
 }
 
 /// The internal topic of joined records: each partition put back in event-time order across the join stages
@@ -101,7 +107,7 @@ impl KafkaSource<InputTopics> {
             let all = 0..count.unwrap_or(0);
             partitions.extend(all.filter(|p| config.assignment.includes(*p)).map(|p| (table, p)));
         }
-        Ok(KafkaSource::with(group, config, partitions, InputTopics { registry }))
+        Ok(KafkaSource::with(group, config, partitions, InputTopics { registry, schemas: HashMap::new() }))
     }
 }
 
@@ -182,6 +188,9 @@ impl<T: Topics> KafkaSource<T> {
             blocked_since: None,
             partitions,
             topics,
+            backlog: Backlog::default(),
+            backlog_at: None,
+            batch: Vec::new(),
         }
     }
 
@@ -214,16 +223,71 @@ impl<T: Topics> KafkaSource<T> {
         self.group.commit(positions)
     }
 
-    /// One message from the consumer into the merge; false when nothing arrived within `timeout`.
+    /// Messages from the consumer into the merge: the first one waits up to `timeout`, then whatever the consumer
+    /// has already fetched, up to [`BATCH`]; false when nothing arrived.
     fn pull(&mut self, timeout: Duration) -> Result<bool, EngineError> {
-        let (input, topic, msg) = match self.group.next(timeout)? {
-            Polled::Message(input, topic, msg) => (input, topic, msg),
-            Polled::Skipped => return Ok(true),
-            Polled::Nothing => return Ok(false),
-        };
-        self.topics.accept(input, &msg, topic, &mut self.merge)?;
+        let mut taken = 0;
+        let mut wait = timeout;
+        while taken < BATCH {
+            match self.group.next(wait)? {
+                Polled::Message(input, topic, msg) => {
+                    if self.batch.len() == taken {
+                        self.batch.push(Raw::default());
+                    }
+                    self.batch[taken].fill(input, topic, &msg);
+                    taken += 1;
+                }
+                Polled::Skipped => {}
+                Polled::Nothing => break,
+            }
+            wait = Duration::ZERO;
+        }
+        if taken == 0 {
+            return Ok(false);
+        }
+        self.topics.accept(&self.batch[..taken], &mut self.merge)?;
         Ok(true)
     }
+}
+
+/// Messages taken from the consumer at once, decoded in parallel: catching up, the consumer hands over runs of
+/// records it has already fetched, and decoding is most of the per-record work.
+const BATCH: usize = 512;
+/// Below this many messages a run is decoded on the calling thread (the hand-over would cost more).
+const PARALLEL_FROM: usize = 64;
+
+/// One consumed message, copied out of the consumer's buffer so a run of them can be decoded at once.
+#[derive(Debug, Default)]
+pub struct Raw {
+    input: u8,
+    topic: Arc<str>,
+    partition: i32,
+    offset: i64,
+    payload: Vec<u8>,
+}
+
+impl Raw {
+    fn fill(&mut self, input: u8, topic: Arc<str>, msg: &BorrowedMessage<'_>) {
+        self.input = input;
+        self.topic = topic;
+        self.partition = msg.partition();
+        self.offset = msg.offset();
+        self.payload.clear();
+        self.payload.extend_from_slice(msg.payload().unwrap_or_default());
+    }
+
+    fn origin(&self) -> Origin {
+        Origin::Kafka { topic: self.topic.clone(), partition: self.partition, offset: self.offset }
+    }
+}
+
+/// `f` over `batch`, in parallel on the rayon pool when the run is long enough; results in order.
+fn decode_all<R: Send>(batch: &[Raw], f: impl Fn(&Raw) -> R + Sync + Send) -> Vec<R> {
+    if batch.len() < PARALLEL_FROM {
+        return batch.iter().map(f).collect();
+    }
+    use rayon::prelude::*;
+    batch.par_iter().map(f).collect()
 }
 
 impl<T: Topics> Source for KafkaSource<T> {
@@ -232,6 +296,20 @@ impl<T: Topics> Source for KafkaSource<T> {
     /// internal topic's records arrive joined: none.
     fn partitions(&self) -> Vec<InputPartition> {
         self.partitions.clone()
+    }
+
+    /// Input partitions with consumer lag or records held in the merge, worked out at most every
+    /// [`BACKLOG_REFRESH`]. The internal topic's partitions are none: its records arrive joined.
+    fn backlog(&mut self) -> Backlog {
+        let now = Instant::now();
+        if self.backlog_at.is_none_or(|at| now.duration_since(at) >= BACKLOG_REFRESH) {
+            self.backlog_at = Some(now);
+            let mut behind: Vec<(u8, i32)> = self.group.lagging().chain(self.merge.holding()).collect();
+            behind.sort_unstable();
+            behind.dedup();
+            self.backlog.behind = behind.into_iter().filter_map(|(input, p)| Some((T::table(input)?, p))).collect();
+        }
+        self.backlog.clone()
     }
 
     /// The next event in event-time order across the partitions (see `merge`).
@@ -262,80 +340,90 @@ impl<T: Topics> Source for KafkaSource<T> {
 }
 
 impl sealed::TopicsImpl for InputTopics {
-    fn accept(
-        &mut self,
-        input: u8,
-        msg: &BorrowedMessage<'_>,
-        topic: Arc<str>,
-        merge: &mut EventTimeMerge,
-    ) -> Result<(), EngineError> {
-        let event = self.decode_message(input, msg, topic)?;
-        let order = match &event {
-            SourceEvent::Record { record, .. } => record.event_time().millis(),
-            _ => i64::MIN,
-        };
-        merge.push((input, msg.partition()), order, event);
+    fn table(input: u8) -> Option<Table> {
+        Some(if input == 0 { Table::Transaction } else { Table::Identity })
+    }
+
+    fn accept(&mut self, batch: &[Raw], merge: &mut EventTimeMerge) -> Result<(), EngineError> {
+        // Writer schemas are looked up (and fetched from the registry when new) before the parallel part.
+        for raw in batch {
+            if let Ok((id, _)) = split_framed(&raw.payload) {
+                if !self.schemas.contains_key(&id) {
+                    match self.registry.schema_by_id(id) {
+                        Ok(schema) => {
+                            self.schemas.insert(id, schema);
+                        }
+                        // Decoding says so for the message (a dead letter).
+                        Err(DataError::UnknownSchemaId { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+        let schemas = &self.schemas;
+        for (raw, event) in batch.iter().zip(decode_all(batch, |raw| decode_message(schemas, raw))) {
+            let event = event?;
+            let order = match &event {
+                SourceEvent::Record { record, .. } => record.event_time().millis(),
+                _ => i64::MIN,
+            };
+            merge.push((raw.input, raw.partition), order, event);
+        }
         Ok(())
     }
 }
 
-impl InputTopics {
-    /// A message as a record or a dead letter.
-    fn decode_message(
-        &self,
-        input: u8,
-        msg: &BorrowedMessage<'_>,
-        topic: Arc<str>,
-    ) -> Result<SourceEvent, EngineError> {
-        let table = if input == 0 { Table::Transaction } else { Table::Identity };
-        let origin = Origin::Kafka { topic, partition: msg.partition(), offset: msg.offset() };
-        let payload = msg.payload().unwrap_or_default();
-        if payload.is_empty() {
-            let reason = "empty message value (tombstone)".to_string();
-            return Ok(SourceEvent::DeadLetter(DeadLetter { reason, origin, payload: Vec::new() }));
-        }
-        match self.decode(table, payload) {
-            Ok(record) => Ok(SourceEvent::Record { record, origin }),
-            Err(e @ (DataError::Avro { .. } | DataError::UnknownSchemaId { .. })) => {
-                Ok(SourceEvent::DeadLetter(DeadLetter { reason: e.to_string(), origin, payload: payload.to_vec() }))
-            }
-            Err(e) => Err(e.into()),
-        }
+/// A message of the input topics as a record or a dead letter; an error only where the data is not at fault.
+fn decode_message(
+    schemas: &HashMap<u32, Arc<serde_avro_fast::Schema>>,
+    raw: &Raw,
+) -> Result<SourceEvent, EngineError> {
+    let table = if raw.input == 0 { Table::Transaction } else { Table::Identity };
+    let origin = raw.origin();
+    if raw.payload.is_empty() {
+        let reason = "empty message value (tombstone)".to_string();
+        return Ok(SourceEvent::DeadLetter(DeadLetter { reason, origin, payload: Vec::new() }));
     }
-
-    fn decode(&self, table: Table, payload: &[u8]) -> Result<Record, DataError> {
-        let (schema_id, datum) = split_framed(payload)?;
-        let schema = self.registry.schema_by_id(schema_id)?;
-        let (row, event_time) = decode_value(table, datum, &schema)?;
-        Ok(match table {
-            Table::Transaction => Record::Transaction(Transaction { row }),
-            Table::Identity => Record::Identity(Identity { row, event_time }),
-        })
+    let decoded = split_framed(&raw.payload).and_then(|(id, datum)| {
+        let schema = schemas.get(&id).ok_or(DataError::UnknownSchemaId { url: String::new(), id })?;
+        decode_value(table, datum, schema)
+    });
+    match decoded {
+        Ok((row, event_time)) => {
+            let record = match table {
+                Table::Transaction => Record::Transaction(Transaction { row }),
+                Table::Identity => Record::Identity(Identity { row, event_time }),
+            };
+            Ok(SourceEvent::Record { record, origin })
+        }
+        Err(e @ (DataError::Avro { .. } | DataError::UnknownSchemaId { .. })) => {
+            Ok(SourceEvent::DeadLetter(DeadLetter { reason: e.to_string(), origin, payload: raw.payload.clone() }))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
 impl sealed::TopicsImpl for JoinedTopic {
+    fn table(_input: u8) -> Option<Table> {
+        None
+    }
+
     /// A record goes through the ordering (which hands what may leave to the merge), a marker updates it, what
     /// does not decode is a dead letter.
-    fn accept(
-        &mut self,
-        input: u8,
-        msg: &BorrowedMessage<'_>,
-        topic: Arc<str>,
-        merge: &mut EventTimeMerge,
-    ) -> Result<(), EngineError> {
-        let (partition, offset) = (msg.partition(), msg.offset());
-        let origin = Origin::Kafka { topic, partition, offset };
-        let payload = msg.payload().unwrap_or_default();
-        let mut release = |joined: Box<Joined>| push_joined(merge, input, joined);
-        match decode_internal(payload, origin.clone()) {
-            Ok(Internal::Joined(joined, progress)) => {
-                self.order.record(partition, joined, progress, Instant::now(), &mut release)
-            }
-            Ok(Internal::Marker(progress)) => self.order.marker(partition, progress, Instant::now(), &mut release),
-            Err(e) => {
-                let dead = DeadLetter { reason: e.to_string(), origin, payload: payload.to_vec() };
-                merge.push((input, partition), i64::MIN, SourceEvent::DeadLetter(dead));
+    fn accept(&mut self, batch: &[Raw], merge: &mut EventTimeMerge) -> Result<(), EngineError> {
+        let decoded = decode_all(batch, |raw| decode_internal(&raw.payload, raw.origin()));
+        for (raw, internal) in batch.iter().zip(decoded) {
+            let (input, partition) = (raw.input, raw.partition);
+            let mut release = |joined: Box<Joined>| push_joined(merge, input, joined);
+            match internal {
+                Ok(Internal::Joined(joined, progress)) => {
+                    self.order.record(partition, joined, progress, Instant::now(), &mut release)
+                }
+                Ok(Internal::Marker(progress)) => self.order.marker(partition, progress, Instant::now(), &mut release),
+                Err(e) => {
+                    let dead = DeadLetter { reason: e.to_string(), origin: raw.origin(), payload: raw.payload.clone() };
+                    merge.push((input, partition), i64::MIN, SourceEvent::DeadLetter(dead));
+                }
             }
         }
         Ok(())

@@ -89,6 +89,7 @@ pub fn run_kafka<'a>(
         summary.join = joined.join;
         summary.dead_letters += joined.dead_letters;
         summary.forwarded = joined.forwarded;
+        summary.recovery += joined.recovery;
         Ok(summary)
     })
 }
