@@ -25,17 +25,15 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fraudstream_data::avro::{encode_key, write_header, KEY_SCHEMA};
-use fraudstream_data::registry::{subject, SchemaRegistry};
+use fraudstream_data::registry::SchemaRegistry;
 use fraudstream_engine::flow::Scored;
 use fraudstream_engine::job::{needed_columns, run_embedded, JobConfig, RunConfig};
 use fraudstream_engine::join::JoinConfig;
 use fraudstream_engine::kafka::produce::{produce, ProduceConfig, ProduceProgress};
 use fraudstream_engine::kafka::rdkafka::consumer::{BaseConsumer, Consumer};
 use fraudstream_engine::kafka::rdkafka::message::Message;
-use fraudstream_engine::kafka::rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use fraudstream_engine::kafka::rdkafka::{Offset, TopicPartitionList};
-use fraudstream_engine::kafka::sink::{decode_score, KafkaSinkConfig, ScoreRecord, SCORE_SCHEMA};
+use fraudstream_engine::kafka::sink::{decode_score, write_scores, KafkaSinkConfig, ScoreRecord};
 use fraudstream_engine::kafka::source::{Assignment, KafkaSourceConfig};
 use fraudstream_engine::kafka::topology::{run_kafka, KafkaRunConfig};
 use fraudstream_engine::kafka::KafkaSettings;
@@ -392,47 +390,24 @@ fn restart_probe(args: &[String]) -> Result<(), Error> {
 /// Writes `count` scores of transactions the input does not hold (IDs from 10^12 up) to `topic`, as an earlier
 /// run would have.
 fn write_old_scores(kafka: &KafkaSettings, registry: &FakeSchemaRegistry, topic: &str, count: u64) -> Result<(), Error> {
-    let client = SchemaRegistry::new(registry.url(), None)?;
-    let key_id = client.register(&subject(topic, true), KEY_SCHEMA)?;
-    let score_id = client.register(&subject(topic, false), SCORE_SCHEMA)?;
-    kafka.ensure_topics(&[topic], 4, 1)?;
-    let schema: serde_avro_fast::Schema = SCORE_SCHEMA.parse()?;
-    let producer: ThreadedProducer<_> =
-        kafka.client_config(&[("linger.ms", "20"), ("batch.num.messages", "10000")]).create()?;
-    let (mut key, mut value) = (Vec::new(), Vec::new());
-    for i in 0..count {
-        let id = 1_000_000_000_000 + i as i64;
-        key.clear();
-        write_header(key_id, &mut key);
-        encode_key(id, &mut key)?;
-        value.clear();
-        write_header(score_id, &mut value);
-        let record = ScoreRecord {
-            transaction_id: id,
-            event_time: 86_400_000 + i as i64,
-            score: Some(0.01),
-            label: 0,
-            model: "bench".into(),
-            model_version: "1".into(),
-            identity_matched: false,
-            join_wait_ms: 0,
-            processing_latency_ms: 1.0,
-        };
-        serde_avro_fast::to_datum(&record, &mut value, &mut serde_avro_fast::ser::SerializerConfig::new(&schema))?;
-        let partition = fraudstream_engine::kafka::partitioner::partition_for_key(&key, 4);
-        let mut record = BaseRecord::to(topic).key(&key[..]).payload(&value[..]).partition(partition);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, r)) => {
-                    record = r;
-                    producer.poll(Duration::from_millis(5));
-                }
-            }
-        }
-    }
-    producer.flush(Duration::from_secs(120))?;
+    let registry = SchemaRegistry::new(registry.url(), None)?;
+    write_scores(kafka, &registry, topic, 4, (0..count).map(old_score))?;
     Ok(())
+}
+
+/// The `i`-th score of an earlier run's history.
+fn old_score(i: u64) -> ScoreRecord {
+    ScoreRecord {
+        transaction_id: 1_000_000_000_000 + i as i64,
+        event_time: 86_400_000 + i as i64,
+        score: Some(0.01),
+        label: 0,
+        model: "bench".into(),
+        model_version: "1".into(),
+        identity_matched: false,
+        join_wait_ms: 0,
+        processing_latency_ms: 1.0,
+    }
 }
 
 /// Live latency: the job runs while the input is produced at `rate` transactions a second.

@@ -90,10 +90,11 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
         &mut self.sink
     }
 
-    /// What the output already holds (read back after a restart): not written again.
+    /// What the output already holds (read back after a restart): not written again. It replaces what an earlier
+    /// read-back noted: each covers every record a restart reads again.
     pub fn note_written(&mut self, written: Written) {
-        self.already_scored.extend(written.scored);
-        self.already_alerted.extend(written.alerted);
+        self.already_scored = written.scored;
+        self.already_alerted = written.alerted;
     }
 
     pub fn dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError> {

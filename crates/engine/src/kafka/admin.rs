@@ -69,4 +69,19 @@ impl KafkaSettings {
         }
         Ok(out)
     }
+
+    /// Where each partition of `topic` ends, as the broker's ListOffsets answers: a lower bound of the end
+    /// (tansu 0.6.0 may answer with the start of the last batch), which is what a read-back needs to start from.
+    pub(crate) fn end_offsets(&self, topic: &str, partitions: i32) -> Result<Vec<i64>, EngineError> {
+        let consumer: BaseConsumer =
+            self.client_config(&[]).create().map_err(|e| EngineError::kafka("creating a metadata client", e))?;
+        (0..partitions)
+            .map(|p| {
+                consumer
+                    .fetch_watermarks(topic, p, Duration::from_secs(15))
+                    .map(|(_, high)| high.max(0))
+                    .map_err(|e| EngineError::kafka(format!("reading the end offsets of {topic}[{p}]"), e))
+            })
+            .collect()
+    }
 }

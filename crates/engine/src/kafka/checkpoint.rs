@@ -1,18 +1,165 @@
-//! Checkpoints: input offsets are committed only for output that is durable.
+//! Checkpoints: input offsets are committed only for output that is durable, and each commit records where the
+//! output that a restart may have to read back begins.
 //!
 //! At each checkpoint the job scores and writes everything that has left the join, the sinks wait until every
 //! message is acknowledged, and only then are the input positions committed — no further than the oldest record
 //! the join (or the source's ordering) still holds. After a crash nothing that was not durably scored is skipped
-//! (at least once); the read-back on restart (`recovery`) removes the duplicates. With Kafka transactions the
-//! output written since the previous checkpoint and the input offsets are committed together in one transaction
-//! (consume-transform-produce).
+//! (at least once); what the crashed run wrote after its last commit is read back on restart and not written
+//! again (`recovery`). With Kafka transactions the output written since the previous checkpoint and the input
+//! offsets are committed together in one transaction (consume-transform-produce) and nothing needs reading back.
+//!
+//! # Bounded read-back
+//! After each commit a checkpoint record goes to `<group>-checkpoints` (one partition, JSON): the committed
+//! positions, and for every output partition an offset before which nothing was written for input at or after them.
+//! A restart reads the newest record of each of its partitions from the tail of that topic and reads the outputs
+//! back from there — so its cost depends on the commit interval and the records the join held, not on how much
+//! was ever scored.
+//!
+//! The offset is not simply where the output ended at the commit: a record the join still held (committed
+//! positions stop before it) may have been read long before, and records read after it may already be scored. So
+//! each checkpoint also remembers what had been read and where the output ended then; a commit's record takes the
+//! output ends of the newest earlier checkpoint at which nothing at or after the committed positions had been read
+//! yet. Every output of such input was written after that checkpoint, hence at or after its ends.
 
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rdkafka::message::Message;
+use rdkafka::producer::BaseRecord;
+use serde::{Deserialize, Serialize};
+
+use super::delivery::OutputEnds;
+use super::driver::{KafkaInput, KafkaStage};
+use super::{KafkaSettings, Positions};
 use crate::error::EngineError;
 use crate::flow::{Origin, SourceEvent};
 use crate::job::Job;
 
-use super::driver::{KafkaInput, KafkaStage};
-use super::Positions;
+/// The checkpoint topic of consumer group `group`.
+pub fn checkpoint_topic(group: &str) -> String {
+    format!("{group}-checkpoints")
+}
+
+/// One checkpoint record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Record {
+    /// The input positions committed (topic, partition, next offset).
+    positions: Vec<(String, i32, i64)>,
+    /// Per output partition (topic, partition, offset): nothing for input at or after `positions` was written
+    /// before the offset.
+    output_from: Vec<(String, i32, i64)>,
+    /// When it was written (ms since the Unix epoch), for people reading the topic.
+    written_ms: i64,
+}
+
+/// Where a restart reads the outputs back from: per output partition, or everything.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum ReadBack {
+    /// Each output (topic, partition) from this offset on; partitions not listed are read from their start.
+    From(OutputEnds),
+    /// Every output in full: a group without checkpoints (its first start, offsets lost, or written by a version
+    /// without checkpoints) may re-read input whose output any earlier run wrote.
+    All,
+    /// Nothing: the output is written in Kafka transactions.
+    Nothing,
+}
+
+impl ReadBack {
+    /// Where to start reading `topic` (partition → offset), or `None` to read it from the start.
+    pub fn starts(&self, topic: &str) -> Option<HashMap<i32, i64>> {
+        match self {
+            ReadBack::From(ends) => {
+                Some(ends.iter().filter(|((t, _), _)| t == topic).map(|((_, p), &offset)| (*p, offset)).collect())
+            }
+            ReadBack::All | ReadBack::Nothing => None,
+        }
+    }
+}
+
+/// The newest checkpoint record of each input partition.
+type Newest = HashMap<(String, i32), Record>;
+
+/// The checkpoints of one stage: its checkpoint topic and what recent checkpoints saw.
+pub(super) struct Checkpoints {
+    kafka: KafkaSettings,
+    topic: String,
+    /// At recent checkpoints, oldest first: the input positions read so far, and where the output ended.
+    seen: VecDeque<(Positions, OutputEnds)>,
+    /// Whether records are written (not in exactly-once mode, which needs no read-back).
+    enabled: bool,
+}
+
+impl Checkpoints {
+    /// The checkpoints of `group`, whose topic is created when missing.
+    pub fn new(kafka: &KafkaSettings, group: &str, enabled: bool, replication: i32) -> Result<Checkpoints, EngineError> {
+        let topic = checkpoint_topic(group);
+        if enabled {
+            kafka.ensure_topics(&[topic.as_str()], 1, replication)?;
+        }
+        Ok(Checkpoints { kafka: kafka.clone(), topic, seen: VecDeque::new(), enabled })
+    }
+
+    /// Reading starts over (an assignment): nothing has been read, and the output ends at `ends`.
+    pub fn restart(&mut self, ends: OutputEnds) {
+        self.seen.clear();
+        self.seen.push_back((Positions::new(), ends));
+    }
+
+    /// Where a restart with these committed positions reads the outputs back from (see the module docs).
+    pub fn read_back(&self, committed: &Positions) -> Result<ReadBack, EngineError> {
+        if !self.enabled {
+            return Ok(ReadBack::Nothing);
+        }
+        let wanted: Vec<(String, i32)> = committed.keys().map(|(t, p)| (t.to_string(), *p)).collect();
+        let Some(found) = self.newest_records(&wanted)? else {
+            tracing::info!("no checkpoint of this group yet: reading the outputs back in full");
+            return Ok(ReadBack::All);
+        };
+        let mut from = OutputEnds::new();
+        for key in &wanted {
+            let Some(record) = found.get(key) else {
+                tracing::warn!("no checkpoint for {}[{}] in {}: reading the outputs back in full", key.0, key.1, self.topic);
+                return Ok(ReadBack::All);
+            };
+            for (topic, partition, offset) in &record.output_from {
+                let at = from.entry((topic.clone(), *partition)).or_insert(*offset);
+                *at = (*at).min(*offset);
+            }
+        }
+        Ok(ReadBack::From(from))
+    }
+
+    /// The newest record mentioning each of `wanted`, read from the tail of the checkpoint topic backwards in
+    /// growing steps; `None` when the topic holds no record at all.
+    fn newest_records(&self, wanted: &[(String, i32)]) -> Result<Option<Newest>, EngineError> {
+        let mut found: HashMap<(String, i32), (i64, Record)> = HashMap::new();
+        let end = self.kafka.end_offsets(&self.topic, 1)?.first().copied().unwrap_or(0);
+        let mut back = 256i64;
+        let mut any = false;
+        loop {
+            let start = (end - back).max(0);
+            let starts = HashMap::from([(0, start)]);
+            self.kafka.read_from(&self.topic, &starts, |msg| {
+                let Ok(record) = serde_json::from_slice::<Record>(msg.payload().unwrap_or_default()) else {
+                    return Ok(());
+                };
+                any = true;
+                for (topic, partition, _) in &record.positions {
+                    let key = (topic.clone(), *partition);
+                    if found.get(&key).is_none_or(|(offset, _)| *offset < msg.offset()) {
+                        found.insert(key, (msg.offset(), record.clone()));
+                    }
+                }
+                Ok(())
+            })?;
+            if start == 0 || wanted.iter().all(|key| found.contains_key(key)) {
+                break;
+            }
+            back *= 4;
+        }
+        Ok(any.then(|| found.into_iter().map(|(key, (_, record))| (key, record)).collect()))
+    }
+}
 
 /// Notes the input position after `event` (the next offset to read in its topic-partition).
 pub(super) fn advance(positions: &mut Positions, event: &SourceEvent) {
@@ -28,11 +175,13 @@ pub(super) fn advance(positions: &mut Positions, event: &SourceEvent) {
     }
 }
 
-/// Makes the output durable, then commits input positions no further than the oldest record still held.
+/// Makes the output durable, then commits input positions no further than the oldest record still held, and
+/// records the checkpoint.
 pub(super) fn checkpoint<S: KafkaInput, D: KafkaStage>(
     source: &mut S,
     job: &mut Job<'_, D>,
     positions: &Positions,
+    checkpoints: &mut Checkpoints,
 ) -> Result<(), EngineError> {
     job.drain()?;
     let mut safe = positions.clone();
@@ -51,8 +200,45 @@ pub(super) fn checkpoint<S: KafkaInput, D: KafkaStage>(
         }
     }
     job.flush()?;
-    if safe.is_empty() {
+    let ends = job.downstream().sinks().output_ends();
+    checkpoints.seen.push_back((positions.clone(), ends));
+    if safe.is_empty() || !source.commit(&safe)? {
         return Ok(());
     }
-    source.commit(&safe)
+    if !checkpoints.enabled {
+        return Ok(());
+    }
+    // The newest checkpoint at which nothing at or after the committed positions had been read.
+    let newest = checkpoints
+        .seen
+        .iter()
+        .rposition(|(read, _)| safe.iter().all(|(key, &at)| read.get(key).is_none_or(|&r| r <= at)))
+        .unwrap_or(0);
+    checkpoints.seen.drain(..newest);
+    let Some((_, from)) = checkpoints.seen.front() else { return Ok(()) };
+    let record = Record {
+        positions: safe.iter().map(|((t, p), &o)| (t.to_string(), *p, o)).collect(),
+        output_from: from.iter().map(|((t, p), &o)| (t.clone(), *p, o)).collect(),
+        written_ms: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as i64,
+    };
+    let payload = serde_json::to_vec(&record).map_err(|e| EngineError::Config(format!("encoding a checkpoint: {e}")))?;
+    // Not waited for: if it is lost, the previous record (older positions, earlier output) is still right.
+    job.downstream().sinks().send(BaseRecord::<[u8], [u8]>::to(&checkpoints.topic).payload(&payload[..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_back_starts_are_per_topic() {
+        let mut ends = OutputEnds::new();
+        ends.insert(("scores".into(), 0), 10);
+        ends.insert(("scores".into(), 1), 20);
+        ends.insert(("alerts".into(), 0), 3);
+        let from = ReadBack::From(ends);
+        assert_eq!(from.starts("scores"), Some(HashMap::from([(0, 10), (1, 20)])));
+        assert_eq!(from.starts("alerts"), Some(HashMap::from([(0, 3)])));
+        assert_eq!(ReadBack::All.starts("scores"), None);
+    }
 }

@@ -1,8 +1,10 @@
 //! Per-message delivery tracking for our producers: every message is either acknowledged or counted as failed,
-//! and the first failure is kept for the error message.
+//! and the first failure is kept for the error message. For the job's outputs it also notes, per partition, the
+//! highest offset the broker acknowledged — where the output written so far ends (see `checkpoint`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::ClientContext;
@@ -19,11 +21,37 @@ pub struct ProduceProgress {
 pub(crate) struct DeliveryTracker {
     progress: Arc<ProduceProgress>,
     first_error: Mutex<Option<String>>,
+    /// Per watched topic, per partition: one past the highest acknowledged offset (or where the partition ended
+    /// when it was watched).
+    ends: RwLock<Vec<(String, Vec<AtomicI64>)>>,
 }
+
+/// Where each partition of the watched output topics ends: (topic, partition) → offset.
+pub(crate) type OutputEnds = BTreeMap<(String, i32), i64>;
 
 impl DeliveryTracker {
     pub(crate) fn new(progress: Arc<ProduceProgress>) -> DeliveryTracker {
-        DeliveryTracker { progress, first_error: Mutex::new(None) }
+        DeliveryTracker { progress, first_error: Mutex::new(None), ends: RwLock::new(Vec::new()) }
+    }
+
+    /// Starts noting where `topic`'s partitions end, from `starts` (each partition's end when watching began, or
+    /// a lower bound of it) on.
+    pub(crate) fn watch(&self, topic: &str, starts: &[i64]) {
+        let mut ends = self.ends.write().unwrap_or_else(PoisonError::into_inner);
+        ends.retain(|(t, _)| t != topic);
+        ends.push((topic.to_string(), starts.iter().map(|&s| AtomicI64::new(s)).collect()));
+    }
+
+    /// Where the watched partitions end, as far as acknowledged so far.
+    pub(crate) fn ends(&self) -> OutputEnds {
+        let ends = self.ends.read().unwrap_or_else(PoisonError::into_inner);
+        let mut out = OutputEnds::new();
+        for (topic, partitions) in ends.iter() {
+            for (p, end) in partitions.iter().enumerate() {
+                out.insert((topic.clone(), p as i32), end.load(Ordering::Acquire));
+            }
+        }
+        out
     }
 
     /// The first delivery failure, if any.
@@ -43,8 +71,16 @@ impl ProducerContext for DeliveryTracker {
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
-            Ok(_) => {
-                self.progress.acked.fetch_add(1, Ordering::Relaxed);
+            Ok(msg) => {
+                use rdkafka::message::Message;
+                let ends = self.ends.read().unwrap_or_else(PoisonError::into_inner);
+                if let Some((_, partitions)) = ends.iter().find(|(t, _)| t == msg.topic()) {
+                    if let Some(end) = usize::try_from(msg.partition()).ok().and_then(|p| partitions.get(p)) {
+                        end.fetch_max(msg.offset() + 1, Ordering::AcqRel);
+                    }
+                }
+                // Counted after the end is noted: whoever sees every message acknowledged sees its end too.
+                self.progress.acked.fetch_add(1, Ordering::Release);
             }
             Err((e, msg)) => {
                 self.progress.failed.fetch_add(1, Ordering::Relaxed);

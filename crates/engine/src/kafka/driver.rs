@@ -13,6 +13,7 @@ use rdkafka::consumer::ConsumerGroupMetadata;
 use super::forward::Forward;
 use super::sink::KafkaSinks;
 use super::source::{InputTopics, JoinedTopic, KafkaSource};
+use super::checkpoint::{Checkpoints, ReadBack};
 use super::{checkpoint, recovery, Positions};
 use crate::error::EngineError;
 use crate::features::FeatureStep;
@@ -29,8 +30,10 @@ pub(super) trait KafkaInput: Source {
     fn group_metadata(&self) -> Option<ConsumerGroupMetadata>;
     /// Whether records are held that later polls will deliver.
     fn holds_records(&self) -> bool;
-    /// Commits `positions`.
-    fn commit(&mut self, positions: &Positions) -> Result<(), EngineError>;
+    /// Commits `positions`; false when the commit failed (it is retried at the next checkpoint).
+    fn commit(&mut self, positions: &Positions) -> Result<bool, EngineError>;
+    /// The committed positions of the current assignment.
+    fn committed(&self) -> Positions;
     /// Lowers `positions` below records read but not handed out in offset order.
     fn limit_positions(&self, _positions: &mut Positions) {}
     /// Hands every record before the committed offsets to `f` (how client state is rebuilt); sources without such
@@ -44,8 +47,8 @@ pub(super) trait KafkaInput: Source {
 pub(super) trait KafkaStage: Downstream {
     /// The output topics' producer (checkpoints commit through it).
     fn sinks(&mut self) -> &mut KafkaSinks;
-    /// Reads back what the output already holds, so it is not written again.
-    fn read_back(&mut self) -> Result<(), EngineError>;
+    /// Reads back what the output already holds from where `from` says, so it is not written again.
+    fn read_back(&mut self, from: &ReadBack) -> Result<(), EngineError>;
     /// The client-feature state, rebuilt after an assignment (scoring stages of models with client features).
     fn features(&mut self) -> Option<&mut FeatureStep> {
         None
@@ -85,10 +88,12 @@ pub(super) struct Control<'a> {
     pub peer: Option<&'a Peer>,
 }
 
-/// Runs `job` over `source` until it is stopped, idle or its peer failed (see the module docs).
+/// Runs `job` over `source` until it is stopped, idle or its peer failed (see the module docs); `checkpoints` are
+/// the stage's.
 pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
     source: &mut S,
     mut job: Job<'_, D>,
+    mut checkpoints: Checkpoints,
     control: Control<'_>,
 ) -> Result<RunSummary, EngineError> {
     job.register(source.partitions(), Instant::now());
@@ -105,7 +110,7 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
             // New partitions, before anything of them is processed: another instance (or a killed predecessor)
             // may have handled some of their records.
             let started = Instant::now();
-            recovery::recover(source, &mut job)?;
+            recovery::recover(source, &mut job, &mut checkpoints)?;
             recovering += started.elapsed();
             // Every record past the committed offsets is delivered again: start the join and the positions over,
             // or re-read transactions would be emitted twice.
@@ -151,7 +156,7 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
             stage.report_progress(now, input_idle, waiting, &frontier, done)?;
         }
         if done || now.duration_since(last_commit) >= control.commit_interval {
-            checkpoint::checkpoint(source, &mut job, &positions)?;
+            checkpoint::checkpoint(source, &mut job, &positions, &mut checkpoints)?;
             last_commit = now;
         }
         job.report(now, done);
@@ -171,8 +176,11 @@ impl KafkaInput for KafkaSource<InputTopics> {
     fn holds_records(&self) -> bool {
         KafkaSource::holds_records(self)
     }
-    fn commit(&mut self, positions: &Positions) -> Result<(), EngineError> {
+    fn commit(&mut self, positions: &Positions) -> Result<bool, EngineError> {
         KafkaSource::commit(self, positions)
+    }
+    fn committed(&self) -> Positions {
+        KafkaSource::committed(self)
     }
 }
 
@@ -186,8 +194,11 @@ impl KafkaInput for KafkaSource<JoinedTopic> {
     fn holds_records(&self) -> bool {
         KafkaSource::holds_records(self)
     }
-    fn commit(&mut self, positions: &Positions) -> Result<(), EngineError> {
+    fn commit(&mut self, positions: &Positions) -> Result<bool, EngineError> {
         KafkaSource::commit(self, positions)
+    }
+    fn committed(&self) -> Positions {
+        KafkaSource::committed(self)
     }
     fn limit_positions(&self, positions: &mut Positions) {
         KafkaSource::limit_positions(self, positions)
@@ -202,10 +213,9 @@ impl KafkaStage for ScoringStage<'_, '_, '_, KafkaSinks> {
         self.sink()
     }
 
-    fn read_back(&mut self) -> Result<(), EngineError> {
-        if let Some(written) = recovery::read_back_scores(self.sink())? {
-            self.note_written(written);
-        }
+    fn read_back(&mut self, from: &ReadBack) -> Result<(), EngineError> {
+        let written = recovery::read_back_scores(self.sink(), from)?;
+        self.note_written(written);
         Ok(())
     }
 
@@ -219,8 +229,8 @@ impl KafkaStage for Forward<'_> {
         Forward::sinks(self)
     }
 
-    fn read_back(&mut self) -> Result<(), EngineError> {
-        Forward::read_back(self)
+    fn read_back(&mut self, from: &ReadBack) -> Result<(), EngineError> {
+        Forward::read_back(self, from)
     }
 
     fn report_progress(

@@ -12,6 +12,7 @@ use rdkafka::producer::BaseRecord;
 
 use super::repartition::MARKER_KEY;
 use super::repartition::{encode_joined, encode_marker, key_of, partition_for, transaction_id_of_key, Progress};
+use super::checkpoint::ReadBack;
 use super::sink::KafkaSinks;
 use crate::error::EngineError;
 use crate::flow::{DeadLetter, Joined};
@@ -59,6 +60,7 @@ impl<'p> Forward<'p> {
     ) -> Result<Forward<'p>, EngineError> {
         let config = sinks.config();
         let counts = config.kafka.ensure_topics(&[topic], partitions, config.replication)?;
+        sinks.watch(topic, counts[0])?;
         let producer = std::collections::hash_map::RandomState::new().hash_one((std::process::id(), Instant::now()));
         let mut forward = Forward {
             sinks,
@@ -84,15 +86,15 @@ impl<'p> Forward<'p> {
         &mut self.sinks
     }
 
-    /// Reads back which transactions the internal topic already holds (they are not forwarded again). With
-    /// transactions, output of a failed attempt is never visible, so there is nothing to read back.
-    pub fn read_back(&mut self) -> Result<(), EngineError> {
-        if self.sinks.transactional() {
+    /// Reads back which transactions the internal topic holds from `from` on (they are not forwarded again).
+    pub fn read_back(&mut self, from: &ReadBack) -> Result<(), EngineError> {
+        self.already_forwarded.clear();
+        if *from == ReadBack::Nothing {
             return Ok(());
         }
         let reading = Instant::now();
         let ids = &mut self.already_forwarded;
-        self.sinks.config().kafka.read_to_end(&self.topic, Duration::from_millis(500), |msg| {
+        super::recovery::read_back(&self.sinks.config().kafka, &self.topic, from, |msg| {
             ids.extend(msg.key().and_then(transaction_id_of_key));
             Ok(())
         })?;

@@ -299,18 +299,31 @@ impl GroupConsumer {
         self.consumer.group_metadata()
     }
 
-    /// Commits `positions` (synchronously). A failure is logged, not fatal: a rebalance moved partitions away, and
-    /// the new owner continues from the last good commit.
-    pub(super) fn commit(&self, positions: &Positions) -> Result<(), EngineError> {
+    /// Commits `positions` (synchronously); false when the commit failed. A failure is logged, not fatal: a
+    /// rebalance moved partitions away, and the new owner continues from the last good commit.
+    pub(super) fn commit(&self, positions: &Positions) -> Result<bool, EngineError> {
         let tpl = offsets_list(positions)?;
         if tpl.count() == 0 {
-            return Ok(());
+            return Ok(false);
         }
         match self.consumer.commit(&tpl, CommitMode::Sync) {
-            Ok(()) => tracing::debug!("committed {}", describe_offsets(&tpl)),
-            Err(e) => tracing::warn!("committing offsets failed (will retry at the next checkpoint): {e}"),
+            Ok(()) => {
+                tracing::debug!("committed {}", describe_offsets(&tpl));
+                Ok(true)
+            }
+            Err(e) => {
+                tracing::warn!("committing offsets failed (will retry at the next checkpoint): {e}");
+                Ok(false)
+            }
         }
-        Ok(())
+    }
+
+    /// The committed positions of the current assignment (partitions with no committed offset are left out).
+    pub(super) fn committed(&self) -> Positions {
+        self.partitions
+            .iter()
+            .filter_map(|((input, partition), start)| Some(((self.topic(*input), *partition), (*start)?)))
+            .collect()
     }
 
     /// While resume points are pending, checks (at most twice a second) whether a partition that has been silent

@@ -1,4 +1,5 @@
-//! Reading a topic back from its start: how a restarted job learns what its outputs already hold.
+//! Reading a topic back: how a restarted job learns what its outputs already hold, and how the scoring stage
+//! rebuilds client state from the internal topic.
 
 use std::time::Duration;
 
@@ -7,13 +8,25 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use super::{c_topic, KafkaSettings};
 use crate::error::EngineError;
 
+/// How far before a requested start offset reading begins. tansu 0.6.0 answers a fetch from offset `o` only with
+/// record batches that start at or after `o`, so the records of the batch holding `o` would be skipped; no batch
+/// of ours holds more records than the producers' `batch.num.messages`, and reading a few records too many is
+/// harmless for a read-back. On a Kafka broker the records before the start are simply read too.
+const START_MARGIN: i64 = 10_000;
+
+/// One partition to read: from where, and to where (exclusive; `None`: its end when reading starts).
+struct Range {
+    next: i64,
+    end: Option<i64>,
+}
+
 impl KafkaSettings {
     /// Reads every message of `topic`, from the start of each partition up to its end, handing each to `f`.
     ///
-    /// The end is the partition's high watermark as the fetch responses report it `settle` after the start, and it
-    /// stays there: messages written meanwhile by others — the other instances of a job writing the same topic —
-    /// are not chased. (Chasing them kept a restarting join stage reading back the internal topic for as long as
-    /// another instance was writing it.)
+    /// The end is the partition's high watermark as the first fetch response reports it (and no sooner than
+    /// `settle` after the start), and it stays there: messages written meanwhile by others — the other instances of
+    /// a job writing the same topic — are not chased. (Chasing them kept a restarting join stage reading back the
+    /// internal topic for as long as another instance was writing it.)
     pub fn read_to_end(
         &self,
         topic: &str,
@@ -21,7 +34,21 @@ impl KafkaSettings {
         f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
     ) -> Result<u64, EngineError> {
         let Some(partitions) = self.partition_counts(&[topic])?[0] else { return Ok(0) };
-        self.read_from_start(topic, (0..partitions).map(|p| (p, None)).collect(), settle, f)
+        let ranges = (0..partitions).map(|p| (p, Range { next: 0, end: None })).collect();
+        self.read_ranges(topic, ranges, settle, f)
+    }
+
+    /// Reads `topic` from the given offsets (partition → start, less [`START_MARGIN`]) to the end of each
+    /// partition, as [`KafkaSettings::read_to_end`] does.
+    pub fn read_from(
+        &self,
+        topic: &str,
+        starts: &std::collections::HashMap<i32, i64>,
+        f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
+    ) -> Result<u64, EngineError> {
+        let ranges =
+            starts.iter().map(|(&p, &start)| (p, Range { next: (start - START_MARGIN).max(0), end: None })).collect();
+        self.read_ranges(topic, ranges, Duration::ZERO, f)
     }
 
     /// Reads the messages of `topic` before the given offsets (partition → end, exclusive), from the start of each
@@ -32,41 +59,37 @@ impl KafkaSettings {
         ends: &std::collections::HashMap<i32, i64>,
         f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
     ) -> Result<u64, EngineError> {
-        if ends.is_empty() {
-            return Ok(0);
-        }
-        let wanted = ends.iter().map(|(&p, &end)| (p, Some(end))).collect();
-        self.read_from_start(topic, wanted, Duration::ZERO, f)
+        let ranges = ends.iter().map(|(&p, &end)| (p, Range { next: 0, end: Some(end) })).collect();
+        self.read_ranges(topic, ranges, Duration::ZERO, f)
     }
 
-    /// Reads `(partition, end)` of `topic` from offset 0; an end of `None` is the high watermark (see
-    /// [`KafkaSettings::read_to_end`]).
-    fn read_from_start(
+    /// Reads each partition of `ranges` from its start to its end (see [`KafkaSettings::read_to_end`]).
+    fn read_ranges(
         &self,
         topic: &str,
-        wanted: Vec<(i32, Option<i64>)>,
+        mut ranges: std::collections::HashMap<i32, Range>,
         settle: Duration,
         mut f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
     ) -> Result<u64, EngineError> {
         use rdkafka::message::Message;
         use rdkafka::{Offset, TopicPartitionList};
+        if ranges.is_empty() {
+            return Ok(0);
+        }
         let consumer: BaseConsumer = self
-            .consumer_config(&[("group.id", "fraudstream-reader")])
+            .consumer_config(&[("group.id", "fraudstream-reader"), ("auto.offset.reset", "earliest")])
             .create()
             .map_err(|e| EngineError::kafka("creating a reader", e))?;
         let mut tpl = TopicPartitionList::new();
-        for &(p, _) in &wanted {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)
+        for (&p, range) in &ranges {
+            tpl.add_partition_offset(topic, p, Offset::Offset(range.next))
                 .map_err(|e| EngineError::kafka(format!("assigning {topic}[{p}]"), e))?;
         }
         consumer.assign(&tpl).map_err(|e| EngineError::kafka(format!("assigning {topic}"), e))?;
         let c_topic = c_topic(topic)?;
-        // Next offset to read, and the end, per wanted partition.
-        let mut next: std::collections::HashMap<i32, (i64, Option<i64>)> =
-            wanted.iter().map(|&(p, end)| (p, (0, end))).collect();
         // Only ends given by the caller may turn out to lie beyond a partition's end; one taken from the broker's
         // high watermark is there, and a stall before it is an error, not the end.
-        let ends_given = wanted.iter().all(|(_, end)| end.is_some());
+        let ends_given = ranges.values().all(|r| r.end.is_some());
         let mut read = 0u64;
         let started = std::time::Instant::now();
         let mut last_message = started;
@@ -75,12 +98,12 @@ impl KafkaSettings {
             if std::time::Instant::now() > deadline {
                 return Err(EngineError::Config(format!("reading {topic} to its end took more than 300 s")));
             }
-            match consumer.poll(Duration::from_millis(100)) {
+            match consumer.poll(Duration::from_millis(20)) {
                 Some(msg) => {
                     let msg = msg.map_err(|e| EngineError::kafka(format!("reading {topic}"), e))?;
-                    let Some((position, end)) = next.get_mut(&msg.partition()) else { continue };
-                    *position = (*position).max(msg.offset() + 1);
-                    if end.is_none_or(|end| msg.offset() < end) {
+                    let Some(range) = ranges.get_mut(&msg.partition()) else { continue };
+                    range.next = range.next.max(msg.offset() + 1);
+                    if range.end.is_none_or(|end| msg.offset() < end) {
                         f(&msg)?;
                         read += 1;
                     }
@@ -91,17 +114,16 @@ impl KafkaSettings {
                     tracing::warn!("{topic}: nothing more arrived for 10 s before the offsets asked for; read {read}");
                     return Ok(read);
                 }
-                None if last_message.elapsed() >= settle => {}
-                None => continue,
+                None => {}
             }
             let settled = started.elapsed() >= settle;
             let mut at_end = true;
-            for (&p, (position, end)) in next.iter_mut() {
-                if end.is_none() && settled {
-                    // The end as the fetch responses report it (see `fetched_high_watermark`), from now on fixed.
-                    *end = fetched_high_watermark(&consumer, &c_topic, p);
+            for (&p, range) in ranges.iter_mut() {
+                if range.end.is_none() && settled {
+                    // The end as the first fetch response reports it (see `fetched_high_watermark`), then fixed.
+                    range.end = fetched_high_watermark(&consumer, &c_topic, p);
                 }
-                at_end &= end.is_some_and(|end| *position >= end);
+                at_end &= range.end.is_some_and(|end| range.next >= end);
             }
             if at_end {
                 return Ok(read);

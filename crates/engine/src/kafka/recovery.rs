@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use fraudstream_data::registry::SchemaRegistry;
 use rdkafka::message::Message;
 
+use super::checkpoint::{Checkpoints, ReadBack};
 use super::driver::{KafkaInput, KafkaStage};
 use super::sink::{decode_score, KafkaSinks};
 use super::KafkaSettings;
@@ -21,13 +22,19 @@ use crate::error::EngineError;
 use crate::job::Job;
 use crate::sink::Written;
 
-/// Makes the output durable, reads back what it already holds, and rebuilds client state from the source's
-/// history.
-pub(super) fn recover<S: KafkaInput, D: KafkaStage>(source: &mut S, job: &mut Job<'_, D>) -> Result<(), EngineError> {
+/// Makes the output durable, reads back what it already holds (from where the checkpoints of the committed
+/// positions say), rebuilds client state from the source's history, and starts the checkpoints over.
+pub(super) fn recover<S: KafkaInput, D: KafkaStage>(
+    source: &mut S,
+    job: &mut Job<'_, D>,
+    checkpoints: &mut Checkpoints,
+) -> Result<(), EngineError> {
     job.drain()?;
     job.flush()?;
+    let from = checkpoints.read_back(&source.committed())?;
     let stage = job.downstream();
-    stage.read_back()?;
+    checkpoints.restart(stage.sinks().output_ends());
+    stage.read_back(&from)?;
     if let Some(features) = stage.features() {
         // Start empty and replay everything before the committed offsets: what this instance observed beyond them
         // is delivered again and observed then, so each record counts once.
@@ -45,18 +52,17 @@ pub(super) fn recover<S: KafkaInput, D: KafkaStage>(source: &mut S, job: &mut Jo
     Ok(())
 }
 
-/// The transactions the `scores` and `alerts` topics already hold, with the scores they carry (`None` in
-/// exactly-once mode, which needs no read-back).
-pub(super) fn read_back_scores(sinks: &KafkaSinks) -> Result<Option<Written>, EngineError> {
-    if sinks.transactional() {
-        return Ok(None);
+/// The transactions the `scores` and `alerts` topics hold from `from` on, with the scores they carry.
+pub(super) fn read_back_scores(sinks: &KafkaSinks, from: &ReadBack) -> Result<Written, EngineError> {
+    if *from == ReadBack::Nothing {
+        return Ok(Written::default());
     }
     let (config, registry) = (sinks.config(), sinks.registry());
     let reading = Instant::now();
     let written = Written {
-        scored: scored_transaction_ids(&config.kafka, registry, &config.scores_topic)?,
+        scored: scored_transaction_ids(&config.kafka, registry, &config.scores_topic, from)?,
         // Alerts carry the same records as their scores.
-        alerted: scored_transaction_ids(&config.kafka, registry, &config.alerts_topic)?,
+        alerted: scored_transaction_ids(&config.kafka, registry, &config.alerts_topic, from)?,
     };
     tracing::info!(
         "the output already holds {} transactions and {} alerts (read back in {:.1} s); they are not written again",
@@ -64,21 +70,37 @@ pub(super) fn read_back_scores(sinks: &KafkaSinks) -> Result<Option<Written>, En
         written.alerted.len(),
         reading.elapsed().as_secs_f64()
     );
-    Ok(Some(written))
+    Ok(written)
 }
 
-/// The TransactionIDs already in a `scores` (or `alerts`) topic with their scores, read from the start of every
-/// partition to its end.
+/// The TransactionIDs in a `scores` (or `alerts`) topic from `from` on, with their scores.
 fn scored_transaction_ids(
     kafka: &KafkaSettings,
     registry: &SchemaRegistry,
     topic: &str,
+    from: &ReadBack,
 ) -> Result<HashMap<i64, Option<f64>>, EngineError> {
     let mut ids = HashMap::new();
-    kafka.read_to_end(topic, Duration::from_millis(500), |msg| {
+    read_back(kafka, topic, from, |msg| {
         let record = decode_score(registry, msg.payload().unwrap_or_default())?;
         ids.entry(record.transaction_id).or_insert(record.score);
         Ok(())
     })?;
     Ok(ids)
+}
+
+/// Reads `topic` from where `from` says (each partition's offset, the start of those it does not list, or all of
+/// it) to its end.
+pub(super) fn read_back(
+    kafka: &KafkaSettings,
+    topic: &str,
+    from: &ReadBack,
+    f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
+) -> Result<u64, EngineError> {
+    let Some(starts) = from.starts(topic) else {
+        return kafka.read_to_end(topic, Duration::ZERO, f);
+    };
+    let partitions = kafka.partition_counts(&[topic])?[0].unwrap_or(0);
+    let starts = (0..partitions).map(|p| (p, starts.get(&p).copied().unwrap_or(0))).collect();
+    kafka.read_from(topic, &starts, f)
 }

@@ -16,7 +16,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 
-use super::delivery::{DeliveryTracker, ProduceProgress};
+use super::delivery::{DeliveryTracker, OutputEnds, ProduceProgress};
 use super::partitioner::partition_for_key;
 use super::produce::PRODUCER_DEFAULTS;
 use super::{KafkaSettings, Positions};
@@ -77,9 +77,7 @@ pub struct KafkaSinks {
     producer: ThreadedProducer<DeliveryTracker>,
     registry: SchemaRegistry,
     config: KafkaSinkConfig,
-    key_id: u32,
-    score_id: u32,
-    schema: serde_avro_fast::Schema,
+    encoder: ScoreEncoder,
     partitions: [i32; 2],
     key: Vec<u8>,
     value: Vec<u8>,
@@ -88,19 +86,16 @@ pub struct KafkaSinks {
 impl KafkaSinks {
     /// Registers the schemas, creates missing topics and connects the producer.
     pub fn new(config: KafkaSinkConfig, registry: &SchemaRegistry) -> Result<KafkaSinks, EngineError> {
-        let key_id = registry.register(&subject(&config.scores_topic, true), KEY_SCHEMA)?;
-        registry.register(&subject(&config.alerts_topic, true), KEY_SCHEMA)?;
-        let score_id = registry.register(&subject(&config.scores_topic, false), SCORE_SCHEMA)?;
-        registry.register(&subject(&config.alerts_topic, false), SCORE_SCHEMA)?;
+        let encoder = ScoreEncoder::register(registry, &[&config.scores_topic, &config.alerts_topic])?;
         let topics = [config.scores_topic.as_str(), config.alerts_topic.as_str(), config.dead_letters_topic.as_str()];
         let counts = config.kafka.ensure_topics(&topics, config.partitions, config.replication)?;
-        let schema: serde_avro_fast::Schema = SCORE_SCHEMA
-            .parse()
-            .map_err(|e| EngineError::Config(format!("built-in score schema does not parse: {e}")))?;
         let tracker = DeliveryTracker::new(Arc::new(ProduceProgress::default()));
         let mut client = config.kafka.client_config(PRODUCER_DEFAULTS);
         if let Some(id) = &config.transactional_id {
             client.set("transactional.id", id);
+        }
+        for (topic, count) in topics.iter().zip(&counts) {
+            tracker.watch(topic, &config.kafka.end_offsets(topic, *count)?);
         }
         let producer: ThreadedProducer<DeliveryTracker> =
             client.create_with_context(tracker).map_err(|e| EngineError::kafka("creating the output producer", e))?;
@@ -116,9 +111,7 @@ impl KafkaSinks {
         Ok(KafkaSinks {
             producer,
             registry: registry.clone(),
-            key_id,
-            score_id,
-            schema,
+            encoder,
             partitions: [counts[0], counts[1]],
             config,
             key: Vec::with_capacity(16),
@@ -138,10 +131,20 @@ impl KafkaSinks {
         &self.registry
     }
 
-    /// Whether the output is written in Kafka transactions (exactly-once mode).
-    pub(super) fn transactional(&self) -> bool {
-        self.config.transactional_id.is_some()
+    /// Where each partition of the output topics (and of any topic [`KafkaSinks::watch`]ed) ends, as far as this
+    /// producer knows: past every message of ours acknowledged so far, and no earlier than where it ended when the
+    /// job started writing.
+    pub(super) fn output_ends(&self) -> OutputEnds {
+        self.producer.context().ends()
     }
+
+    /// Also notes where `topic`'s partitions end (an output written through [`KafkaSinks::send`]).
+    pub(super) fn watch(&self, topic: &str, partitions: i32) -> Result<(), EngineError> {
+        let starts = self.config.kafka.end_offsets(topic, partitions)?;
+        self.producer.context().watch(topic, &starts);
+        Ok(())
+    }
+
 
     /// Commits everything written since the last call together with the input `positions`, as one Kafka
     /// transaction, and begins the next one; `false` when this output is not transactional (the caller then
@@ -211,14 +214,7 @@ impl Sink for KafkaSinks {
             join_wait_ms: s.joined.join_wait.as_millis() as i64,
             processing_latency_ms: s.latency_ms,
         };
-        self.key.clear();
-        write_header(self.key_id, &mut self.key);
-        encode_key(record.transaction_id, &mut self.key)?;
-        self.value.clear();
-        write_header(self.score_id, &mut self.value);
-        let mut config = serde_avro_fast::ser::SerializerConfig::new(&self.schema);
-        serde_avro_fast::to_datum(&record, &mut self.value, &mut config)
-            .map_err(|e| EngineError::Config(format!("encoding a score: {e}")))?;
+        self.encoder.encode(&record, &mut self.key, &mut self.value)?;
         let topics = [
             (self.config.scores_topic.as_str(), self.partitions[0]),
             (self.config.alerts_topic.as_str(), self.partitions[1]),
@@ -256,7 +252,7 @@ impl Sink for KafkaSinks {
         let p = self.producer.context().progress();
         let (sent, acked, failed) = (
             p.sent.load(std::sync::atomic::Ordering::Relaxed),
-            p.acked.load(std::sync::atomic::Ordering::Relaxed),
+            p.acked.load(std::sync::atomic::Ordering::Acquire),
             p.failed.load(std::sync::atomic::Ordering::Relaxed),
         );
         if flushed.is_err() || failed > 0 || acked != sent {
@@ -270,6 +266,81 @@ impl Sink for KafkaSinks {
         }
         Ok(())
     }
+}
+
+/// Score records in the Confluent wire format of the `scores` and `alerts` topics: the key and value schemas
+/// registered under the topic's subjects, the key a `TransactionKey`, the value a [`ScoreRecord`].
+pub struct ScoreEncoder {
+    key_id: u32,
+    score_id: u32,
+    schema: serde_avro_fast::Schema,
+}
+
+impl ScoreEncoder {
+    /// Registers the key and value schemas for `topics` (the same ids for each: a registry reuses the id of an
+    /// identical schema).
+    pub fn register(registry: &SchemaRegistry, topics: &[&str]) -> Result<ScoreEncoder, EngineError> {
+        let (mut key_id, mut score_id) = (0, 0);
+        for topic in topics {
+            key_id = registry.register(&subject(topic, true), KEY_SCHEMA)?;
+            score_id = registry.register(&subject(topic, false), SCORE_SCHEMA)?;
+        }
+        let schema = SCORE_SCHEMA
+            .parse()
+            .map_err(|e| EngineError::Config(format!("built-in score schema does not parse: {e}")))?;
+        Ok(ScoreEncoder { key_id, score_id, schema })
+    }
+
+    /// Encodes `record`'s key and value into `key` and `value` (cleared first).
+    pub fn encode(&self, record: &ScoreRecord, key: &mut Vec<u8>, value: &mut Vec<u8>) -> Result<(), EngineError> {
+        key.clear();
+        write_header(self.key_id, key);
+        encode_key(record.transaction_id, key)?;
+        value.clear();
+        write_header(self.score_id, value);
+        let mut config = serde_avro_fast::ser::SerializerConfig::new(&self.schema);
+        serde_avro_fast::to_datum(record, value, &mut config)
+            .map_err(|e| EngineError::Config(format!("encoding a score: {e}")))?;
+        Ok(())
+    }
+}
+
+/// Writes `records` to the score topic `topic` (created with `partitions` partitions if missing) as the job writes
+/// them — keyed and partitioned by TransactionID, timestamped with the event time — and waits until every one is
+/// acknowledged; returns how many. For seeding a topic with scores made elsewhere (a backfill, or a test that
+/// needs a long history).
+pub fn write_scores(
+    kafka: &KafkaSettings,
+    registry: &SchemaRegistry,
+    topic: &str,
+    partitions: i32,
+    records: impl IntoIterator<Item = ScoreRecord>,
+) -> Result<u64, EngineError> {
+    let encoder = ScoreEncoder::register(registry, &[topic])?;
+    let partitions = kafka.ensure_topics(&[topic], partitions, 1)?[0];
+    let progress = Arc::new(ProduceProgress::default());
+    let producer: ThreadedProducer<DeliveryTracker> = kafka
+        .client_config(PRODUCER_DEFAULTS)
+        .create_with_context(DeliveryTracker::new(progress.clone()))
+        .map_err(|e| EngineError::kafka("creating a producer", e))?;
+    let (mut key, mut value, mut written) = (Vec::new(), Vec::new(), 0u64);
+    for record in records {
+        encoder.encode(&record, &mut key, &mut value)?;
+        let rec = BaseRecord::to(topic)
+            .key(&key[..])
+            .payload(&value[..])
+            .partition(partition_for_key(&key, partitions))
+            .timestamp(record.event_time);
+        send(&producer, rec)?;
+        written += 1;
+    }
+    producer.flush(Duration::from_secs(120)).map_err(|e| EngineError::kafka("flushing the scores", e))?;
+    let failed = progress.failed.load(std::sync::atomic::Ordering::Relaxed);
+    if failed > 0 {
+        let first_error = producer.context().first_error().unwrap_or_default();
+        return Err(EngineError::Delivery { sent: written, acked: written - failed, failed, unsent: 0, first_error });
+    }
+    Ok(written)
 }
 
 /// Decodes one Confluent-framed `scores` value.

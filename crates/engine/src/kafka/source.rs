@@ -218,9 +218,14 @@ impl<T: Topics> KafkaSource<T> {
         self.topics.holds_records()
     }
 
-    /// Records that everything before `positions` is fully processed.
-    pub(crate) fn commit(&mut self, positions: &Positions) -> Result<(), EngineError> {
+    /// Records that everything before `positions` is fully processed; false when the commit failed.
+    pub(crate) fn commit(&mut self, positions: &Positions) -> Result<bool, EngineError> {
         self.group.commit(positions)
+    }
+
+    /// The committed positions of the current assignment, where reading started.
+    pub(crate) fn committed(&self) -> Positions {
+        self.group.committed()
     }
 
     /// Messages from the consumer into the merge: the first one waits up to `timeout`, then whatever the consumer

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use fraudstream_data::registry::SchemaRegistry;
 
+use super::checkpoint::Checkpoints;
 use super::driver::{drive, Control, Peer};
 use super::forward::Forward;
 use super::sink::{KafkaSinkConfig, KafkaSinks};
@@ -62,7 +63,8 @@ pub fn run_kafka<'a>(
         let sinks = KafkaSinks::new(config.sinks.clone(), &registry)?;
         let scoring = ScoringStage::new(scorer, sinks, &config.job, progress, observer)?;
         let mut source = KafkaSource::new(&config.source, registry)?;
-        return drive(&mut source, Job::new(&config.job, progress, scoring), control(None));
+        let checkpoints = checkpoints(config, &config.source.group)?;
+        return drive(&mut source, Job::new(&config.job, progress, scoring), checkpoints, control(None));
     }
     // What each stage tells the other. The join stage's idle stop does not wait for the scoring stage.
     let join_status = Peer::default();
@@ -111,7 +113,8 @@ fn run_join_stage(
     let forward = Forward::new(sinks, &internal_topic(&config.source.group), partitions, progress)?;
     let mut source = KafkaSource::new(&config.source, registry.clone())?;
     let job_config = JobConfig { client_features: None, ..config.job.clone() };
-    drive(&mut source, Job::new(&job_config, progress, forward), control)
+    let checkpoints = checkpoints(config, &config.source.group)?;
+    drive(&mut source, Job::new(&job_config, progress, forward), checkpoints, control)
 }
 
 /// The scoring stage: the internal topic → client features → model → the output topics.
@@ -132,7 +135,14 @@ fn run_scoring_stage(
     let event_time_order = config.sinks.transactional_id.is_none();
     let mut source = KafkaSource::joined(&source_config, &topic, event_time_order)?;
     let scoring = ScoringStage::new(scorer, sinks, &config.job, progress, observer)?;
-    drive(&mut source, Job::without_join(&config.job, progress, scoring), control)
+    let checkpoints = checkpoints(config, &source_config.group)?;
+    drive(&mut source, Job::without_join(&config.job, progress, scoring), checkpoints, control)
+}
+
+/// The checkpoints of a stage reading as `group` (none are written in exactly-once mode, which reads nothing back).
+fn checkpoints(config: &KafkaRunConfig, group: &str) -> Result<Checkpoints, EngineError> {
+    let enabled = config.sinks.transactional_id.is_none();
+    Checkpoints::new(&config.source.kafka, group, enabled, config.sinks.replication)
 }
 
 /// The internal topic's partition count: that of the transactions topic (one scoring partition per input one).
