@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
@@ -197,25 +196,12 @@ fn bad_input_is_400_naming_the_field_or_row() {
     assert_eq!(st, 200, "{got}");
 }
 
-fn copy(from: &str, to: &Path) {
-    std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
-    std::fs::copy(fixtures().join(from), to).expect("copy");
-}
-
 /// v2 infer with one row of `input`, returning (version, probability).
 fn one_row(url: &str) -> (u16, Value) {
     post(
         url,
         &json!({"inputs": [{"name": "input", "shape": [1, 8], "datatype": "FP32", "data": [0.5, -1.0, 0.2, 0.1, 1.5, -0.3, 0.7, 0.0]}]}),
     )
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
