@@ -57,6 +57,15 @@ fn ok_json(description: &str, schema: Value) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": schema}}})
 }
 
+/// The request rules every scoring protocol shares (see `inputs` and `names`), as the document states them.
+const INPUT_RULES: &str = "Fraud model scoring: Azure ML / Confluent ML_PREDICT format, KServe v2 (Open Inference \
+Protocol) and v1.\n\nInputs are addressed by the model's input names (GET /v2/models/{name} lists them). On every \
+protocol: a column, field or tensor name that is no model input (nor TransactionDT, when the model derives calendar \
+inputs from it) is a 400 naming it, the row, and the model's inputs; an input given twice is a 400; a row or instance \
+must carry at least one input (`{}` is a 400). An omitted input is a missing value, exactly like an explicit null \
+(a calendar input is then derived from TransactionDT). Numeric inputs take numbers, numeric strings such as \
+\"42.5\" (blank = missing), booleans (0/1) or null.";
+
 fn build() -> Value {
     let score_params = json!([
         {"name": "output", "in": "query", "required": false, "schema": {"type": "string", "enum": ["label", "probability"]},
@@ -110,7 +119,7 @@ fn build() -> Value {
         "info": {
             "title": "fraudstream-serve",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Fraud model scoring: Azure ML / Confluent ML_PREDICT format, KServe v2 (Open Inference Protocol) and v1."
+            "description": INPUT_RULES
         },
         "security": [{"bearerAuth": []}],
         "paths": {
@@ -169,10 +178,12 @@ fn build() -> Value {
                     "index": {"type": "array", "items": {}},
                     "data": {"type": "array", "items": {"type": "array", "items": {"$ref": "#/components/schemas/Cell"}},
                         "description": "Rows; with one string cell per row and no matching column, each cell is a JSON object string"}}},
-                "AzureRequest": {"type": "object", "required": ["input_data"], "properties": {
+                "AzureRequest": {"type": "object", "required": ["input_data"],
+                    "description": "Column and field names must be model inputs; omitted inputs are missing values",
+                    "properties": {
                     "input_data": {"oneOf": [
                         {"$ref": "#/components/schemas/AzureFrame"},
-                        {"type": "array", "items": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Cell"}}}]}}},
+                        {"type": "array", "items": {"type": "object", "minProperties": 1, "additionalProperties": {"$ref": "#/components/schemas/Cell"}}}]}}},
                 "InferInput": {"type": "object", "required": ["name", "shape", "datatype", "data"], "properties": {
                     "name": {"type": "string"},
                     "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
@@ -200,9 +211,11 @@ fn build() -> Value {
                     "parameters": {"type": "object"}}},
                 "ModelReady": {"type": "object", "required": ["name", "ready"], "properties": {
                     "name": {"type": "string"}, "version": {"type": "string"}, "ready": {"type": "boolean"}, "error": {"type": "string"}}},
-                "PredictRequest": {"type": "object", "required": ["instances"], "properties": {
+                "PredictRequest": {"type": "object", "required": ["instances"],
+                    "description": "Object instances: names must be model inputs, at least one per instance, omitted inputs are missing values; array instances: every input in model order",
+                    "properties": {
                     "instances": {"type": "array", "items": {"oneOf": [
-                        {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Cell"}},
+                        {"type": "object", "minProperties": 1, "additionalProperties": {"$ref": "#/components/schemas/Cell"}},
                         {"type": "array", "items": {"$ref": "#/components/schemas/Cell"}}]}}}},
                 "PredictResponse": {"type": "object", "required": ["predictions"], "properties": {
                     "predictions": {"type": "array", "items": {"type": "number"}}}},

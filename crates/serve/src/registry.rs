@@ -47,7 +47,8 @@ impl LoadedModel {
     /// Loads, plans and probes one version.
     pub fn load(name: &str, version: u64, path: &Path, metadata_path: Option<&Path>) -> Result<LoadedModel, String> {
         let model = Model::load(path).map_err(|e| e.to_string())?;
-        let plan = InputPlan::for_model(&model)?;
+        let mut plan = InputPlan::for_model(&model)?;
+        plan.set_owner(name, version);
         let mut batch = InputBatch::new(&model).map_err(|e| e.to_string())?;
         plan.push_missing_row(&mut batch).map_err(|e| e.to_string())?;
         let probe = model.predict_proba(&mut batch).map_err(|e| format!("cannot score as a binary classifier: {e}"))?;
