@@ -2,7 +2,7 @@
 //!
 //! Contract, per row (a map from field name to JSON value) and per model input:
 //! - the row has the field (names compared after `fraudstream_data::catalog::canonical_name`, so `id-01` fills
-//!   `id_01`): a numeric input takes a number, a numeric string (`"42.5"`; blank = missing), a boolean
+//!   `id_01`): a numeric input takes a finite number, a numeric string (`"42.5"`; blank = missing), a boolean
 //!   (0/1) or `null` (missing → NaN); a string input takes a string, a number (its JSON text) or `null`
 //!   (missing → `""`); an input wider than one value per row takes an array of exactly that many values;
 //! - the row lacks the field and the input is a calendar feature (`DT_D`, `DT_W`, `DT_M`, hour, weekday — as
@@ -14,8 +14,9 @@
 //!
 //! Per row, strictly (the 400s of [`crate::names`]): a field that is no model input (nor `TransactionDT` when
 //! it feeds derived inputs) is refused, an input given twice is refused, and a row must carry at least one input
-//! (`{}` would score as all-missing). Anything else that does not fit (an object for a number, `"abc"` for a
-//! numeric input) is a 400 naming row and field.
+//! (`{}` would score as all-missing). Anything else that does not fit (an object for a number, `"abc"` or the
+//! non-finite `"inf"` / `"NaN"` for a numeric input) is a 400 naming row and field. The CSV reader also refuses
+//! `inf`; it reads a `NaN` cell as missing because CSV has no other way to say so, while JSON has `null`.
 //! The plan is built once per loaded model version, so a request pays one hash lookup per field, not a resolve.
 
 use std::collections::HashMap;
@@ -356,18 +357,27 @@ fn calendar_of(dt: Option<&Value>, row: usize) -> Result<Option<Calendar>, ApiEr
     Ok(Some(Calendar::of(EventTime::from_transaction_dt(secs as i64))))
 }
 
-/// A JSON value as a model number: numbers, numeric strings (blank = missing), booleans, null = NaN.
+/// A JSON value as a model number: finite numbers, numeric strings (blank = missing), booleans, null = NaN.
+///
+/// Strings that Rust parses as non-finite (`"inf"`, `"-Infinity"`, `"NaN"`, any case) are refused: `null` is the
+/// one way to send a missing value, and an infinity would reach the model as a real value.
 pub(crate) fn to_f64(v: &Value) -> Result<f64, String> {
     match v {
-        Value::Number(n) => n.as_f64().ok_or_else(|| format!("number {n} is not representable")),
+        Value::Number(n) => match n.as_f64() {
+            Some(x) if x.is_finite() => Ok(x),
+            _ => Err(format!("number {n} is out of range")),
+        },
         Value::Null => Ok(f64::NAN),
         Value::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
         Value::String(s) => {
             let t = s.trim();
             if t.is_empty() {
-                Ok(f64::NAN)
-            } else {
-                t.parse::<f64>().map_err(|_| format!("expected a number, got the string {s:?}"))
+                return Ok(f64::NAN);
+            }
+            match t.parse::<f64>() {
+                Ok(x) if x.is_finite() => Ok(x),
+                Ok(_) => Err(format!("the string {s:?} is not a finite number (send null for a missing value)")),
+                Err(_) => Err(format!("expected a number, got the string {s:?}")),
             }
         }
         other => Err(format!("expected a number, got {}", kind(other))),

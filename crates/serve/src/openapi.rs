@@ -63,8 +63,9 @@ Protocol) and v1.\n\nInputs are addressed by the model's input names (GET /v2/mo
 protocol: a column, field or tensor name that is no model input (nor TransactionDT, when the model derives calendar \
 inputs from it) is a 400 naming it, the row, and the model's inputs; an input given twice is a 400; a row or instance \
 must carry at least one input (`{}` is a 400). An omitted input is a missing value, exactly like an explicit null \
-(a calendar input is then derived from TransactionDT). Numeric inputs take numbers, numeric strings such as \
-\"42.5\" (blank = missing), booleans (0/1) or null.";
+(a calendar input is then derived from TransactionDT). Numeric inputs take finite numbers, numeric strings such as \
+\"42.5\" (blank = missing), booleans (0/1) or null; the strings \"inf\", \"-Infinity\", \"NaN\" (any case) are a \
+400: send null for a missing value.";
 
 fn build() -> Value {
     let score_params = json!([
@@ -172,7 +173,7 @@ fn build() -> Value {
                 "Error": {"type": "object", "required": ["error"], "properties": {
                     "error": {"type": "string"}, "field": {"type": "string"}, "row": {"type": "integer", "minimum": 0}}},
                 "Cell": {"nullable": true, "oneOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}],
-                    "description": "A feature value; numbers or numeric strings for numeric inputs, strings for string inputs, null = missing"},
+                    "description": "A feature value; finite numbers or numeric strings for numeric inputs (\"inf\"/\"NaN\" are refused), strings for string inputs, null = missing"},
                 "AzureFrame": {"type": "object", "required": ["data"], "properties": {
                     "columns": {"type": "array", "items": {"type": "string"}},
                     "index": {"type": "array", "items": {}},

@@ -1,6 +1,6 @@
 //! Request field names and values are checked the same way on every protocol: a name that is no model input is a
 //! 400 that names it, the row and the expected inputs; a row must carry at least one input; an omitted input is a
-//! missing value exactly like an explicit `null`.
+//! missing value exactly like an explicit `null`; non-finite number strings (`"inf"`, `"NaN"`) are a 400.
 //!
 //! Fixture `pipeline_zipmap.onnx`: inputs f0..f7 (float [N,1]) and cat (string [N,1]), served as `zip`.
 
@@ -137,6 +137,22 @@ fn an_omitted_input_scores_like_an_explicit_null_in_every_protocol() {
     ] {
         let p = probability(&srv, path, &body);
         assert!((p - baseline).abs() <= 1e-7, "{path} {body}: {p} vs {baseline}");
+    }
+}
+
+#[test]
+fn non_finite_number_strings_are_400_naming_the_field_and_row() {
+    let srv = zip_server();
+    for s in ["inf", "INF", "-inf", "+Infinity", "infinity", "NaN", "nan", "-NaN"] {
+        let frame = json!({"input_data": {"columns": ["f0", "f1"], "data": [[1.0, 2.0], [1.0, s]]}});
+        let err = rejected(&srv, "/score/zip", &frame, &["row 1", "`f1`"]);
+        assert_eq!((err["field"].clone(), err["row"].clone()), (json!("f1"), json!(1)), "{s}");
+        let records = json!({"input_data": [{"f2": s}]});
+        rejected(&srv, "/score/zip", &records, &["row 0", "`f2`"]);
+        let v1 = json!({"instances": [{"f0": 1.0}, {"f3": s}]});
+        rejected(&srv, "/v1/models/zip:predict", &v1, &["row 1", "`f3`"]);
+        let v2 = json!({"inputs": [{"name": "f4", "shape": [2, 1], "datatype": "FP32", "data": [1.0, s]}]});
+        rejected(&srv, "/v2/models/zip/infer", &v2, &["row 1", "`f4`"]);
     }
 }
 
