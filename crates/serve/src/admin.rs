@@ -1,7 +1,8 @@
 //! Admin endpoints: what is loaded, and switching a model's default version at run time.
 //!
 //! Contract: `GET /admin/models` → `{"models": [{"name", "default_version", "shadow_version", "versions":
-//! [{"version", "ready", "path", "error"?}]}]}`. `PUT /admin/models/{name}/default` with `{"version": N}` makes N
+//! [{"version", "ready", "path", "error"?}]}]}`, where `path` is relative to `--model-dir` (or the file name
+//! of a `--model` path) and errors name files the same way: the server's absolute paths are never shown. `PUT /admin/models/{name}/default` with `{"version": N}` makes N
 //! the default (it must be a ready version: 404 unknown, 503 failed) until the next PUT or a restart; the
 //! override survives reloads. Both need an API key when keys are configured.
 
@@ -25,12 +26,13 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
         .map(|(name, mv)| {
             let versions: Vec<Value> = mv
                 .versions()
-                .map(|(v, s)| match s {
-                    VersionState::Ready(m) => {
-                        json!({"version": v, "ready": true, "path": m.path.display().to_string()})
-                    }
-                    VersionState::Failed { path, error } => {
-                        json!({"version": v, "ready": false, "path": path.display().to_string(), "error": error})
+                .map(|(v, s)| {
+                    let path = mv.shown_path(v);
+                    match s {
+                        VersionState::Ready(_) => json!({"version": v, "ready": true, "path": path}),
+                        VersionState::Failed { error, .. } => {
+                            json!({"version": v, "ready": false, "path": path, "error": error})
+                        }
                     }
                 })
                 .collect();

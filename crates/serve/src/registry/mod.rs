@@ -14,10 +14,11 @@
 //! - Requests take an `Arc` snapshot of the whole [`Registry`]; reloads build a new one and swap it, so a
 //!   request never sees a half-updated registry and in-flight requests finish on the models they started with.
 
-use std::collections::{BTreeMap, HashMap};
+mod scan;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use fraudstream_model::{BinaryScores, InputBatch, Model};
 use serde_json::Value;
@@ -25,6 +26,9 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::inputs::InputPlan;
 use crate::metrics::ModelMetrics;
+
+use scan::Stamp;
+pub(crate) use scan::{build, valid_model_name, Sources};
 
 /// How many spare input batches a model version keeps for reuse (about the number of concurrent scorers).
 const POOL_SIZE: usize = 8;
@@ -107,24 +111,21 @@ impl LoadedModel {
 #[derive(Debug, Clone)]
 pub enum VersionState {
     Ready(Arc<LoadedModel>),
-    Failed { path: PathBuf, error: String },
+    /// `error` names files as clients see them (relative to `--model-dir`, or a bare file name); `path` is the
+    /// server's own path of the model file.
+    Failed {
+        path: PathBuf,
+        error: String,
+    },
 }
 
-/// What the model files looked like when loaded, to detect changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp {
-    onnx: Option<(Option<SystemTime>, u64)>,
-    json: Option<(Option<SystemTime>, u64)>,
-}
-
-fn stat(p: &Path) -> Option<(Option<SystemTime>, u64)> {
-    std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len()))
-}
-
+/// One version as the last scan left it.
 #[derive(Debug, Clone)]
 struct VersionEntry {
     state: VersionState,
     stamp: Stamp,
+    /// The model file as clients may see it: relative to `--model-dir`, or the file name of a `--model` path.
+    shown_path: String,
 }
 
 /// All versions of one model and how its default is chosen.
@@ -157,6 +158,12 @@ impl ModelVersions {
 
     pub fn state(&self, version: u64) -> Option<&VersionState> {
         self.versions.get(&version).map(|e| &e.state)
+    }
+
+    /// The version's model file as clients may see it: relative to `--model-dir` (`fraud/2/model.onnx`), or the
+    /// file name of a `--model` path — never an absolute server path.
+    pub fn shown_path(&self, version: u64) -> Option<&str> {
+        self.versions.get(&version).map(|e| e.shown_path.as_str())
     }
 
     /// The configured shadow (challenger) version.
@@ -265,117 +272,4 @@ impl Registry {
     pub fn all_ready(&self) -> bool {
         !self.models.is_empty() && self.models.values().all(|m| m.default_version().is_some())
     }
-}
-
-/// Where models come from; see the module docs.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Sources {
-    pub fixed: Vec<(String, PathBuf)>,
-    pub dir: Option<PathBuf>,
-    pub shadows: Vec<(String, u64)>,
-}
-
-struct Candidate {
-    name: String,
-    version: u64,
-    onnx: PathBuf,
-    json: Option<PathBuf>,
-}
-
-/// True for names usable in URLs and directory listings: letters, digits, `_`, `-`, `.` (no `$`, which
-/// separates the version in Confluent's `NAME$VERSION`).
-pub(crate) fn valid_model_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-}
-
-fn discover(sources: &Sources) -> (Vec<Candidate>, HashMap<String, u64>) {
-    let mut out = Vec::new();
-    let mut next_version: HashMap<&str, u64> = HashMap::new();
-    for (name, path) in &sources.fixed {
-        let v = next_version.entry(name).or_insert(0);
-        *v += 1;
-        out.push(Candidate { name: name.clone(), version: *v, onnx: path.clone(), json: None });
-    }
-    let mut defaults = HashMap::new();
-    let Some(dir) = &sources.dir else { return (out, defaults) };
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!("model directory {}: {e}", dir.display());
-            return (out, defaults);
-        }
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
-        if !path.is_dir() || !valid_model_name(&name) {
-            continue;
-        }
-        if let Ok(text) = std::fs::read_to_string(path.join("default")) {
-            match text.trim().parse::<u64>() {
-                Ok(v) => {
-                    defaults.insert(name.clone(), v);
-                }
-                Err(_) => tracing::warn!("{}: not a version number: {:?}", path.join("default").display(), text.trim()),
-            }
-        }
-        let Ok(versions) = std::fs::read_dir(&path) else { continue };
-        for ventry in versions.flatten() {
-            let vpath = ventry.path();
-            let Some(version) = vpath.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<u64>().ok()) else {
-                continue;
-            };
-            let onnx = vpath.join("model.onnx");
-            if vpath.is_dir() && onnx.exists() {
-                out.push(Candidate { name: name.clone(), version, onnx, json: Some(vpath.join("model.json")) });
-            }
-        }
-    }
-    (out, defaults)
-}
-
-/// Builds the registry the sources describe now, reusing unchanged versions from `previous`. Blocking (file I/O
-/// and model compilation): call from a blocking thread.
-pub(crate) fn build(sources: &Sources, previous: &Registry) -> Registry {
-    let (candidates, defaults) = discover(sources);
-    let mut models: BTreeMap<String, ModelVersions> = BTreeMap::new();
-    for c in candidates {
-        let stamp = Stamp { onnx: stat(&c.onnx), json: c.json.as_deref().and_then(stat) };
-        let old = previous.models.get(&c.name).and_then(|m| m.versions.get(&c.version)).filter(|e| e.stamp == stamp);
-        let entry = match old {
-            Some(e) => e.clone(),
-            None => {
-                let state = match LoadedModel::load(&c.name, c.version, &c.onnx, c.json.as_deref()) {
-                    Ok(m) => {
-                        tracing::info!(
-                            model = %c.name, version = c.version, path = %c.onnx.display(), inputs = m.plan.inputs().len(),
-                            "model version loaded"
-                        );
-                        VersionState::Ready(Arc::new(m))
-                    }
-                    Err(error) => {
-                        tracing::error!(model = %c.name, version = c.version, path = %c.onnx.display(), "model version failed to load: {error}");
-                        VersionState::Failed { path: c.onnx.clone(), error }
-                    }
-                };
-                VersionEntry { state, stamp }
-            }
-        };
-        models.entry(c.name.clone()).or_default().versions.insert(c.version, entry);
-    }
-    for (name, old) in &previous.models {
-        for v in old.versions.keys() {
-            if !models.get(name).is_some_and(|m| m.versions.contains_key(v)) {
-                tracing::info!(model = %name, version = v, "model version removed");
-            }
-        }
-    }
-    for (name, mv) in &mut models {
-        mv.file_default = defaults.get(name).copied();
-        mv.admin_default = previous.models.get(name).and_then(|m| m.admin_default);
-        mv.shadow = sources.shadows.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
-    }
-    Registry { models }
 }
