@@ -67,6 +67,23 @@ must carry at least one input (`{}` is a 400). An omitted input is a missing val
 \"42.5\" (blank = missing), booleans (0/1) or null; the strings \"inf\", \"-Infinity\", \"NaN\" (any case) are a \
 400: send null for a missing value.";
 
+/// `GET /admin/models`; built apart because one `json!` for the whole document would exceed the macro recursion limit.
+fn admin_models_schema() -> Value {
+    let version = json!({"type": "object", "required": ["version", "ready", "path"], "properties": {
+        "version": {"type": "integer"},
+        "ready": {"type": "boolean"},
+        "path": {"type": "string", "description": "Relative to --model-dir, or the file name of a --model path"},
+        "error": {"type": "string", "description": "Why the version's files on disk do not load"},
+        "stale": {"type": "boolean", "description": "Ready, but serving its last good load because the files do not load"}}});
+    let model = json!({"type": "object", "required": ["name", "versions"], "properties": {
+        "name": {"type": "string"},
+        "default_version": {"type": "integer", "nullable": true},
+        "shadow_version": {"type": "integer", "nullable": true},
+        "default_file_error": {"type": "string", "description": "Why NAME/default is not used; the last valid default is kept"},
+        "versions": {"type": "array", "items": version}}});
+    json!({"type": "object", "required": ["models"], "properties": {"models": {"type": "array", "items": model}}})
+}
+
 fn build() -> Value {
     let score_params = json!([
         {"name": "output", "in": "query", "required": false, "schema": {"type": "string", "enum": ["label", "probability"]},
@@ -156,7 +173,7 @@ fn build() -> Value {
                 "parameters": [name_param(), version_param()], "requestBody": json_body("PredictRequest"),
                 "responses": with(infer_errors, "200", predict_ok)}},
             "/admin/models": {"get": {"summary": "Loaded models, versions, load errors, defaults", "responses": with(errors(&["401"]), "200",
-                ok_json("Models", json!({"type": "object", "required": ["models"], "properties": {"models": {"type": "array", "items": {"type": "object"}}}})))}},
+                ok_json("Models", json!({"$ref": "#/components/schemas/AdminModels"})))}},
             "/admin/models/{name}/default": {"put": {"summary": "Set the default version of a model", "parameters": [name_param()],
                 "requestBody": json_body("SetDefault"),
                 "responses": with(errors(&["400", "401", "404", "413", "503"]), "200",
@@ -220,6 +237,7 @@ fn build() -> Value {
                         {"type": "array", "items": {"$ref": "#/components/schemas/Cell"}}]}}}},
                 "PredictResponse": {"type": "object", "required": ["predictions"], "properties": {
                     "predictions": {"type": "array", "items": {"type": "number"}}}},
+                "AdminModels": admin_models_schema(),
                 "SetDefault": {"type": "object", "required": ["version"], "properties": {"version": {"type": "integer", "minimum": 0}}},
             }
         }

@@ -6,9 +6,14 @@
 //! - A model's default version is, in order: the one set by `PUT /admin/models/{name}/default`, the one in the
 //!   `DIR/NAME/default` file, the highest ready version — each only if that version is ready.
 //! - [`build`] re-scans the sources; versions whose files did not change (mtime + size) are reused as they are,
-//!   changed or new ones are (re)loaded, vanished ones are dropped. A file that fails to load becomes a
-//!   [`VersionState::Failed`] entry with the reason (reported by `/ready`) and is retried only when it changes,
-//!   so a half-copied file is picked up once the copy completes without log spam in between.
+//!   changed or new ones are (re)loaded, vanished ones are dropped. A new version whose files fail to load becomes
+//!   a [`VersionState::Failed`] entry with the reason (reported by `/ready`); a version that was serving keeps
+//!   serving its last good load when its files are changed into something that does not load, with the error in
+//!   [`ModelVersions::load_error`] (`/admin/models`), the `model_load_failing` gauge and one log line. Either
+//!   way the files are retried only when they change again, so a half-copied file is picked up once the copy
+//!   completes without log spam in between, and a fixed file is served again.
+//! - A `default` file that is not a version number keeps the last valid file default, shows in `/admin/models`
+//!   and is logged once per change of its content.
 //! - Every loaded version is probed with one all-missing row, so a model that cannot produce binary scores
 //!   (a regressor, a 3-class model) is reported at load rather than on the first request.
 //! - Requests take an `Arc` snapshot of the whole [`Registry`]; reloads build a new one and swap it, so a
@@ -126,6 +131,8 @@ struct VersionEntry {
     stamp: Stamp,
     /// The model file as clients may see it: relative to `--model-dir`, or the file name of a `--model` path.
     shown_path: String,
+    /// Why the files on disk did not load while `state` still serves their last good load.
+    reload_error: Option<String>,
 }
 
 /// All versions of one model and how its default is chosen.
@@ -133,6 +140,8 @@ struct VersionEntry {
 pub struct ModelVersions {
     versions: BTreeMap<u64, VersionEntry>,
     file_default: Option<u64>,
+    /// Why the `default` file was not used, when it is not a version number.
+    default_file_error: Option<String>,
     admin_default: Option<u64>,
     shadow: Option<u64>,
 }
@@ -160,6 +169,26 @@ impl ModelVersions {
         self.versions.get(&version).map(|e| &e.state)
     }
 
+    /// Why the version's files on disk do not load: the reason a version is [`VersionState::Failed`], or, for a
+    /// ready version, why it still serves its last good load (files overwritten by something that does not load).
+    pub fn load_error(&self, version: u64) -> Option<&str> {
+        let e = self.versions.get(&version)?;
+        match &e.state {
+            VersionState::Failed { error, .. } => Some(error),
+            VersionState::Ready(_) => e.reload_error.as_deref(),
+        }
+    }
+
+    /// True when the version serves a previous load because its current files do not load.
+    pub fn serves_previous_load(&self, version: u64) -> bool {
+        self.versions.get(&version).is_some_and(|e| e.reload_error.is_some())
+    }
+
+    /// Why the `DIR/NAME/default` file is not used (not a version number), if so.
+    pub fn default_file_error(&self) -> Option<&str> {
+        self.default_file_error.as_deref()
+    }
+
     /// The version's model file as clients may see it: relative to `--model-dir` (`fraud/2/model.onnx`), or the
     /// file name of a `--model` path — never an absolute server path.
     pub fn shown_path(&self, version: u64) -> Option<&str> {
@@ -181,6 +210,8 @@ impl ModelVersions {
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     models: BTreeMap<String, ModelVersions>,
+    /// Each model's `default` file content at the last scan, so a bad one is logged once per change.
+    default_texts: BTreeMap<String, String>,
 }
 
 /// Parses a version as written in paths (`/versions/2`, `fraud$2`).

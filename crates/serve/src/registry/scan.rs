@@ -7,6 +7,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::{LoadedModel, ModelVersions, Registry, VersionEntry, VersionState};
+use crate::metrics;
+
+/// Longest `default` file content quoted in a message.
+const QUOTE_LIMIT: usize = 64;
 
 /// What the model files looked like when loaded, to detect changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +78,14 @@ pub(crate) fn valid_model_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-fn discover(sources: &Sources) -> (Vec<Candidate>, HashMap<String, u64>) {
+/// A model's `default` file as read by one scan.
+struct DefaultFile {
+    path: PathBuf,
+    /// The content, trimmed.
+    text: String,
+}
+
+fn discover(sources: &Sources) -> (Vec<Candidate>, HashMap<String, DefaultFile>) {
     let mut out = Vec::new();
     let mut next_version: HashMap<&str, u64> = HashMap::new();
     for (name, path) in &sources.fixed {
@@ -103,13 +114,9 @@ fn discover(sources: &Sources) -> (Vec<Candidate>, HashMap<String, u64>) {
         if !path.is_dir() || !valid_model_name(&name) {
             continue;
         }
-        if let Ok(text) = std::fs::read_to_string(path.join("default")) {
-            match text.trim().parse::<u64>() {
-                Ok(v) => {
-                    defaults.insert(name.clone(), v);
-                }
-                Err(_) => tracing::warn!("{}: not a version number: {:?}", path.join("default").display(), text.trim()),
-            }
+        let default_path = path.join("default");
+        if let Ok(text) = std::fs::read_to_string(&default_path) {
+            defaults.insert(name.clone(), DefaultFile { path: default_path, text: text.trim().to_string() });
         }
         let Ok(versions) = std::fs::read_dir(&path) else { continue };
         for ventry in versions.flatten() {
@@ -134,25 +141,10 @@ pub(crate) fn build(sources: &Sources, previous: &Registry) -> Registry {
     let mut models: BTreeMap<String, ModelVersions> = BTreeMap::new();
     for c in candidates {
         let stamp = Stamp { onnx: stat(&c.onnx), json: c.json.as_deref().and_then(stat) };
-        let old = previous.models.get(&c.name).and_then(|m| m.versions.get(&c.version)).filter(|e| e.stamp == stamp);
+        let old = previous.models.get(&c.name).and_then(|m| m.versions.get(&c.version));
         let entry = match old {
-            Some(e) => e.clone(),
-            None => {
-                let state = match LoadedModel::load(&c.name, c.version, &c.onnx, c.json.as_deref()) {
-                    Ok(m) => {
-                        tracing::info!(
-                            model = %c.name, version = c.version, path = %c.onnx.display(), inputs = m.plan.inputs().len(),
-                            "model version loaded"
-                        );
-                        VersionState::Ready(Arc::new(m))
-                    }
-                    Err(error) => {
-                        tracing::error!(model = %c.name, version = c.version, path = %c.onnx.display(), "model version failed to load: {error}");
-                        VersionState::Failed { path: c.onnx.clone(), error: c.shown.hide(&error) }
-                    }
-                };
-                VersionEntry { state, stamp, shown_path: c.shown.hide(&c.onnx.display().to_string()) }
-            }
+            Some(e) if e.stamp == stamp => e.clone(),
+            _ => load(&c, stamp, old),
         };
         models.entry(c.name.clone()).or_default().versions.insert(c.version, entry);
     }
@@ -160,13 +152,99 @@ pub(crate) fn build(sources: &Sources, previous: &Registry) -> Registry {
         for v in old.versions.keys() {
             if !models.get(name).is_some_and(|m| m.versions.contains_key(v)) {
                 tracing::info!(model = %name, version = v, "model version removed");
+                metrics::model_removed(name, *v);
             }
         }
     }
     for (name, mv) in &mut models {
-        mv.file_default = defaults.get(name).copied();
         mv.admin_default = previous.models.get(name).and_then(|m| m.admin_default);
         mv.shadow = sources.shadows.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
     }
-    Registry { models }
+    let default_texts = apply_default_files(defaults, previous, &mut models);
+    Registry { models, default_texts }
+}
+
+/// Loads a new or changed version. When the files no longer load but `old` was serving, the version keeps
+/// serving that last good load and carries the error: a bad copy over a live version must not silently move its
+/// traffic elsewhere (to the next highest version), and the error is retried only when the files change again.
+fn load(c: &Candidate, stamp: Stamp, old: Option<&VersionEntry>) -> VersionEntry {
+    let shown_path = c.shown.hide(&c.onnx.display().to_string());
+    match LoadedModel::load(&c.name, c.version, &c.onnx, c.json.as_deref()) {
+        Ok(m) => {
+            tracing::info!(
+                model = %c.name, version = c.version, path = %c.onnx.display(), inputs = m.plan.inputs().len(),
+                "model version loaded"
+            );
+            metrics::model_load(&c.name, c.version, true);
+            VersionEntry { state: VersionState::Ready(Arc::new(m)), stamp, shown_path, reload_error: None }
+        }
+        Err(error) => {
+            metrics::model_load(&c.name, c.version, false);
+            let shown_error = c.shown.hide(&error);
+            match old.map(|e| &e.state) {
+                Some(VersionState::Ready(m)) => {
+                    tracing::error!(
+                        model = %c.name, version = c.version, path = %c.onnx.display(),
+                        "model version failed to reload, still serving its last good load: {error}"
+                    );
+                    VersionEntry {
+                        state: VersionState::Ready(m.clone()),
+                        stamp,
+                        shown_path,
+                        reload_error: Some(shown_error),
+                    }
+                }
+                _ => {
+                    tracing::error!(
+                        model = %c.name, version = c.version, path = %c.onnx.display(),
+                        "model version failed to load: {error}"
+                    );
+                    let state = VersionState::Failed { path: c.onnx.clone(), error: shown_error };
+                    VersionEntry { state, stamp, shown_path, reload_error: None }
+                }
+            }
+        }
+    }
+}
+
+/// Sets each model's file default from its `default` file and returns the file contents seen, for the next scan.
+///
+/// A file that is not a version number keeps the last good file default (like a version file that stops
+/// loading) and is reported in `/admin/models`; it is logged once per change of its content, not on every scan.
+fn apply_default_files(
+    defaults: HashMap<String, DefaultFile>,
+    previous: &Registry,
+    models: &mut BTreeMap<String, ModelVersions>,
+) -> BTreeMap<String, String> {
+    let mut texts = BTreeMap::new();
+    for (name, file) in defaults {
+        let seen_before = previous.default_texts.get(&name);
+        let changed = seen_before != Some(&file.text);
+        let (version, error) = match file.text.parse::<u64>() {
+            Ok(v) => {
+                if changed && seen_before.is_some() {
+                    tracing::info!(model = %name, version = v, path = %file.path.display(), "default version file changed");
+                }
+                (Some(v), None)
+            }
+            Err(_) => {
+                let last_good = previous.models.get(&name).and_then(|m| m.file_default);
+                let quoted: String = file.text.chars().take(QUOTE_LIMIT).collect();
+                let keeping = match last_good {
+                    Some(v) => format!("keeping version {v} from its last valid content"),
+                    None => "ignored".to_string(),
+                };
+                if changed {
+                    tracing::warn!(model = %name, path = %file.path.display(), "default version file holds {quoted:?}, not a version number; {keeping}");
+                }
+                (last_good, Some(format!("`{name}/default` holds {quoted:?}, not a version number; {keeping}")))
+            }
+        };
+        if let Some(mv) = models.get_mut(&name) {
+            mv.file_default = version;
+            mv.default_file_error = error;
+        }
+        texts.insert(name, file.text);
+    }
+    texts
 }
