@@ -42,15 +42,26 @@ enum Output {
     Probability,
 }
 
+/// The reply mode from `?output=` and the `X-Output` header. Each one given must be valid (a bad header is not
+/// ignored because the query names a mode); the query wins when both are.
 fn output_mode(query: Option<&str>, headers: &HeaderMap) -> Result<Output, ApiError> {
     let from_query = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("output=")));
-    let from_header = headers.get("x-output").and_then(|v| v.to_str().ok());
-    match from_query.or(from_header).map(str::trim) {
-        None | Some("") | Some("label") | Some("labels") => Ok(Output::Label),
-        Some("probability") | Some("probabilities") | Some("proba") => Ok(Output::Probability),
-        Some(other) => {
-            Err(ApiError::field("output", None, format!("unknown output {other:?}; use `label` or `probability`")))
+    let from_query = from_query.map(|v| parse_output("output", v)).transpose()?;
+    let from_header = match headers.get("x-output") {
+        None => None,
+        Some(v) => {
+            let text = v.to_str().map_err(|_| ApiError::field("X-Output", None, "is not visible ASCII"))?;
+            Some(parse_output("X-Output", text)?)
         }
+    };
+    Ok(from_query.or(from_header).unwrap_or(Output::Label))
+}
+
+fn parse_output(field: &str, value: &str) -> Result<Output, ApiError> {
+    match value.trim() {
+        "" | "label" | "labels" => Ok(Output::Label),
+        "probability" | "probabilities" | "proba" => Ok(Output::Probability),
+        other => Err(ApiError::field(field, None, format!("unknown output {other:?}; use `label` or `probability`"))),
     }
 }
 
@@ -174,6 +185,13 @@ fn score_split(model: &LoadedModel, frame: &serde_json::Map<String, Value>) -> R
         }
         None => return Err(ApiError::field("data", None, "missing")),
     };
+    // `index` is ignored, but must be what pandas writes: a list (or absent).
+    match frame.get("index") {
+        None | Some(Value::Null) | Some(Value::Array(_)) => {}
+        Some(other) => {
+            return Err(ApiError::field("index", None, format!("expected an array of row labels, got {}", kind(other))))
+        }
+    }
     let columns: Option<Vec<&str>> = match frame.get("columns") {
         None | Some(Value::Null) => None,
         Some(Value::Array(cols)) => Some(

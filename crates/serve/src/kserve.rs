@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::inputs::{RowFiller, Slot};
+use crate::inputs::{kind, RowFiller, Slot};
 use crate::metrics::Endpoint;
 use crate::names::{self, Place};
 use crate::registry::{parse_version, LoadedModel, VersionState};
@@ -152,6 +152,9 @@ struct InferRequest {
     inputs: Vec<InferInput>,
     #[serde(default)]
     outputs: Option<Vec<RequestedOutput>>,
+    /// Not used, but read so that a `parameters` that is no object is refused as the protocol defines it.
+    #[serde(default, rename = "parameters", deserialize_with = "parameters")]
+    _parameters: (),
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,6 +163,17 @@ struct InferInput {
     shape: Vec<u64>,
     datatype: String,
     data: Value,
+    #[serde(default, rename = "parameters", deserialize_with = "parameters")]
+    _parameters: (),
+}
+
+/// Accepts a `parameters` member only as an object (or `null`), naming it otherwise: the protocol defines it as
+/// an object, and a malformed one means the client is not speaking v2 as it thinks.
+fn parameters<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+    match Value::deserialize(d)? {
+        Value::Object(_) | Value::Null => Ok(()),
+        other => Err(serde::de::Error::custom(format!("`parameters` must be an object, got {}", kind(&other)))),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -86,9 +86,9 @@ fn admin_models_schema() -> Value {
 
 fn build() -> Value {
     let score_params = json!([
-        {"name": "output", "in": "query", "required": false, "schema": {"type": "string", "enum": ["label", "probability"]},
+        {"name": "output", "in": "query", "required": false, "schema": {"type": "string", "enum": ["label", "labels", "probability", "probabilities", "proba"]},
          "description": "What to return per row (default label)"},
-        {"name": "X-Output", "in": "header", "required": false, "schema": {"type": "string", "enum": ["label", "probability"]}},
+        {"name": "X-Output", "in": "header", "required": false, "schema": {"type": "string", "enum": ["label", "labels", "probability", "probabilities", "proba"]}},
     ]);
     let score_ok = ok_json(
         "One entry per row: labels (0/1), or probabilities of fraud with output=probability",
@@ -192,8 +192,8 @@ fn build() -> Value {
                 "Cell": {"nullable": true, "oneOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}],
                     "description": "A feature value; finite numbers or numeric strings for numeric inputs (\"inf\"/\"NaN\" are refused), strings for string inputs, null = missing"},
                 "AzureFrame": {"type": "object", "required": ["data"], "properties": {
-                    "columns": {"type": "array", "items": {"type": "string"}},
-                    "index": {"type": "array", "items": {}},
+                    "columns": {"type": "array", "items": {"type": "string"}, "nullable": true},
+                    "index": {"type": "array", "items": {}, "nullable": true, "description": "Row labels, ignored"},
                     "data": {"type": "array", "items": {"type": "array", "items": {"$ref": "#/components/schemas/Cell"}},
                         "description": "Rows; with one string cell per row and no matching column, each cell is a JSON object string"}}},
                 "AzureRequest": {"type": "object", "required": ["input_data"],
@@ -204,15 +204,16 @@ fn build() -> Value {
                         {"type": "array", "items": {"type": "object", "minProperties": 1, "additionalProperties": {"$ref": "#/components/schemas/Cell"}}}]}}},
                 "InferInput": {"type": "object", "required": ["name", "shape", "datatype", "data"], "properties": {
                     "name": {"type": "string"},
-                    "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                    "shape": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": u64::MAX}},
                     "datatype": {"type": "string", "enum": ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"]},
                     "data": {"type": "array", "items": {}},
-                    "parameters": {"type": "object"}}},
+                    "parameters": {"type": "object", "nullable": true}}},
                 "InferRequest": {"type": "object", "required": ["inputs"], "properties": {
-                    "id": {"type": "string"},
-                    "parameters": {"type": "object"},
+                    "id": {"type": "string", "nullable": true},
+                    "parameters": {"type": "object", "nullable": true},
                     "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/InferInput"}},
-                    "outputs": {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+                    "outputs": {"type": "array", "nullable": true, "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string",
+                        "enum": ["label", "output_label", "probability", "output_probability", "probabilities"]}}}}}},
                 "InferOutput": {"type": "object", "required": ["name", "datatype", "shape", "data"], "properties": {
                     "name": {"type": "string"}, "datatype": {"type": "string"},
                     "shape": {"type": "array", "items": {"type": "integer"}}, "data": {"type": "array", "items": {"type": "number"}}}},
@@ -238,7 +239,7 @@ fn build() -> Value {
                 "PredictResponse": {"type": "object", "required": ["predictions"], "properties": {
                     "predictions": {"type": "array", "items": {"type": "number"}}}},
                 "AdminModels": admin_models_schema(),
-                "SetDefault": {"type": "object", "required": ["version"], "properties": {"version": {"type": "integer", "minimum": 0}}},
+                "SetDefault": {"type": "object", "required": ["version"], "properties": {"version": {"type": "integer", "minimum": 0, "maximum": u64::MAX}}},
             }
         }
     })

@@ -321,3 +321,36 @@ fn metrics_openapi_and_shadow() {
         assert!(doc["paths"][p].is_object(), "{p}");
     }
 }
+
+#[test]
+fn an_invalid_x_output_header_is_400_even_next_to_a_valid_output_query() {
+    let srv = start(zip_config());
+    let body = json!({"input_data": {"columns": ["f0"], "data": [[1.0]]}});
+    let r =
+        client().post(srv.url("/score/zip?output=label")).header("X-Output", "{}").json(&body).send().expect("send");
+    assert_eq!(r.status().as_u16(), 400);
+    let err: Value = r.json().expect("json");
+    assert_eq!(err["field"], "X-Output", "{err}");
+}
+
+#[test]
+fn a_frame_index_that_is_not_an_array_is_400() {
+    let srv = start(zip_config());
+    let body = json!({"input_data": {"columns": ["f0"], "index": {}, "data": [[1.0]]}});
+    let (st, err) = post(&srv.url("/score/zip"), &body);
+    assert_eq!((st, err["field"].clone()), (400, json!("index")), "{err}");
+}
+
+#[test]
+fn v2_parameters_that_are_not_an_object_are_400() {
+    let srv = start(zip_config());
+    let input = json!({"name": "f0", "shape": [1, 1], "datatype": "FP32", "data": [1.0]});
+    for body in [
+        json!({"inputs": [input], "parameters": [null, null]}),
+        json!({"inputs": [{"name": "f0", "shape": [1, 1], "datatype": "FP32", "data": [1.0], "parameters": 3}]}),
+    ] {
+        let (st, err) = post(&srv.url("/v2/models/zip/infer"), &body);
+        assert_eq!(st, 400, "{body}: {err}");
+        assert!(err["error"].as_str().expect("msg").contains("parameters"), "{err}");
+    }
+}
