@@ -109,7 +109,9 @@ fn a_reload_error_shows_in_metrics_until_the_fixed_file_is_loaded() {
     let (_, p1) = infer(&srv, "/v2/models/r/versions/1/infer");
     let failing = r#"fraudstream_serve_model_load_failing{model="r",version="2"}"#;
 
-    std::fs::write(root.join("r/2/model.onnx"), b"garbage").expect("overwrite");
+    // Written beside and renamed into place, so no scan sees a half-written file (that would count twice).
+    std::fs::write(root.join("r/2/model.onnx.tmp"), b"garbage").expect("write");
+    std::fs::rename(root.join("r/2/model.onnx.tmp"), root.join("r/2/model.onnx")).expect("rename");
     wait_until("the failing gauge", || metrics(&srv).contains(&format!("{failing} 1")));
     assert!(metrics(&srv).contains(r#"fraudstream_serve_model_load_errors_total{model="r",version="2"} 1"#));
 
