@@ -1,9 +1,16 @@
 //! Admin endpoints: what is loaded, and switching a model's default version at run time.
 //!
-//! Contract: `GET /admin/models` → `{"models": [{"name", "default_version", "shadow_version", "versions":
-//! [{"version", "ready", "path", "error"?}]}]}`. `PUT /admin/models/{name}/default` with `{"version": N}` makes N
-//! the default (it must be a ready version: 404 unknown, 503 failed) until the next PUT or a restart; the
-//! override survives reloads. Both need an API key when keys are configured.
+//! Contract: `GET /admin/models` → `{"models": [{"name", "default_version", "shadow_version",
+//! "default_file_error"?, "versions": [{"version", "ready", "path", "error"?, "stale"?}]}]}`:
+//! - `path` is relative to `--model-dir` (or the file name of a `--model` path), and errors name files the same
+//!   way: the server's absolute paths are never shown;
+//! - `error` says why the version's files on disk do not load; with `"ready": true` the version is `"stale"`: it
+//!   serves its last good load until the files load again;
+//! - `default_file_error` says why `NAME/default` is not used (the last valid default is kept).
+//!
+//! `PUT /admin/models/{name}/default` with `{"version": N}` makes N the default (it must be a ready version: 404
+//! unknown, 503 failed) until the next PUT or a restart; the override survives reloads. Both need an API key
+//! when keys are configured.
 
 use std::sync::Arc;
 
@@ -25,21 +32,31 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
         .map(|(name, mv)| {
             let versions: Vec<Value> = mv
                 .versions()
-                .map(|(v, s)| match s {
-                    VersionState::Ready(m) => {
-                        json!({"version": v, "ready": true, "path": m.path.display().to_string()})
+                .map(|(v, s)| {
+                    let mut entry = json!({
+                        "version": v,
+                        "ready": matches!(s, VersionState::Ready(_)),
+                        "path": mv.shown_path(v),
+                    });
+                    if let (Some(error), Value::Object(o)) = (mv.load_error(v), &mut entry) {
+                        o.insert("error".into(), error.into());
+                        if mv.serves_previous_load(v) {
+                            o.insert("stale".into(), true.into());
+                        }
                     }
-                    VersionState::Failed { path, error } => {
-                        json!({"version": v, "ready": false, "path": path.display().to_string(), "error": error})
-                    }
+                    entry
                 })
                 .collect();
-            json!({
+            let mut model = json!({
                 "name": name,
                 "default_version": mv.default_version(),
                 "shadow_version": mv.shadow_version(),
                 "versions": versions,
-            })
+            });
+            if let (Some(error), Value::Object(o)) = (mv.default_file_error(), &mut model) {
+                o.insert("default_file_error".into(), error.into());
+            }
+            model
         })
         .collect();
     Json(json!({ "models": models }))

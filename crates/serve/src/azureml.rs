@@ -9,7 +9,9 @@
 //!   in model input order;
 //! - `{"input_data": [{name: value, …}, …]}` — "records" orientation.
 //!
-//! `index` is ignored. Reply, like the reference scoring script: a JSON array of labels (`[0,1,0]`); with
+//! Names follow [`crate::inputs`]: a column or field that is no model input is a 400 naming it (and the row, for
+//! row objects) with the model's input names; an omitted input is a missing value, like `null`; a row must carry
+//! at least one input. `index` is ignored. Reply, like the reference scoring script: a JSON array of labels (`[0,1,0]`); with
 //! `?output=probability` or header `X-Output: probability`, an array of fraud probabilities (the f32 the model
 //! computes, printed as Python prints `float(np.float32)`). `/score/fraud$2` addresses version 2 the way
 //! Confluent writes model versions; `/score` needs exactly one loaded model.
@@ -25,8 +27,10 @@ use fraudstream_model::{BinaryScores, InputBatch};
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::inputs::{kind, RowFiller, Slot};
+use crate::inputs::InputPlan;
+use crate::inputs::{kind, FieldSet, RowFiller, Slot};
 use crate::metrics::Endpoint;
+use crate::names::{self, Place};
 use crate::registry::{parse_version, LoadedModel};
 use crate::scoring::{self, json_bytes};
 use crate::AppState;
@@ -38,15 +42,26 @@ enum Output {
     Probability,
 }
 
+/// The reply mode from `?output=` and the `X-Output` header. Each one given must be valid (a bad header is not
+/// ignored because the query names a mode); the query wins when both are.
 fn output_mode(query: Option<&str>, headers: &HeaderMap) -> Result<Output, ApiError> {
     let from_query = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("output=")));
-    let from_header = headers.get("x-output").and_then(|v| v.to_str().ok());
-    match from_query.or(from_header).map(str::trim) {
-        None | Some("") | Some("label") | Some("labels") => Ok(Output::Label),
-        Some("probability") | Some("probabilities") | Some("proba") => Ok(Output::Probability),
-        Some(other) => {
-            Err(ApiError::field("output", None, format!("unknown output {other:?}; use `label` or `probability`")))
+    let from_query = from_query.map(|v| parse_output("output", v)).transpose()?;
+    let from_header = match headers.get("x-output") {
+        None => None,
+        Some(v) => {
+            let text = v.to_str().map_err(|_| ApiError::field("X-Output", None, "is not visible ASCII"))?;
+            Some(parse_output("X-Output", text)?)
         }
+    };
+    Ok(from_query.or(from_header).unwrap_or(Output::Label))
+}
+
+fn parse_output(field: &str, value: &str) -> Result<Output, ApiError> {
+    match value.trim() {
+        "" | "label" | "labels" => Ok(Output::Label),
+        "probability" | "probabilities" | "proba" => Ok(Output::Probability),
+        other => Err(ApiError::field(field, None, format!("unknown output {other:?}; use `label` or `probability`"))),
     }
 }
 
@@ -138,7 +153,7 @@ fn score_records(model: &LoadedModel, records: &[Value]) -> Result<BinaryScores,
     })
 }
 
-/// Fills one row given as a JSON object.
+/// Fills one row given as a JSON object; refuses names the model has no input for (all of them named at once).
 pub(crate) fn fill_object<'a>(
     filler: &mut RowFiller<'_, 'a>,
     row: &'a Value,
@@ -148,8 +163,16 @@ pub(crate) fn fill_object<'a>(
     let Value::Object(map) = row else {
         return Err(ApiError::row(r, format!("expected an object of name → value, got {}", kind(row))));
     };
+    let mut unknown: Vec<&str> = Vec::new();
     for (k, v) in map {
-        filler.set_field(k, v);
+        match filler.set_field(k, v) {
+            FieldSet::Used => {}
+            FieldSet::Unknown => unknown.push(k),
+            FieldSet::Twice => return Err(names::twice(k, Some(r))),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(names::unknown(filler.plan(), &unknown, Place::Row(r)));
     }
     filler.finish_row(r, batch)
 }
@@ -162,6 +185,13 @@ fn score_split(model: &LoadedModel, frame: &serde_json::Map<String, Value>) -> R
         }
         None => return Err(ApiError::field("data", None, "missing")),
     };
+    // `index` is ignored, but must be what pandas writes: a list (or absent).
+    match frame.get("index") {
+        None | Some(Value::Null) | Some(Value::Array(_)) => {}
+        Some(other) => {
+            return Err(ApiError::field("index", None, format!("expected an array of row labels, got {}", kind(other))))
+        }
+    }
     let columns: Option<Vec<&str>> = match frame.get("columns") {
         None | Some(Value::Null) => None,
         Some(Value::Array(cols)) => Some(
@@ -186,8 +216,11 @@ fn score_split(model: &LoadedModel, frame: &serde_json::Map<String, Value>) -> R
         }
     }
     let plan = &model.plan;
+    let one_object_per_row = cells.iter().all(|c| matches!(c, [Value::String(_) | Value::Object(_)]));
     let json_column = match &columns {
-        Some(cols) => cols.len() == 1 && plan.lookup(cols[0]).is_none() && !plan.is_dt_field(cols[0]),
+        Some(cols) => {
+            cols.len() == 1 && plan.lookup(cols[0]).is_none() && !plan.is_dt_field(cols[0]) && one_object_per_row
+        }
         None => {
             !cells.is_empty()
                 && cells.iter().all(|c| c.len() == 1 && matches!(c[0], Value::String(_) | Value::Object(_)))
@@ -215,7 +248,7 @@ fn score_split(model: &LoadedModel, frame: &serde_json::Map<String, Value>) -> R
             &positional
         }
     };
-    let targets: Vec<Option<usize>> = cols.iter().map(|c| plan.lookup(c)).collect();
+    let targets = column_targets(plan, cols)?;
     let dt_col = cols.iter().position(|c| plan.is_dt_field(c));
     model.score(|batch| {
         let mut filler = RowFiller::new(plan);
@@ -237,14 +270,47 @@ fn score_split(model: &LoadedModel, frame: &serde_json::Map<String, Value>) -> R
     })
 }
 
+/// The input each column fills (`None`: `TransactionDT` feeding derived inputs only). Refuses unknown columns (all
+/// of them named at once) and an input given by two columns.
+fn column_targets(plan: &InputPlan, cols: &[&str]) -> Result<Vec<Option<usize>>, ApiError> {
+    let mut targets = Vec::with_capacity(cols.len());
+    let mut unknown: Vec<&str> = Vec::new();
+    let mut seen = vec![false; plan.inputs().len()];
+    let mut dt_seen = false;
+    for c in cols {
+        let target = plan.lookup(c);
+        match target {
+            Some(i) if std::mem::replace(&mut seen[i], true) => return Err(names::twice(c, None)),
+            Some(_) => {}
+            None if plan.is_dt_field(c) => {
+                if std::mem::replace(&mut dt_seen, true) {
+                    return Err(names::twice(c, None));
+                }
+            }
+            None => unknown.push(c),
+        }
+        targets.push(target);
+    }
+    if !unknown.is_empty() {
+        return Err(names::unknown(plan, &unknown, Place::Columns));
+    }
+    Ok(targets)
+}
+
 /// Rows that are one JSON-object string each (or an object already).
 fn score_json_column(model: &LoadedModel, cells: &[&[Value]]) -> Result<BinaryScores, ApiError> {
     let mut parsed: Vec<Option<Value>> = Vec::with_capacity(cells.len());
     for (r, c) in cells.iter().enumerate() {
         match c {
             [Value::String(s)] => {
-                let v: Value = serde_json::from_str(s)
-                    .map_err(|e| ApiError::row(r, format!("the cell is not a JSON object string: {e}")))?;
+                let v: Value = serde_json::from_str(s).map_err(|e| {
+                    ApiError::row(
+                        r,
+                        format!(
+                            "the cell must be a JSON-object string of name → value (its column is no model input): {e}"
+                        ),
+                    )
+                })?;
                 parsed.push(Some(v));
             }
             [Value::Object(_)] => parsed.push(None),

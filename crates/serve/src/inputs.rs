@@ -2,15 +2,21 @@
 //!
 //! Contract, per row (a map from field name to JSON value) and per model input:
 //! - the row has the field (names compared after `fraudstream_data::catalog::canonical_name`, so `id-01` fills
-//!   `id_01`): a numeric input takes a number, a numeric string, a boolean (0/1) or `null` (missing → NaN);
-//!   a string input takes a string, a number (its JSON text) or `null` (missing → `""`); an input wider than one
-//!   value per row takes an array of exactly that many values;
+//!   `id_01`): a numeric input takes a finite number, a numeric string (`"42.5"`; blank = missing), a boolean
+//!   (0/1) or `null` (missing → NaN); a string input takes a string, a number (its JSON text) or `null`
+//!   (missing → `""`); an input wider than one value per row takes an array of exactly that many values;
 //! - the row lacks the field and the input is a calendar feature (`DT_D`, `DT_W`, `DT_M`, hour, weekday — as
 //!   [`fraudstream_features::mapping::resolve`] classifies it): derived from the row's `TransactionDT` through
 //!   [`CalendarFeature`], exactly as `fraudstream score` and the stream derive it;
-//! - otherwise the value is missing (NaN / `""`).
+//! - otherwise (an omitted input) the value is missing (NaN / `""`), exactly as if the row sent `null`: clients
+//!   that send every input (Confluent's `ML_PREDICT` sends all declared columns, `run --model-url` all inputs)
+//!   are unaffected, and KServe v2 has always treated a tensor not sent this way.
 //!
-//! Anything else (an object for a number, `"abc"` for a numeric input) is a 400 naming the row and field.
+//! Per row, strictly (the 400s of [`crate::names`]): a field that is no model input (nor `TransactionDT` when
+//! it feeds derived inputs) is refused, an input given twice is refused, and a row must carry at least one input
+//! (`{}` would score as all-missing). Anything else that does not fit (an object for a number, `"abc"` or the
+//! non-finite `"inf"` / `"NaN"` for a numeric input) is a 400 naming row and field. The CSV reader also refuses
+//! `inf`; it reads a `NaN` cell as missing because CSV has no other way to say so, while JSON has `null`.
 //! The plan is built once per loaded model version, so a request pays one hash lookup per field, not a resolve.
 
 use std::collections::HashMap;
@@ -23,6 +29,7 @@ use fraudstream_model::{ElemType, InputBatch, Model, ValueType};
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::names;
 
 /// The field calendar features are derived from.
 pub(crate) const TRANSACTION_DT: &str = "TransactionDT";
@@ -52,6 +59,12 @@ pub struct InputPlan {
     inputs: Vec<PlannedInput>,
     by_name: HashMap<String, usize>,
     uses_calendar: bool,
+    /// The names a request may use: the inputs, and `TransactionDT` when it only feeds derived inputs.
+    accepted: Vec<String>,
+    /// "model `NAME` version V", for messages.
+    owner: String,
+    /// Where the input names and types are listed, for messages.
+    metadata_path: String,
 }
 
 impl InputPlan {
@@ -82,7 +95,35 @@ impl InputPlan {
             inputs.push(PlannedInput { name: info.name.clone(), elem, width, shape, derive });
         }
         let uses_calendar = inputs.iter().any(|p| p.derive.is_some());
-        Ok(InputPlan { inputs, by_name, uses_calendar })
+        let accepted = names::accepted_names(inputs.iter().map(|p| p.name.clone()), uses_calendar);
+        Ok(InputPlan {
+            inputs,
+            by_name,
+            uses_calendar,
+            accepted,
+            owner: "the model".into(),
+            metadata_path: "/v2/models/{name}".into(),
+        })
+    }
+
+    /// Names the model version this plan belongs to, so that error messages can say which model lacks an input
+    /// and where its inputs are listed.
+    pub(crate) fn set_owner(&mut self, name: &str, version: u64) {
+        self.owner = format!("model `{name}` version {version}");
+        self.metadata_path = format!("/v2/models/{name}/versions/{version}");
+    }
+
+    /// The names a request may use: every input, plus `TransactionDT` when it feeds derived calendar inputs.
+    pub fn accepted_names(&self) -> &[String] {
+        &self.accepted
+    }
+
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    pub(crate) fn metadata_path(&self) -> &str {
+        &self.metadata_path
     }
 
     pub fn inputs(&self) -> &[PlannedInput] {
@@ -125,59 +166,94 @@ pub(crate) enum Slot<'a> {
     Refs(&'a [&'a Value]),
 }
 
+/// What [`RowFiller::set_field`] did with a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldSet {
+    /// The name fills an input (or `TransactionDT` for derived inputs).
+    Used,
+    /// The model has no input of this name.
+    Unknown,
+    /// The row already set this input (possibly under another spelling).
+    Twice,
+}
+
 /// Fills rows into a batch: set the fields of a row, then [`RowFiller::finish_row`]. Reuses its slot buffer.
 pub(crate) struct RowFiller<'p, 'a> {
     plan: &'p InputPlan,
     slots: Vec<Slot<'a>>,
     dt: Option<&'a Value>,
+    /// Whether the current row set anything (a row that sets nothing is refused).
+    carried: bool,
     scratch: String,
 }
 
 impl<'p, 'a> RowFiller<'p, 'a> {
     pub(crate) fn new(plan: &'p InputPlan) -> Self {
-        RowFiller { plan, slots: vec![Slot::Empty; plan.inputs.len()], dt: None, scratch: String::new() }
+        RowFiller {
+            plan,
+            slots: vec![Slot::Empty; plan.inputs.len()],
+            dt: None,
+            carried: false,
+            scratch: String::new(),
+        }
     }
 
-    /// Sets input `input` for the current row.
+    /// The plan rows are filled by.
+    pub(crate) fn plan(&self) -> &'p InputPlan {
+        self.plan
+    }
+
+    /// Sets input `input` for the current row (callers that address inputs by index check names themselves).
     pub(crate) fn set(&mut self, input: usize, slot: Slot<'a>) {
         if let Some(s) = self.slots.get_mut(input) {
             *s = slot;
+            self.carried = true;
         }
     }
 
     /// Sets the source value of calendar features for the current row.
     pub(crate) fn set_dt(&mut self, v: &'a Value) {
         self.dt = Some(v);
+        self.carried = true;
     }
 
-    /// Sets a named field for the current row; unknown fields are ignored (rows may carry more than the model
-    /// needs, as Flink rows do).
-    pub(crate) fn set_field(&mut self, field: &str, v: &'a Value) {
-        if let Some(i) = self.plan.lookup(field) {
-            self.slots[i] = Slot::One(v);
+    /// Sets a named field for the current row, telling whether the name is an input, unknown or a repeat; the
+    /// caller turns the last two into 400s (see [`crate::names`]).
+    pub(crate) fn set_field(&mut self, field: &str, v: &'a Value) -> FieldSet {
+        let input = self.plan.lookup(field);
+        let is_dt = self.plan.is_dt_field(field);
+        match input {
+            Some(i) => {
+                if !matches!(self.slots[i], Slot::Empty) {
+                    return FieldSet::Twice;
+                }
+                self.slots[i] = Slot::One(v);
+            }
+            None if !is_dt => return FieldSet::Unknown,
+            None if self.dt.is_some() => return FieldSet::Twice,
+            None => {}
         }
-        if self.plan.is_dt_field(field) {
+        if is_dt {
             self.dt = Some(v);
         }
+        self.carried = true;
+        FieldSet::Used
     }
 
     /// Pushes the current row into `batch` and resets the slots. `row` is the request's row number, for messages.
     pub(crate) fn finish_row(&mut self, row: usize, batch: &mut InputBatch) -> Result<(), ApiError> {
-        let mut calendar: Option<Option<Calendar>> = None;
+        if !std::mem::take(&mut self.carried) {
+            return Err(names::no_inputs(self.plan, row));
+        }
+        // Computed whenever the plan has derived inputs, so a bad `TransactionDT` is refused even when every
+        // derived input was sent explicitly.
+        let calendar = if self.plan.uses_calendar { calendar_of(self.dt.take(), row)? } else { None };
         for (i, p) in self.plan.inputs.iter().enumerate() {
             let slot = std::mem::replace(&mut self.slots[i], Slot::Empty);
             match slot {
                 Slot::Empty => {
                     if let Some(f) = p.derive {
-                        let cal = match calendar {
-                            Some(c) => c,
-                            None => {
-                                let c = calendar_of(self.dt, row)?;
-                                calendar = Some(c);
-                                c
-                            }
-                        };
-                        push_num(batch, i, cal.map_or(f64::NAN, |c| f.value(&c)))?;
+                        push_num(batch, i, calendar.map_or(f64::NAN, |c| f.value(&c)))?;
                     } else {
                         for _ in 0..p.width {
                             push_missing(batch, i, p)?;
@@ -281,18 +357,27 @@ fn calendar_of(dt: Option<&Value>, row: usize) -> Result<Option<Calendar>, ApiEr
     Ok(Some(Calendar::of(EventTime::from_transaction_dt(secs as i64))))
 }
 
-/// A JSON value as a model number: numbers, numeric strings (blank = missing), booleans, null = NaN.
+/// A JSON value as a model number: finite numbers, numeric strings (blank = missing), booleans, null = NaN.
+///
+/// Strings that Rust parses as non-finite (`"inf"`, `"-Infinity"`, `"NaN"`, any case) are refused: `null` is the
+/// one way to send a missing value, and an infinity would reach the model as a real value.
 pub(crate) fn to_f64(v: &Value) -> Result<f64, String> {
     match v {
-        Value::Number(n) => n.as_f64().ok_or_else(|| format!("number {n} is not representable")),
+        Value::Number(n) => match n.as_f64() {
+            Some(x) if x.is_finite() => Ok(x),
+            _ => Err(format!("number {n} is out of range")),
+        },
         Value::Null => Ok(f64::NAN),
         Value::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
         Value::String(s) => {
             let t = s.trim();
             if t.is_empty() {
-                Ok(f64::NAN)
-            } else {
-                t.parse::<f64>().map_err(|_| format!("expected a number, got the string {s:?}"))
+                return Ok(f64::NAN);
+            }
+            match t.parse::<f64>() {
+                Ok(x) if x.is_finite() => Ok(x),
+                Ok(_) => Err(format!("the string {s:?} is not a finite number (send null for a missing value)")),
+                Err(_) => Err(format!("expected a number, got the string {s:?}")),
             }
         }
         other => Err(format!("expected a number, got {}", kind(other))),

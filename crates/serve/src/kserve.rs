@@ -8,7 +8,8 @@
 //!   "version", "ready": true}` or 503 with the load error.
 //! - `POST …/infer` with `{"id"?, "inputs": [{"name", "shape", "datatype", "data"}], "outputs"?: [{"name"}]}`:
 //!   one tensor per model input (or `TransactionDT` for derived calendar inputs), `data` flat or nested row-major,
-//!   `shape[0]` rows. Inputs not sent follow the row rules in [`crate::inputs`] (derived or missing). The reply
+//!   `shape[0]` rows. An input name the model lacks is a 400 that names it and the model's inputs; inputs not
+//!   sent follow the row rules in [`crate::inputs`] (derived or missing, as if sent as `null`). The reply
 //!   has outputs `label` (INT64) and `probability` (FP32, class 1).
 
 use std::sync::Arc;
@@ -24,8 +25,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::inputs::{RowFiller, Slot};
+use crate::inputs::{kind, RowFiller, Slot};
 use crate::metrics::Endpoint;
+use crate::names::{self, Place};
 use crate::registry::{parse_version, LoadedModel, VersionState};
 use crate::scoring::{self, json_bytes};
 use crate::AppState;
@@ -150,6 +152,9 @@ struct InferRequest {
     inputs: Vec<InferInput>,
     #[serde(default)]
     outputs: Option<Vec<RequestedOutput>>,
+    /// Not used, but read so that a `parameters` that is no object is refused as the protocol defines it.
+    #[serde(default, rename = "parameters", deserialize_with = "parameters")]
+    _parameters: (),
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,6 +163,17 @@ struct InferInput {
     shape: Vec<u64>,
     datatype: String,
     data: Value,
+    #[serde(default, rename = "parameters", deserialize_with = "parameters")]
+    _parameters: (),
+}
+
+/// Accepts a `parameters` member only as an object (or `null`), naming it otherwise: the protocol defines it as
+/// an object, and a malformed one means the client is not speaking v2 as it thinks.
+fn parameters<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+    match Value::deserialize(d)? {
+        Value::Object(_) | Value::Null => Ok(()),
+        other => Err(serde::de::Error::custom(format!("`parameters` must be an object, got {}", kind(&other)))),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -269,12 +285,18 @@ pub(crate) fn score(model: &LoadedModel, body: &[u8]) -> Result<(BinaryScores, I
     let mut tensors: Vec<(Option<usize>, bool, usize, Vec<&Value>)> = Vec::with_capacity(req.inputs.len());
     let mut rows: Option<(usize, &str)> = None;
     let mut seen = vec![false; plan.inputs().len()];
+    let unknown: Vec<&str> = req
+        .inputs
+        .iter()
+        .filter(|t| plan.lookup(&t.name).is_none() && !plan.is_dt_field(&t.name))
+        .map(|t| t.name.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(names::unknown(plan, &unknown, Place::Tensors));
+    }
     for t in &req.inputs {
         let target = plan.lookup(&t.name);
         let is_dt = plan.is_dt_field(&t.name);
-        if target.is_none() && !is_dt {
-            return Err(ApiError::field(&t.name, None, "the model has no input with this name"));
-        }
         if let Some(i) = target {
             if std::mem::replace(&mut seen[i], true) {
                 return Err(ApiError::field(&t.name, None, "given twice"));

@@ -13,7 +13,7 @@
 //! | `GET /metrics`, `GET /openapi.json` | Prometheus text; the OpenAPI 3 description of all of the above |
 //!
 //! Modules: [`registry`] (models, versions, defaults, hot reload), [`inputs`] (JSON rows → model inputs, the same
-//! rules as batch scoring), `azureml`, `kserve`, `v1` (protocols), `scoring` (shared request path: resolve,
+//! rules as batch scoring), `names` (the 400s for unknown, repeated or absent input names), `azureml`, `kserve`, `v1` (protocols), `scoring` (shared request path: resolve,
 //! score inline or on a blocking thread, metrics, shadow), `auth`, `admin`, `metrics`, `openapi`, [`error`].
 //!
 //! Entry points: [`serve`] on the caller's runtime, [`serve_blocking`] with its own 2-worker runtime and
@@ -26,6 +26,7 @@ pub mod error;
 pub mod inputs;
 mod kserve;
 mod metrics;
+mod names;
 mod openapi;
 pub mod registry;
 mod scoring;

@@ -7,7 +7,10 @@
 //! - `rows_total{endpoint,model,version}` — rows scored;
 //! - `request_duration_seconds{endpoint,model,version}` — histogram of handler latency (parse + score + encode);
 //! - `shadow_requests_total` / `shadow_disagreements_total{model,version,shadow_version}` — challenger scoring;
-//! - `shadow_skipped_total{model}` — shadow work dropped because too much was already in flight.
+//! - `shadow_skipped_total{model}` — shadow work dropped because too much was already in flight;
+//! - `model_load_failing{model,version}` — gauge, 1 while a version's files on disk do not load (the version then
+//!   serves its last good load, or is not ready), 0 once they load; `model_load_errors_total{model,version}` —
+//!   failed loads, one per change of the files.
 //!
 //! The recorder is process-wide (a `metrics` recorder can be installed once), so several servers in one process
 //! (tests) share it. Per model version the counter handles are registered once at load, so the hot path does no
@@ -148,4 +151,17 @@ pub(crate) fn shadow_result(model: &str, version: u64, shadow_version: u64, rows
 /// Counts shadow work dropped under load.
 pub(crate) fn shadow_skipped(model: &str) {
     metrics::counter!("fraudstream_serve_shadow_skipped_total", "model" => model.to_string()).increment(1);
+}
+
+/// Records whether loading a model version's current files worked (see the module contract).
+pub(crate) fn model_load(model: &str, version: u64, ok: bool) {
+    let labels = [("model", model.to_string()), ("version", version.to_string())];
+    metrics::gauge!("fraudstream_serve_model_load_failing", &labels).set(if ok { 0.0 } else { 1.0 });
+    metrics::counter!("fraudstream_serve_model_load_errors_total", &labels).increment(u64::from(!ok));
+}
+
+/// Clears the failing gauge of a version whose files were removed, so no alert outlives the version.
+pub(crate) fn model_removed(model: &str, version: u64) {
+    let labels = [("model", model.to_string()), ("version", version.to_string())];
+    metrics::gauge!("fraudstream_serve_model_load_failing", &labels).set(0.0);
 }

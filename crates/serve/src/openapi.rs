@@ -57,11 +57,38 @@ fn ok_json(description: &str, schema: Value) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": schema}}})
 }
 
+/// The request rules every scoring protocol shares (see `inputs` and `names`), as the document states them.
+const INPUT_RULES: &str = "Fraud model scoring: Azure ML / Confluent ML_PREDICT format, KServe v2 (Open Inference \
+Protocol) and v1.\n\nInputs are addressed by the model's input names (GET /v2/models/{name} lists them). On every \
+protocol: a column, field or tensor name that is no model input (nor TransactionDT, when the model derives calendar \
+inputs from it) is a 400 naming it, the row, and the model's inputs; an input given twice is a 400; a row or instance \
+must carry at least one input (`{}` is a 400). An omitted input is a missing value, exactly like an explicit null \
+(a calendar input is then derived from TransactionDT). Numeric inputs take finite numbers, numeric strings such as \
+\"42.5\" (blank = missing), booleans (0/1) or null; the strings \"inf\", \"-Infinity\", \"NaN\" (any case) are a \
+400: send null for a missing value.";
+
+/// `GET /admin/models`; built apart because one `json!` for the whole document would exceed the macro recursion limit.
+fn admin_models_schema() -> Value {
+    let version = json!({"type": "object", "required": ["version", "ready", "path"], "properties": {
+        "version": {"type": "integer"},
+        "ready": {"type": "boolean"},
+        "path": {"type": "string", "description": "Relative to --model-dir, or the file name of a --model path"},
+        "error": {"type": "string", "description": "Why the version's files on disk do not load"},
+        "stale": {"type": "boolean", "description": "Ready, but serving its last good load because the files do not load"}}});
+    let model = json!({"type": "object", "required": ["name", "versions"], "properties": {
+        "name": {"type": "string"},
+        "default_version": {"type": "integer", "nullable": true},
+        "shadow_version": {"type": "integer", "nullable": true},
+        "default_file_error": {"type": "string", "description": "Why NAME/default is not used; the last valid default is kept"},
+        "versions": {"type": "array", "items": version}}});
+    json!({"type": "object", "required": ["models"], "properties": {"models": {"type": "array", "items": model}}})
+}
+
 fn build() -> Value {
     let score_params = json!([
-        {"name": "output", "in": "query", "required": false, "schema": {"type": "string", "enum": ["label", "probability"]},
+        {"name": "output", "in": "query", "required": false, "schema": {"type": "string", "enum": ["label", "labels", "probability", "probabilities", "proba"]},
          "description": "What to return per row (default label)"},
-        {"name": "X-Output", "in": "header", "required": false, "schema": {"type": "string", "enum": ["label", "probability"]}},
+        {"name": "X-Output", "in": "header", "required": false, "schema": {"type": "string", "enum": ["label", "labels", "probability", "probabilities", "proba"]}},
     ]);
     let score_ok = ok_json(
         "One entry per row: labels (0/1), or probabilities of fraud with output=probability",
@@ -110,7 +137,7 @@ fn build() -> Value {
         "info": {
             "title": "fraudstream-serve",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Fraud model scoring: Azure ML / Confluent ML_PREDICT format, KServe v2 (Open Inference Protocol) and v1."
+            "description": INPUT_RULES
         },
         "security": [{"bearerAuth": []}],
         "paths": {
@@ -146,7 +173,7 @@ fn build() -> Value {
                 "parameters": [name_param(), version_param()], "requestBody": json_body("PredictRequest"),
                 "responses": with(infer_errors, "200", predict_ok)}},
             "/admin/models": {"get": {"summary": "Loaded models, versions, load errors, defaults", "responses": with(errors(&["401"]), "200",
-                ok_json("Models", json!({"type": "object", "required": ["models"], "properties": {"models": {"type": "array", "items": {"type": "object"}}}})))}},
+                ok_json("Models", json!({"$ref": "#/components/schemas/AdminModels"})))}},
             "/admin/models/{name}/default": {"put": {"summary": "Set the default version of a model", "parameters": [name_param()],
                 "requestBody": json_body("SetDefault"),
                 "responses": with(errors(&["400", "401", "404", "413", "503"]), "200",
@@ -163,27 +190,30 @@ fn build() -> Value {
                 "Error": {"type": "object", "required": ["error"], "properties": {
                     "error": {"type": "string"}, "field": {"type": "string"}, "row": {"type": "integer", "minimum": 0}}},
                 "Cell": {"nullable": true, "oneOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}],
-                    "description": "A feature value; numbers or numeric strings for numeric inputs, strings for string inputs, null = missing"},
+                    "description": "A feature value; finite numbers or numeric strings for numeric inputs (\"inf\"/\"NaN\" are refused), strings for string inputs, null = missing"},
                 "AzureFrame": {"type": "object", "required": ["data"], "properties": {
-                    "columns": {"type": "array", "items": {"type": "string"}},
-                    "index": {"type": "array", "items": {}},
+                    "columns": {"type": "array", "items": {"type": "string"}, "nullable": true},
+                    "index": {"type": "array", "items": {}, "nullable": true, "description": "Row labels, ignored"},
                     "data": {"type": "array", "items": {"type": "array", "items": {"$ref": "#/components/schemas/Cell"}},
                         "description": "Rows; with one string cell per row and no matching column, each cell is a JSON object string"}}},
-                "AzureRequest": {"type": "object", "required": ["input_data"], "properties": {
+                "AzureRequest": {"type": "object", "required": ["input_data"],
+                    "description": "Column and field names must be model inputs; omitted inputs are missing values",
+                    "properties": {
                     "input_data": {"oneOf": [
                         {"$ref": "#/components/schemas/AzureFrame"},
-                        {"type": "array", "items": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Cell"}}}]}}},
+                        {"type": "array", "items": {"type": "object", "minProperties": 1, "additionalProperties": {"$ref": "#/components/schemas/Cell"}}}]}}},
                 "InferInput": {"type": "object", "required": ["name", "shape", "datatype", "data"], "properties": {
                     "name": {"type": "string"},
-                    "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                    "shape": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": u64::MAX}},
                     "datatype": {"type": "string", "enum": ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"]},
                     "data": {"type": "array", "items": {}},
-                    "parameters": {"type": "object"}}},
+                    "parameters": {"type": "object", "nullable": true}}},
                 "InferRequest": {"type": "object", "required": ["inputs"], "properties": {
-                    "id": {"type": "string"},
-                    "parameters": {"type": "object"},
+                    "id": {"type": "string", "nullable": true},
+                    "parameters": {"type": "object", "nullable": true},
                     "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/InferInput"}},
-                    "outputs": {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+                    "outputs": {"type": "array", "nullable": true, "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string",
+                        "enum": ["label", "output_label", "probability", "output_probability", "probabilities"]}}}}}},
                 "InferOutput": {"type": "object", "required": ["name", "datatype", "shape", "data"], "properties": {
                     "name": {"type": "string"}, "datatype": {"type": "string"},
                     "shape": {"type": "array", "items": {"type": "integer"}}, "data": {"type": "array", "items": {"type": "number"}}}},
@@ -200,13 +230,16 @@ fn build() -> Value {
                     "parameters": {"type": "object"}}},
                 "ModelReady": {"type": "object", "required": ["name", "ready"], "properties": {
                     "name": {"type": "string"}, "version": {"type": "string"}, "ready": {"type": "boolean"}, "error": {"type": "string"}}},
-                "PredictRequest": {"type": "object", "required": ["instances"], "properties": {
+                "PredictRequest": {"type": "object", "required": ["instances"],
+                    "description": "Object instances: names must be model inputs, at least one per instance, omitted inputs are missing values; array instances: every input in model order",
+                    "properties": {
                     "instances": {"type": "array", "items": {"oneOf": [
-                        {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Cell"}},
+                        {"type": "object", "minProperties": 1, "additionalProperties": {"$ref": "#/components/schemas/Cell"}},
                         {"type": "array", "items": {"$ref": "#/components/schemas/Cell"}}]}}}},
                 "PredictResponse": {"type": "object", "required": ["predictions"], "properties": {
                     "predictions": {"type": "array", "items": {"type": "number"}}}},
-                "SetDefault": {"type": "object", "required": ["version"], "properties": {"version": {"type": "integer", "minimum": 0}}},
+                "AdminModels": admin_models_schema(),
+                "SetDefault": {"type": "object", "required": ["version"], "properties": {"version": {"type": "integer", "minimum": 0, "maximum": u64::MAX}}},
             }
         }
     })

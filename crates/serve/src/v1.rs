@@ -2,7 +2,8 @@
 //! `GET /v1/models/{name}[/versions/{v}]`.
 //!
 //! Contract: body `{"instances": [row, …]}` where a row is an object of name → value (rules in
-//! [`crate::inputs`]) or an array of all model inputs in model order; reply `{"predictions": [p, …]}` with the
+//! [`crate::inputs`]: unknown names are a 400, omitted inputs are missing values, an instance needs at least one
+//! input) or an array of all model inputs in model order; reply `{"predictions": [p, …]}` with the
 //! probability of class 1 per row. The status GET answers `{"name", "version", "ready"}` like KServe's v1
 //! model status (503 when not ready). The path is parsed by hand because `:predict` is a suffix inside a segment.
 

@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
@@ -78,8 +77,9 @@ fn azureml_and_kserve_v2_match_the_fixture_outputs() {
     let (st, got) = post(&srv.url("/score/lgbm"), &json!({"input_data": {"columns": ["input"], "data": rows8}}));
     assert_eq!(st, 200, "{got}");
     assert_eq!(got, d["outputs"]["label"]["data"]);
-    // v1: objects with named fields; missing ones are missing values, not errors.
-    let (st, got) = post(&srv.url("/v1/models/zip:predict"), &json!({"instances": [{"f0": 1.0, "cat": "b"}, {}]}));
+    // v1: objects with named fields; omitted ones are missing values, not errors (a row needs at least one input).
+    let (st, got) =
+        post(&srv.url("/v1/models/zip:predict"), &json!({"instances": [{"f0": 1.0, "cat": "b"}, {"f1": null}]}));
     assert_eq!(st, 200, "{got}");
     assert_eq!(got["predictions"].as_array().expect("p").len(), 2);
     // With two models loaded, /score must name one.
@@ -197,25 +197,12 @@ fn bad_input_is_400_naming_the_field_or_row() {
     assert_eq!(st, 200, "{got}");
 }
 
-fn copy(from: &str, to: &Path) {
-    std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
-    std::fs::copy(fixtures().join(from), to).expect("copy");
-}
-
 /// v2 infer with one row of `input`, returning (version, probability).
 fn one_row(url: &str) -> (u16, Value) {
     post(
         url,
         &json!({"inputs": [{"name": "input", "shape": [1, 8], "datatype": "FP32", "data": [0.5, -1.0, 0.2, 0.1, 1.5, -0.3, 0.7, 0.0]}]}),
     )
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -332,5 +319,38 @@ fn metrics_openapi_and_shadow() {
     assert_eq!(doc["openapi"], "3.0.3");
     for p in ["/score", "/score/{target}", "/v2/models/{name}/infer", "/v1/models/{name}:predict", "/metrics"] {
         assert!(doc["paths"][p].is_object(), "{p}");
+    }
+}
+
+#[test]
+fn an_invalid_x_output_header_is_400_even_next_to_a_valid_output_query() {
+    let srv = start(zip_config());
+    let body = json!({"input_data": {"columns": ["f0"], "data": [[1.0]]}});
+    let r =
+        client().post(srv.url("/score/zip?output=label")).header("X-Output", "{}").json(&body).send().expect("send");
+    assert_eq!(r.status().as_u16(), 400);
+    let err: Value = r.json().expect("json");
+    assert_eq!(err["field"], "X-Output", "{err}");
+}
+
+#[test]
+fn a_frame_index_that_is_not_an_array_is_400() {
+    let srv = start(zip_config());
+    let body = json!({"input_data": {"columns": ["f0"], "index": {}, "data": [[1.0]]}});
+    let (st, err) = post(&srv.url("/score/zip"), &body);
+    assert_eq!((st, err["field"].clone()), (400, json!("index")), "{err}");
+}
+
+#[test]
+fn v2_parameters_that_are_not_an_object_are_400() {
+    let srv = start(zip_config());
+    let input = json!({"name": "f0", "shape": [1, 1], "datatype": "FP32", "data": [1.0]});
+    for body in [
+        json!({"inputs": [input], "parameters": [null, null]}),
+        json!({"inputs": [{"name": "f0", "shape": [1, 1], "datatype": "FP32", "data": [1.0], "parameters": 3}]}),
+    ] {
+        let (st, err) = post(&srv.url("/v2/models/zip/infer"), &body);
+        assert_eq!(st, 400, "{body}: {err}");
+        assert!(err["error"].as_str().expect("msg").contains("parameters"), "{err}");
     }
 }

@@ -49,3 +49,18 @@ pub fn get(url: &str) -> (u16, serde_json::Value) {
     let text = resp.text().expect("body");
     (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON reply ({status}): {text}")))
 }
+
+/// Copies a fixture model to `to`, creating its directory.
+pub fn copy(from: &str, to: &std::path::Path) {
+    std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+    std::fs::copy(fixtures().join(from), to).expect("copy");
+}
+
+/// Polls `f` every 50 ms until it holds; fails the test after 20 s.
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

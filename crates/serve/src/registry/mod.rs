@@ -6,18 +6,24 @@
 //! - A model's default version is, in order: the one set by `PUT /admin/models/{name}/default`, the one in the
 //!   `DIR/NAME/default` file, the highest ready version — each only if that version is ready.
 //! - [`build`] re-scans the sources; versions whose files did not change (mtime + size) are reused as they are,
-//!   changed or new ones are (re)loaded, vanished ones are dropped. A file that fails to load becomes a
-//!   [`VersionState::Failed`] entry with the reason (reported by `/ready`) and is retried only when it changes,
-//!   so a half-copied file is picked up once the copy completes without log spam in between.
+//!   changed or new ones are (re)loaded, vanished ones are dropped. A new version whose files fail to load becomes
+//!   a [`VersionState::Failed`] entry with the reason (reported by `/ready`); a version that was serving keeps
+//!   serving its last good load when its files are changed into something that does not load, with the error in
+//!   [`ModelVersions::load_error`] (`/admin/models`), the `model_load_failing` gauge and one log line. Either
+//!   way the files are retried only when they change again, so a half-copied file is picked up once the copy
+//!   completes without log spam in between, and a fixed file is served again.
+//! - A `default` file that is not a version number keeps the last valid file default, shows in `/admin/models`
+//!   and is logged once per change of its content.
 //! - Every loaded version is probed with one all-missing row, so a model that cannot produce binary scores
 //!   (a regressor, a 3-class model) is reported at load rather than on the first request.
 //! - Requests take an `Arc` snapshot of the whole [`Registry`]; reloads build a new one and swap it, so a
 //!   request never sees a half-updated registry and in-flight requests finish on the models they started with.
 
-use std::collections::{BTreeMap, HashMap};
+mod scan;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use fraudstream_model::{BinaryScores, InputBatch, Model};
 use serde_json::Value;
@@ -25,6 +31,9 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::inputs::InputPlan;
 use crate::metrics::ModelMetrics;
+
+use scan::Stamp;
+pub(crate) use scan::{build, valid_model_name, Sources};
 
 /// How many spare input batches a model version keeps for reuse (about the number of concurrent scorers).
 const POOL_SIZE: usize = 8;
@@ -47,7 +56,8 @@ impl LoadedModel {
     /// Loads, plans and probes one version.
     pub fn load(name: &str, version: u64, path: &Path, metadata_path: Option<&Path>) -> Result<LoadedModel, String> {
         let model = Model::load(path).map_err(|e| e.to_string())?;
-        let plan = InputPlan::for_model(&model)?;
+        let mut plan = InputPlan::for_model(&model)?;
+        plan.set_owner(name, version);
         let mut batch = InputBatch::new(&model).map_err(|e| e.to_string())?;
         plan.push_missing_row(&mut batch).map_err(|e| e.to_string())?;
         let probe = model.predict_proba(&mut batch).map_err(|e| format!("cannot score as a binary classifier: {e}"))?;
@@ -106,24 +116,23 @@ impl LoadedModel {
 #[derive(Debug, Clone)]
 pub enum VersionState {
     Ready(Arc<LoadedModel>),
-    Failed { path: PathBuf, error: String },
+    /// `error` names files as clients see them (relative to `--model-dir`, or a bare file name); `path` is the
+    /// server's own path of the model file.
+    Failed {
+        path: PathBuf,
+        error: String,
+    },
 }
 
-/// What the model files looked like when loaded, to detect changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp {
-    onnx: Option<(Option<SystemTime>, u64)>,
-    json: Option<(Option<SystemTime>, u64)>,
-}
-
-fn stat(p: &Path) -> Option<(Option<SystemTime>, u64)> {
-    std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len()))
-}
-
+/// One version as the last scan left it.
 #[derive(Debug, Clone)]
 struct VersionEntry {
     state: VersionState,
     stamp: Stamp,
+    /// The model file as clients may see it: relative to `--model-dir`, or the file name of a `--model` path.
+    shown_path: String,
+    /// Why the files on disk did not load while `state` still serves their last good load.
+    reload_error: Option<String>,
 }
 
 /// All versions of one model and how its default is chosen.
@@ -131,6 +140,8 @@ struct VersionEntry {
 pub struct ModelVersions {
     versions: BTreeMap<u64, VersionEntry>,
     file_default: Option<u64>,
+    /// Why the `default` file was not used, when it is not a version number.
+    default_file_error: Option<String>,
     admin_default: Option<u64>,
     shadow: Option<u64>,
 }
@@ -158,6 +169,32 @@ impl ModelVersions {
         self.versions.get(&version).map(|e| &e.state)
     }
 
+    /// Why the version's files on disk do not load: the reason a version is [`VersionState::Failed`], or, for a
+    /// ready version, why it still serves its last good load (files overwritten by something that does not load).
+    pub fn load_error(&self, version: u64) -> Option<&str> {
+        let e = self.versions.get(&version)?;
+        match &e.state {
+            VersionState::Failed { error, .. } => Some(error),
+            VersionState::Ready(_) => e.reload_error.as_deref(),
+        }
+    }
+
+    /// True when the version serves a previous load because its current files do not load.
+    pub fn serves_previous_load(&self, version: u64) -> bool {
+        self.versions.get(&version).is_some_and(|e| e.reload_error.is_some())
+    }
+
+    /// Why the `DIR/NAME/default` file is not used (not a version number), if so.
+    pub fn default_file_error(&self) -> Option<&str> {
+        self.default_file_error.as_deref()
+    }
+
+    /// The version's model file as clients may see it: relative to `--model-dir` (`fraud/2/model.onnx`), or the
+    /// file name of a `--model` path — never an absolute server path.
+    pub fn shown_path(&self, version: u64) -> Option<&str> {
+        self.versions.get(&version).map(|e| e.shown_path.as_str())
+    }
+
     /// The configured shadow (challenger) version.
     pub fn shadow_version(&self) -> Option<u64> {
         self.shadow
@@ -173,6 +210,8 @@ impl ModelVersions {
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     models: BTreeMap<String, ModelVersions>,
+    /// Each model's `default` file content at the last scan, so a bad one is logged once per change.
+    default_texts: BTreeMap<String, String>,
 }
 
 /// Parses a version as written in paths (`/versions/2`, `fraud$2`).
@@ -264,117 +303,4 @@ impl Registry {
     pub fn all_ready(&self) -> bool {
         !self.models.is_empty() && self.models.values().all(|m| m.default_version().is_some())
     }
-}
-
-/// Where models come from; see the module docs.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Sources {
-    pub fixed: Vec<(String, PathBuf)>,
-    pub dir: Option<PathBuf>,
-    pub shadows: Vec<(String, u64)>,
-}
-
-struct Candidate {
-    name: String,
-    version: u64,
-    onnx: PathBuf,
-    json: Option<PathBuf>,
-}
-
-/// True for names usable in URLs and directory listings: letters, digits, `_`, `-`, `.` (no `$`, which
-/// separates the version in Confluent's `NAME$VERSION`).
-pub(crate) fn valid_model_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-}
-
-fn discover(sources: &Sources) -> (Vec<Candidate>, HashMap<String, u64>) {
-    let mut out = Vec::new();
-    let mut next_version: HashMap<&str, u64> = HashMap::new();
-    for (name, path) in &sources.fixed {
-        let v = next_version.entry(name).or_insert(0);
-        *v += 1;
-        out.push(Candidate { name: name.clone(), version: *v, onnx: path.clone(), json: None });
-    }
-    let mut defaults = HashMap::new();
-    let Some(dir) = &sources.dir else { return (out, defaults) };
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!("model directory {}: {e}", dir.display());
-            return (out, defaults);
-        }
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
-        if !path.is_dir() || !valid_model_name(&name) {
-            continue;
-        }
-        if let Ok(text) = std::fs::read_to_string(path.join("default")) {
-            match text.trim().parse::<u64>() {
-                Ok(v) => {
-                    defaults.insert(name.clone(), v);
-                }
-                Err(_) => tracing::warn!("{}: not a version number: {:?}", path.join("default").display(), text.trim()),
-            }
-        }
-        let Ok(versions) = std::fs::read_dir(&path) else { continue };
-        for ventry in versions.flatten() {
-            let vpath = ventry.path();
-            let Some(version) = vpath.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<u64>().ok()) else {
-                continue;
-            };
-            let onnx = vpath.join("model.onnx");
-            if vpath.is_dir() && onnx.exists() {
-                out.push(Candidate { name: name.clone(), version, onnx, json: Some(vpath.join("model.json")) });
-            }
-        }
-    }
-    (out, defaults)
-}
-
-/// Builds the registry the sources describe now, reusing unchanged versions from `previous`. Blocking (file I/O
-/// and model compilation): call from a blocking thread.
-pub(crate) fn build(sources: &Sources, previous: &Registry) -> Registry {
-    let (candidates, defaults) = discover(sources);
-    let mut models: BTreeMap<String, ModelVersions> = BTreeMap::new();
-    for c in candidates {
-        let stamp = Stamp { onnx: stat(&c.onnx), json: c.json.as_deref().and_then(stat) };
-        let old = previous.models.get(&c.name).and_then(|m| m.versions.get(&c.version)).filter(|e| e.stamp == stamp);
-        let entry = match old {
-            Some(e) => e.clone(),
-            None => {
-                let state = match LoadedModel::load(&c.name, c.version, &c.onnx, c.json.as_deref()) {
-                    Ok(m) => {
-                        tracing::info!(
-                            model = %c.name, version = c.version, path = %c.onnx.display(), inputs = m.plan.inputs().len(),
-                            "model version loaded"
-                        );
-                        VersionState::Ready(Arc::new(m))
-                    }
-                    Err(error) => {
-                        tracing::error!(model = %c.name, version = c.version, path = %c.onnx.display(), "model version failed to load: {error}");
-                        VersionState::Failed { path: c.onnx.clone(), error }
-                    }
-                };
-                VersionEntry { state, stamp }
-            }
-        };
-        models.entry(c.name.clone()).or_default().versions.insert(c.version, entry);
-    }
-    for (name, old) in &previous.models {
-        for v in old.versions.keys() {
-            if !models.get(name).is_some_and(|m| m.versions.contains_key(v)) {
-                tracing::info!(model = %name, version = v, "model version removed");
-            }
-        }
-    }
-    for (name, mv) in &mut models {
-        mv.file_default = defaults.get(name).copied();
-        mv.admin_default = previous.models.get(name).and_then(|m| m.admin_default);
-        mv.shadow = sources.shadows.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
-    }
-    Registry { models }
 }
