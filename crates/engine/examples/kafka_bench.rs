@@ -54,7 +54,8 @@ fn main() -> Result<(), Error> {
     }
     let only = std::env::var("FRAUDSTREAM_BENCH_ONLY").unwrap_or_default();
     let dir = PathBuf::from(args.first().map_or("data", String::as_str));
-    let model_path = PathBuf::from(args.get(1).map_or("../shared/reference/seed-model/pipeline_75.onnx", String::as_str));
+    let model_path =
+        PathBuf::from(args.get(1).map_or("../shared/reference/seed-model/pipeline_75.onnx", String::as_str));
     let partitions: i32 = args.get(2).map_or(Ok(4), |p| p.parse())?;
     let histories: Vec<u64> =
         args.get(3).map_or("20000,1000000", String::as_str).split(',').map(str::parse).collect::<Result<_, _>>()?;
@@ -86,7 +87,13 @@ fn main() -> Result<(), Error> {
     if only == "catchup" {
         let config = kafka_config(&kafka, registry.url(), &topics, &unique_topic("bench"));
         let started = Instant::now();
-        let s = run_kafka(&config, &mut InProcessScorer::new(&model)?, &RunProgress::default(), &AtomicBool::new(false), None)?;
+        let s = run_kafka(
+            &config,
+            &mut InProcessScorer::new(&model)?,
+            &RunProgress::default(),
+            &AtomicBool::new(false),
+            None,
+        )?;
         println!("kafka catch-up only: {} transactions in {:.2} s", s.scored, started.elapsed().as_secs_f64());
         return Ok(());
     }
@@ -238,8 +245,8 @@ fn produce_files(
 
 /// Reads every record of `topics` with a plain consumer; returns (records, seconds).
 fn plain_read(kafka: &KafkaSettings, topics: &[&str]) -> Result<(u64, f64), Error> {
-    let consumer: BaseConsumer =
-        kafka.client_config(&[("group.id", "kafka-bench-plain"), ("enable.auto.commit", "false")]).create()?;
+    // The job's consumer settings (see `CONSUMER_DEFAULTS`), so the anchor reads as the job does.
+    let consumer: BaseConsumer = kafka.consumer_config(&[("group.id", "kafka-bench-plain")]).create()?;
     let mut tpl = TopicPartitionList::new();
     let mut ends = HashMap::new();
     for topic in topics {
@@ -370,13 +377,8 @@ fn restart_probe(args: &[String]) -> Result<(), Error> {
     let mut config = kafka_config(&kafka, registry_url, &topics, group);
     config.stop_after_idle = Some(Duration::from_secs(1));
     let started = Instant::now();
-    let summary: RunSummary = run_kafka(
-        &config,
-        &mut InProcessScorer::new(&model)?,
-        &RunProgress::default(),
-        &AtomicBool::new(false),
-        None,
-    )?;
+    let summary: RunSummary =
+        run_kafka(&config, &mut InProcessScorer::new(&model)?, &RunProgress::default(), &AtomicBool::new(false), None)?;
     println!(
         "recovery {:.2} s ({:.2} s to stop after the 1 s idle stop), {} scored again, peak RSS {:.0} MiB",
         summary.recovery.as_secs_f64(),
@@ -389,7 +391,12 @@ fn restart_probe(args: &[String]) -> Result<(), Error> {
 
 /// Writes `count` scores of transactions the input does not hold (IDs from 10^12 up) to `topic`, as an earlier
 /// run would have.
-fn write_old_scores(kafka: &KafkaSettings, registry: &FakeSchemaRegistry, topic: &str, count: u64) -> Result<(), Error> {
+fn write_old_scores(
+    kafka: &KafkaSettings,
+    registry: &FakeSchemaRegistry,
+    topic: &str,
+    count: u64,
+) -> Result<(), Error> {
     let registry = SchemaRegistry::new(registry.url(), None)?;
     write_scores(kafka, &registry, topic, 4, (0..count).map(old_score))?;
     Ok(())

@@ -91,7 +91,12 @@ pub(super) struct Checkpoints {
 
 impl Checkpoints {
     /// The checkpoints of `group`, whose topic is created when missing.
-    pub fn new(kafka: &KafkaSettings, group: &str, enabled: bool, replication: i32) -> Result<Checkpoints, EngineError> {
+    pub fn new(
+        kafka: &KafkaSettings,
+        group: &str,
+        enabled: bool,
+        replication: i32,
+    ) -> Result<Checkpoints, EngineError> {
         let topic = checkpoint_topic(group);
         if enabled {
             kafka.ensure_topics(&[topic.as_str()], 1, replication)?;
@@ -118,7 +123,12 @@ impl Checkpoints {
         let mut from = OutputEnds::new();
         for key in &wanted {
             let Some(record) = found.get(key) else {
-                tracing::warn!("no checkpoint for {}[{}] in {}: reading the outputs back in full", key.0, key.1, self.topic);
+                tracing::warn!(
+                    "no checkpoint for {}[{}] in {}: reading the outputs back in full",
+                    key.0,
+                    key.1,
+                    self.topic
+                );
                 return Ok(ReadBack::All);
             };
             for (topic, partition, offset) in &record.output_from {
@@ -221,7 +231,8 @@ pub(super) fn checkpoint<S: KafkaInput, D: KafkaStage>(
         output_from: from.iter().map(|((t, p), &o)| (t.clone(), *p, o)).collect(),
         written_ms: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as i64,
     };
-    let payload = serde_json::to_vec(&record).map_err(|e| EngineError::Config(format!("encoding a checkpoint: {e}")))?;
+    let payload =
+        serde_json::to_vec(&record).map_err(|e| EngineError::Config(format!("encoding a checkpoint: {e}")))?;
     // Not waited for: if it is lost, the previous record (older positions, earlier output) is still right.
     job.downstream().sinks().send(BaseRecord::<[u8], [u8]>::to(&checkpoints.topic).payload(&payload[..]))
 }

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::ConsumerGroupMetadata;
 
+use super::checkpoint::{Checkpoints, ReadBack};
 use super::forward::Forward;
 use super::sink::KafkaSinks;
 use super::source::{InputTopics, JoinedTopic, KafkaSource};
-use super::checkpoint::{Checkpoints, ReadBack};
 use super::{checkpoint, recovery, Positions};
 use crate::error::EngineError;
 use crate::features::FeatureStep;

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use rdkafka::message::Message;
 use rdkafka::producer::BaseRecord;
 
+use super::checkpoint::ReadBack;
 use super::repartition::MARKER_KEY;
 use super::repartition::{encode_joined, encode_marker, key_of, partition_for, transaction_id_of_key, Progress};
-use super::checkpoint::ReadBack;
 use super::sink::KafkaSinks;
 use crate::error::EngineError;
 use crate::flow::{DeadLetter, Joined};

@@ -90,7 +90,7 @@ impl KafkaSettings {
     }
 
     /// A consumer config: [`CONSUMER_DEFAULTS`], then `extra`, then the user's `-X` properties.
-    pub(crate) fn consumer_config(&self, extra: &[(&str, &str)]) -> ClientConfig {
+    pub fn consumer_config(&self, extra: &[(&str, &str)]) -> ClientConfig {
         let mut c = self.client_config(CONSUMER_DEFAULTS);
         for (k, v) in extra {
             c.set(*k, *v);

@@ -8,16 +8,35 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use super::{c_topic, KafkaSettings};
 use crate::error::EngineError;
 
-/// How far before a requested start offset reading begins. tansu 0.6.0 answers a fetch from offset `o` only with
-/// record batches that start at or after `o`, so the records of the batch holding `o` would be skipped; no batch
-/// of ours holds more records than the producers' `batch.num.messages`, and reading a few records too many is
-/// harmless for a read-back. On a Kafka broker the records before the start are simply read too.
-const START_MARGIN: i64 = 10_000;
-
 /// One partition to read: from where, and to where (exclusive; `None`: its end when reading starts).
 struct Range {
     next: i64,
     end: Option<i64>,
+    /// A start offset not yet seen covered: tansu 0.6.0 answers a fetch from offset `o` only with the record
+    /// batches that start at or after `o`, skipping the rest of the batch holding `o`. Until a record at or before
+    /// the start arrives, a first record past it means reading again from further back (64, 128, … records before
+    /// it; the records before the start are read too, which a read-back does not mind). A Kafka broker returns the
+    /// start itself first, and nothing else happens.
+    start: Option<(i64, i64)>,
+}
+
+impl Range {
+    fn new(next: i64, end: Option<i64>) -> Range {
+        Range { next, end, start: (next > 0).then_some((next, 0)) }
+    }
+
+    /// A record at `offset` arrived: where to read again from, when it shows the start was skipped.
+    fn seek_back(&mut self, offset: i64) -> Option<i64> {
+        let (start, back) = self.start?;
+        if offset <= start || back >= start {
+            self.start = None;
+            return None;
+        }
+        let back = (back * 2).max(64).min(start);
+        self.start = Some((start, back));
+        self.next = start - back;
+        Some(start - back)
+    }
 }
 
 impl KafkaSettings {
@@ -34,20 +53,19 @@ impl KafkaSettings {
         f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
     ) -> Result<u64, EngineError> {
         let Some(partitions) = self.partition_counts(&[topic])?[0] else { return Ok(0) };
-        let ranges = (0..partitions).map(|p| (p, Range { next: 0, end: None })).collect();
+        let ranges = (0..partitions).map(|p| (p, Range::new(0, None))).collect();
         self.read_ranges(topic, ranges, settle, f)
     }
 
-    /// Reads `topic` from the given offsets (partition → start, less [`START_MARGIN`]) to the end of each
-    /// partition, as [`KafkaSettings::read_to_end`] does.
+    /// Reads `topic` from the given offsets (partition → start) to the end of each partition, as
+    /// [`KafkaSettings::read_to_end`] does.
     pub fn read_from(
         &self,
         topic: &str,
         starts: &std::collections::HashMap<i32, i64>,
         f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
     ) -> Result<u64, EngineError> {
-        let ranges =
-            starts.iter().map(|(&p, &start)| (p, Range { next: (start - START_MARGIN).max(0), end: None })).collect();
+        let ranges = starts.iter().map(|(&p, &start)| (p, Range::new(start.max(0), None))).collect();
         self.read_ranges(topic, ranges, Duration::ZERO, f)
     }
 
@@ -59,7 +77,7 @@ impl KafkaSettings {
         ends: &std::collections::HashMap<i32, i64>,
         f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
     ) -> Result<u64, EngineError> {
-        let ranges = ends.iter().map(|(&p, &end)| (p, Range { next: 0, end: Some(end) })).collect();
+        let ranges = ends.iter().map(|(&p, &end)| (p, Range::new(0, Some(end)))).collect();
         self.read_ranges(topic, ranges, Duration::ZERO, f)
     }
 
@@ -102,6 +120,13 @@ impl KafkaSettings {
                 Some(msg) => {
                     let msg = msg.map_err(|e| EngineError::kafka(format!("reading {topic}"), e))?;
                     let Some(range) = ranges.get_mut(&msg.partition()) else { continue };
+                    if let Some(from) = range.seek_back(msg.offset()) {
+                        let p = msg.partition();
+                        consumer
+                            .seek(topic, p, Offset::Offset(from), Duration::from_secs(15))
+                            .map_err(|e| EngineError::kafka(format!("seeking {topic}[{p}] back to {from}"), e))?;
+                        continue;
+                    }
                     range.next = range.next.max(msg.offset() + 1);
                     if range.end.is_none_or(|end| msg.offset() < end) {
                         f(&msg)?;
@@ -164,4 +189,26 @@ pub(crate) fn fetched_watermarks<C: rdkafka::consumer::ConsumerContext>(
     };
     (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
         .then_some((low.max(0), high))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Range;
+
+    #[test]
+    fn a_skipped_start_is_found_by_reading_again_from_further_back() {
+        // tansu: asked for 1000, the first batch returned starts at 1100.
+        let mut r = Range::new(1000, None);
+        assert_eq!(r.seek_back(1100), Some(936));
+        assert_eq!(r.seek_back(1100), Some(872), "still past it: twice as far back");
+        assert_eq!(r.seek_back(900), None, "a record before the start: covered");
+        assert_eq!(r.seek_back(5000), None, "covered for good");
+    }
+
+    #[test]
+    fn a_broker_that_starts_at_the_start_costs_nothing() {
+        let mut r = Range::new(1000, None);
+        assert_eq!(r.seek_back(1000), None);
+        assert_eq!(Range::new(0, None).seek_back(5), None, "from the start of the partition nothing is skipped");
+    }
 }

@@ -145,7 +145,6 @@ impl KafkaSinks {
         Ok(())
     }
 
-
     /// Commits everything written since the last call together with the input `positions`, as one Kafka
     /// transaction, and begins the next one; `false` when this output is not transactional (the caller then
     /// flushes and commits the input itself).

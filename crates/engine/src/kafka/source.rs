@@ -379,10 +379,7 @@ impl sealed::TopicsImpl for InputTopics {
 }
 
 /// A message of the input topics as a record or a dead letter; an error only where the data is not at fault.
-fn decode_message(
-    schemas: &HashMap<u32, Arc<serde_avro_fast::Schema>>,
-    raw: &Raw,
-) -> Result<SourceEvent, EngineError> {
+fn decode_message(schemas: &HashMap<u32, Arc<serde_avro_fast::Schema>>, raw: &Raw) -> Result<SourceEvent, EngineError> {
     let table = if raw.input == 0 { Table::Transaction } else { Table::Identity };
     let origin = raw.origin();
     if raw.payload.is_empty() {
