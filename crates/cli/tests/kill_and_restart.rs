@@ -163,6 +163,79 @@ fn assert_alerts_exactly_once(s: &Setup) {
     assert_eq!(alerts.len(), labelled.len(), "alerts for transactions below the threshold");
 }
 
+/// TransactionID → (score bits, identity matched) in a topic of score records.
+fn read_outcomes(s: &Setup, topic: &str) -> HashMap<i64, (Option<u64>, bool)> {
+    let registry = SchemaRegistry::new(s.registry.url(), None).expect("registry");
+    let mut out = HashMap::new();
+    s.kafka
+        .read_to_end(topic, Duration::from_secs(1), |msg| {
+            use fraudstream_engine::kafka::rdkafka::message::Message;
+            let r = decode_score(&registry, msg.payload().unwrap_or_default())?;
+            out.insert(r.transaction_id, (r.score.map(f64::to_bits), r.identity_matched));
+            Ok(())
+        })
+        .expect("read scores");
+    out
+}
+
+/// The same files scored by `fraudstream run` embedded: TransactionID → (score bits, identity matched).
+fn embedded_outcomes(s: &Setup, dir: &Path) -> HashMap<i64, (Option<u64>, bool)> {
+    let out = dir.join("embedded");
+    let status = Command::new(env!("CARGO_BIN_EXE_fraudstream"))
+        .args(["run", "--quiet", "--model"])
+        .arg(&s.model)
+        .arg("--transactions")
+        .arg(&s.files.0)
+        .arg("--identities")
+        .arg(&s.files.1)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("fraudstream run embedded");
+    assert!(status.success());
+    let text = std::fs::read_to_string(out.join("scores.csv")).expect("scores.csv");
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            (f[0].parse().expect("id"), (f[1].parse::<f64>().ok().map(f64::to_bits), f[3] == "true"))
+        })
+        .collect()
+}
+
+/// Every transaction joined as in the embedded run, and (with `scores`) scored exactly as there.
+fn assert_as_embedded(s: &Setup, dir: &Path, scores: bool) {
+    let expected = embedded_outcomes(s, dir);
+    let got = read_outcomes(s, &s.scores_topic);
+    let (mut joins, mut differ) = (Vec::new(), Vec::new());
+    for (id, (score, matched)) in &expected {
+        let Some((s, m)) = got.get(id) else { continue };
+        if m != matched {
+            joins.push(*id);
+        }
+        if s != score {
+            differ.push(*id);
+        }
+    }
+    assert!(
+        joins.is_empty(),
+        "{} transactions joined differently from the embedded run, e.g. {:?}",
+        joins.len(),
+        &joins[..joins.len().min(5)]
+    );
+    if scores {
+        assert!(
+            differ.is_empty(),
+            "{} scores differ from the embedded run, e.g. {:?}",
+            differ.len(),
+            &differ[..differ.len().min(5)]
+        );
+    } else {
+        println!("{} of {} scores differ from the embedded run's", differ.len(), expected.len());
+    }
+}
+
 fn assert_exactly_once(s: &Setup) {
     // The last run's final writes are acknowledged, but tansu's high watermark can lag acknowledged writes, so a
     // read right after the run may end early. Read again until every TransactionID is there (a missing score
@@ -280,6 +353,41 @@ fn twenty_kill_9s_during_a_replay_leave_every_score_exactly_once() {
     wait_for_exit(&mut last, "the final run");
     assert_exactly_once(&s);
     assert_alerts_exactly_once(&s);
+    assert_as_embedded(&s, tmp.path(), true);
+}
+
+#[test]
+fn kill_9s_with_a_million_scores_already_in_the_topic_leave_every_score_exactly_once() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = setup(30_000, tmp.path());
+    // A long history: a million scores of earlier transactions, as a job running for days would have written.
+    let registry = SchemaRegistry::new(s.registry.url(), None).expect("registry");
+    let history = (0..1_000_000i64).map(|i| fraudstream_engine::kafka::sink::ScoreRecord {
+        transaction_id: 10_000_000_000 + i,
+        event_time: 86_400_000 + i,
+        score: Some(0.01),
+        label: 0,
+        model: "earlier".into(),
+        model_version: "1".into(),
+        identity_matched: false,
+        join_wait_ms: 0,
+        processing_latency_ms: 1.0,
+    });
+    let written = fraudstream_engine::kafka::sink::write_scores(&s.kafka, &registry, &s.scores_topic, 4, history)
+        .expect("write the history");
+    assert_eq!(written, 1_000_000);
+    let group = unique_topic("k9-history");
+    let mut seed = 0x5851_f42d_4c95_7f2du64;
+    kill_and_restart(&s, &group, "all", 8, &mut seed);
+    let mut last = start_job(&s, &group, "all", "all", "20s");
+    wait_for_exit(&mut last, "the final run");
+    let counts = score_counts(&s);
+    assert_eq!(counts.len() as u64, s.transactions + 1_000_000, "the history and every transaction, each once");
+    let doubled: Vec<_> = counts.iter().filter(|(_, &n)| n > 1).take(5).collect();
+    assert!(doubled.is_empty(), "scored more than once: {doubled:?}");
+    assert_alerts_exactly_once(&s);
+    assert_as_embedded(&s, tmp.path(), true);
 }
 
 #[test]
@@ -320,6 +428,9 @@ fn kill_9s_of_the_two_stage_client_feature_job_leave_every_score_exactly_once() 
         .expect("read the internal topic");
     assert_eq!(forwarded.len() as u64, s.transactions, "every transaction went through the internal topic");
     assert!(forwarded.values().all(|&n| n == 1), "a joined record was forwarded twice");
+    // Client state is rebuilt after each kill; the first score sent is final, so a score may differ from an
+    // uninterrupted run's — the joins may not.
+    assert_as_embedded(&s, tmp.path(), false);
 }
 
 #[test]
@@ -336,6 +447,7 @@ fn two_static_instances_split_the_partitions_and_one_recovers_after_kill_9s() {
     wait_for_exit(&mut b, "instance 2,3");
     assert_exactly_once(&s);
     assert_alerts_exactly_once(&s);
+    assert_as_embedded(&s, tmp.path(), true);
 }
 
 #[test]
@@ -371,6 +483,7 @@ fn two_instances_share_the_partitions_and_one_takes_over_when_the_other_dies() {
     );
     assert_exactly_once(&s);
     assert_alerts_exactly_once(&s);
+    assert_as_embedded(&s, tmp.path(), true);
 }
 
 /// The member id of the group member started with `client.id` `instance` (librdkafka's member ids begin with the

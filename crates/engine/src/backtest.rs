@@ -191,7 +191,9 @@ pub fn score_files(config: &ScoreConfig, model: &Model, progress: &AtomicU64) ->
             }
             SourceEvent::End => (None, true),
             SourceEvent::Idle | SourceEvent::PartitionEnd(_) => (None, false),
-            SourceEvent::Joined(_) => return Err(EngineError::Config("CSV files do not hold joined records".into())),
+            SourceEvent::Joined(_) | SourceEvent::Seen(_) => {
+                return Err(EngineError::Config("CSV files do not hold joined records".into()))
+            }
         };
         if let Some(identity) = identity {
             match pending.take() {

@@ -52,6 +52,9 @@ pub enum SourceEvent {
     /// A record joined by the join stage of the repartitioned Kafka topology, with its origin in the internal
     /// topic: it goes straight to the features and the model.
     Joined(Box<Joined>),
+    /// A joined record scored before a restart, delivered again only so the client state counts it (the scoring
+    /// stage's rebuild, see [`crate::kafka::order`]): not scored or written again.
+    Seen(Box<Joined>),
     /// This input partition will deliver nothing more (the end of a file): it stops holding the watermark back.
     PartitionEnd(InputPartition),
     /// Nothing arrived within the poll timeout (unbounded sources only).

@@ -85,6 +85,9 @@ pub trait Downstream {
     /// A joined record. `frontier` tells how far the job has read (the internal topic carries it; see
     /// [`Job::frontier`]); it is computed only when called.
     fn joined(&mut self, joined: Box<Joined>, frontier: &dyn Fn() -> i64) -> Result<(), EngineError>;
+    /// A joined record scored before a restart, delivered again only for the state it feeds (see
+    /// [`SourceEvent::Seen`]): counted, never scored or written.
+    fn seen(&mut self, _joined: Box<Joined>) {}
     /// Input the job could not use.
     fn dead_letter(&mut self, dead: &DeadLetter) -> Result<(), EngineError>;
     /// Processing time moved on: send batches that are due, write answers that are in.
@@ -103,6 +106,9 @@ pub trait Downstream {
 impl<D: Downstream + ?Sized> Downstream for &mut D {
     fn joined(&mut self, joined: Box<Joined>, frontier: &dyn Fn() -> i64) -> Result<(), EngineError> {
         (**self).joined(joined, frontier)
+    }
+    fn seen(&mut self, joined: Box<Joined>) {
+        (**self).seen(joined)
     }
     fn dead_letter(&mut self, dead: &DeadLetter) -> Result<(), EngineError> {
         (**self).dead_letter(dead)
@@ -189,6 +195,7 @@ impl<'p, D: Downstream> Job<'p, D> {
                 self.clock.observe_joined(joined.transaction.event_time());
                 self.out.push(JoinOutput::Joined(joined));
             }
+            SourceEvent::Seen(joined) => self.downstream.seen(joined),
             SourceEvent::DeadLetter(d) => self.out.push(JoinOutput::DeadLetter(d)),
             SourceEvent::PartitionEnd(partition) => {
                 self.clock.finish(partition);

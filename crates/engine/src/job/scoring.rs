@@ -79,6 +79,12 @@ impl<S: Sink> Downstream for ScoringStage<'_, '_, '_, S> {
         Ok(())
     }
 
+    fn seen(&mut self, joined: Box<Joined>) {
+        if let Some(features) = &mut self.features {
+            features.replay(&joined);
+        }
+    }
+
     fn dead_letter(&mut self, dead: &DeadLetter) -> Result<(), EngineError> {
         self.writer.dead_letter(dead)
     }

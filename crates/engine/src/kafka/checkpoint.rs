@@ -19,7 +19,12 @@
 //! positions stop before it) may have been read long before, and records read after it may already be scored. So
 //! each checkpoint also remembers what had been read and where the output ended then; a commit's record takes the
 //! output ends of the newest earlier checkpoint at which nothing at or after the committed positions had been read
-//! yet. Every output of such input was written after that checkpoint, hence at or after its ends.
+//! yet. Every output this run wrote for such input was written after that checkpoint, hence at or after its ends.
+//!
+//! Earlier runs matter too: the run before a restart may have scored input past the positions it committed before
+//! it died, at output offsets from where this run's read-back began. So after a restart that read-back start stays
+//! a floor of every record's offsets until this run's commits have passed the end the input had when it started
+//! (as the first fetch responses report it): no earlier run can have read beyond that.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -87,6 +92,12 @@ pub(super) struct Checkpoints {
     seen: VecDeque<(Positions, OutputEnds)>,
     /// Whether records are written (not in exactly-once mode, which needs no read-back).
     enabled: bool,
+    /// Where this run's read-back began, in force until the commits pass `until` (see the module docs).
+    floor: Option<OutputEnds>,
+    /// The input's end when this run started, once the fetch responses have told it.
+    until: Option<Positions>,
+    /// The last record written, so an idle job does not write the same one every interval.
+    last: Option<Record>,
 }
 
 impl Checkpoints {
@@ -101,13 +112,56 @@ impl Checkpoints {
         if enabled {
             kafka.ensure_topics(&[topic.as_str()], 1, replication)?;
         }
-        Ok(Checkpoints { kafka: kafka.clone(), topic, seen: VecDeque::new(), enabled })
+        Ok(Checkpoints {
+            kafka: kafka.clone(),
+            topic,
+            seen: VecDeque::new(),
+            enabled,
+            floor: None,
+            until: None,
+            last: None,
+        })
     }
 
-    /// Reading starts over (an assignment): nothing has been read, and the output ends at `ends`.
-    pub fn restart(&mut self, ends: OutputEnds) {
+    /// Reading starts over (an assignment): nothing has been read, the output ends at `ends`, and the read-back
+    /// began where `from` says — the floor of every record until the commits pass the input's end.
+    pub fn restart(&mut self, ends: OutputEnds, from: &ReadBack) {
         self.seen.clear();
+        self.floor = match from {
+            ReadBack::Nothing => None,
+            ReadBack::All => Some(ends.keys().map(|key| (key.clone(), 0)).collect()),
+            ReadBack::From(starts) => {
+                Some(ends.keys().map(|key| (key.clone(), starts.get(key).copied().unwrap_or(0))).collect())
+            }
+        };
+        self.until = None;
         self.seen.push_back((Positions::new(), ends));
+    }
+
+    /// The output offsets of a record committing `committed`, from the checkpoint chosen (see the module docs):
+    /// lowered to the floor while it is in force; the floor is lifted once the commits pass the input's end at the
+    /// start (`input_ends`, when the fetch responses have told it).
+    fn output_from(
+        &mut self,
+        committed: &Positions,
+        chosen: &OutputEnds,
+        input_ends: impl FnOnce() -> Option<Positions>,
+    ) -> OutputEnds {
+        if self.floor.is_some() && self.until.is_none() {
+            self.until = input_ends();
+        }
+        if let Some(until) = &self.until {
+            if until.iter().all(|(key, &end)| committed.get(key).is_some_and(|&at| at >= end)) {
+                self.floor = None;
+            }
+        }
+        let mut from = chosen.clone();
+        if let Some(floor) = &self.floor {
+            for (key, offset) in from.iter_mut() {
+                *offset = (*offset).min(floor.get(key).copied().unwrap_or(0));
+            }
+        }
+        from
     }
 
     /// Where a restart with these committed positions reads the outputs back from (see the module docs).
@@ -175,7 +229,7 @@ impl Checkpoints {
 pub(super) fn advance(positions: &mut Positions, event: &SourceEvent) {
     let origin = match event {
         SourceEvent::Record { origin, .. } => origin,
-        SourceEvent::Joined(joined) => &joined.origin,
+        SourceEvent::Joined(joined) | SourceEvent::Seen(joined) => &joined.origin,
         SourceEvent::DeadLetter(dead) => &dead.origin,
         SourceEvent::PartitionEnd(_) | SourceEvent::Idle | SourceEvent::End => return,
     };
@@ -225,12 +279,20 @@ pub(super) fn checkpoint<S: KafkaInput, D: KafkaStage>(
         .rposition(|(read, _)| safe.iter().all(|(key, &at)| read.get(key).is_none_or(|&r| r <= at)))
         .unwrap_or(0);
     checkpoints.seen.drain(..newest);
-    let Some((_, from)) = checkpoints.seen.front() else { return Ok(()) };
-    let record = Record {
+    let Some((_, chosen)) = checkpoints.seen.front() else { return Ok(()) };
+    let chosen = chosen.clone();
+    let from = checkpoints.output_from(&safe, &chosen, || source.input_ends());
+    let mut record = Record {
         positions: safe.iter().map(|((t, p), &o)| (t.to_string(), *p, o)).collect(),
         output_from: from.iter().map(|((t, p), &o)| (t.clone(), *p, o)).collect(),
-        written_ms: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as i64,
+        written_ms: 0,
     };
+    record.positions.sort();
+    if checkpoints.last.as_ref() == Some(&record) {
+        return Ok(());
+    }
+    checkpoints.last = Some(record.clone());
+    record.written_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as i64;
     let payload =
         serde_json::to_vec(&record).map_err(|e| EngineError::Config(format!("encoding a checkpoint: {e}")))?;
     // Not waited for: if it is lost, the previous record (older positions, earlier output) is still right.
@@ -251,5 +313,43 @@ mod tests {
         assert_eq!(from.starts("scores"), Some(HashMap::from([(0, 10), (1, 20)])));
         assert_eq!(from.starts("alerts"), Some(HashMap::from([(0, 3)])));
         assert_eq!(ReadBack::All.starts("scores"), None);
+    }
+
+    fn checkpoints() -> Checkpoints {
+        Checkpoints {
+            kafka: KafkaSettings::new("unused:9092"),
+            topic: "g-checkpoints".into(),
+            seen: VecDeque::new(),
+            enabled: true,
+            floor: None,
+            until: None,
+            last: None,
+        }
+    }
+
+    fn ends(offset: i64) -> OutputEnds {
+        OutputEnds::from([(("scores".to_string(), 0), offset)])
+    }
+
+    fn at(offset: i64) -> Positions {
+        Positions::from([((std::sync::Arc::from("in"), 0), offset)])
+    }
+
+    #[test]
+    fn after_a_restart_the_read_back_start_stays_a_floor_until_the_commits_pass_the_inputs_end() {
+        let mut c = checkpoints();
+        // The run before read input up to an unknown point past its commit; this one read back from 100.
+        c.restart(ends(500), &ReadBack::From(ends(100)));
+        assert_eq!(c.output_from(&at(40), &ends(500), || None), ends(100), "the end of the input is not known yet");
+        assert_eq!(c.output_from(&at(60), &ends(700), || Some(at(80))), ends(100), "not past the input's end yet");
+        assert_eq!(c.output_from(&at(80), &ends(900), || None), ends(900), "past it: no earlier run read further");
+    }
+
+    #[test]
+    fn a_full_read_back_floors_every_record_at_the_start_until_then() {
+        let mut c = checkpoints();
+        c.restart(ends(500), &ReadBack::All);
+        assert_eq!(c.output_from(&at(10), &ends(500), || Some(at(20))), ends(0));
+        assert_eq!(c.output_from(&at(20), &ends(600), || None), ends(600));
     }
 }

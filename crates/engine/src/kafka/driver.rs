@@ -34,6 +34,8 @@ pub(super) trait KafkaInput: Source {
     fn commit(&mut self, positions: &Positions) -> Result<bool, EngineError>;
     /// The committed positions of the current assignment.
     fn committed(&self) -> Positions;
+    /// Where each assigned partition ends, as the fetch responses report it; `None` until they all have.
+    fn input_ends(&self) -> Option<Positions>;
     /// Lowers `positions` below records read but not handed out in offset order.
     fn limit_positions(&self, _positions: &mut Positions) {}
     /// Hands every record before the committed offsets to `f` (how client state is rebuilt); sources without such
@@ -182,6 +184,9 @@ impl KafkaInput for KafkaSource<InputTopics> {
     fn committed(&self) -> Positions {
         KafkaSource::committed(self)
     }
+    fn input_ends(&self) -> Option<Positions> {
+        KafkaSource::input_ends(self)
+    }
 }
 
 impl KafkaInput for KafkaSource<JoinedTopic> {
@@ -199,6 +204,9 @@ impl KafkaInput for KafkaSource<JoinedTopic> {
     }
     fn committed(&self) -> Positions {
         KafkaSource::committed(self)
+    }
+    fn input_ends(&self) -> Option<Positions> {
+        KafkaSource::input_ends(self)
     }
     fn limit_positions(&self, positions: &mut Positions) {
         KafkaSource::limit_positions(self, positions)

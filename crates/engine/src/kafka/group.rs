@@ -318,6 +318,18 @@ impl GroupConsumer {
         }
     }
 
+    /// Where each assigned partition ends, as the last fetch response reported it; `None` until every one has.
+    pub(super) fn ends(&self) -> Option<Positions> {
+        self.partitions
+            .iter()
+            .map(|&((input, partition), _)| {
+                let topic = self.c_topics.get(usize::from(input))?;
+                let (_, high) = super::read::fetched_watermarks(&self.consumer, topic, partition)?;
+                Some(((self.topic(input), partition), high))
+            })
+            .collect()
+    }
+
     /// The committed positions of the current assignment (partitions with no committed offset are left out).
     pub(super) fn committed(&self) -> Positions {
         self.partitions

@@ -67,7 +67,7 @@ impl EventTimeMerge {
             let origin = match event {
                 SourceEvent::Record { origin, .. } => origin,
                 SourceEvent::DeadLetter(d) => &d.origin,
-                SourceEvent::Joined(j) => &j.origin,
+                SourceEvent::Joined(j) | SourceEvent::Seen(j) => &j.origin,
                 SourceEvent::Idle | SourceEvent::End | SourceEvent::PartitionEnd(_) => return None,
             };
             match origin {

@@ -128,7 +128,9 @@ pub fn produce(config: &ProduceConfig, progress: Arc<ProduceProgress>) -> Result
             }
             SourceEvent::Idle | SourceEvent::PartitionEnd(_) => continue,
             SourceEvent::End => break,
-            SourceEvent::Joined(_) => return Err(EngineError::Config("CSV files do not hold joined records".into())),
+            SourceEvent::Joined(_) | SourceEvent::Seen(_) => {
+                return Err(EngineError::Config("CSV files do not hold joined records".into()))
+            }
         };
         if progress.failed.load(Ordering::Relaxed) > 0 {
             stopped_early = true;

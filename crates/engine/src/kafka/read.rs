@@ -8,6 +8,9 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use super::{c_topic, KafkaSettings};
 use crate::error::EngineError;
 
+/// How long a read waits for a partition that should have records before reading it again from further back.
+const STALL: Duration = Duration::from_millis(200);
+
 /// One partition to read: from where, and to where (exclusive; `None`: its end when reading starts).
 struct Range {
     next: i64,
@@ -32,10 +35,24 @@ impl Range {
             self.start = None;
             return None;
         }
+        Some(self.step_back(start, back))
+    }
+
+    /// Nothing arrived for a while although the partition ends past where reading is: the start lies in the
+    /// partition's last batch, which tansu 0.6.0 does not return at all. Where to read again from.
+    fn stalled(&mut self) -> Option<i64> {
+        let (start, back) = self.start?;
+        if back >= start || self.end.is_none_or(|end| self.next >= end) {
+            return None;
+        }
+        Some(self.step_back(start, back))
+    }
+
+    fn step_back(&mut self, start: i64, back: i64) -> i64 {
         let back = (back * 2).max(64).min(start);
         self.start = Some((start, back));
         self.next = start - back;
-        Some(start - back)
+        self.next
     }
 }
 
@@ -139,6 +156,16 @@ impl KafkaSettings {
                     tracing::warn!("{topic}: nothing more arrived for 10 s before the offsets asked for; read {read}");
                     return Ok(read);
                 }
+                None if last_message.elapsed() >= STALL => {
+                    for (&p, range) in ranges.iter_mut() {
+                        if let Some(from) = range.stalled() {
+                            consumer
+                                .seek(topic, p, Offset::Offset(from), Duration::from_secs(15))
+                                .map_err(|e| EngineError::kafka(format!("seeking {topic}[{p}] back to {from}"), e))?;
+                        }
+                    }
+                    last_message = std::time::Instant::now();
+                }
                 None => {}
             }
             let settled = started.elapsed() >= settle;
@@ -203,6 +230,18 @@ mod tests {
         assert_eq!(r.seek_back(1100), Some(872), "still past it: twice as far back");
         assert_eq!(r.seek_back(900), None, "a record before the start: covered");
         assert_eq!(r.seek_back(5000), None, "covered for good");
+    }
+
+    #[test]
+    fn a_start_in_the_last_batch_is_found_when_nothing_arrives() {
+        let mut r = Range::new(1000, None);
+        assert_eq!(r.stalled(), None, "the end is not known yet");
+        r.end = Some(1010);
+        assert_eq!(r.stalled(), Some(936));
+        assert_eq!(r.seek_back(900), None, "the batch holding the start arrived");
+        assert_eq!(r.stalled(), None);
+        let mut at_end = Range::new(1000, Some(1000));
+        assert_eq!(at_end.stalled(), None, "nothing after the start: idle is the end");
     }
 
     #[test]

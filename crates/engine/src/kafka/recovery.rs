@@ -33,7 +33,7 @@ pub(super) fn recover<S: KafkaInput, D: KafkaStage>(
     job.flush()?;
     let from = checkpoints.read_back(&source.committed())?;
     let stage = job.downstream();
-    checkpoints.restart(stage.sinks().output_ends());
+    checkpoints.restart(stage.sinks().output_ends(), &from);
     stage.read_back(&from)?;
     if let Some(features) = stage.features() {
         // Start empty and replay everything before the committed offsets: what this instance observed beyond them

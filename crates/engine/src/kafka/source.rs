@@ -228,6 +228,11 @@ impl<T: Topics> KafkaSource<T> {
         self.group.committed()
     }
 
+    /// Where each assigned partition ends, as the fetch responses report it; `None` until they all have.
+    pub(crate) fn input_ends(&self) -> Option<Positions> {
+        self.group.ends()
+    }
+
     /// Messages from the consumer into the merge: the first one waits up to `timeout`, then whatever the consumer
     /// has already fetched, up to [`BATCH`]; false when nothing arrived.
     fn pull(&mut self, timeout: Duration) -> Result<bool, EngineError> {
@@ -416,7 +421,8 @@ impl sealed::TopicsImpl for JoinedTopic {
         let decoded = decode_all(batch, |raw| decode_internal(&raw.payload, raw.origin()));
         for (raw, internal) in batch.iter().zip(decoded) {
             let (input, partition) = (raw.input, raw.partition);
-            let mut release = |joined: Box<Joined>| push_joined(merge, input, joined);
+            let ends = &self.history_ends;
+            let mut release = |joined: Box<Joined>| push_joined(merge, input, joined, ends);
             match internal {
                 Ok(Internal::Joined(joined, progress)) => {
                     self.order.record(partition, joined, progress, Instant::now(), &mut release)
@@ -432,7 +438,8 @@ impl sealed::TopicsImpl for JoinedTopic {
     }
 
     fn release(&mut self, now: Instant, merge: &mut EventTimeMerge) {
-        self.order.release_silent(now, &mut |joined| push_joined(merge, 0, joined));
+        let ends = &self.history_ends;
+        self.order.release_silent(now, &mut |joined| push_joined(merge, 0, joined, ends));
     }
 
     fn holds_records(&self) -> bool {
@@ -445,12 +452,20 @@ impl sealed::TopicsImpl for JoinedTopic {
     }
 }
 
-/// Hands a record released by the ordering to the merge, in its internal partition.
-fn push_joined(merge: &mut EventTimeMerge, input: u8, joined: Box<Joined>) {
-    let partition = match &joined.origin {
-        Origin::Kafka { partition, .. } => *partition,
-        Origin::File { .. } => 0,
+/// Hands a record released by the ordering to the merge, in its internal partition. A record before the offsets
+/// the assignment started from (`history_ends`) was scored before the restart — every record below a committed
+/// offset was, since commits stay below what the ordering holds — and is only still held because the replay
+/// released less than the run that committed: it goes on to update client state, not to be scored again.
+fn push_joined(merge: &mut EventTimeMerge, input: u8, joined: Box<Joined>, history_ends: &HashMap<i32, i64>) {
+    let (partition, offset) = match &joined.origin {
+        Origin::Kafka { partition, offset, .. } => (*partition, *offset),
+        Origin::File { .. } => (0, i64::MAX),
     };
     let time = joined.transaction.event_time().millis();
-    merge.push((input, partition), time, SourceEvent::Joined(joined));
+    let scored_before = history_ends.get(&partition).is_some_and(|&end| offset < end);
+    merge.push(
+        (input, partition),
+        time,
+        if scored_before { SourceEvent::Seen(joined) } else { SourceEvent::Joined(joined) },
+    );
 }

@@ -86,7 +86,7 @@ pub fn consume(run: &Run, expected: usize) -> Vec<(Record, Origin)> {
         match event {
             SourceEvent::Record { record, origin } => out.push((record, origin)),
             SourceEvent::DeadLetter(d) => panic!("unexpected dead letter: {d:?}"),
-            SourceEvent::Joined(j) => panic!("the input topics hold no joined records: {j:?}"),
+            SourceEvent::Joined(j) | SourceEvent::Seen(j) => panic!("the input topics hold no joined records: {j:?}"),
             SourceEvent::Idle | SourceEvent::End | SourceEvent::PartitionEnd(_) => {}
         }
     }
