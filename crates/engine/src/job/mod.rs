@@ -87,7 +87,7 @@ pub trait Downstream {
     fn joined(&mut self, joined: Box<Joined>, frontier: &dyn Fn() -> i64) -> Result<(), EngineError>;
     /// A joined record scored before a restart, delivered again only for the state it feeds (see
     /// [`SourceEvent::Seen`]): counted, never scored or written.
-    fn seen(&mut self, _joined: Box<Joined>) {}
+    fn seen(&mut self, _joined: &Joined) {}
     /// Input the job could not use.
     fn dead_letter(&mut self, dead: &DeadLetter) -> Result<(), EngineError>;
     /// Processing time moved on: send batches that are due, write answers that are in.
@@ -107,7 +107,7 @@ impl<D: Downstream + ?Sized> Downstream for &mut D {
     fn joined(&mut self, joined: Box<Joined>, frontier: &dyn Fn() -> i64) -> Result<(), EngineError> {
         (**self).joined(joined, frontier)
     }
-    fn seen(&mut self, joined: Box<Joined>) {
+    fn seen(&mut self, joined: &Joined) {
         (**self).seen(joined)
     }
     fn dead_letter(&mut self, dead: &DeadLetter) -> Result<(), EngineError> {
@@ -195,7 +195,7 @@ impl<'p, D: Downstream> Job<'p, D> {
                 self.clock.observe_joined(joined.transaction.event_time());
                 self.out.push(JoinOutput::Joined(joined));
             }
-            SourceEvent::Seen(joined) => self.downstream.seen(joined),
+            SourceEvent::Seen(joined) => self.downstream.seen(&joined),
             SourceEvent::DeadLetter(d) => self.out.push(JoinOutput::DeadLetter(d)),
             SourceEvent::PartitionEnd(partition) => {
                 self.clock.finish(partition);

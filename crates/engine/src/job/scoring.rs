@@ -79,9 +79,9 @@ impl<S: Sink> Downstream for ScoringStage<'_, '_, '_, S> {
         Ok(())
     }
 
-    fn seen(&mut self, joined: Box<Joined>) {
+    fn seen(&mut self, joined: &Joined) {
         if let Some(features) = &mut self.features {
-            features.replay(&joined);
+            features.replay(joined);
         }
     }
 
