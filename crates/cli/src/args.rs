@@ -448,6 +448,11 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_duration, default_value = "1s", help_heading = "Kafka")]
     pub commit_interval: Duration,
 
+    /// How often the scoring stage of a model with client features snapshots its client state to
+    /// `<group>-score-state`: a restart restores the newest snapshot and replays only the internal topic after it.
+    #[arg(long, value_parser = parse_duration, default_value = "60s", help_heading = "Kafka")]
+    pub snapshot_interval: Duration,
+
     /// Stop after no input arrived for this long (default: run until Ctrl-C).
     #[arg(long, value_parser = parse_duration, help_heading = "Kafka")]
     pub stop_after_idle: Option<Duration>,

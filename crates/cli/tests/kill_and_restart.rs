@@ -97,6 +97,8 @@ fn start_job_logged(
         .args(["--scores-topic", &s.scores_topic, "--alerts-topic", &format!("{}-alerts", s.scores_topic)])
         .args(["--dead-letters-topic", &format!("{}-dead", s.scores_topic), "--partitions", "4"])
         .args(["--commit-interval", "300ms", "--stop-after-idle", stop_after_idle, "--idle-timeout", "2s"])
+        // Client state (the two-stage test) is snapshotted often, so restarts restore snapshots of every age.
+        .args(["--snapshot-interval", "1s"])
         // A killed member must leave the group quickly for its partitions to move.
         .args(["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000"])
         // Group members are told apart by their client id, which starts their member id.

@@ -213,6 +213,7 @@ fn kafka_config(kafka: &KafkaSettings, registry_url: &str, topics: &Topics, grou
         job: job_config(Duration::from_secs(2)),
         commit_interval: Duration::from_secs(1),
         stop_after_idle: Some(Duration::from_secs(3)),
+        snapshot_interval: Duration::from_secs(60),
     }
 }
 

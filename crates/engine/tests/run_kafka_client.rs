@@ -218,7 +218,7 @@ fn one_instance_replaying_a_backlog_merges_its_partitions_in_event_time_order() 
 }
 
 #[test]
-fn a_restarted_scoring_stage_rebuilds_client_state_from_the_internal_topic() {
+fn a_restarted_scoring_stage_rebuilds_client_state_from_a_snapshot_and_the_internal_topic_after_it() {
     // FRAUDSTREAM_LOG=fraudstream_engine=debug shows the stages' recovery.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("FRAUDSTREAM_LOG"))
@@ -232,6 +232,8 @@ fn a_restarted_scoring_stage_rebuilds_client_state_from_the_internal_topic() {
     let mut config = job_config(&run, &group, &scores_topic);
     config.job.client_features = Some(ClientConfig::default());
     config.stop_after_idle = Some(Duration::from_secs(5));
+    // One snapshot, at the first checkpoint: the restart restores that early state and replays the rest.
+    config.snapshot_interval = Duration::from_secs(3600);
     let seen = Seen::default();
 
     // The first run stops after about half of the transactions.
@@ -253,6 +255,8 @@ fn a_restarted_scoring_stage_rebuilds_client_state_from_the_internal_topic() {
         run_kafka(&config, &mut recorder(&model, &seen), &RunProgress::default(), &AtomicBool::new(false), None)
             .expect("second run");
     assert_eq!(first.scored + second.scored, 12_000, "{first:?} {second:?}");
+    let snapshots = run.kafka.partition_counts(&[&format!("{group}-score-state")]).expect("metadata")[0];
+    assert_eq!(snapshots, Some(1), "the scoring stage keeps its snapshots in <group>-score-state");
     assert!(score_counts(&run, &scores_topic).values().all(|&n| n == 1));
 
     // One pass over the internal topic, in offset order through the scoring stage's ordering, is what an

@@ -215,6 +215,7 @@ fn kafka_config(args: &RunArgs, brokers: &str, job: JobConfig, model_name: Strin
         job,
         commit_interval: args.commit_interval,
         stop_after_idle: args.stop_after_idle,
+        snapshot_interval: args.snapshot_interval,
     })
 }
 

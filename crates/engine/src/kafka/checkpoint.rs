@@ -27,7 +27,7 @@
 //! (as the first fetch responses report it): no earlier run can have read beyond that.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::message::Message;
 use rdkafka::producer::BaseRecord;
@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use super::delivery::OutputEnds;
 use super::driver::{KafkaInput, KafkaStage};
+use super::snapshot::{snapshot_topic, SnapshotRef};
 use super::{KafkaSettings, Positions};
 use crate::error::EngineError;
 use crate::flow::{Origin, SourceEvent};
@@ -55,6 +56,9 @@ struct Record {
     output_from: Vec<(String, i32, i64)>,
     /// When it was written (ms since the Unix epoch), for people reading the topic.
     written_ms: i64,
+    /// The newest client-state snapshot (scoring stages of models with client features).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    snapshot: Option<SnapshotRef>,
 }
 
 /// Where a restart reads the outputs back from: per output partition, or everything.
@@ -84,6 +88,13 @@ impl ReadBack {
 /// The newest checkpoint record of each input partition.
 type Newest = HashMap<(String, i32), Record>;
 
+/// What a restart recovers from: where to read the outputs back, and the snapshot of client state to restore (when
+/// every assigned partition's newest record names the same one, taken over exactly these partitions).
+pub(super) struct Restart {
+    pub read_back: ReadBack,
+    pub snapshot: Option<SnapshotRef>,
+}
+
 /// The checkpoints of one stage: its checkpoint topic and what recent checkpoints saw.
 pub(super) struct Checkpoints {
     kafka: KafkaSettings,
@@ -98,19 +109,26 @@ pub(super) struct Checkpoints {
     until: Option<Positions>,
     /// The last record written, so an idle job does not write the same one every interval.
     last: Option<Record>,
+    /// Where client-state snapshots go, how often, and the newest one (with when it was taken).
+    state_topic: String,
+    snapshot_every: Duration,
+    snapshot: Option<(Instant, SnapshotRef)>,
 }
 
 impl Checkpoints {
-    /// The checkpoints of `group`, whose topic is created when missing.
+    /// The checkpoints of `group`, whose topics are created when missing; client state (when there is) is
+    /// snapshotted every `snapshot_every`.
     pub fn new(
         kafka: &KafkaSettings,
         group: &str,
         enabled: bool,
         replication: i32,
+        snapshot_every: Duration,
     ) -> Result<Checkpoints, EngineError> {
         let topic = checkpoint_topic(group);
+        let state_topic = snapshot_topic(group);
         if enabled {
-            kafka.ensure_topics(&[topic.as_str()], 1, replication)?;
+            kafka.ensure_topics(&[topic.as_str(), state_topic.as_str()], 1, replication)?;
         }
         Ok(Checkpoints {
             kafka: kafka.clone(),
@@ -120,6 +138,9 @@ impl Checkpoints {
             floor: None,
             until: None,
             last: None,
+            state_topic,
+            snapshot_every,
+            snapshot: None,
         })
     }
 
@@ -164,17 +185,19 @@ impl Checkpoints {
         from
     }
 
-    /// Where a restart with these committed positions reads the outputs back from (see the module docs).
-    pub fn read_back(&self, committed: &Positions) -> Result<ReadBack, EngineError> {
+    /// What a restart with these committed positions recovers from (see the module docs).
+    pub fn restart_from(&self, committed: &Positions) -> Result<Restart, EngineError> {
+        let nothing = |read_back| Ok(Restart { read_back, snapshot: None });
         if !self.enabled {
-            return Ok(ReadBack::Nothing);
+            return nothing(ReadBack::Nothing);
         }
         let wanted: Vec<(String, i32)> = committed.keys().map(|(t, p)| (t.to_string(), *p)).collect();
         let Some(found) = self.newest_records(&wanted)? else {
             tracing::info!("no checkpoint of this group yet: reading the outputs back in full");
-            return Ok(ReadBack::All);
+            return nothing(ReadBack::All);
         };
         let mut from = OutputEnds::new();
+        let mut snapshots = Vec::new();
         for key in &wanted {
             let Some(record) = found.get(key) else {
                 tracing::warn!(
@@ -183,14 +206,33 @@ impl Checkpoints {
                     key.1,
                     self.topic
                 );
-                return Ok(ReadBack::All);
+                return nothing(ReadBack::All);
             };
             for (topic, partition, offset) in &record.output_from {
                 let at = from.entry((topic.clone(), *partition)).or_insert(*offset);
                 *at = (*at).min(*offset);
             }
+            snapshots.push(record.snapshot.clone());
         }
-        Ok(ReadBack::From(from))
+        // A snapshot holds the state of the partitions it was taken over: usable only for exactly those.
+        let snapshot = snapshots.first().cloned().flatten().filter(|s| {
+            let mut taken: Vec<(&str, i32)> = s.positions.iter().map(|(t, p, _)| (t.as_str(), *p)).collect();
+            let mut now: Vec<(&str, i32)> = wanted.iter().map(|(t, p)| (t.as_str(), *p)).collect();
+            taken.sort_unstable();
+            now.sort_unstable();
+            snapshots.iter().all(|other| other.as_ref() == Some(s)) && taken == now
+        });
+        Ok(Restart { read_back: ReadBack::From(from), snapshot })
+    }
+
+    /// The topic client-state snapshots go to.
+    pub fn state_topic(&self) -> &str {
+        &self.state_topic
+    }
+
+    /// A snapshot restored at a restart is the newest one until the next is taken.
+    pub fn restored(&mut self, snapshot: SnapshotRef) {
+        self.snapshot = Some((Instant::now(), snapshot));
     }
 
     /// The newest record mentioning each of `wanted`, read from the tail of the checkpoint topic backwards in
@@ -257,6 +299,10 @@ pub(super) fn checkpoint<S: KafkaInput, D: KafkaStage>(
             }
         }
     }
+    // The client state forgets which records before these positions it took: no restart reads them again.
+    if let Some(features) = job.downstream().features() {
+        features.committed(&safe.iter().map(|((_, p), &o)| (*p, o)).collect());
+    }
     // Exactly-once mode: output and input offsets in one Kafka transaction.
     if let Some(group) = source.group_metadata() {
         if job.downstream().sinks().commit_transaction(&safe, &group)? {
@@ -286,8 +332,11 @@ pub(super) fn checkpoint<S: KafkaInput, D: KafkaStage>(
         positions: safe.iter().map(|((t, p), &o)| (t.to_string(), *p, o)).collect(),
         output_from: from.iter().map(|((t, p), &o)| (t.clone(), *p, o)).collect(),
         written_ms: 0,
+        snapshot: None,
     };
     record.positions.sort();
+    snapshot_if_due(job, checkpoints, &safe)?;
+    record.snapshot = checkpoints.snapshot.as_ref().map(|(_, s)| s.clone());
     if checkpoints.last.as_ref() == Some(&record) {
         return Ok(());
     }
@@ -297,6 +346,30 @@ pub(super) fn checkpoint<S: KafkaInput, D: KafkaStage>(
         serde_json::to_vec(&record).map_err(|e| EngineError::Config(format!("encoding a checkpoint: {e}")))?;
     // Not waited for: if it is lost, the previous record (older positions, earlier output) is still right.
     job.downstream().sinks().send(BaseRecord::<[u8], [u8]>::to(&checkpoints.topic).payload(&payload[..]))
+}
+
+/// After a commit: snapshots the client state when the last snapshot is older than the interval (see
+/// [`super::snapshot`]).
+fn snapshot_if_due<D: KafkaStage>(
+    job: &mut Job<'_, D>,
+    checkpoints: &mut Checkpoints,
+    committed: &Positions,
+) -> Result<(), EngineError> {
+    let stage = job.downstream();
+    let Some(features) = stage.features() else { return Ok(()) };
+    if checkpoints.snapshot.as_ref().is_some_and(|(at, _)| at.elapsed() < checkpoints.snapshot_every) {
+        return Ok(());
+    }
+    let mut state = Vec::new();
+    features.snapshot(&mut state);
+    let (id, chunks) = super::snapshot::write(stage.sinks(), &checkpoints.state_topic, &state)?;
+    // The chunks must be durable before a record names them.
+    stage.flush()?;
+    let mut positions: Vec<(String, i32, i64)> = committed.iter().map(|((t, p), &o)| (t.to_string(), *p, o)).collect();
+    positions.sort();
+    tracing::debug!("client state snapshot {id:016x}: {} bytes in {chunks} chunks", state.len());
+    checkpoints.snapshot = Some((Instant::now(), SnapshotRef { id, chunks, positions }));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -324,6 +397,9 @@ mod tests {
             floor: None,
             until: None,
             last: None,
+            state_topic: "g-state".into(),
+            snapshot_every: Duration::from_secs(60),
+            snapshot: None,
         }
     }
 

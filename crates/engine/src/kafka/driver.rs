@@ -5,6 +5,7 @@
 //! (`checkpoint`). A stage ends when it is stopped (Ctrl-C), when its input has been idle for `stop_after_idle`
 //! (bounded runs over a stream), or when the other stage of the topology failed.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -38,9 +39,9 @@ pub(super) trait KafkaInput: Source {
     fn input_ends(&self) -> Option<Positions>;
     /// Lowers `positions` below records read but not handed out in offset order.
     fn limit_positions(&self, _positions: &mut Positions) {}
-    /// Hands every record before the committed offsets to `f` (how client state is rebuilt); sources without such
-    /// a history hand over nothing.
-    fn history(&mut self, _f: &mut dyn FnMut(Joined)) -> Result<u64, EngineError> {
+    /// Hands every record from `from` (partition → offset; the start where not given) to the committed offsets
+    /// to `f` (how client state is rebuilt); sources without such a history hand over nothing.
+    fn history(&mut self, _from: &HashMap<i32, i64>, _f: &mut dyn FnMut(Joined)) -> Result<u64, EngineError> {
         Ok(0)
     }
 }
@@ -211,8 +212,8 @@ impl KafkaInput for KafkaSource<JoinedTopic> {
     fn limit_positions(&self, positions: &mut Positions) {
         KafkaSource::limit_positions(self, positions)
     }
-    fn history(&mut self, f: &mut dyn FnMut(Joined)) -> Result<u64, EngineError> {
-        KafkaSource::history(self, f)
+    fn history(&mut self, from: &HashMap<i32, i64>, f: &mut dyn FnMut(Joined)) -> Result<u64, EngineError> {
+        KafkaSource::history(self, from, f)
     }
 }
 

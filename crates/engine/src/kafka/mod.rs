@@ -39,6 +39,7 @@ mod recovery;
 pub mod repartition;
 mod resume;
 pub mod sink;
+mod snapshot;
 pub mod source;
 pub mod topology;
 

@@ -86,15 +86,19 @@ impl KafkaSettings {
         self.read_ranges(topic, ranges, Duration::ZERO, f)
     }
 
-    /// Reads the messages of `topic` before the given offsets (partition → end, exclusive), from the start of each
-    /// partition, handing each to `f`.
-    pub fn read_partitions_until(
+    /// Reads the messages of `topic` in the given ranges (partition → (start, end exclusive)), handing each to
+    /// `f`; records before a start may be handed over too (see `Range`).
+    pub fn read_between(
         &self,
         topic: &str,
-        ends: &std::collections::HashMap<i32, i64>,
+        ranges: &std::collections::HashMap<i32, (i64, i64)>,
         f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> Result<(), EngineError>,
     ) -> Result<u64, EngineError> {
-        let ranges = ends.iter().map(|(&p, &end)| (p, Range::new(0, Some(end)))).collect();
+        let ranges = ranges
+            .iter()
+            .filter(|(_, (start, end))| start < end)
+            .map(|(&p, &(start, end))| (p, Range::new(start.max(0), Some(end))))
+            .collect();
         self.read_ranges(topic, ranges, Duration::ZERO, f)
     }
 

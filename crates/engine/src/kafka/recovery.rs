@@ -31,24 +31,40 @@ pub(super) fn recover<S: KafkaInput, D: KafkaStage>(
 ) -> Result<(), EngineError> {
     job.drain()?;
     job.flush()?;
-    let from = checkpoints.read_back(&source.committed())?;
+    let committed = source.committed();
+    let restart = checkpoints.restart_from(&committed)?;
     let stage = job.downstream();
-    checkpoints.restart(stage.sinks().output_ends(), &from);
-    stage.read_back(&from)?;
-    if let Some(features) = stage.features() {
-        // Start empty and replay everything before the committed offsets: what this instance observed beyond them
-        // is delivered again and observed then, so each record counts once.
-        features.reset()?;
-        let rebuilding = Instant::now();
-        let replayed = source.history(&mut |joined| features.replay(&joined))?;
-        if replayed > 0 {
-            tracing::info!(
-                "rebuilt client state from {replayed} earlier records in {:.1} s ({} entities)",
-                rebuilding.elapsed().as_secs_f64(),
-                features.entities()
-            );
+    checkpoints.restart(stage.sinks().output_ends(), &restart.read_back);
+    stage.read_back(&restart.read_back)?;
+    let kafka = stage.sinks().config().kafka.clone();
+    let Some(features) = stage.features() else { return Ok(()) };
+    // The client state: the snapshot the checkpoints name, if it is all there, and the records between its
+    // positions and the committed ones; else everything before the committed positions. What this instance took
+    // beyond them is delivered again and taken then, so each record counts once.
+    features.reset()?;
+    let rebuilding = Instant::now();
+    let mut from = HashMap::new();
+    if let Some(snapshot) = restart.snapshot {
+        match super::snapshot::read(&kafka, checkpoints.state_topic(), &snapshot)? {
+            Some(bytes) => {
+                features.restore(&bytes)?;
+                from = snapshot.positions.iter().map(|(_, p, o)| (*p, *o)).collect();
+                tracing::info!("restored client state from snapshot {:016x} ({} bytes)", snapshot.id, bytes.len());
+                checkpoints.restored(snapshot);
+            }
+            None => tracing::warn!(
+                "client state snapshot {:016x} is not complete in {}: replaying the internal topic from its start",
+                snapshot.id,
+                checkpoints.state_topic()
+            ),
         }
     }
+    let replayed = source.history(&from, &mut |joined| features.replay(&joined))?;
+    tracing::info!(
+        "rebuilt client state from {replayed} records of the internal topic in {:.1} s ({} entities)",
+        rebuilding.elapsed().as_secs_f64(),
+        features.entities()
+    );
     Ok(())
 }
 

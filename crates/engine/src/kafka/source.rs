@@ -126,11 +126,12 @@ impl KafkaSource<JoinedTopic> {
         Ok(KafkaSource::with(group, config, Vec::new(), JoinedTopic { order, history_ends: HashMap::new() }))
     }
 
-    /// Hands every joined record before the committed offsets of the assigned partitions to `f`, oldest first per
-    /// partition, and returns how many: how the scoring stage rebuilds client state after a restart or rebalance.
-    /// Read with a consumer of its own, through the same ordering as live records, so the state is rebuilt in the
-    /// order it was built. Records still held at the end are handed out live, after the recovery.
-    pub(crate) fn history(&mut self, f: &mut dyn FnMut(Joined)) -> Result<u64, EngineError> {
+    /// Hands every joined record from `from` (partition → offset; the partition's start where not given) to the
+    /// committed offsets of the assigned partitions to `f`, oldest first per partition, and returns how many: how
+    /// the scoring stage rebuilds client state after a restart or rebalance. Read with a consumer of its own,
+    /// through the same ordering as live records, so the state is rebuilt in the order it was built. Records still
+    /// held at the end are handed out live, after the recovery.
+    pub(crate) fn history(&mut self, from: &HashMap<i32, i64>, f: &mut dyn FnMut(Joined)) -> Result<u64, EngineError> {
         let topic = self.group.topic(0);
         let ends = self.group.committed_positions()?;
         let mut replayed = 0u64;
@@ -139,7 +140,12 @@ impl KafkaSource<JoinedTopic> {
             f(*joined);
             replayed += 1;
         };
-        self.kafka.read_partitions_until(&topic, &ends, |msg| {
+        let ranges = ends.iter().map(|(&p, &end)| (p, (from.get(&p).copied().unwrap_or(0), end))).collect();
+        self.kafka.read_between(&topic, &ranges, |msg| {
+            // Reading may begin before a start (see `read_between`); what precedes it the state already holds.
+            if from.get(&msg.partition()).is_some_and(|&start| msg.offset() < start) {
+                return Ok(());
+            }
             let origin = Origin::Kafka { topic: topic.clone(), partition: msg.partition(), offset: msg.offset() };
             let now = Instant::now();
             // What does not decode went to the dead letters when it was first read.

@@ -36,6 +36,8 @@ pub struct KafkaRunConfig {
     pub commit_interval: Duration,
     /// Stop once no input arrived for this long (`None`: run until stopped).
     pub stop_after_idle: Option<Duration>,
+    /// How often the scoring stage snapshots its client state (models with client features).
+    pub snapshot_interval: Duration,
 }
 
 /// The internal topic of joined records of the consumer group `group` (see [`super::repartition`]).
@@ -142,7 +144,7 @@ fn run_scoring_stage(
 /// The checkpoints of a stage reading as `group` (none are written in exactly-once mode, which reads nothing back).
 fn checkpoints(config: &KafkaRunConfig, group: &str) -> Result<Checkpoints, EngineError> {
     let enabled = config.sinks.transactional_id.is_none();
-    Checkpoints::new(&config.source.kafka, group, enabled, config.sinks.replication)
+    Checkpoints::new(&config.source.kafka, group, enabled, config.sinks.replication, config.snapshot_interval)
 }
 
 /// The internal topic's partition count: that of the transactions topic (one scoring partition per input one).

@@ -45,6 +45,16 @@ impl Distinct {
         }
     }
 
+    /// The stored (tagged value, first time) pairs, for a snapshot.
+    pub(crate) fn values(&self) -> &[(u64, i64)] {
+        &self.values
+    }
+
+    /// Adds a stored pair as [`Distinct::values`] gave it (restoring a snapshot).
+    pub(crate) fn push_raw(&mut self, value: u64, first: i64) {
+        self.values.push((value, first));
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.values.len()
     }

@@ -24,9 +24,9 @@ const INLINE_ENTRIES: usize = 2;
 /// `amount − shift`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Totals {
-    n: u64,
-    sum: f64,
-    sq: f64,
+    pub(crate) n: u64,
+    pub(crate) sum: f64,
+    pub(crate) sq: f64,
 }
 
 impl Totals {
@@ -42,9 +42,9 @@ impl Totals {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Entry {
     /// Event time, milliseconds.
-    t: i64,
+    pub(crate) t: i64,
     /// Totals of every entry from the last rebase up to and including this one.
-    cum: Totals,
+    pub(crate) cum: Totals,
 }
 
 /// Amount statistics over a window: mean and sample standard deviation (NaN when undefined).
@@ -85,6 +85,24 @@ impl Default for History {
 }
 
 impl History {
+    /// Every field as it is, for a snapshot: entries (the pruned prefix included), head, pruned count, newest pruned
+    /// time, newest time, shift.
+    pub(crate) fn parts(&self) -> (&[Entry], usize, u64, i64, i64, f64) {
+        (&self.entries, self.head, self.pruned, self.pruned_newest, self.newest, self.shift)
+    }
+
+    /// A history from the [`History::parts`] of another.
+    pub(crate) fn from_parts(
+        entries: InlineVec<Entry, INLINE_ENTRIES>,
+        head: usize,
+        pruned: u64,
+        pruned_newest: i64,
+        newest: i64,
+        shift: f64,
+    ) -> History {
+        History { entries, head, pruned, pruned_newest, newest, shift }
+    }
+
     /// Forgets everything, keeping the allocation.
     pub(crate) fn reset(&mut self) {
         self.entries.clear();

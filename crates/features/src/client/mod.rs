@@ -57,6 +57,7 @@ mod hash;
 mod history;
 mod inline_vec;
 mod keys;
+mod snapshot;
 
 #[cfg(test)]
 mod tests;
@@ -64,6 +65,7 @@ mod tests;
 pub use config::{ClientConfig, ClientConfigError, LONGEST_WINDOW};
 pub use feature::ClientFeature;
 pub use keys::{partition_key, SOURCE_COLUMNS};
+pub use snapshot::SnapshotError;
 
 use distinct::{Distinct, Kind};
 use fraudstream_data::EventTime;

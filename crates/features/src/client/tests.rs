@@ -320,3 +320,55 @@ fn state_stays_bounded_on_an_endless_stream_of_new_keys() {
     let last_dt = T0 + (per_day * days - 1) * DAY / per_day;
     assert_eq!(state.clock(), Some(EventTime::from_transaction_dt(last_dt)));
 }
+
+#[test]
+fn a_restored_snapshot_computes_bit_for_bit_what_the_original_would_have() {
+    // Generated traffic: cards shared by several clients, amounts, e-mails, devices, some records out of order.
+    let mut g = fraudstream_data::rng::SplitMix64::new(7);
+    let emails = ["gmail.com", "yahoo.com", "hotmail.com", "anonymous.com"];
+    let rows: Vec<(Transaction, Option<Identity>)> = (0..6_000i64)
+        .map(|i| {
+            let dt = T0 + i * 600 - (g.next_u64() % 300) as i64;
+            let card = (1000 + g.next_u64() % 40) as f64;
+            let addr = if g.next_u64().is_multiple_of(5) { NAN } else { (200 + g.next_u64() % 6) as f64 };
+            let amount = if g.next_u64().is_multiple_of(7) { NAN } else { (g.next_u64() % 50_000) as f64 / 100.0 };
+            let email = (!g.next_u64().is_multiple_of(3)).then(|| emails[(g.next_u64() % 4) as usize]);
+            let t = tx(i, dt, amount, card, addr, (g.next_u64() % 30) as f64, email);
+            let id =
+                g.next_u64().is_multiple_of(4).then(|| identity(&t, ["iOS", "Windows", "MacOS"][(i % 3) as usize]));
+            (t, id)
+        })
+        .collect();
+    let mut original = ClientFeatures::default();
+    for (t, id) in &rows[..4_000] {
+        observe(&mut original, t, id.as_ref());
+    }
+    let mut bytes = Vec::new();
+    original.snapshot(&mut bytes);
+    let mut restored = ClientFeatures::default();
+    restored.restore(&bytes).expect("restore");
+    assert_eq!((restored.entities(), restored.state_entries()), (original.entities(), original.state_entries()));
+    for (t, id) in &rows[4_000..] {
+        let (a, b) = (observe(&mut original, t, id.as_ref()), observe(&mut restored, t, id.as_ref()));
+        let bits = |o: &[f64; ClientFeature::COUNT]| o.map(f64::to_bits);
+        assert_eq!(bits(&a), bits(&b), "TransactionID {}", t.id());
+    }
+}
+
+#[test]
+fn a_snapshot_of_other_settings_or_damaged_bytes_is_refused() {
+    let mut bytes = Vec::new();
+    let mut state = ClientFeatures::default();
+    observe(&mut state, &tx(1, T0, 10.0, 1000.0, 200.0, 0.0, Some("gmail.com")), None);
+    state.snapshot(&mut bytes);
+    let other = ClientConfig { ttl: Duration::from_secs(40 * 86_400), ..ClientConfig::default() };
+    let err = ClientFeatures::new(other).expect("config").restore(&bytes).expect_err("other settings");
+    assert!(matches!(err, SnapshotError::Settings { .. }), "{err}");
+    for cut in [0, 3, 5, 20, bytes.len() - 1] {
+        let err = ClientFeatures::default().restore(&bytes[..cut]).expect_err("truncated");
+        assert!(matches!(err, SnapshotError::Truncated { .. } | SnapshotError::NotASnapshot(_)), "{cut}: {err}");
+    }
+    let mut huge_count = bytes.clone();
+    huge_count[37..45].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(ClientFeatures::default().restore(&huge_count).is_err(), "a corrupt count is an error, not an allocation");
+}
