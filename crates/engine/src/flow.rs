@@ -31,10 +31,46 @@ impl std::fmt::Display for Origin {
 /// Input that could not become a record, or a record the join could not use: the original bytes and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadLetter {
+    /// What went wrong, for counting and routing; `reason` says it in words.
+    pub kind: DeadLetterKind,
     pub reason: String,
     pub origin: Origin,
     /// The original message value or CSV line, as far as it is known.
     pub payload: Vec<u8>,
+}
+
+/// The kinds of dead letter, each counted in the run summary and named in the dead letter itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DeadLetterKind {
+    /// Input that does not parse or decode: a malformed CSV row, undecodable Avro, an unknown schema, a tombstone.
+    Unreadable,
+    /// An identity whose transaction never came (within the join window, or in the file).
+    NoTransaction,
+    /// A second identity of a transaction.
+    DuplicateIdentity,
+    /// An identity that arrived after its transaction left the join without one.
+    AfterEmit,
+    /// An identity outside its transaction's join window.
+    OutsideWindow,
+    /// An identity behind the watermark by more than the join window.
+    LateIdentity,
+    /// A transaction the model failed on (`--on-model-error skip`).
+    ModelError,
+}
+
+impl DeadLetterKind {
+    /// The name in summaries, files and the `kind` header of the dead-letters topic.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeadLetterKind::Unreadable => "unreadable",
+            DeadLetterKind::NoTransaction => "no_transaction",
+            DeadLetterKind::DuplicateIdentity => "duplicate_identity",
+            DeadLetterKind::AfterEmit => "after_emit",
+            DeadLetterKind::OutsideWindow => "outside_window",
+            DeadLetterKind::LateIdentity => "late_identity",
+            DeadLetterKind::ModelError => "model_error",
+        }
+    }
 }
 
 /// One input partition for event time: the input (transactions or identities) and its partition number (0 for a

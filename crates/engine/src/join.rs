@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use fraudstream_data::csv_table::write_row;
 use fraudstream_data::{EventTime, Identity, Table, Transaction};
 
-use crate::flow::{DeadLetter, JoinOutput, Joined, Origin};
+use crate::flow::{DeadLetter, DeadLetterKind, JoinOutput, Joined, Origin};
 
 /// Join bounds and the processing-time limit on waiting.
 #[derive(Debug, Clone, Copy)]
@@ -50,7 +50,12 @@ pub struct JoinStats {
     pub unmatched: u64,
     /// Emitted unmatched because `max_wait` ran out before the watermark passed.
     pub unmatched_by_max_wait: u64,
+    /// Emitted unmatched because the input ended (not by the watermark or `max_wait`).
+    pub unmatched_at_end: u64,
     pub late_transactions: u64,
+    /// Transactions whose TransactionID the join still remembers (pending, or emitted within the window): each is
+    /// scored again.
+    pub duplicate_transactions: u64,
     pub duplicate_identities: u64,
     pub identities_after_emit: u64,
     pub identities_outside_window: u64,
@@ -163,21 +168,31 @@ impl IntervalJoin {
                 b.identity.event_time,
                 tx.event_time()
             );
-            out.push(JoinOutput::DeadLetter(identity_dead_letter(&b.identity, b.origin, reason)));
+            out.push(JoinOutput::DeadLetter(identity_dead_letter(
+                &b.identity,
+                b.origin,
+                DeadLetterKind::OutsideWindow,
+                reason,
+            )));
         }
-        if late || self.emitted.contains_key(&id) {
+        let repeated = self.emitted.contains_key(&id);
+        if repeated || self.pending.contains_key(&id) {
+            self.stats.duplicate_transactions += 1;
+        }
+        if late || repeated {
             // Nothing can join any more (or this is a repeated TransactionID): emit now rather than drop.
             self.emit(tx, None, origin, now, now, out);
             return;
         }
+        if let Some(old) = self.remove_pending(id) {
+            // Two pending transactions with one ID: emit the older one unmatched rather than lose it. (Removed
+            // before the new one is filed: both may have the same deadline, and so the same index entry.)
+            self.emit(old.tx, None, old.origin, old.arrived, now, out);
+        }
         let deadline = t.saturating_add(self.upper_ms);
         self.pending_by_deadline.insert((deadline, id));
         self.pending_by_arrival.push_back((now, id));
-        if let Some(old) = self.pending.insert(id, PendingTx { tx, origin, arrived: now, deadline }) {
-            // Two pending transactions with one ID: emit the older one unmatched rather than lose it.
-            self.pending_by_deadline.remove(&(old.deadline, id));
-            self.emit(old.tx, None, old.origin, old.arrived, now, out);
-        }
+        self.pending.insert(id, PendingTx { tx, origin, arrived: now, deadline });
     }
 
     /// An identity arrives.
@@ -196,11 +211,17 @@ impl IntervalJoin {
                     identity.event_time,
                     p.tx.event_time()
                 );
-                out.push(JoinOutput::DeadLetter(identity_dead_letter(&identity, origin, reason)));
+                out.push(JoinOutput::DeadLetter(identity_dead_letter(
+                    &identity,
+                    origin,
+                    DeadLetterKind::OutsideWindow,
+                    reason,
+                )));
             }
             return;
         }
         if let Some(&(matched, _)) = self.emitted.get(&id) {
+            let kind = if matched { DeadLetterKind::DuplicateIdentity } else { DeadLetterKind::AfterEmit };
             let reason = if matched {
                 self.stats.duplicate_identities += 1;
                 format!("duplicate identity of TransactionID {id}: the first one was joined")
@@ -208,13 +229,18 @@ impl IntervalJoin {
                 self.stats.identities_after_emit += 1;
                 format!("identity of TransactionID {id} arrived after its transaction was emitted without one")
             };
-            out.push(JoinOutput::DeadLetter(identity_dead_letter(&identity, origin, reason)));
+            out.push(JoinOutput::DeadLetter(identity_dead_letter(&identity, origin, kind, reason)));
             return;
         }
         if self.identities.contains_key(&id) {
             self.stats.duplicate_identities += 1;
             let reason = format!("duplicate identity of TransactionID {id}: the first one is kept");
-            out.push(JoinOutput::DeadLetter(identity_dead_letter(&identity, origin, reason)));
+            out.push(JoinOutput::DeadLetter(identity_dead_letter(
+                &identity,
+                origin,
+                DeadLetterKind::DuplicateIdentity,
+                reason,
+            )));
             return;
         }
         let expiry = i.saturating_add(self.lower_ms);
@@ -226,7 +252,12 @@ impl IntervalJoin {
                 identity.event_time,
                 EventTime(self.watermark)
             );
-            out.push(JoinOutput::DeadLetter(identity_dead_letter(&identity, origin, reason)));
+            out.push(JoinOutput::DeadLetter(identity_dead_letter(
+                &identity,
+                origin,
+                DeadLetterKind::LateIdentity,
+                reason,
+            )));
             return;
         }
         self.identities_by_expiry.insert((expiry, id));
@@ -255,7 +286,12 @@ impl IntervalJoin {
             if let Some(b) = self.identities.remove(&id) {
                 self.stats.orphan_identities += 1;
                 let reason = format!("identity of TransactionID {id} had no transaction within the join window");
-                out.push(JoinOutput::DeadLetter(identity_dead_letter(&b.identity, b.origin, reason)));
+                out.push(JoinOutput::DeadLetter(identity_dead_letter(
+                    &b.identity,
+                    b.origin,
+                    DeadLetterKind::NoTransaction,
+                    reason,
+                )));
             }
         }
         while let Some(&(forget, id)) = self.emitted_by_expiry.first() {
@@ -298,6 +334,7 @@ impl IntervalJoin {
 
     /// End of all input: emit every pending transaction and dead-letter every buffered identity.
     pub fn finish(&mut self, now: Instant, out: &mut Vec<JoinOutput>) {
+        self.stats.unmatched_at_end += self.pending.len() as u64;
         self.on_watermark(EventTime(i64::MAX), now, out);
     }
 
@@ -351,11 +388,11 @@ impl IntervalJoin {
 }
 
 /// A dead letter for an identity that did not join, its row written as a Kaggle CSV line.
-fn identity_dead_letter(identity: &Identity, origin: Origin, reason: String) -> DeadLetter {
+fn identity_dead_letter(identity: &Identity, origin: Origin, kind: DeadLetterKind, reason: String) -> DeadLetter {
     let mut payload = Vec::new();
     write_row(Table::Identity.catalog(), &identity.row, &mut payload);
     payload.pop();
-    DeadLetter { reason, origin, payload }
+    DeadLetter { kind, reason, origin, payload }
 }
 
 #[cfg(test)]
@@ -508,6 +545,18 @@ mod tests {
         assert_eq!(j.stats().late_transactions, 1);
         j.on_identity(identity(2, t(100)), origin(), now, &mut out);
         assert!(split(&out).1[0].contains("late identity"));
+    }
+
+    #[test]
+    fn a_repeated_transaction_id_at_the_same_time_is_emitted_twice_not_lost() {
+        let now = Instant::now();
+        let mut j = IntervalJoin::new(JoinConfig::default());
+        let mut out = Vec::new();
+        j.on_transaction(tx(7, 1000), origin(), now, &mut out);
+        j.on_transaction(tx(7, 1000), origin(), now, &mut out);
+        j.finish(now, &mut out);
+        assert_eq!(split(&out).0, vec![(7, false), (7, false)]);
+        assert_eq!(j.stats().duplicate_transactions, 1);
     }
 
     #[test]

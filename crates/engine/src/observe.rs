@@ -58,8 +58,15 @@ pub struct RunSummary {
     pub forwarded: u64,
     /// Transactions written with a null score because the model failed (`--on-model-error skip`).
     pub model_errors: u64,
+    /// Transactions whose TransactionID the run had written before (each scored again), counted exactly where the
+    /// input is bounded (files); `None` on Kafka, where [`JoinStats::duplicate_transactions`] counts those within
+    /// the join's window.
+    pub duplicate_transactions: Option<u64>,
     pub alerts: u64,
+    /// Dead letters of the source and the join (model errors are [`RunSummary::model_errors`]).
     pub dead_letters: u64,
+    /// Every dead letter, model errors included, by kind.
+    pub dead_letters_by_kind: std::collections::BTreeMap<crate::flow::DeadLetterKind, u64>,
     pub join: JoinStats,
     pub elapsed: Duration,
     /// Arrival → score latency percentiles in milliseconds: p50, p99, max (over a uniform sample of 2 Mi beyond

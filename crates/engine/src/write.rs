@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::error::EngineError;
-use crate::flow::{DeadLetter, Joined, Scored};
+use crate::flow::{DeadLetter, DeadLetterKind, Joined, Scored};
 use crate::metrics::ScoringMetrics;
 use crate::model_stage::{Answer, OnModelError};
 use crate::observe::{RunObserver, RunProgress, RunSummary};
@@ -38,8 +38,14 @@ struct Totals {
     skipped_already_scored: u64,
     /// Transactions written with a null score because the model failed (`OnModelError::Skip`).
     model_errors: u64,
-    /// Dead letters written (from the source, the join, and model failures).
+    /// Dead letters written from the source and the join.
     dead_letters: u64,
+    /// Every dead letter written, by kind.
+    by_kind: std::collections::BTreeMap<DeadLetterKind, u64>,
+    /// Every TransactionID written, when the run is bounded (see [`ScoreWriter::count_duplicates`]).
+    ids: Option<std::collections::HashSet<i64>>,
+    /// Transactions written whose TransactionID was written before in this run.
+    duplicates: u64,
 }
 
 /// Writes scored batches and dead letters to a sink (see the module docs).
@@ -77,6 +83,9 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
                 skipped_already_scored: 0,
                 model_errors: 0,
                 dead_letters: 0,
+                by_kind: Default::default(),
+                ids: None,
+                duplicates: 0,
             },
             metrics: ScoringMetrics::new(),
             progress,
@@ -84,6 +93,12 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
             observer: None,
             recycler: None,
         }
+    }
+
+    /// Counts every TransactionID written twice, exactly (a bounded input: its IDs fit in memory; on Kafka the
+    /// join's window-bounded count stands in).
+    pub fn count_duplicates(&mut self) {
+        self.totals.ids = Some(Default::default());
     }
 
     pub fn sink(&mut self) -> &mut S {
@@ -99,6 +114,7 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
 
     pub fn dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError> {
         self.totals.dead_letters += 1;
+        *self.totals.by_kind.entry(d.kind).or_default() += 1;
         self.metrics.dead_letters.increment(1);
         self.progress.dead_letters.fetch_add(1, Ordering::Relaxed);
         self.sink.write_dead_letter(d)
@@ -134,10 +150,12 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
     fn model_failed(&mut self, rows: &[Joined], e: &EngineError) -> Result<(), EngineError> {
         let reason = format!("model error: {e}");
         for joined in rows {
-            let d = DeadLetter { reason: reason.clone(), origin: joined.origin.clone(), payload: Vec::new() };
+            let kind = DeadLetterKind::ModelError;
+            let d = DeadLetter { kind, reason: reason.clone(), origin: joined.origin.clone(), payload: Vec::new() };
             self.sink.write_dead_letter(&d)?;
         }
         self.totals.model_errors += rows.len() as u64;
+        *self.totals.by_kind.entry(DeadLetterKind::ModelError).or_default() += rows.len() as u64;
         self.metrics.model_errors.increment(rows.len() as u64);
         self.metrics.dead_letters.increment(rows.len() as u64);
         self.progress.dead_letters.fetch_add(rows.len() as u64, Ordering::Relaxed);
@@ -171,6 +189,14 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
         }
         self.totals.alerts += u64::from(label);
         self.totals.written += 1;
+        if let Some(ids) = &mut self.totals.ids {
+            if !ids.insert(id) {
+                if self.totals.duplicates < 5 {
+                    tracing::warn!("TransactionID {id} occurs again in the input ({}): scored again", joined.origin);
+                }
+                self.totals.duplicates += 1;
+            }
+        }
         self.totals.latencies.push(latency_ms as f32);
         match (joined.transaction.is_fraud(), score) {
             (Some(l), Some(s)) => {
@@ -202,6 +228,9 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
         summary.model_errors = totals.model_errors;
         summary.alerts = totals.alerts;
         summary.dead_letters += totals.dead_letters;
+        for (kind, n) in &totals.by_kind {
+            *summary.dead_letters_by_kind.entry(*kind).or_default() += n;
+        }
         summary.auc = if totals.all_labelled {
             let (scores, labels): (Vec<f64>, Vec<bool>) = totals.labelled.items().iter().copied().unzip();
             crate::quality::roc_auc(&scores, &labels)
@@ -209,6 +238,9 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
             None
         };
         summary.latency_ms = percentiles(totals.latencies.items_mut());
+        if totals.ids.is_some() {
+            summary.duplicate_transactions = Some(totals.duplicates);
+        }
         summary.quality = self.quality.as_ref().map(OnlineQuality::snapshot);
     }
 }

@@ -228,3 +228,56 @@ fn the_job_reports_its_counts_and_latencies_as_metrics() {
     assert!(text.contains("fraudstream_end_to_end_latency_seconds"), "{text}");
     assert!(text.contains("fraudstream_inference_seconds"), "{text}");
 }
+
+/// The sample's transactions with the given identity rows (a header, then `rows`), in `dir`.
+fn with_identities(dir: &Path, rows: &[&str]) -> FileSourceConfig {
+    let source = std::fs::read_to_string(ieee_cis_sample().join("train_identity.csv")).expect("identities");
+    let header = source.lines().next().expect("header");
+    let path = dir.join("identities.csv");
+    std::fs::write(&path, format!("{header}\n{}", rows.iter().map(|r| format!("{r}\n")).collect::<String>()))
+        .expect("write identities");
+    FileSourceConfig { identities: Some(path), ..files(Duration::ZERO) }
+}
+
+#[test]
+fn a_finished_identity_file_holds_no_transaction_back() {
+    // A header-only identity file: its end is the end of that input, so transactions leave the join by the
+    // watermark as the transactions file goes on, not all at the end (or after --idle-timeout).
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut config = config(&tmp.path().join("out"), Duration::ZERO);
+    config.files = with_identities(tmp.path(), &[]);
+    let model = seed_model();
+    let mut scorer = InProcessScorer::new(&model).expect("scorer");
+    let s = run_embedded(&config, &mut scorer, &RunProgress::default()).expect("run");
+    assert_eq!((s.scored, s.join.matched), (1500, 0));
+    assert!(
+        s.join.unmatched_at_end < 100,
+        "{} of 1500 transactions waited for the end of the input",
+        s.join.unmatched_at_end
+    );
+}
+
+#[test]
+fn duplicate_transactions_and_orphan_identities_are_counted_and_named() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let sample = std::fs::read_to_string(ieee_cis_sample().join("train_transaction.csv")).expect("sample");
+    let mut lines: Vec<&str> = sample.lines().collect();
+    let repeated = lines[2];
+    lines.insert(3, repeated);
+    let tx = tmp.path().join("transactions.csv");
+    std::fs::write(&tx, lines.join("\n") + "\n").expect("write");
+    let mut config = config(&tmp.path().join("out"), Duration::ZERO);
+    // An identity row of a TransactionID the transactions file does not have.
+    let identities = std::fs::read_to_string(ieee_cis_sample().join("train_identity.csv")).expect("identities");
+    let orphan = identities.lines().nth(1).expect("a row").replacen(|c: char| c.is_ascii_digit(), "9", 1);
+    config.files = FileSourceConfig { transactions: tx, ..with_identities(tmp.path(), &[&orphan]) };
+    let model = seed_model();
+    let mut scorer = InProcessScorer::new(&model).expect("scorer");
+    let s = run_embedded(&config, &mut scorer, &RunProgress::default()).expect("run");
+    assert_eq!(s.scored, 1501, "the repeated transaction is scored again: {s:?}");
+    assert_eq!(s.duplicate_transactions, Some(1));
+    let kinds: Vec<(&str, u64)> = s.dead_letters_by_kind.iter().map(|(k, n)| (k.name(), *n)).collect();
+    assert_eq!(kinds, [("no_transaction", 1)]);
+    let dead = std::fs::read_to_string(tmp.path().join("out/dead_letters.jsonl")).expect("dead letters");
+    assert!(dead.contains("\"kind\":\"no_transaction\""), "{dead}");
+}

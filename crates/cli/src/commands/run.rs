@@ -275,6 +275,12 @@ fn print_summary(s: &RunSummary, args: &RunArgs) {
             show(q.recall)
         );
     }
+    let duplicates = s.duplicate_transactions.unwrap_or(s.join.duplicate_transactions);
+    if duplicates > 0 {
+        println!(
+            "duplicate TransactionIDs: {duplicates} transactions repeat an earlier TransactionID (each scored again)"
+        );
+    }
     if s.model_errors > 0 {
         println!("model errors: {} transactions written with an empty score (see dead letters)", s.model_errors);
     }
@@ -285,13 +291,11 @@ fn print_summary(s: &RunSummary, args: &RunArgs) {
             fraudstream_engine::kafka::topology::internal_topic(&args.group)
         );
     }
-    println!(
-        "dead letters: {} (duplicate identities {}, after emit {}, outside window {}, no transaction {}, late {})",
-        s.dead_letters,
-        s.join.duplicate_identities,
-        s.join.identities_after_emit,
-        s.join.identities_outside_window,
-        s.join.orphan_identities,
-        s.join.late_identities,
-    );
+    let kinds: Vec<String> = s.dead_letters_by_kind.iter().map(|(kind, n)| format!("{} {n}", kind.name())).collect();
+    let total: u64 = s.dead_letters_by_kind.values().sum();
+    if kinds.is_empty() {
+        println!("dead letters: 0");
+    } else {
+        println!("dead letters: {total} ({})", kinds.join(", "));
+    }
 }

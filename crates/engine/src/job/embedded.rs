@@ -46,6 +46,7 @@ pub fn run_embedded_until<'a>(
 ) -> Result<RunSummary, EngineError> {
     let sinks = FileSinks::create(&config.out_dir, &config.model_name)?;
     let mut scoring = ScoringStage::new(scorer, sinks, &config.job, progress, observer)?;
+    scoring.count_duplicates();
     let mut files = FileSource::open(&config.files)?;
     scoring.recycle_into(files.recycler());
     // Parsing overlaps with the join and the model on the other core.

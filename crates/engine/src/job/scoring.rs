@@ -46,6 +46,11 @@ impl<'s, 'o, 'p, S: Sink> ScoringStage<'s, 'o, 'p, S> {
         })
     }
 
+    /// Counts TransactionIDs written twice exactly (bounded inputs, see [`crate::write`]).
+    pub fn count_duplicates(&mut self) {
+        self.writer.count_duplicates();
+    }
+
     /// Hands written rows back to the source that parsed them (embedded mode, see [`crate::source::recycle`]).
     pub fn recycle_into(&mut self, recycler: Option<Recycler>) {
         self.writer.recycler = recycler;

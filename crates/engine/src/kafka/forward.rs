@@ -41,6 +41,7 @@ pub(super) struct Forward<'p> {
     already_forwarded: HashSet<i64>,
     forwarded: u64,
     dead_letters: u64,
+    by_kind: std::collections::BTreeMap<crate::flow::DeadLetterKind, u64>,
     progress: &'p RunProgress,
     dead_letters_metric: metrics::Counter,
     last_report: Instant,
@@ -72,6 +73,7 @@ impl<'p> Forward<'p> {
             already_forwarded: HashSet::new(),
             forwarded: 0,
             dead_letters: 0,
+            by_kind: Default::default(),
             progress,
             dead_letters_metric: metrics::counter!("fraudstream_dead_letters_total"),
             last_report: Instant::now(),
@@ -186,6 +188,7 @@ impl Downstream for Forward<'_> {
 
     fn dead_letter(&mut self, dead: &DeadLetter) -> Result<(), EngineError> {
         self.dead_letters += 1;
+        *self.by_kind.entry(dead.kind).or_default() += 1;
         self.dead_letters_metric.increment(1);
         self.progress.dead_letters.fetch_add(1, Ordering::Relaxed);
         self.sinks.write_dead_letter(dead)
@@ -208,5 +211,8 @@ impl Downstream for Forward<'_> {
     fn summarize(&mut self, summary: &mut RunSummary) {
         summary.forwarded = self.forwarded;
         summary.dead_letters += self.dead_letters;
+        for (kind, n) in &self.by_kind {
+            *summary.dead_letters_by_kind.entry(*kind).or_default() += n;
+        }
     }
 }

@@ -90,6 +90,7 @@ mod tests {
 
     fn ev(n: i64) -> SourceEvent {
         SourceEvent::DeadLetter(crate::flow::DeadLetter {
+            kind: crate::flow::DeadLetterKind::Unreadable,
             reason: n.to_string(),
             origin: crate::flow::Origin::Kafka { topic: "t".into(), partition: 0, offset: n },
             payload: Vec::new(),

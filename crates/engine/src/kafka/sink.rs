@@ -232,7 +232,9 @@ impl Sink for KafkaSinks {
     }
 
     fn write_dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError> {
-        let mut headers = OwnedHeaders::new().insert(Header { key: "reason", value: Some(d.reason.as_bytes()) });
+        let mut headers = OwnedHeaders::new()
+            .insert(Header { key: "reason", value: Some(d.reason.as_bytes()) })
+            .insert(Header { key: "kind", value: Some(d.kind.name().as_bytes()) });
         if let Origin::Kafka { topic, partition, offset } = &d.origin {
             headers = headers
                 .insert(Header { key: "source.topic", value: Some(topic.as_bytes()) })

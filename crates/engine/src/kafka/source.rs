@@ -28,7 +28,7 @@ use super::order::ProducerOrder;
 use super::repartition::{decode_internal, Internal};
 use super::{KafkaSettings, Positions};
 use crate::error::EngineError;
-use crate::flow::{DeadLetter, InputPartition, Joined, Origin, SourceEvent};
+use crate::flow::{DeadLetter, DeadLetterKind, InputPartition, Joined, Origin, SourceEvent};
 use crate::source::{Backlog, Source};
 
 /// Events held for event-time order at most; beyond, the earliest leaves without waiting for empty partitions.
@@ -395,7 +395,8 @@ fn decode_message(schemas: &HashMap<u32, Arc<serde_avro_fast::Schema>>, raw: &Ra
     let origin = raw.origin();
     if raw.payload.is_empty() {
         let reason = "empty message value (tombstone)".to_string();
-        return Ok(SourceEvent::DeadLetter(DeadLetter { reason, origin, payload: Vec::new() }));
+        let kind = DeadLetterKind::Unreadable;
+        return Ok(SourceEvent::DeadLetter(DeadLetter { kind, reason, origin, payload: Vec::new() }));
     }
     let decoded = split_framed(&raw.payload).and_then(|(id, datum)| {
         let schema = schemas.get(&id).ok_or(DataError::UnknownSchemaId { url: String::new(), id })?;
@@ -410,7 +411,8 @@ fn decode_message(schemas: &HashMap<u32, Arc<serde_avro_fast::Schema>>, raw: &Ra
             Ok(SourceEvent::Record { record, origin })
         }
         Err(e @ (DataError::Avro { .. } | DataError::UnknownSchemaId { .. })) => {
-            Ok(SourceEvent::DeadLetter(DeadLetter { reason: e.to_string(), origin, payload: raw.payload.clone() }))
+            let (kind, reason, payload) = (DeadLetterKind::Unreadable, e.to_string(), raw.payload.clone());
+            Ok(SourceEvent::DeadLetter(DeadLetter { kind, reason, origin, payload }))
         }
         Err(e) => Err(e.into()),
     }
@@ -435,7 +437,8 @@ impl sealed::TopicsImpl for JoinedTopic {
                 }
                 Ok(Internal::Marker(progress)) => self.order.marker(partition, progress, Instant::now(), &mut release),
                 Err(e) => {
-                    let dead = DeadLetter { reason: e.to_string(), origin: raw.origin(), payload: raw.payload.clone() };
+                    let (kind, reason, payload) = (DeadLetterKind::Unreadable, e.to_string(), raw.payload.clone());
+                    let dead = DeadLetter { kind, reason, origin: raw.origin(), payload };
                     merge.push((input, partition), i64::MIN, SourceEvent::DeadLetter(dead));
                 }
             }

@@ -92,6 +92,9 @@ pub fn run_kafka<'a>(
         let (mut summary, joined) = (scored?, joined?);
         summary.join = joined.join;
         summary.dead_letters += joined.dead_letters;
+        for (kind, n) in joined.dead_letters_by_kind {
+            *summary.dead_letters_by_kind.entry(kind).or_default() += n;
+        }
         summary.forwarded = joined.forwarded;
         summary.recovery += joined.recovery;
         Ok(summary)

@@ -106,6 +106,7 @@ impl Sink for FileSinks {
 
     fn write_dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError> {
         let value = json!({
+            "kind": d.kind.name(),
             "reason": d.reason,
             "origin": d.origin.to_string(),
             "payload": String::from_utf8_lossy(&d.payload),

@@ -25,7 +25,7 @@ use fraudstream_data::{BadRow, EventTime, Identity, Record, Row, Table, Transact
 use super::recycle::{self, Recycler, RowPool};
 use super::Source;
 use crate::error::EngineError;
-use crate::flow::{DeadLetter, InputPartition, Origin, SourceEvent};
+use crate::flow::{DeadLetter, DeadLetterKind, InputPartition, Origin, SourceEvent};
 
 /// What to read and how.
 #[derive(Debug, Clone)]
@@ -225,7 +225,8 @@ impl FileSource {
         for b in bad {
             self.stats.bad_rows += 1;
             let origin = Origin::File { path: Arc::from(b.path.as_path()), line: b.line };
-            self.dead.push_back(DeadLetter { reason: b.to_string(), origin, payload: Vec::new() });
+            let kind = DeadLetterKind::Unreadable;
+            self.dead.push_back(DeadLetter { kind, reason: b.to_string(), origin, payload: Vec::new() });
         }
     }
 
@@ -276,6 +277,7 @@ impl FileSource {
                 write_row(catalog, &row, &mut payload);
                 payload.pop();
                 self.dead.push_back(DeadLetter {
+                    kind: DeadLetterKind::NoTransaction,
                     reason: format!("identity of TransactionID {id} has no transaction in {}", self.tx_path.display()),
                     origin: Origin::File { path: ids.path.clone(), line },
                     payload,

@@ -137,6 +137,7 @@ mod tests {
             }
             self.left -= 1;
             Ok(SourceEvent::DeadLetter(crate::flow::DeadLetter {
+                kind: crate::flow::DeadLetterKind::Unreadable,
                 reason: self.left.to_string(),
                 origin: crate::flow::Origin::Kafka { topic: "t".into(), partition: 0, offset: self.left as i64 },
                 payload: Vec::new(),
