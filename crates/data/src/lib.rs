@@ -12,6 +12,7 @@
 //! all use them without depending on each other.
 
 pub mod avro;
+pub mod avro_projected;
 pub mod catalog;
 pub mod csv_split;
 pub mod csv_table;

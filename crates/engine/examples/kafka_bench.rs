@@ -53,6 +53,11 @@ fn main() -> Result<(), Error> {
         return restart_probe(&args[1..]);
     }
     let only = std::env::var("FRAUDSTREAM_BENCH_ONLY").unwrap_or_default();
+    // FRAUDSTREAM_LOG=info (an EnvFilter) logs the job as `fraudstream run -v` would.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("FRAUDSTREAM_LOG"))
+        .with_writer(std::io::stderr)
+        .try_init();
     let dir = PathBuf::from(args.first().map_or("data", String::as_str));
     let model_path =
         PathBuf::from(args.get(1).map_or("../shared/reference/seed-model/pipeline_75.onnx", String::as_str));
@@ -67,7 +72,7 @@ fn main() -> Result<(), Error> {
         kafka.properties.push(KafkaSettings::parse_property(kv)?);
     }
     let registry = FakeSchemaRegistry::start();
-    let model = Model::load(&model_path)?;
+    let model = load(&model_path)?;
 
     // 1. The backlog.
     let topics = Topics::fresh();
@@ -157,6 +162,20 @@ fn main() -> Result<(), Error> {
     Ok(())
 }
 
+/// The columns the model and the outputs read (what `fraudstream run` decodes), set once the model is loaded.
+static COLUMNS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+fn seed_columns() -> Vec<String> {
+    COLUMNS.get().cloned().unwrap_or_default()
+}
+
+/// Loads the model and notes the columns it reads.
+fn load(path: impl AsRef<Path>) -> Result<Model, Error> {
+    let model = Model::load(path)?;
+    let _ = COLUMNS.set(needed_columns(fraudstream_features::InputMapping::for_model(&model)?.names()));
+    Ok(model)
+}
+
 /// Fresh input and output topic names.
 struct Topics {
     transactions: String,
@@ -187,6 +206,8 @@ fn job_config(max_wait: Duration) -> JobConfig {
     }
 }
 
+/// The job on `topics` as `fraudstream run --assign all` runs it with the seed model: decoding only the columns the
+/// model and the outputs read.
 fn kafka_config(kafka: &KafkaSettings, registry_url: &str, topics: &Topics, group: &str) -> KafkaRunConfig {
     KafkaRunConfig {
         source: KafkaSourceConfig {
@@ -195,6 +216,7 @@ fn kafka_config(kafka: &KafkaSettings, registry_url: &str, topics: &Topics, grou
             transactions_topic: topics.transactions.clone(),
             identities_topic: topics.identities.clone(),
             assignment: Assignment::All,
+            columns: Some(seed_columns()),
         },
         sinks: KafkaSinkConfig {
             kafka: kafka.clone(),
@@ -373,7 +395,7 @@ fn restart_probe(args: &[String]) -> Result<(), Error> {
         return Err("restart-probe BROKERS REGISTRY TX_TOPIC ID_TOPIC SCORES_TOPIC GROUP MODEL".into());
     };
     let kafka = KafkaSettings::new(brokers.clone());
-    let model = Model::load(model)?;
+    let model = load(model)?;
     let topics = Topics { transactions: transactions.clone(), identities: identities.clone(), scores: scores.clone() };
     let mut config = kafka_config(&kafka, registry_url, &topics, group);
     config.stop_after_idle = Some(Duration::from_secs(1));

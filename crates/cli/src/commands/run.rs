@@ -115,7 +115,7 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
     let progress = Arc::new(RunProgress::default());
     let result = match (&args.brokers, &args.transactions) {
         (Some(brokers), _) => {
-            let config = kafka_config(args, brokers, job, model_name)?;
+            let config = kafka_config(args, brokers, job, &model, model_name)?;
             let bar = status_bar(&progress, None, args.quiet);
             let result = run_kafka(&config, scorer, &progress, stop, Some(&mut observer));
             bar.finish();
@@ -177,7 +177,13 @@ impl RunObserver for Confusion<'_> {
 }
 
 /// The Kafka-mode configuration the flags describe.
-fn kafka_config(args: &RunArgs, brokers: &str, job: JobConfig, model_name: String) -> anyhow::Result<KafkaRunConfig> {
+fn kafka_config(
+    args: &RunArgs,
+    brokers: &str,
+    job: JobConfig,
+    model: &Model,
+    model_name: String,
+) -> anyhow::Result<KafkaRunConfig> {
     let kafka = kafka_settings(brokers, &args.client)?;
     Ok(KafkaRunConfig {
         source: KafkaSourceConfig {
@@ -186,6 +192,7 @@ fn kafka_config(args: &RunArgs, brokers: &str, job: JobConfig, model_name: Strin
             transactions_topic: args.client.transactions_topic.clone(),
             identities_topic: args.client.identities_topic.clone(),
             assignment: args.assign.clone(),
+            columns: Some(needed_columns(InputMapping::for_model(model)?.names())),
         },
         sinks: KafkaSinkConfig {
             kafka,

@@ -23,6 +23,9 @@ use crate::job::{Downstream, Job, ScoringStage};
 use crate::observe::RunSummary;
 use crate::source::Source;
 
+/// How often the job learns where the source is behind (processing-time decisions are made in seconds).
+const BACKLOG_EVERY: Duration = Duration::from_millis(20);
+
 /// What the driver needs of a Kafka source beyond [`Source`].
 pub(super) trait KafkaInput: Source {
     /// True once after partitions were assigned (see [`KafkaSource::take_reassigned`]).
@@ -107,6 +110,7 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
     let mut last_commit = Instant::now();
     let mut peer_was_done = control.peer.is_none();
     let mut recovering = Duration::ZERO;
+    let mut last_backlog = Instant::now() - BACKLOG_EVERY;
     loop {
         let event = source.poll(Duration::from_millis(50))?;
         if source.take_reassigned() {
@@ -131,7 +135,10 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
         }
         checkpoint::advance(&mut positions, &event);
         let end = matches!(event, SourceEvent::End);
-        job.set_backlog(&source.backlog());
+        if now.duration_since(last_backlog) >= BACKLOG_EVERY || input_idle {
+            job.set_backlog(&source.backlog());
+            last_backlog = now;
+        }
         job.process(event)?;
         let peer_done = control.peer.is_none_or(|p| p.done.load(Ordering::Relaxed));
         if peer_done && !peer_was_done {

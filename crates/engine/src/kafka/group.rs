@@ -15,7 +15,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::resume::{first_delivery, note_resume_points, seek_back, ResumePoints, ResumeStep};
+use super::resume::{first_delivery, note_resume_points, seek_back, Resume, ResumePoints, ResumeStep};
 use super::{c_topic, KafkaSettings, Positions};
 use crate::error::EngineError;
 
@@ -28,6 +28,9 @@ pub struct KafkaSourceConfig {
     pub transactions_topic: String,
     pub identities_topic: String,
     pub assignment: Assignment,
+    /// Decode only these columns (plus the required ones) of values written with our own schema; the others read
+    /// as missing. `None`: all. The job needs a few dozen of the 394 (see [`crate::job::needed_columns`]).
+    pub columns: Option<Vec<String>>,
 }
 
 /// How input partitions are given to this instance.
@@ -158,6 +161,8 @@ pub(super) struct GroupConsumer {
     /// partition with where reading started.
     assigned: Arc<Mutex<Assigned>>,
     partitions: Vec<((u8, i32), Option<i64>)>,
+    /// Partitions whose fetching is paused (see [`GroupConsumer::pause`]).
+    paused: Vec<(u8, i32)>,
 }
 
 impl GroupConsumer {
@@ -201,6 +206,7 @@ impl GroupConsumer {
             last_probe: Instant::now(),
             assigned,
             partitions: Vec::new(),
+            paused: Vec::new(),
         };
         Ok((group, counts))
     }
@@ -222,6 +228,8 @@ impl GroupConsumer {
         let reassigned = self.reassigned.swap(false, Ordering::SeqCst);
         if reassigned {
             self.delivered.clear();
+            // A new assignment fetches every partition again.
+            self.paused.clear();
             let assigned = self.assigned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             self.partitions = assigned
                 .iter()
@@ -232,6 +240,41 @@ impl GroupConsumer {
                 .collect();
         }
         reassigned
+    }
+
+    /// Stops fetching `partition` until [`GroupConsumer::resume`]: its records wait in the merge already.
+    pub(super) fn pause(&mut self, partition: (u8, i32)) -> Result<(), EngineError> {
+        if !self.paused.contains(&partition) {
+            self.consumer.pause(&self.one(partition)?).map_err(|e| EngineError::kafka("pausing a partition", e))?;
+            self.paused.push(partition);
+        }
+        Ok(())
+    }
+
+    /// Fetches `partition` again. librdkafka fetches a resumed partition from the record after the last one it
+    /// handed over, so the first record is checked against that offset as after an assignment (see `resume`): a
+    /// broker that answers with the next batch instead (tansu 0.6.0) would otherwise skip records.
+    pub(super) fn resume(&mut self, partition: (u8, i32)) -> Result<(), EngineError> {
+        if let Some(i) = self.paused.iter().position(|p| *p == partition) {
+            if let Some(&next) = self.delivered.get(&partition) {
+                let mut points = self.resume.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                points.insert((self.topic(partition.0).to_string(), partition.1), Resume::new(next, Instant::now()));
+            }
+            self.consumer.resume(&self.one(partition)?).map_err(|e| EngineError::kafka("resuming a partition", e))?;
+            self.paused.swap_remove(i);
+        }
+        Ok(())
+    }
+
+    /// The partitions whose fetching is paused.
+    pub(super) fn paused(&self) -> &[(u8, i32)] {
+        &self.paused
+    }
+
+    fn one(&self, (input, partition): (u8, i32)) -> Result<TopicPartitionList, EngineError> {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&self.topic(input), partition);
+        Ok(tpl)
     }
 
     /// The assigned partitions that still have records to fetch (consumer lag > 0), or whose end is not known

@@ -40,6 +40,11 @@ impl EventTimeMerge {
         self.held
     }
 
+    /// How many events `partition` holds.
+    pub fn held_in(&self, partition: PartitionKey) -> usize {
+        self.queues.get(&partition).map_or(0, VecDeque::len)
+    }
+
     /// The partitions that hold events.
     pub fn holding(&self) -> impl Iterator<Item = PartitionKey> + '_ {
         self.queues.iter().filter(|(_, q)| !q.is_empty()).map(|(p, _)| *p)

@@ -15,9 +15,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fraudstream_data::avro::{decode_value, split_framed};
+use fraudstream_data::avro::{decode_value, split_framed, value_schema};
+use fraudstream_data::avro_projected::OwnDecoder;
 use fraudstream_data::registry::SchemaRegistry;
-use fraudstream_data::{DataError, Identity, Record, Table, Transaction};
+use fraudstream_data::{DataError, Identity, Record, Row, Table, Transaction};
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::message::{BorrowedMessage, Message};
 
@@ -33,8 +34,15 @@ use crate::source::{Backlog, Source};
 
 /// Events held for event-time order at most; beyond, the earliest leaves without waiting for empty partitions.
 const MAX_HELD: usize = 100_000;
-/// How long the merge waits for an empty partition that still has records to fetch before releasing anyway.
-const MERGE_WAIT: Duration = Duration::from_millis(200);
+/// How long the merge waits for an empty partition that still has records to fetch before releasing anyway: a
+/// backstop against a broker that stops answering for one partition (memory is bounded by pausing, below).
+const MERGE_WAIT: Duration = Duration::from_secs(2);
+/// A partition holding this many records in the merge stops being fetched until it holds [`RESUME_AT`]: so the
+/// merge holds a bounded amount however far apart in event time the partitions are, and the fetches go to the
+/// partitions it waits for. (A broker that fills each fetch response from the first partitions it lists, as tansu
+/// does, would otherwise starve the others.)
+const PAUSE_AT: usize = 20_000;
+const RESUME_AT: usize = 5_000;
 /// How often the backlog is worked out again (a processing-time decision is made in seconds).
 const BACKLOG_REFRESH: Duration = Duration::from_millis(20);
 
@@ -85,8 +93,19 @@ pub struct KafkaSource<T> {
 /// The `transactions` and `identities` topics: Avro values decoded with the writer's schema from the registry.
 pub struct InputTopics {
     registry: SchemaRegistry,
-    /// Writer schemas by id, looked up once.
-    schemas: HashMap<u32, Arc<serde_avro_fast::Schema>>,
+    /// How the values of each schema id are decoded, looked up once.
+    schemas: HashMap<u32, Decoder>,
+    /// Our own schemas' decoders, keeping only the columns the job reads (transactions, identities).
+    own: [OwnDecoder; 2],
+}
+
+/// How values written with one schema are decoded.
+#[derive(Clone)]
+enum Decoder {
+    /// Our own schema of this table (input index): field by field, only the columns the job reads.
+    Own(usize),
+    /// Anyone else's: by field name through serde.
+    Writer(Arc<serde_avro_fast::Schema>),
 }
 
 /// The internal topic of joined records: each partition put back in event-time order across the join stages
@@ -107,7 +126,9 @@ impl KafkaSource<InputTopics> {
             let all = 0..count.unwrap_or(0);
             partitions.extend(all.filter(|p| config.assignment.includes(*p)).map(|p| (table, p)));
         }
-        Ok(KafkaSource::with(group, config, partitions, InputTopics { registry, schemas: HashMap::new() }))
+        let columns = config.columns.as_deref();
+        let own = [OwnDecoder::new(Table::Transaction, columns), OwnDecoder::new(Table::Identity, columns)];
+        Ok(KafkaSource::with(group, config, partitions, InputTopics { registry, schemas: HashMap::new(), own }))
     }
 }
 
@@ -262,6 +283,12 @@ impl<T: Topics> KafkaSource<T> {
             return Ok(false);
         }
         self.topics.accept(&self.batch[..taken], &mut self.merge)?;
+        for raw in &self.batch[..taken] {
+            let partition = (raw.input, raw.partition);
+            if self.merge.held_in(partition) >= PAUSE_AT {
+                self.group.pause(partition)?;
+            }
+        }
         Ok(true)
     }
 }
@@ -339,6 +366,12 @@ impl<T: Topics> Source for KafkaSource<T> {
             let now = Instant::now();
             self.topics.release(now, &mut self.merge);
             let force = self.merge.held() >= MAX_HELD || self.blocked_since.is_some_and(|t| now - t >= MERGE_WAIT);
+            for i in (0..self.group.paused().len()).rev() {
+                let partition = self.group.paused()[i];
+                if self.merge.held_in(partition) <= RESUME_AT {
+                    self.group.resume(partition)?;
+                }
+            }
             let group = &self.group;
             if let Some(event) = self.merge.pop(|(input, partition)| group.has_more(input, partition), force) {
                 self.blocked_since = None;
@@ -367,7 +400,10 @@ impl sealed::TopicsImpl for InputTopics {
                 if !self.schemas.contains_key(&id) {
                     match self.registry.schema_by_id(id) {
                         Ok(schema) => {
-                            self.schemas.insert(id, schema);
+                            let own = (0..2).find(|&i| {
+                                schema.rabin_fingerprint() == value_schema(self.own[i].table()).rabin_fingerprint()
+                            });
+                            self.schemas.insert(id, own.map_or(Decoder::Writer(schema), Decoder::Own));
                         }
                         // Decoding says so for the message (a dead letter).
                         Err(DataError::UnknownSchemaId { .. }) => {}
@@ -376,8 +412,8 @@ impl sealed::TopicsImpl for InputTopics {
                 }
             }
         }
-        let schemas = &self.schemas;
-        for (raw, event) in batch.iter().zip(decode_all(batch, |raw| decode_message(schemas, raw))) {
+        let (schemas, own) = (&self.schemas, &self.own);
+        for (raw, event) in batch.iter().zip(decode_all(batch, |raw| decode_message(schemas, own, raw))) {
             let event = event?;
             let order = match &event {
                 SourceEvent::Record { record, .. } => record.event_time().millis(),
@@ -390,7 +426,11 @@ impl sealed::TopicsImpl for InputTopics {
 }
 
 /// A message of the input topics as a record or a dead letter; an error only where the data is not at fault.
-fn decode_message(schemas: &HashMap<u32, Arc<serde_avro_fast::Schema>>, raw: &Raw) -> Result<SourceEvent, EngineError> {
+fn decode_message(
+    schemas: &HashMap<u32, Decoder>,
+    own: &[OwnDecoder; 2],
+    raw: &Raw,
+) -> Result<SourceEvent, EngineError> {
     let table = if raw.input == 0 { Table::Transaction } else { Table::Identity };
     let origin = raw.origin();
     if raw.payload.is_empty() {
@@ -399,8 +439,18 @@ fn decode_message(schemas: &HashMap<u32, Arc<serde_avro_fast::Schema>>, raw: &Ra
         return Ok(SourceEvent::DeadLetter(DeadLetter { kind, reason, origin, payload: Vec::new() }));
     }
     let decoded = split_framed(&raw.payload).and_then(|(id, datum)| {
-        let schema = schemas.get(&id).ok_or(DataError::UnknownSchemaId { url: String::new(), id })?;
-        decode_value(table, datum, schema)
+        match schemas.get(&id).ok_or(DataError::UnknownSchemaId { url: String::new(), id })? {
+            Decoder::Own(i) if *i == usize::from(raw.input) => {
+                let mut row = Row::empty(table.catalog());
+                let time = own[*i].decode_into(datum, &mut row)?;
+                Ok((row, time))
+            }
+            Decoder::Own(i) => Err(DataError::Avro {
+                context: format!("decoding a {} value", table.name()),
+                message: format!("schema id {id} is our own {} schema", own[*i].table().name()),
+            }),
+            Decoder::Writer(schema) => decode_value(table, datum, schema),
+        }
     });
     match decoded {
         Ok((row, event_time)) => {

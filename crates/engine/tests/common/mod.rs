@@ -75,6 +75,7 @@ pub fn consume(run: &Run, expected: usize) -> Vec<(Record, Origin)> {
         transactions_topic: run.tx_topic.clone(),
         identities_topic: run.id_topic.clone(),
         assignment: Default::default(),
+        columns: None,
     };
     let mut source = KafkaSource::new(&config, registry).expect("consumer");
     let mut out = Vec::with_capacity(expected);
@@ -102,6 +103,7 @@ pub fn job_config(run: &Run, group: &str, scores_topic: &str) -> KafkaRunConfig 
             transactions_topic: run.tx_topic.clone(),
             identities_topic: run.id_topic.clone(),
             assignment: Default::default(),
+            columns: None,
         },
         sinks: KafkaSinkConfig {
             kafka: run.kafka.clone(),
