@@ -14,7 +14,7 @@ use rdkafka::consumer::ConsumerGroupMetadata;
 use super::checkpoint::{Checkpoints, ReadBack};
 use super::forward::Forward;
 use super::sink::KafkaSinks;
-use super::source::{InputTopics, JoinedTopic, KafkaSource};
+use super::source::{KafkaSource, Topics};
 use super::{checkpoint, recovery, Positions};
 use crate::error::EngineError;
 use crate::features::FeatureStep;
@@ -176,28 +176,7 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
     }
 }
 
-impl KafkaInput for KafkaSource<InputTopics> {
-    fn take_reassigned(&mut self) -> bool {
-        KafkaSource::take_reassigned(self)
-    }
-    fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
-        KafkaSource::group_metadata(self)
-    }
-    fn holds_records(&self) -> bool {
-        KafkaSource::holds_records(self)
-    }
-    fn commit(&mut self, positions: &Positions) -> Result<bool, EngineError> {
-        KafkaSource::commit(self, positions)
-    }
-    fn committed(&self) -> Positions {
-        KafkaSource::committed(self)
-    }
-    fn input_ends(&self) -> Option<Positions> {
-        KafkaSource::input_ends(self)
-    }
-}
-
-impl KafkaInput for KafkaSource<JoinedTopic> {
+impl<T: Topics> KafkaInput for KafkaSource<T> {
     fn take_reassigned(&mut self) -> bool {
         KafkaSource::take_reassigned(self)
     }

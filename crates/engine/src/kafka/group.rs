@@ -145,7 +145,7 @@ pub(super) enum Polled<'c> {
 }
 
 /// The consumer of one Kafka source, with what it needs to resume correctly after every assignment.
-pub(super) struct GroupConsumer {
+pub struct GroupConsumer {
     consumer: BaseConsumer<RebalanceContext>,
     reassigned: Arc<AtomicBool>,
     resume: Arc<Mutex<ResumePoints>>,

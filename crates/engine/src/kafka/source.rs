@@ -70,6 +70,18 @@ mod sealed {
         fn clear(&mut self) {}
         /// The table of input `input`, for topics whose records are joined: none for the internal topic.
         fn table(input: u8) -> Option<Table>;
+        /// See [`KafkaSource::history`]: nothing for the input topics, whose state the join rebuilds by re-reading.
+        fn history(
+            &mut self,
+            _kafka: &KafkaSettings,
+            _group: &GroupConsumer,
+            _from: &HashMap<i32, i64>,
+            _f: &mut dyn FnMut(Joined),
+        ) -> Result<u64, EngineError> {
+            Ok(0)
+        }
+        /// See [`KafkaSource::limit_positions`]: the input topics hand records out in offset order.
+        fn limit_positions(&self, _group: &GroupConsumer, _merge: &EventTimeMerge, _positions: &mut Positions) {}
     }
 }
 
@@ -146,64 +158,6 @@ impl KafkaSource<JoinedTopic> {
         let order = if event_time_order { ProducerOrder::default() } else { ProducerOrder::offset_order() };
         Ok(KafkaSource::with(group, config, Vec::new(), JoinedTopic { order, history_ends: HashMap::new() }))
     }
-
-    /// Hands every joined record from `from` (partition → offset; the partition's start where not given) to the
-    /// committed offsets of the assigned partitions to `f`, oldest first per partition, and returns how many: how
-    /// the scoring stage rebuilds client state after a restart or rebalance. Read with a consumer of its own,
-    /// through the same ordering as live records, so the state is rebuilt in the order it was built. Records still
-    /// held at the end are handed out live, after the recovery.
-    pub(crate) fn history(&mut self, from: &HashMap<i32, i64>, f: &mut dyn FnMut(Joined)) -> Result<u64, EngineError> {
-        let topic = self.group.topic(0);
-        let ends = self.group.committed_positions()?;
-        let mut replayed = 0u64;
-        let order = &mut self.topics.order;
-        let mut release = |joined: Box<Joined>| {
-            f(*joined);
-            replayed += 1;
-        };
-        let ranges = ends.iter().map(|(&p, &end)| (p, (from.get(&p).copied().unwrap_or(0), end))).collect();
-        self.kafka.read_between(&topic, &ranges, |msg| {
-            // Reading may begin before a start (see `read_between`); what precedes it the state already holds.
-            if from.get(&msg.partition()).is_some_and(|&start| msg.offset() < start) {
-                return Ok(());
-            }
-            let origin = Origin::Kafka { topic: topic.clone(), partition: msg.partition(), offset: msg.offset() };
-            let now = Instant::now();
-            // What does not decode went to the dead letters when it was first read.
-            match decode_internal(msg.payload().unwrap_or_default(), origin) {
-                Ok(Internal::Joined(joined, progress)) => {
-                    order.record(msg.partition(), joined, progress, now, &mut release)
-                }
-                Ok(Internal::Marker(progress)) => order.marker(msg.partition(), progress, now, &mut release),
-                Err(_) => {}
-            }
-            Ok(())
-        })?;
-        // What is still held was released, in the run that committed, by progress reports at or past the committed
-        // offsets: it is released when they are read again, as then. Positions are never committed below these.
-        self.topics.history_ends = ends;
-        Ok(replayed)
-    }
-
-    /// Lowers `positions` of the internal topic below records read but not handed out in offset order (held for
-    /// event-time order): committing past them would lose them on a restart.
-    pub(crate) fn limit_positions(&self, positions: &mut Positions) {
-        let topic = self.group.topic(0);
-        for ((t, partition), position) in positions.iter_mut() {
-            if *t != topic {
-                continue;
-            }
-            // Records before the offsets this assignment started from were processed before it; the ones of them
-            // the ordering hands out again after the replay must not move the commit back.
-            let start = self.topics.history_ends.get(partition).copied().unwrap_or(0);
-            *position = (*position).max(start);
-            // Records leave the ordering out of offset order: commit no further than the lowest not handed out.
-            let held = self.topics.order.held_offsets(*partition).chain(self.merge.held_offsets((0, *partition)));
-            if let Some(lowest) = held.filter(|&offset| offset >= start).min() {
-                *position = (*position).min(lowest);
-            }
-        }
-    }
 }
 
 impl<T: Topics> KafkaSource<T> {
@@ -248,6 +202,21 @@ impl<T: Topics> KafkaSource<T> {
     /// Records that everything before `positions` is fully processed; false when the commit failed.
     pub(crate) fn commit(&mut self, positions: &Positions) -> Result<bool, EngineError> {
         self.group.commit(positions)
+    }
+
+    /// Hands every record from `from` (partition → offset; the partition's start where not given) to the
+    /// committed offsets of the assigned partitions to `f`, oldest first per partition, and returns how many: how
+    /// the scoring stage rebuilds client state after a restart or rebalance. Read with a consumer of its own,
+    /// through the same ordering as live records, so the state is rebuilt in the order it was built. Records still
+    /// held at the end are handed out live, after the recovery. The input topics have no such history.
+    pub(crate) fn history(&mut self, from: &HashMap<i32, i64>, f: &mut dyn FnMut(Joined)) -> Result<u64, EngineError> {
+        self.topics.history(&self.kafka, &self.group, from, f)
+    }
+
+    /// Lowers `positions` below records read but not handed out in offset order (the internal topic's, held for
+    /// event-time order): committing past them would lose them on a restart.
+    pub(crate) fn limit_positions(&self, positions: &mut Positions) {
+        self.topics.limit_positions(&self.group, &self.merge, positions)
     }
 
     /// The committed positions of the current assignment, where reading started.
@@ -469,6 +438,70 @@ fn decode_message(
 }
 
 impl sealed::TopicsImpl for JoinedTopic {
+    /// Hands every joined record from `from` (partition → offset; the partition's start where not given) to the
+    /// committed offsets of the assigned partitions to `f`, oldest first per partition, and returns how many: how
+    /// the scoring stage rebuilds client state after a restart or rebalance. Read with a consumer of its own,
+    /// through the same ordering as live records, so the state is rebuilt in the order it was built. Records still
+    /// held at the end are handed out live, after the recovery.
+    fn history(
+        &mut self,
+        kafka: &KafkaSettings,
+        group: &GroupConsumer,
+        from: &HashMap<i32, i64>,
+        f: &mut dyn FnMut(Joined),
+    ) -> Result<u64, EngineError> {
+        let topic = group.topic(0);
+        let ends = group.committed_positions()?;
+        let mut replayed = 0u64;
+        let order = &mut self.order;
+        let mut release = |joined: Box<Joined>| {
+            f(*joined);
+            replayed += 1;
+        };
+        let ranges = ends.iter().map(|(&p, &end)| (p, (from.get(&p).copied().unwrap_or(0), end))).collect();
+        kafka.read_between(&topic, &ranges, |msg| {
+            // Reading may begin before a start (see `read_between`); what precedes it the state already holds.
+            if from.get(&msg.partition()).is_some_and(|&start| msg.offset() < start) {
+                return Ok(());
+            }
+            let origin = Origin::Kafka { topic: topic.clone(), partition: msg.partition(), offset: msg.offset() };
+            let now = Instant::now();
+            // What does not decode went to the dead letters when it was first read.
+            match decode_internal(msg.payload().unwrap_or_default(), origin) {
+                Ok(Internal::Joined(joined, progress)) => {
+                    order.record(msg.partition(), joined, progress, now, &mut release)
+                }
+                Ok(Internal::Marker(progress)) => order.marker(msg.partition(), progress, now, &mut release),
+                Err(_) => {}
+            }
+            Ok(())
+        })?;
+        // What is still held was released, in the run that committed, by progress reports at or past the committed
+        // offsets: it is released when they are read again, as then. Positions are never committed below these.
+        self.history_ends = ends;
+        Ok(replayed)
+    }
+
+    /// Lowers `positions` of the internal topic below records read but not handed out in offset order (held for
+    /// event-time order): committing past them would lose them on a restart.
+    fn limit_positions(&self, group: &GroupConsumer, merge: &EventTimeMerge, positions: &mut Positions) {
+        let topic = group.topic(0);
+        for ((t, partition), position) in positions.iter_mut() {
+            if *t != topic {
+                continue;
+            }
+            // Records before the offsets this assignment started from were processed before it; the ones of them
+            // the ordering hands out again after the replay must not move the commit back.
+            let start = self.history_ends.get(partition).copied().unwrap_or(0);
+            *position = (*position).max(start);
+            // Records leave the ordering out of offset order: commit no further than the lowest not handed out.
+            let held = self.order.held_offsets(*partition).chain(merge.held_offsets((0, *partition)));
+            if let Some(lowest) = held.filter(|&offset| offset >= start).min() {
+                *position = (*position).min(lowest);
+            }
+        }
+    }
+
     fn table(_input: u8) -> Option<Table> {
         None
     }
