@@ -121,3 +121,38 @@ fn exactly_once_mode_on_a_broker_without_transactions_fails_clearly() {
     let msg = err.to_string();
     assert!(msg.contains("transaction"), "{msg}");
 }
+
+#[test]
+fn an_input_whose_first_thousand_messages_are_unreadable_stops_the_run_before_committing_them() {
+    use fraudstream_engine::kafka::rdkafka::consumer::{BaseConsumer, Consumer};
+    use fraudstream_engine::kafka::rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+    use fraudstream_engine::kafka::rdkafka::TopicPartitionList;
+    let sample = ieee_cis_sample();
+    let run = produce_files(&sample.join("train_transaction.csv"), &sample.join("train_identity.csv"), 1);
+    // Another producer's topic: 1,200 values that are no Confluent-framed Avro at all.
+    let garbage = unique_topic("garbage");
+    run.kafka.ensure_topics(&[garbage.as_str()], 1, 1).expect("topic");
+    let producer: ThreadedProducer<_> = run.kafka.client_config(&[]).create().expect("producer");
+    for i in 0..1_200u32 {
+        let value = format!("{{\"TransactionID\": {i}, \"TransactionDT\": 86400.0}}");
+        producer.send(BaseRecord::<[u8], [u8]>::to(&garbage).payload(value.as_bytes())).expect("send");
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+    let model = Model::load(shared_reference().join("seed-model/pipeline_75.onnx")).expect("model");
+    let group = unique_topic("group");
+    let mut config = job_config(&run, &group, &unique_topic("scores"));
+    config.source.transactions_topic = garbage.clone();
+    config.source.assignment = fraudstream_engine::kafka::source::Assignment::All;
+    let mut scorer = InProcessScorer::new(&model).expect("scorer");
+    let err = run_kafka(&config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false), None)
+        .expect_err("an unreadable input stops the run");
+    let msg = err.to_string();
+    assert!(msg.contains("first 1000 messages") && msg.contains(&garbage), "{msg}");
+    // Nothing committed: a fixed job under the same group reads them all again.
+    let consumer: BaseConsumer = run.kafka.client_config(&[("group.id", group.as_str())]).create().expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(&garbage, 0);
+    let committed = consumer.committed_offsets(tpl, Duration::from_secs(10)).expect("committed");
+    let offset = committed.elements()[0].offset();
+    assert!(!matches!(offset, fraudstream_engine::kafka::rdkafka::Offset::Offset(o) if o > 0), "{offset:?}");
+}

@@ -18,10 +18,48 @@ use super::source::{KafkaSource, Topics};
 use super::{checkpoint, recovery, Positions};
 use crate::error::EngineError;
 use crate::features::FeatureStep;
-use crate::flow::{Joined, SourceEvent};
+use crate::flow::{DeadLetterKind, Joined, SourceEvent};
 use crate::job::{Downstream, Job, ScoringStage};
 use crate::observe::RunSummary;
 use crate::source::Source;
+
+/// A run whose first this-many input messages all fail to decode stops before committing them (see
+/// [`Unreadable`]).
+pub(super) const UNREADABLE_START: u64 = 1_000;
+
+/// Watches the start of a run: when every one of the first [`UNREADABLE_START`] messages is unreadable, the input
+/// is not what the job can read (another producer's format, the wrong topic) — stopping with the first reason
+/// before a commit lets a fixed job read them again, instead of dead-lettering the topic and committing past it.
+#[derive(Debug, Default)]
+struct Unreadable {
+    seen: u64,
+    first_reason: Option<String>,
+    settled: bool,
+}
+
+impl Unreadable {
+    fn observe(&mut self, event: &SourceEvent) -> Result<(), EngineError> {
+        if self.settled {
+            return Ok(());
+        }
+        match event {
+            SourceEvent::DeadLetter(d) if d.kind == DeadLetterKind::Unreadable => {
+                self.seen += 1;
+                self.first_reason.get_or_insert_with(|| format!("{}: {}", d.origin, d.reason));
+            }
+            SourceEvent::Record { .. } | SourceEvent::Joined(_) => self.settled = true,
+            _ => {}
+        }
+        if self.seen >= UNREADABLE_START {
+            return Err(EngineError::Config(format!(
+                "the first {UNREADABLE_START} messages of the input could not be read, so nothing was committed: \
+                 is this input written in a format the job reads (see docs/avro-schemas.md)? The first: {}",
+                self.first_reason.as_deref().unwrap_or_default()
+            )));
+        }
+        Ok(())
+    }
+}
 
 /// How often the job learns where the source is behind (processing-time decisions are made in seconds).
 const BACKLOG_EVERY: Duration = Duration::from_millis(20);
@@ -111,6 +149,7 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
     let mut peer_was_done = control.peer.is_none();
     let mut recovering = Duration::ZERO;
     let mut last_backlog = Instant::now() - BACKLOG_EVERY;
+    let mut unreadable = Unreadable::default();
     loop {
         let event = source.poll(Duration::from_millis(50))?;
         if source.take_reassigned() {
@@ -133,6 +172,7 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
         if matches!(event, SourceEvent::Record { .. } | SourceEvent::Joined(_)) {
             last_input = Some(now);
         }
+        unreadable.observe(&event)?;
         checkpoint::advance(&mut positions, &event);
         let end = matches!(event, SourceEvent::End);
         if now.duration_since(last_backlog) >= BACKLOG_EVERY || input_idle {
@@ -165,7 +205,9 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
             let (stage, frontier) = job.downstream_and_frontier(now);
             stage.report_progress(now, input_idle, waiting, &frontier, done)?;
         }
-        if done || now.duration_since(last_commit) >= control.commit_interval {
+        // While the input has given only unreadable messages, nothing is committed (see `Unreadable`).
+        let undecided = !unreadable.settled && unreadable.seen > 0 && !done;
+        if !undecided && (done || now.duration_since(last_commit) >= control.commit_interval) {
             checkpoint::checkpoint(source, &mut job, &positions, &mut checkpoints)?;
             last_commit = now;
         }
