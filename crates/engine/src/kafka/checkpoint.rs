@@ -34,8 +34,8 @@ use rdkafka::producer::BaseRecord;
 use serde::{Deserialize, Serialize};
 
 use super::delivery::OutputEnds;
-use super::driver::{KafkaInput, KafkaStage};
 use super::snapshot::{snapshot_topic, SnapshotRef};
+use super::stage::{KafkaInput, KafkaStage, ReadBack};
 use super::{KafkaSettings, Positions};
 use crate::error::EngineError;
 use crate::flow::{Origin, SourceEvent};
@@ -59,30 +59,6 @@ struct Record {
     /// The newest client-state snapshot (scoring stages of models with client features).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     snapshot: Option<SnapshotRef>,
-}
-
-/// Where a restart reads the outputs back from: per output partition, or everything.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum ReadBack {
-    /// Each output (topic, partition) from this offset on; partitions not listed are read from their start.
-    From(OutputEnds),
-    /// Every output in full: a group without checkpoints (its first start, offsets lost, or written by a version
-    /// without checkpoints) may re-read input whose output any earlier run wrote.
-    All,
-    /// Nothing: the output is written in Kafka transactions.
-    Nothing,
-}
-
-impl ReadBack {
-    /// Where to start reading `topic` (partition → offset), or `None` to read it from the start.
-    pub fn starts(&self, topic: &str) -> Option<HashMap<i32, i64>> {
-        match self {
-            ReadBack::From(ends) => {
-                Some(ends.iter().filter(|((t, _), _)| t == topic).map(|((_, p), &offset)| (*p, offset)).collect())
-            }
-            ReadBack::All | ReadBack::Nothing => None,
-        }
-    }
 }
 
 /// The newest checkpoint record of each input partition.

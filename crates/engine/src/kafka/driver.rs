@@ -5,23 +5,16 @@
 //! (`checkpoint`). A stage ends when it is stopped (Ctrl-C), when its input has been idle for `stop_after_idle`
 //! (bounded runs over a stream), or when the other stage of the topology failed.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::ConsumerGroupMetadata;
-
-use super::checkpoint::{Checkpoints, ReadBack};
-use super::forward::Forward;
-use super::sink::KafkaSinks;
-use super::source::{KafkaSource, Topics};
+use super::checkpoint::Checkpoints;
+use super::stage::{Control, KafkaInput, KafkaStage};
 use super::{checkpoint, recovery, Positions};
 use crate::error::EngineError;
-use crate::features::FeatureStep;
-use crate::flow::{DeadLetterKind, Joined, SourceEvent};
-use crate::job::{Downstream, Job, ScoringStage};
+use crate::flow::{DeadLetterKind, SourceEvent};
+use crate::job::Job;
 use crate::observe::RunSummary;
-use crate::source::Source;
 
 /// A run whose first this-many input messages all fail to decode stops before committing them (see
 /// [`Unreadable`]).
@@ -63,74 +56,6 @@ impl Unreadable {
 
 /// How often the job learns where the source is behind (processing-time decisions are made in seconds).
 const BACKLOG_EVERY: Duration = Duration::from_millis(20);
-
-/// What the driver needs of a Kafka source beyond [`Source`].
-pub(super) trait KafkaInput: Source {
-    /// True once after partitions were assigned (see [`KafkaSource::take_reassigned`]).
-    fn take_reassigned(&mut self) -> bool;
-    /// The consumer group's identity, for committing offsets inside an output transaction.
-    fn group_metadata(&self) -> Option<ConsumerGroupMetadata>;
-    /// Whether records are held that later polls will deliver.
-    fn holds_records(&self) -> bool;
-    /// Commits `positions`; false when the commit failed (it is retried at the next checkpoint).
-    fn commit(&mut self, positions: &Positions) -> Result<bool, EngineError>;
-    /// The committed positions of the current assignment.
-    fn committed(&self) -> Positions;
-    /// Where each assigned partition ends, as the fetch responses report it; `None` until they all have.
-    fn input_ends(&self) -> Option<Positions>;
-    /// Lowers `positions` below records read but not handed out in offset order.
-    fn limit_positions(&self, _positions: &mut Positions) {}
-    /// Hands every record from `from` (partition → offset; the start where not given) to the committed offsets
-    /// to `f` (how client state is rebuilt); sources without such a history hand over nothing.
-    fn history(&mut self, _from: &HashMap<i32, i64>, _f: &mut dyn FnMut(Joined)) -> Result<u64, EngineError> {
-        Ok(0)
-    }
-}
-
-/// What the driver needs of a stage's downstream beyond [`Downstream`].
-pub(super) trait KafkaStage: Downstream {
-    /// The output topics' producer (checkpoints commit through it).
-    fn sinks(&mut self) -> &mut KafkaSinks;
-    /// Reads back what the output already holds from where `from` says, so it is not written again.
-    fn read_back(&mut self, from: &ReadBack) -> Result<(), EngineError>;
-    /// The client-feature state, rebuilt after an assignment (scoring stages of models with client features).
-    fn features(&mut self) -> Option<&mut FeatureStep> {
-        None
-    }
-    /// After each input event (see [`Forward::report_progress`]); only a join stage reports.
-    fn report_progress(
-        &mut self,
-        _now: Instant,
-        _input_idle: bool,
-        _waiting: bool,
-        _frontier: &dyn Fn() -> i64,
-        _done: bool,
-    ) -> Result<(), EngineError> {
-        Ok(())
-    }
-}
-
-/// What one stage of the repartitioned topology knows of the other.
-#[derive(Debug, Default)]
-pub(super) struct Peer {
-    /// The other stage has ended. The scoring stage's idle stop waits for this: until the join stage ends, idle
-    /// input only means it has not forwarded anything lately.
-    pub done: AtomicBool,
-    /// The other stage failed: stop too.
-    pub failed: AtomicBool,
-}
-
-/// How a stage ends and checkpoints.
-pub(super) struct Control<'a> {
-    /// Set from outside (Ctrl-C) to stop after a final flush and commit.
-    pub stop: &'a AtomicBool,
-    /// Stop once no input has arrived for this long after the first record or partition assignment.
-    pub stop_after_idle: Option<Duration>,
-    /// How often to flush the sinks and commit input positions.
-    pub commit_interval: Duration,
-    /// The other stage of the repartitioned topology, when this run is one of them.
-    pub peer: Option<&'a Peer>,
-}
 
 /// Runs `job` over `source` until it is stopped, idle or its peer failed (see the module docs); `checkpoints` are
 /// the stage's.
@@ -215,69 +140,5 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
         if done {
             return Ok(RunSummary { recovery: recovering, ..job.summary() });
         }
-    }
-}
-
-impl<T: Topics> KafkaInput for KafkaSource<T> {
-    fn take_reassigned(&mut self) -> bool {
-        KafkaSource::take_reassigned(self)
-    }
-    fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
-        KafkaSource::group_metadata(self)
-    }
-    fn holds_records(&self) -> bool {
-        KafkaSource::holds_records(self)
-    }
-    fn commit(&mut self, positions: &Positions) -> Result<bool, EngineError> {
-        KafkaSource::commit(self, positions)
-    }
-    fn committed(&self) -> Positions {
-        KafkaSource::committed(self)
-    }
-    fn input_ends(&self) -> Option<Positions> {
-        KafkaSource::input_ends(self)
-    }
-    fn limit_positions(&self, positions: &mut Positions) {
-        KafkaSource::limit_positions(self, positions)
-    }
-    fn history(&mut self, from: &HashMap<i32, i64>, f: &mut dyn FnMut(Joined)) -> Result<u64, EngineError> {
-        KafkaSource::history(self, from, f)
-    }
-}
-
-impl KafkaStage for ScoringStage<'_, '_, '_, KafkaSinks> {
-    fn sinks(&mut self) -> &mut KafkaSinks {
-        self.sink()
-    }
-
-    fn read_back(&mut self, from: &ReadBack) -> Result<(), EngineError> {
-        let written = recovery::read_back_scores(self.sink(), from)?;
-        self.note_written(written);
-        Ok(())
-    }
-
-    fn features(&mut self) -> Option<&mut FeatureStep> {
-        ScoringStage::features(self)
-    }
-}
-
-impl KafkaStage for Forward<'_> {
-    fn sinks(&mut self) -> &mut KafkaSinks {
-        Forward::sinks(self)
-    }
-
-    fn read_back(&mut self, from: &ReadBack) -> Result<(), EngineError> {
-        Forward::read_back(self, from)
-    }
-
-    fn report_progress(
-        &mut self,
-        now: Instant,
-        input_idle: bool,
-        waiting: bool,
-        frontier: &dyn Fn() -> i64,
-        done: bool,
-    ) -> Result<(), EngineError> {
-        Forward::report_progress(self, now, input_idle, waiting, frontier, done)
     }
 }

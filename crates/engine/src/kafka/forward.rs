@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use rdkafka::message::Message;
 use rdkafka::producer::BaseRecord;
 
-use super::checkpoint::ReadBack;
 use super::repartition::MARKER_KEY;
 use super::repartition::{encode_joined, encode_marker, key_of, partition_for, transaction_id_of_key, Progress};
 use super::sink::KafkaSinks;
+use super::stage::KafkaStage;
+use super::stage::ReadBack;
 use crate::error::EngineError;
 use crate::flow::{DeadLetter, Joined};
 use crate::job::Downstream;
@@ -214,5 +215,26 @@ impl Downstream for Forward<'_> {
         for (kind, n) in &self.by_kind {
             *summary.dead_letters_by_kind.entry(*kind).or_default() += n;
         }
+    }
+}
+
+impl KafkaStage for Forward<'_> {
+    fn sinks(&mut self) -> &mut KafkaSinks {
+        Forward::sinks(self)
+    }
+
+    fn read_back(&mut self, from: &ReadBack) -> Result<(), EngineError> {
+        Forward::read_back(self, from)
+    }
+
+    fn report_progress(
+        &mut self,
+        now: Instant,
+        input_idle: bool,
+        waiting: bool,
+        frontier: &dyn Fn() -> i64,
+        done: bool,
+    ) -> Result<(), EngineError> {
+        Forward::report_progress(self, now, input_idle, waiting, frontier, done)
     }
 }

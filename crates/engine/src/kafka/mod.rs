@@ -41,6 +41,7 @@ mod resume;
 pub mod sink;
 mod snapshot;
 pub mod source;
+mod stage;
 pub mod topology;
 
 /// The Kafka client this crate is built on, re-exported because its types appear in this crate's API.

@@ -14,12 +14,14 @@ use std::time::{Duration, Instant};
 use fraudstream_data::registry::SchemaRegistry;
 use rdkafka::message::Message;
 
-use super::checkpoint::{Checkpoints, ReadBack};
-use super::driver::{KafkaInput, KafkaStage};
+use super::checkpoint::Checkpoints;
 use super::sink::{decode_score, KafkaSinks};
+use super::stage::ReadBack;
+use super::stage::{KafkaInput, KafkaStage};
 use super::KafkaSettings;
 use crate::error::EngineError;
-use crate::job::Job;
+use crate::features::FeatureStep;
+use crate::job::{Job, ScoringStage};
 use crate::sink::Written;
 
 /// Makes the output durable, reads back what it already holds (from where the checkpoints of the committed
@@ -119,4 +121,20 @@ pub(super) fn read_back(
     let partitions = kafka.partition_counts(&[topic])?[0].unwrap_or(0);
     let starts = (0..partitions).map(|p| (p, starts.get(&p).copied().unwrap_or(0))).collect();
     kafka.read_from(topic, &starts, f)
+}
+
+impl KafkaStage for ScoringStage<'_, '_, '_, KafkaSinks> {
+    fn sinks(&mut self) -> &mut KafkaSinks {
+        self.sink()
+    }
+
+    fn read_back(&mut self, from: &ReadBack) -> Result<(), EngineError> {
+        let written = read_back_scores(self.sink(), from)?;
+        self.note_written(written);
+        Ok(())
+    }
+
+    fn features(&mut self) -> Option<&mut FeatureStep> {
+        ScoringStage::features(self)
+    }
 }

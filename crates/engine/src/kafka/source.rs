@@ -27,6 +27,7 @@ use super::group::{GroupConsumer, Polled};
 use super::merge::EventTimeMerge;
 use super::order::ProducerOrder;
 use super::repartition::{decode_internal, Internal};
+use super::stage::KafkaInput;
 use super::{KafkaSettings, Positions};
 use crate::error::EngineError;
 use crate::flow::{DeadLetter, DeadLetterKind, InputPartition, Joined, Origin, SourceEvent};
@@ -560,4 +561,31 @@ fn push_joined(merge: &mut EventTimeMerge, input: u8, joined: Box<Joined>, histo
         time,
         if scored_before { SourceEvent::Seen(joined) } else { SourceEvent::Joined(joined) },
     );
+}
+
+impl<T: Topics> KafkaInput for KafkaSource<T> {
+    fn take_reassigned(&mut self) -> bool {
+        KafkaSource::take_reassigned(self)
+    }
+    fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        KafkaSource::group_metadata(self)
+    }
+    fn holds_records(&self) -> bool {
+        KafkaSource::holds_records(self)
+    }
+    fn commit(&mut self, positions: &Positions) -> Result<bool, EngineError> {
+        KafkaSource::commit(self, positions)
+    }
+    fn committed(&self) -> Positions {
+        KafkaSource::committed(self)
+    }
+    fn input_ends(&self) -> Option<Positions> {
+        KafkaSource::input_ends(self)
+    }
+    fn limit_positions(&self, positions: &mut Positions) {
+        KafkaSource::limit_positions(self, positions)
+    }
+    fn history(&mut self, from: &HashMap<i32, i64>, f: &mut dyn FnMut(Joined)) -> Result<u64, EngineError> {
+        KafkaSource::history(self, from, f)
+    }
 }

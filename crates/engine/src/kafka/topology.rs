@@ -15,10 +15,11 @@ use std::time::Duration;
 use fraudstream_data::registry::SchemaRegistry;
 
 use super::checkpoint::Checkpoints;
-use super::driver::{drive, Control, Peer};
+use super::driver::drive;
 use super::forward::Forward;
 use super::sink::{KafkaSinkConfig, KafkaSinks};
 use super::source::{KafkaSource, KafkaSourceConfig};
+use super::stage::{Control, Peer};
 use crate::error::EngineError;
 use crate::job::{Job, JobConfig, ScoringStage};
 use crate::observe::{RunObserver, RunProgress, RunSummary};
