@@ -37,6 +37,12 @@ pub(crate) enum ColumnOp<'a> {
         fill: &'a [f32],
         replaced: f32,
     },
+    /// Each output column is some function of the same input column, with element type `to` (the input's when
+    /// `None`): LabelEncoder, Scaler, Binarizer, CategoryMapper, integer imputation. Fusion cannot compute these;
+    /// lineage ([`Graph::lineage`]) traces through them.
+    PerColumn {
+        to: Option<ElemType>,
+    },
 }
 
 /// One column of a traced `[N, C]` value, per row.
@@ -50,6 +56,21 @@ pub(crate) enum Column {
     OneHot { input: usize, col: usize, category: String },
     /// A column that is always 0.0 (a duplicated one-hot category, which never fires).
     Zero,
+    /// Some function of column `col` of graph input `input` that fusion cannot compute (lineage only).
+    Derived { input: usize, col: usize },
+}
+
+impl Column {
+    /// The graph input column this one is computed from (`None` for a constant column).
+    pub fn source(&self) -> Option<(usize, usize)> {
+        match self {
+            Column::Input { input, col }
+            | Column::Imputed { input, col, .. }
+            | Column::OneHot { input, col, .. }
+            | Column::Derived { input, col } => Some((*input, *col)),
+            Column::Zero => None,
+        }
+    }
 }
 
 /// The traced columns of a value: per row, `columns[c]` is column `c`; graph input `i` has `widths[i]` values per
@@ -76,6 +97,9 @@ pub(crate) struct Graph<'a> {
     pub constants: &'a [(usize, Tensor)],
     /// Per slot, the producing step's column semantics and input slots (`None` when not a traceable step).
     pub producer: &'a HashMap<usize, (Option<ColumnOp<'a>>, Vec<Option<usize>>)>,
+    /// Trace for lineage only: follow any column-wise operator, recording only which input column each output
+    /// column comes from ([`Column::Derived`]).
+    pub lenient: bool,
 }
 
 impl Graph<'_> {
@@ -86,22 +110,34 @@ impl Graph<'_> {
             return None;
         }
         let widths = self.inputs.iter().map(|(info, _)| static_width(info).unwrap_or(0)).collect();
-        let mut inputs: Vec<usize> = t
-            .cols
-            .iter()
-            .filter_map(|c| match c {
-                Column::Input { input, .. } | Column::Imputed { input, .. } | Column::OneHot { input, .. } => {
-                    Some(*input)
-                }
-                Column::Zero => None,
-            })
-            .collect();
+        if t.cols.iter().any(|c| matches!(c, Column::Derived { .. })) {
+            return None;
+        }
+        let mut inputs: Vec<usize> = t.cols.iter().filter_map(|c| c.source().map(|(input, _)| input)).collect();
         inputs.sort_unstable();
         inputs.dedup();
         if inputs.is_empty() {
             return None; // Nothing would tell the fused kernel how many rows there are.
         }
         Some(ColumnProgram { columns: t.cols, widths, inputs })
+    }
+
+    /// For each column of `slot` (a row-major `[N, C]` numeric matrix), the graph input column it is computed
+    /// from, through any column-wise operator; `None` for constant columns. `None` overall when some operator
+    /// mixes columns or is unknown.
+    pub fn lineage(&self, slot: usize) -> Option<Vec<Option<(usize, usize)>>> {
+        let t = self.trace(slot, 0)?;
+        if !matches!(t.elem, ElemType::Float | ElemType::Double) || t.tail.len() != 1 {
+            return None;
+        }
+        Some(t.cols.iter().map(Column::source).collect())
+    }
+
+    /// Marks every column as derived from its source (lenient tracing), keeping constants.
+    fn derive(cols: &[Column]) -> Vec<Column> {
+        cols.iter()
+            .map(|c| c.source().map_or(Column::Zero, |(input, col)| Column::Derived { input, col }))
+            .collect()
     }
 
     fn trace(&self, slot: usize, depth: usize) -> Option<Traced> {
@@ -111,7 +147,7 @@ impl Graph<'_> {
         if let Some(i) = self.inputs.iter().position(|(_, s)| *s == slot) {
             let info = &self.inputs[i].0;
             let ValueType::Tensor { elem, shape: Some(dims) } = &info.ty else { return None };
-            if !matches!(elem, ElemType::Float | ElemType::String) {
+            if !matches!(elem, ElemType::Float | ElemType::String) && !self.lenient {
                 return None;
             }
             let tail = dims.get(1..)?.iter().copied().collect::<Option<Vec<usize>>>()?;
@@ -122,7 +158,15 @@ impl Graph<'_> {
         let arg = |k: usize| -> Option<Traced> { self.trace((*inputs.get(k)?)?, depth + 1) };
         match op.as_ref()? {
             ColumnOp::Identity => arg(0),
+            ColumnOp::Cast { to } if self.lenient => {
+                let x = arg(0)?;
+                Some(if x.elem == *to { x } else { Traced { elem: *to, cols: Self::derive(&x.cols), ..x } })
+            }
             ColumnOp::Cast { to } => arg(0).filter(|t| t.elem == *to),
+            ColumnOp::PerColumn { to } => {
+                let x = arg(0).filter(|_| self.lenient)?;
+                Some(Traced { elem: to.unwrap_or(x.elem), cols: Self::derive(&x.cols), ..x })
+            }
             ColumnOp::Concat { axis } => {
                 let parts = (0..inputs.len()).map(arg).collect::<Option<Vec<_>>>()?;
                 let first = parts.first()?;
@@ -178,7 +222,11 @@ impl Graph<'_> {
                 }
                 let mut cols = Vec::with_capacity(x.cols.len() * cats.len());
                 for c in &x.cols {
-                    let Column::Input { input, col } = c else { return None };
+                    let (input, col) = match c {
+                        Column::Input { input, col } => (input, col),
+                        Column::Derived { input, col } if self.lenient => (input, col),
+                        _ => return None,
+                    };
                     for (k, cat) in cats.iter().enumerate() {
                         // A repeated category never fires: the encoder maps a string to its first position.
                         cols.push(if cats[..k].contains(cat) {
@@ -203,6 +251,7 @@ impl Graph<'_> {
                     .iter()
                     .enumerate()
                     .map(|(c, col)| match col {
+                        Column::Derived { .. } if self.lenient => Some(col.clone()),
                         Column::Input { input, col } => Some(Column::Imputed {
                             input: *input,
                             col: *col,
@@ -306,6 +355,9 @@ pub(crate) fn resolve<'a>(
                 Source::OneHot { data, width, col: *col, category }
             }
             Column::Zero => Source::Zero,
+            Column::Derived { input, .. } => {
+                return Err(format!("column {c} is computed from graph input #{input} by an operator fusion cannot run"))
+            }
         });
     }
     Ok((rows.unwrap_or(0), sources))

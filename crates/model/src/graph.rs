@@ -56,7 +56,29 @@ impl Plan {
 
     /// Runs the plan. `inputs[i]` is the tensor for `self.inputs[i]`, already checked by the caller.
     pub fn execute(&self, inputs: &[&Tensor]) -> Result<Vec<Value>, ModelError> {
-        let mut slots: Vec<Slot<'_>> = Vec::with_capacity(self.n_slots);
+        let mut slots = self.run_steps(inputs, self.steps.len())?;
+        let mut out = Vec::with_capacity(self.outputs.len());
+        for (info, slot) in &self.outputs {
+            let value = match std::mem::replace(&mut slots[*slot], Slot::Empty) {
+                Slot::Owned(v) => v,
+                Slot::Borrowed(t) => Value::Tensor(t.clone()),
+                Slot::Empty => {
+                    // The same value listed twice as an output: clone the first copy.
+                    match out.iter().zip(&self.outputs).find(|(_, (_, s))| s == slot) {
+                        Some((v, _)) => Value::clone(v),
+                        None => return Err(ModelError::Malformed(format!("output '{}' was not computed", info.name))),
+                    }
+                }
+            };
+            out.push(value);
+        }
+        Ok(out)
+    }
+
+    /// Runs the first `end` steps and returns the slots (the value a tree ensemble reads stays in its slot until
+    /// that step runs, which is what [`Plan::execute_until`] relies on).
+    fn run_steps<'a>(&'a self, inputs: &[&'a Tensor], end: usize) -> Result<Vec<Slot<'a>>, ModelError> {
+        let mut slots: Vec<Slot<'a>> = Vec::with_capacity(self.n_slots);
         slots.resize_with(self.n_slots, || Slot::Empty);
         for (slot, t) in &self.constants {
             slots[*slot] = Slot::Borrowed(t);
@@ -65,7 +87,7 @@ impl Plan {
             slots[*slot] = Slot::Borrowed(t);
         }
         let mut produced: Vec<Value> = Vec::with_capacity(4);
-        for step in &self.steps {
+        for step in &self.steps[..end.min(self.steps.len())] {
             produced.clear();
             {
                 let mut args: Vec<Option<&Tensor>> = Vec::with_capacity(step.inputs.len());
@@ -97,22 +119,25 @@ impl Plan {
                 slots[*s] = Slot::Empty;
             }
         }
-        let mut out = Vec::with_capacity(self.outputs.len());
-        for (info, slot) in &self.outputs {
-            let value = match std::mem::replace(&mut slots[*slot], Slot::Empty) {
-                Slot::Owned(v) => v,
-                Slot::Borrowed(t) => Value::Tensor(t.clone()),
-                Slot::Empty => {
-                    // The same value listed twice as an output: clone the first copy.
-                    match out.iter().zip(&self.outputs).find(|(_, (_, s))| s == slot) {
-                        Some((v, _)) => Value::clone(v),
-                        None => return Err(ModelError::Malformed(format!("output '{}' was not computed", info.name))),
-                    }
-                }
-            };
-            out.push(value);
+        Ok(slots)
+    }
+
+    /// For each column of the `[N, C]` value in `slot`, the graph input column it is computed from (see
+    /// [`fuse::Graph::lineage`]).
+    pub fn lineage(&self, slot: usize) -> Option<Vec<Option<(usize, usize)>>> {
+        let producer = producers(&self.steps);
+        fuse::Graph { inputs: &self.inputs, constants: &self.constants, producer: &producer, lenient: true }.lineage(slot)
+    }
+
+    /// Runs the steps before step `step` and returns the tensor in `slot` (a tree ensemble's input, for the
+    /// explainer when the ensemble computes its input itself).
+    pub fn execute_until(&self, inputs: &[&Tensor], step: usize, slot: usize) -> Result<Tensor, ModelError> {
+        let mut slots = self.run_steps(inputs, step)?;
+        match std::mem::replace(&mut slots[slot], Slot::Empty) {
+            Slot::Borrowed(t) => Ok(t.clone()),
+            Slot::Owned(Value::Tensor(t)) => Ok(t),
+            _ => Err(ModelError::Malformed(format!("slot {slot} holds no tensor before step {step}"))),
         }
-        Ok(out)
     }
 }
 
@@ -333,6 +358,14 @@ fn build_plan(model: ModelProto) -> Result<Plan, ModelError> {
     })
 }
 
+/// Per slot, the column semantics and input slots of the step producing it, for tracing ([`crate::fuse`]).
+fn producers(steps: &[Step]) -> HashMap<usize, (Option<fuse::ColumnOp<'_>>, Vec<Option<usize>>)> {
+    steps
+        .iter()
+        .flat_map(|s| s.outputs.iter().flatten().map(move |&o| (o, (s.kernel.column_op(), s.inputs.clone()))))
+        .collect()
+}
+
 /// Lets tree ensembles compute their input from the graph inputs ([`crate::fuse`]), then drops the steps whose
 /// outputs nothing reads any more.
 fn fuse_tree_inputs(
@@ -348,11 +381,8 @@ fn fuse_tree_inputs(
         }
         let Some(Some(x)) = steps[t].inputs.first().copied() else { continue };
         let program = {
-            let producer: HashMap<usize, (Option<fuse::ColumnOp<'_>>, Vec<Option<usize>>)> = steps
-                .iter()
-                .flat_map(|s| s.outputs.iter().flatten().map(move |&o| (o, (s.kernel.column_op(), s.inputs.clone()))))
-                .collect();
-            fuse::Graph { inputs, constants, producer: &producer }.program(x)
+            let producer = producers(steps);
+            fuse::Graph { inputs, constants, producer: &producer, lenient: false }.program(x)
         };
         if let Some(program) = program {
             if steps[t].kernel.fuse_input(&program) {

@@ -38,6 +38,7 @@
 mod attr;
 mod batch;
 mod error;
+mod explain;
 mod fuse;
 mod graph;
 mod model;
@@ -50,6 +51,7 @@ mod tree;
 
 pub use batch::InputBatch;
 pub use error::{ModelError, Result};
+pub use explain::{Contributions, CoverSource, Explainer};
 pub use model::{BinaryScores, Model};
-pub use post::logistic;
+pub use post::{logistic, PostTransform};
 pub use tensor::{ElemType, MapKeys, MapSequence, Outputs, Tensor, TensorData, Value, ValueInfo, ValueType};

@@ -1,9 +1,11 @@
 //! [`Model`]: the loaded, planned model and its run entry points.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use crate::batch::InputBatch;
 use crate::error::{ModelError, Result};
+use crate::explain::{Contributions, Explainer};
 use crate::graph::Plan;
 use crate::tensor::{ElemType, Outputs, Tensor, Value, ValueInfo, ValueType};
 
@@ -12,6 +14,8 @@ pub struct Model {
     plan: Plan,
     inputs: Vec<ValueInfo>,
     outputs: Vec<ValueInfo>,
+    /// Built on first use: most callers never explain.
+    explainer: OnceLock<std::result::Result<Explainer, String>>,
 }
 
 /// What [`Model::predict_proba`] returns: per row, the predicted label and the probability of the positive class
@@ -50,7 +54,7 @@ impl Model {
         let plan = Plan::from_bytes(bytes)?;
         let inputs = plan.inputs.iter().map(|(i, _)| i.clone()).collect();
         let outputs = plan.outputs.iter().map(|(i, _)| i.clone()).collect();
-        Ok(Model { plan, inputs, outputs })
+        Ok(Model { plan, inputs, outputs, explainer: OnceLock::new() })
     }
 
     /// Declared inputs in graph order: names, element types and shapes, so callers can build inputs without
@@ -73,6 +77,51 @@ impl Model {
     /// type and rank (fixed dimensions must match). Large batches use the rayon thread pool of the caller's
     /// context (run inside `ThreadPool::install` to bound it).
     pub fn run(&self, inputs: &[(&str, Tensor)]) -> Result<Outputs> {
+        let refs = self.ordered(inputs)?;
+        let values = self.plan.execute(&refs)?;
+        Ok(Outputs { names: self.plan.output_names.clone(), values })
+    }
+
+    /// Runs on a reusable [`InputBatch`] (the allocation-free way to feed a streaming engine).
+    pub fn run_batch(&self, batch: &mut InputBatch) -> Result<Outputs> {
+        let tensors = batch.finish()?;
+        let refs: Vec<&Tensor> = tensors.iter().collect();
+        self.run_refs(&refs)
+    }
+
+    /// The explainer of this model's tree ensemble (built once; see [`Explainer`]), or why the model cannot be
+    /// explained. Its node covers are the model's own when it carries them, else uniform.
+    pub fn explainer(&self) -> Result<&Explainer> {
+        self.explainer
+            .get_or_init(|| Explainer::build(&self.plan))
+            .as_ref()
+            .map_err(|e| ModelError::NotApplicable(format!("explain: {e}")))
+    }
+
+    /// An explainer whose node covers are counted from background rows given as [`Model::run`] takes its
+    /// inputs — the training data, ideally.
+    pub fn explainer_with_background(&self, background: &[(&str, Tensor)]) -> Result<Explainer> {
+        let refs = self.ordered(background)?;
+        self.explainer()?.with_background(&self.plan, &refs)
+    }
+
+    /// Explains every row of the batch with [`Model::explainer`]: per row, each input's contribution to the margin.
+    pub fn explain(&self, batch: &mut InputBatch) -> Result<Contributions> {
+        let explainer = self.explainer()?;
+        let tensors = batch.finish()?;
+        let refs: Vec<&Tensor> = tensors.iter().collect();
+        self.check_inputs(&refs)?;
+        explainer.explain(&self.plan, &refs)
+    }
+
+    /// Explains named input tensors (as [`Model::run`] takes them) with `explainer`.
+    pub fn explain_with(&self, explainer: &Explainer, inputs: &[(&str, Tensor)]) -> Result<Contributions> {
+        let refs = self.ordered(inputs)?;
+        explainer.explain(&self.plan, &refs)
+    }
+
+    /// Orders named inputs by graph input and checks them.
+    fn ordered<'a>(&self, inputs: &'a [(&str, Tensor)]) -> Result<Vec<&'a Tensor>> {
         let mut ordered: Vec<Option<&Tensor>> = vec![None; self.inputs.len()];
         for (name, t) in inputs {
             let i = self.input_index(name).ok_or_else(|| ModelError::BadInput {
@@ -88,20 +137,19 @@ impl Model {
             let t = t.ok_or_else(|| ModelError::BadInput { name: info.name.clone(), message: "missing".into() })?;
             refs.push(t);
         }
-        self.run_refs(&refs)
+        self.check_inputs(&refs)?;
+        Ok(refs)
     }
 
-    /// Runs on a reusable [`InputBatch`] (the allocation-free way to feed a streaming engine).
-    pub fn run_batch(&self, batch: &mut InputBatch) -> Result<Outputs> {
-        let tensors = batch.finish()?;
-        let refs: Vec<&Tensor> = tensors.iter().collect();
-        self.run_refs(&refs)
-    }
-
-    fn run_refs(&self, inputs: &[&Tensor]) -> Result<Outputs> {
+    fn check_inputs(&self, inputs: &[&Tensor]) -> Result<()> {
         for (info, t) in self.inputs.iter().zip(inputs) {
             check_input(info, t)?;
         }
+        Ok(())
+    }
+
+    fn run_refs(&self, inputs: &[&Tensor]) -> Result<Outputs> {
+        self.check_inputs(inputs)?;
         let values = self.plan.execute(inputs)?;
         Ok(Outputs { names: self.plan.output_names.clone(), values })
     }

@@ -1,9 +1,10 @@
 //! Score post-transforms shared by the tree and linear operators, computed in `f32` exactly as onnxruntime does
 //! (same formulas, same operation order), because probabilities are compared bit-for-bit-ish against it.
 
-/// `post_transform` attribute.
+/// `post_transform` attribute: how a tree or linear model turns its scores (margins) into outputs. Public so an
+/// explanation can say what its margin means ([`crate::Contributions::post`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PostTransform {
+pub enum PostTransform {
     None,
     Logistic,
     Softmax,
@@ -12,6 +13,7 @@ pub(crate) enum PostTransform {
 }
 
 impl PostTransform {
+    /// Parses the attribute's string form (`"LOGISTIC"`, …).
     pub fn parse(s: &str) -> Option<PostTransform> {
         Some(match s {
             "NONE" => PostTransform::None,

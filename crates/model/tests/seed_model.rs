@@ -212,3 +212,63 @@ fn reused_input_batch_gives_the_same_scores_as_a_fresh_one() {
     assert_eq!(first.labels.len(), 700);
     assert_eq!(second.labels.len(), 800);
 }
+
+/// Reason codes on the seed model: for every sample row, the expected value plus the 75 inputs' contributions is
+/// onnxruntime's logit, and every contribution lands on one of the model's named inputs (the 17 one-hot encoded
+/// strings each get one contribution, not one per category).
+#[test]
+fn contributions_add_up_to_onnxruntime_logit_on_every_sample_row() {
+    let model = load();
+    let samples = read_samples();
+    let expected = expected();
+    let mut batch = InputBatch::new(&model).unwrap();
+    fill_batch(&model, &mut batch, &samples);
+    let c = model.explain(&mut batch).expect("explain");
+    assert_eq!(c.features.len(), 75);
+    assert_eq!(c.rows(), samples.len());
+    assert_eq!(c.post, fraudstream_model::PostTransform::Logistic);
+    assert_eq!(model.explainer().unwrap().covers(), &fraudstream_model::CoverSource::Uniform);
+    let mut worst = 0f64;
+    for (r, s) in samples.iter().enumerate() {
+        let p = f64::from(expected[&s.id].1);
+        let logit = (p / (1.0 - p)).ln();
+        // onnxruntime sums 1,100 trees in f32 and prints a float32 probability: allow for both roundings.
+        let rounding = 1e-5 + 1.2e-7 / (p * (1.0 - p));
+        let err = (c.margin(r) - logit).abs();
+        assert!(err <= rounding, "row {} (TransactionID {}): margin {} vs logit {logit}", r, s.id, c.margin(r));
+        worst = worst.max(err);
+    }
+    eprintln!("seed model: worst |expected + Σ contributions − logit(p)| = {worst:.2e}");
+    let strings: Vec<usize> = model
+        .inputs()
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.elem_type() == Some(ElemType::String))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(strings.len(), 17);
+    let used = strings.iter().filter(|&&k| (0..c.rows()).any(|r| c.row(r)[k] != 0.0)).count();
+    assert!(used >= 10, "most one-hot encoded string inputs receive contributions ({used} of 17)");
+}
+
+/// The explainer gives the same contributions whichever way the rows come in: one batch, row by row, or as named
+/// tensors, on one thread or several.
+#[test]
+fn contributions_do_not_depend_on_batching_or_threads() {
+    let model = load();
+    let samples = read_samples();
+    let samples = &samples[..200];
+    let tensors = named_tensors(&model, samples);
+    let named: Vec<(&str, Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+    let explainer = model.explainer().unwrap();
+    let all = model.explain_with(explainer, &named).unwrap();
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let single = one.install(|| model.explain_with(explainer, &named).unwrap());
+    assert_eq!(all, single);
+    let mut batch = InputBatch::new(&model).unwrap();
+    for (r, s) in samples.iter().enumerate().step_by(37) {
+        fill_batch(&model, &mut batch, std::slice::from_ref(s));
+        let c = model.explain(&mut batch).unwrap();
+        assert_eq!(c.row(0), all.row(r), "row {r}");
+    }
+}

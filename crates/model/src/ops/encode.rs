@@ -6,7 +6,7 @@ use crate::attr::NodeCtx;
 use crate::error::{op_err, ModelError, OpResult};
 use crate::fuse::ColumnOp;
 use crate::ops::{input, Kernel};
-use crate::tensor::{Tensor, TensorData, Value};
+use crate::tensor::{ElemType, Tensor, TensorData, Value};
 
 enum Categories {
     Int(HashMap<i64, usize>),
@@ -208,6 +208,15 @@ impl Kernel for LabelEncoder {
         out.push(Value::Tensor(Tensor { shape: x.shape.clone(), data }));
         Ok(())
     }
+
+    fn column_op(&self) -> Option<ColumnOp<'_>> {
+        let to = match self.values {
+            Column::Str(_) => ElemType::String,
+            Column::Int(_) => ElemType::Int64,
+            Column::Float(_) => ElemType::Float,
+        };
+        Some(ColumnOp::PerColumn { to: Some(to) })
+    }
 }
 
 struct CategoryMapper {
@@ -252,5 +261,11 @@ impl Kernel for CategoryMapper {
         };
         out.push(Value::Tensor(Tensor { shape: x.shape.clone(), data }));
         Ok(())
+    }
+
+    /// Strings become int64 codes and int64 codes strings, column by column (the element type is left as the
+    /// input's: lineage needs only the numeric type the trees finally read, which a Cast sets).
+    fn column_op(&self) -> Option<ColumnOp<'_>> {
+        Some(ColumnOp::PerColumn { to: None })
     }
 }

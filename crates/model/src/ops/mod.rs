@@ -34,6 +34,11 @@ pub(crate) trait Kernel: Send + Sync {
     fn fuse_input(&mut self, _program: &ColumnProgram) -> bool {
         false
     }
+
+    /// Tree ensembles describe their trees here, for the explainer ([`crate::explain`]).
+    fn ensemble(&self) -> Option<crate::tree::EnsembleView<'_>> {
+        None
+    }
 }
 
 /// Builds a kernel from a node.

@@ -5,7 +5,7 @@ use crate::attr::NodeCtx;
 use crate::error::{op_err, ModelError, OpResult};
 use crate::fuse::ColumnOp;
 use crate::ops::{input, to_f32, Kernel};
-use crate::tensor::{Tensor, TensorData, Value};
+use crate::tensor::{ElemType, Tensor, TensorData, Value};
 
 /// Per-column value from a list of length 1 (broadcast) or `cols`.
 fn per_column<'a, T: Copy>(values: &'a [T], cols: usize, what: &str) -> OpResult<impl Fn(usize) -> T + 'a> {
@@ -68,8 +68,11 @@ impl Kernel for Imputer {
     }
 
     fn column_op(&self) -> Option<ColumnOp<'_>> {
-        (!self.floats.is_empty())
-            .then_some(ColumnOp::ImputeFloats { fill: &self.floats, replaced: self.replaced_float })
+        Some(if self.floats.is_empty() {
+            ColumnOp::PerColumn { to: None }
+        } else {
+            ColumnOp::ImputeFloats { fill: &self.floats, replaced: self.replaced_float }
+        })
     }
 }
 
@@ -99,6 +102,10 @@ impl Kernel for Scaler {
         let y = v.iter().enumerate().map(|(i, &x)| (x - off(i % cols.max(1))) * sc(i % cols.max(1))).collect();
         out.push(Value::Tensor(Tensor { shape: x.shape.clone(), data: TensorData::Float(y) }));
         Ok(())
+    }
+
+    fn column_op(&self) -> Option<ColumnOp<'_>> {
+        Some(ColumnOp::PerColumn { to: Some(ElemType::Float) })
     }
 }
 
@@ -177,6 +184,10 @@ impl Kernel for Binarizer {
         };
         out.push(Value::Tensor(Tensor { shape: x.shape.clone(), data }));
         Ok(())
+    }
+
+    fn column_op(&self) -> Option<ColumnOp<'_>> {
+        Some(ColumnOp::PerColumn { to: None })
     }
 }
 

@@ -68,6 +68,10 @@ pub(crate) struct Spec {
     pub nodes: Vec<SpecNode>,
     pub roots: Vec<usize>,
     pub n_targets: usize,
+    /// `nodes_hitrates` per node when the attribute is present with one value per node, else empty. Exporters
+    /// write 1.0 everywhere as a placeholder; the explainer uses them as node covers only when they add up
+    /// (see [`crate::explain`]).
+    pub hitrates: Vec<f64>,
 }
 
 /// One compiled branch node.

@@ -26,11 +26,21 @@ use crate::ops::{input, Kernel};
 use crate::post::PostTransform;
 use crate::tensor::{Tensor, TensorData, Value};
 
-use compile::{Forest, Spec};
-use eval::{Acc, Agg};
+use compile::Forest;
+use eval::Acc;
 use real::Real;
 
+pub(crate) use compile::{Mode, Spec};
+pub(crate) use eval::Agg;
 pub(crate) use finalize::Finalizer;
+
+/// What the explainer ([`crate::explain`]) reads of a tree-ensemble kernel: its trees as described, how they
+/// finish (aggregation included), and the fused input program when the kernel computes its input from the graph inputs.
+pub(crate) struct EnsembleView<'a> {
+    pub spec: &'a Spec,
+    pub finalizer: &'a Finalizer,
+    pub fused: Option<&'a ColumnProgram>,
+}
 
 /// Rows evaluated together, tree by tree (fits a block of inputs plus one tree's nodes in L1/L2).
 const BLOCK_ROWS: usize = 64;
@@ -255,6 +265,11 @@ impl FusableEnsemble {
         }
     }
 
+    fn view(&self) -> EnsembleView<'_> {
+        let e = &self.ensemble;
+        EnsembleView { spec: &e.spec, finalizer: &e.finalizer, fused: self.fused.as_ref() }
+    }
+
     fn fuse(&mut self, program: &ColumnProgram) -> bool {
         let ok = self.ensemble.accepts(program);
         if ok {
@@ -291,6 +306,10 @@ impl Kernel for TreeClassifier {
     fn fuse_input(&mut self, program: &ColumnProgram) -> bool {
         self.ensemble.fuse(program)
     }
+
+    fn ensemble(&self) -> Option<EnsembleView<'_>> {
+        Some(self.ensemble.view())
+    }
 }
 
 struct TreeRegressor {
@@ -307,6 +326,10 @@ impl Kernel for TreeRegressor {
 
     fn fuse_input(&mut self, program: &ColumnProgram) -> bool {
         self.ensemble.fuse(program)
+    }
+
+    fn ensemble(&self) -> Option<EnsembleView<'_>> {
+        Some(self.ensemble.view())
     }
 }
 

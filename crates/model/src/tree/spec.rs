@@ -103,7 +103,9 @@ pub(crate) fn from_legacy_attributes(ctx: &NodeCtx<'_>, prefix: &str, n_targets:
             nodes[i].weights.push((target, w_values[k]));
         }
     }
-    Ok(Spec { nodes, roots, n_targets })
+    let hitrates = ctx.floats_or_tensor("nodes_hitrates")?;
+    let hitrates = if hitrates.len() == n { hitrates } else { Vec::new() };
+    Ok(Spec { nodes, roots, n_targets, hitrates })
 }
 
 /// Reads `TreeEnsemble` (ai.onnx.ml 5) attributes; returns the spec, aggregation and post-transform.
@@ -216,5 +218,5 @@ pub(crate) fn from_v5_attributes(ctx: &NodeCtx<'_>) -> Result<(Spec, Agg, PostTr
         4 => PostTransform::Probit,
         p => return Err(ctx.err(format!("unknown post_transform {p}"))),
     };
-    Ok((Spec { nodes, roots, n_targets }, agg, post))
+    Ok((Spec { nodes, roots, n_targets, hitrates: Vec::new() }, agg, post))
 }

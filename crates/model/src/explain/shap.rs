@@ -1,0 +1,406 @@
+//! Path-dependent TreeSHAP (Lundberg et al. 2018, the algorithm behind LightGBM's `pred_contrib` and XGBoost's
+//! `pred_contribs`), computed in time linear in the tree size.
+//!
+//! For a leaf `ℓ` with value `v` whose root path tests the distinct features `P`, feature `j ∈ P` with *zero
+//! fraction* `z_j` (the share of the node covers that follows the path's edges on `j`) and *one fraction*
+//! `o_j ∈ {0, 1}` (whether the row follows all of them) receives
+//!
+//! ```text
+//! φ_j += v · (o_j − z_j) · Σ_{S ⊆ P∖j} |S|!(|P|−|S|−1)!/|P|! · Π_{i∈S} o_i · Π_{i∈P∖S∖j} z_i
+//!      = v · (o_j − z_j) · ∫₀¹ Π_{i∈P∖j} ((1−t)·z_i + t·o_i) dt
+//! ```
+//!
+//! (the Shapley weight is the Beta integral `∫₀¹ t^s (1−t)^{k−1−s} dt`). The integrand is a polynomial of degree
+//! `|P| − 1`, so an `m`-point Gauss–Legendre rule with `2m ≥ |P|` evaluates it exactly ([`super::quadrature`]).
+//! One depth-first pass per row then carries, at the rule's `m` points, the product `F(t) = Π ((1−t)z_i + t·o_i)`
+//! down the path and the sum `H(t) = Σ_{leaves below} v·F(t)` back up; each edge on feature `j` adds
+//! `Σ_m w_m · H(t_m) · (r(t_m) − r'(t_m))` to `φ_j`, where `r = (o − z)/((1−t)z + t·o)` with the edge's merged
+//! fractions and `r'` the same before the edge. The differences telescope when a path tests `j` more than once, so
+//! the sum is exact, as in Yu et al.'s *Linear TreeShap* (2022): `O(nodes · m)` per tree instead of the original
+//! `O(leaves · depth²)`.
+//!
+//! Node covers (how many training rows, or how much hessian, reached each node) come from the caller
+//! ([`super::covers`]); the expected value is the cover-weighted mean leaf value.
+
+use super::quadrature::Rule;
+use crate::tree::Mode;
+
+/// A link to a leaf rather than a split node.
+const LEAF: u32 = 1 << 31;
+/// Largest supported rule size: paths testing up to `2 · MAX_POINTS` distinct features.
+pub(crate) const MAX_POINTS: usize = 32;
+
+/// How a split node routes a value, in the precision the model compares in (thresholds already rounded to it).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Split {
+    pub feature: u32,
+    pub mode: Mode,
+    pub threshold: f64,
+    pub missing_true: bool,
+    pub members: Box<[f64]>,
+}
+
+impl Split {
+    /// Whether `v` takes the true branch, exactly as the tree evaluator decides (onnxruntime's rule).
+    #[inline]
+    pub fn goes_true(&self, v: f64) -> bool {
+        let t = self.threshold;
+        let cond = match self.mode {
+            Mode::Leq => v <= t,
+            Mode::Lt => v < t,
+            Mode::Gte => v >= t,
+            Mode::Gt => v > t,
+            Mode::Eq => v == t,
+            Mode::Neq => v != t,
+            Mode::Member => self.members.contains(&v),
+            Mode::Leaf => false,
+        };
+        cond || (self.missing_true && v.is_nan())
+    }
+}
+
+/// A split node with the cover fractions of its children.
+#[derive(Debug, Clone)]
+pub(crate) struct ShapNode {
+    pub split: Split,
+    /// `[true, false]` links; [`LEAF`] marks a leaf index.
+    pub children: [u32; 2],
+    /// `cover(child) / cover(node)` for `[true, false]`.
+    pub zero: [f64; 2],
+    /// Index of the node in the model's description (covers counted from data are kept by it).
+    pub spec: u32,
+}
+
+/// One tree, ready for explanation.
+#[derive(Debug, Clone)]
+pub(crate) struct ShapTree {
+    nodes: Vec<ShapNode>,
+    leaves: Vec<f64>,
+    root: u32,
+    /// Gauss–Legendre points this tree needs (half its most distinct features on one path, rounded up).
+    points: usize,
+    /// Cover-weighted mean leaf value.
+    expected: f64,
+}
+
+/// Builds a [`ShapTree`] node by node, depth first from the root.
+#[derive(Debug, Default)]
+pub(crate) struct TreeBuilder {
+    nodes: Vec<ShapNode>,
+    leaves: Vec<f64>,
+}
+
+/// A reference to a node being built, returned by [`TreeBuilder::leaf`] and [`TreeBuilder::split`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Link(u32);
+
+impl TreeBuilder {
+    pub fn leaf(&mut self, value: f64) -> Link {
+        self.leaves.push(value);
+        Link(LEAF | (self.leaves.len() - 1) as u32)
+    }
+
+    /// Reserves a split node; its children are set by [`TreeBuilder::set_children`] once built.
+    pub fn split(&mut self, split: Split) -> Link {
+        self.nodes.push(ShapNode { split, children: [0, 0], zero: [0.5, 0.5], spec: 0 });
+        Link((self.nodes.len() - 1) as u32)
+    }
+
+    /// Sets a split's children and their covers (`cover_true + cover_false` is the node's cover), and which node of
+    /// the model's description it is. A node no cover reached splits its (zero) weight evenly, which keeps every
+    /// fraction defined.
+    pub fn set_children(&mut self, node: Link, children: [Link; 2], covers: [f64; 2], spec: usize) {
+        let n = &mut self.nodes[node.0 as usize];
+        n.children = [children[0].0, children[1].0];
+        n.spec = spec as u32;
+        let total = covers[0] + covers[1];
+        n.zero = if total > 0.0 { [covers[0] / total, covers[1] / total] } else { [0.5, 0.5] };
+    }
+
+    /// Finishes the tree rooted at `root`.
+    pub fn finish(self, root: Link) -> Result<ShapTree, String> {
+        let mut tree = ShapTree { nodes: self.nodes, leaves: self.leaves, root: root.0, points: 1, expected: 0.0 };
+        let mut counts = std::collections::HashMap::new();
+        let (expected, distinct) = tree.stats(tree.root, 1.0, &mut counts, 0);
+        tree.expected = expected;
+        tree.points = distinct.div_ceil(2).max(1);
+        if tree.points > MAX_POINTS {
+            return Err(format!("a path tests {distinct} distinct features; TreeSHAP here supports up to {}", 2 * MAX_POINTS));
+        }
+        Ok(tree)
+    }
+}
+
+impl ShapTree {
+    /// Returns (cover-weighted value below `link` times `weight`, most distinct features on a path below).
+    fn stats(&self, link: u32, weight: f64, counts: &mut std::collections::HashMap<u32, usize>, distinct: usize) -> (f64, usize) {
+        if link & LEAF != 0 {
+            return (weight * self.leaves[(link & !LEAF) as usize], distinct);
+        }
+        let node = &self.nodes[link as usize];
+        let f = node.split.feature;
+        let c = counts.entry(f).or_insert(0);
+        *c += 1;
+        let distinct = if *c == 1 { distinct + 1 } else { distinct };
+        let (a, da) = self.stats(node.children[0], weight * node.zero[0], counts, distinct);
+        let (b, db) = self.stats(node.children[1], weight * node.zero[1], counts, distinct);
+        if let Some(c) = counts.get_mut(&f) {
+            *c -= 1;
+        }
+        (a + b, da.max(db))
+    }
+
+    pub fn expected(&self) -> f64 {
+        self.expected
+    }
+
+    pub fn points(&self) -> usize {
+        self.points
+    }
+
+    /// The leaf value `row` reaches (for checks).
+    #[cfg(test)]
+    pub fn value(&self, row: &[f64]) -> f64 {
+        let mut link = self.root;
+        while link & LEAF == 0 {
+            let n = &self.nodes[link as usize];
+            link = n.children[usize::from(!n.split.goes_true(row[n.split.feature as usize]))];
+        }
+        self.leaves[(link & !LEAF) as usize]
+    }
+
+    /// Calls `f(node, took the true branch)` for each split `row` passes through (covers counted from data).
+    pub fn route(&self, row: &[f64], mut f: impl FnMut(&ShapNode, bool)) {
+        let mut link = self.root;
+        while link & LEAF == 0 {
+            let n = &self.nodes[link as usize];
+            let t = n.split.goes_true(row[n.split.feature as usize]);
+            f(n, t);
+            link = n.children[usize::from(!t)];
+        }
+    }
+
+    /// Adds this tree's contributions for `row` into `phi` (indexed by feature). `state` holds `(z, o)` per feature,
+    /// `(1, 1)` for features not on the current path; it is left as found.
+    pub fn explain(&self, row: &[f64], phi: &mut [f64], state: &mut [(f64, f64)], rule: &Rule) {
+        macro_rules! dispatch {
+            ($($m:literal)*) => {
+                match self.points {
+                    $($m => {
+                        let q = Points::<$m>::new(rule);
+                        self.walk::<$m>(self.root, row, &[1.0; $m], state, phi, &q);
+                    })*
+                    _ => unreachable!("points are checked against MAX_POINTS at build"),
+                }
+            };
+        }
+        dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+    }
+
+    /// One depth-first step (see the module docs): returns `H` at the rule's points for the subtree at `link`.
+    fn walk<const M: usize>(
+        &self,
+        link: u32,
+        row: &[f64],
+        f: &[f64; M],
+        state: &mut [(f64, f64)],
+        phi: &mut [f64],
+        q: &Points<M>,
+    ) -> [f64; M] {
+        if link & LEAF != 0 {
+            let v = self.leaves[(link & !LEAF) as usize];
+            return f.map(|x| x * v);
+        }
+        let node = &self.nodes[link as usize];
+        let j = node.split.feature as usize;
+        let (zp, op) = state[j];
+        // The edge's factor before it: 1/g and r' at each point (g = 0 only below a zero-cover, not-taken edge,
+        // where F is already 0).
+        let mut inv_gp = [0.0; M];
+        let mut rp = [0.0; M];
+        for m in 0..M {
+            let g = zp + q.t[m] * (op - zp);
+            if g != 0.0 {
+                inv_gp[m] = 1.0 / g;
+                rp[m] = (op - zp) * inv_gp[m];
+            }
+        }
+        let took_true = node.split.goes_true(row[j]);
+        let mut h = [0.0; M];
+        for side in 0..2 {
+            let o = if (side == 0) == took_true { op } else { 0.0 };
+            let z = zp * node.zero[side];
+            let mut fc = [0.0; M];
+            let mut rc = [0.0; M];
+            for m in 0..M {
+                let g = z + q.t[m] * (o - z);
+                fc[m] = f[m] * g * inv_gp[m];
+                if g != 0.0 {
+                    rc[m] = (o - z) / g;
+                }
+            }
+            state[j] = (z, o);
+            let hc = self.walk::<M>(node.children[side], row, &fc, state, phi, q);
+            state[j] = (zp, op);
+            let mut contribution = 0.0;
+            for m in 0..M {
+                contribution += q.w[m] * hc[m] * (rc[m] - rp[m]);
+                h[m] += hc[m];
+            }
+            phi[j] += contribution;
+        }
+        h
+    }
+}
+
+/// A rule's points and weights as fixed-size arrays.
+struct Points<const M: usize> {
+    t: [f64; M],
+    w: [f64; M],
+}
+
+impl<const M: usize> Points<M> {
+    fn new(rule: &Rule) -> Points<M> {
+        let mut t = [0.0; M];
+        let mut w = [0.0; M];
+        t.copy_from_slice(&rule.nodes[..M]);
+        w.copy_from_slice(&rule.weights[..M]);
+        Points { t, w }
+    }
+}
+
+/// Quadrature rules by size, built once.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules(Vec<Rule>);
+
+impl Rules {
+    pub fn up_to(points: usize) -> Rules {
+        Rules((0..=points).map(Rule::gauss_legendre).collect())
+    }
+
+    pub fn get(&self, points: usize) -> &Rule {
+        &self.0[points]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny deterministic generator for random trees.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn unit(&mut self) -> f64 {
+            self.next() as f64 / (1u64 << 31) as f64
+        }
+    }
+
+    /// A random tree over `n_features` features (repeats along paths included), with random positive covers.
+    /// Returns the tree and, per node link, its cover (for the brute-force reference).
+    fn random_tree(rng: &mut Lcg, depth: u32, n_features: u32) -> ShapTree {
+        fn grow(b: &mut TreeBuilder, rng: &mut Lcg, depth: u32, n_features: u32, cover: f64) -> Link {
+            if depth == 0 || rng.below(5) == 0 {
+                return b.leaf(rng.unit() * 2.0 - 1.0);
+            }
+            let mode = [Mode::Leq, Mode::Lt, Mode::Gt, Mode::Eq][rng.below(4) as usize];
+            let split = Split {
+                feature: rng.below(u64::from(n_features)) as u32,
+                mode,
+                threshold: (rng.below(5) as f64) - 2.0,
+                missing_true: rng.below(2) == 0,
+                members: Box::new([]),
+            };
+            let node = b.split(split);
+            let share = 0.1 + 0.8 * rng.unit();
+            let (ca, cb) = (cover * share, cover * (1.0 - share));
+            let a = grow(b, rng, depth - 1, n_features, ca);
+            let c = grow(b, rng, depth - 1, n_features, cb);
+            b.set_children(node, [a, c], [ca, cb], 0);
+            node
+        }
+        let mut b = TreeBuilder::default();
+        let root = grow(&mut b, rng, depth, n_features, 100.0);
+        b.finish(root).unwrap()
+    }
+
+    /// `E[f(x) | x_S]` under the path-dependent model: follow the row on features in `S`, average by cover on the
+    /// others (Algorithm 1 of Lundberg et al.).
+    fn conditional(tree: &ShapTree, link: u32, row: &[f64], s: u32) -> f64 {
+        if link & LEAF != 0 {
+            return tree.leaves[(link & !LEAF) as usize];
+        }
+        let n = &tree.nodes[link as usize];
+        let j = n.split.feature;
+        if s & (1 << j) != 0 {
+            let side = usize::from(!n.split.goes_true(row[j as usize]));
+            conditional(tree, n.children[side], row, s)
+        } else {
+            n.zero[0] * conditional(tree, n.children[0], row, s) + n.zero[1] * conditional(tree, n.children[1], row, s)
+        }
+    }
+
+    fn factorial(n: u32) -> f64 {
+        (1..=n).map(f64::from).product()
+    }
+
+    /// Exact Shapley values by enumerating every subset.
+    fn brute_force(tree: &ShapTree, row: &[f64], n_features: u32) -> Vec<f64> {
+        let n = n_features;
+        (0..n)
+            .map(|i| {
+                let mut phi = 0.0;
+                for s in 0u32..(1 << n) {
+                    if s & (1 << i) != 0 {
+                        continue;
+                    }
+                    let k = s.count_ones();
+                    let w = factorial(k) * factorial(n - k - 1) / factorial(n);
+                    phi += w * (conditional(tree, tree.root, row, s | (1 << i)) - conditional(tree, tree.root, row, s));
+                }
+                phi
+            })
+            .collect()
+    }
+
+    #[test]
+    fn equals_shapley_values_by_enumeration_on_random_trees() {
+        let mut rng = Lcg(42);
+        let rules = Rules::up_to(MAX_POINTS);
+        for case in 0..300 {
+            let n_features = 1 + rng.below(6) as u32;
+            let depth = 1 + rng.below(7) as u32;
+            let tree = random_tree(&mut rng, depth, n_features);
+            let row: Vec<f64> = (0..n_features)
+                .map(|_| if rng.below(6) == 0 { f64::NAN } else { rng.below(5) as f64 - 2.0 + rng.below(2) as f64 * 0.5 })
+                .collect();
+            let mut phi = vec![0.0; n_features as usize];
+            let mut state = vec![(1.0, 1.0); n_features as usize];
+            tree.explain(&row, &mut phi, &mut state, rules.get(tree.points()));
+            assert!(state.iter().all(|&s| s == (1.0, 1.0)), "state restored");
+            let want = brute_force(&tree, &row, n_features);
+            for (j, (a, b)) in phi.iter().zip(&want).enumerate() {
+                assert!((a - b).abs() < 1e-12, "case {case} feature {j}: {a} vs {b}");
+            }
+            let total: f64 = phi.iter().sum::<f64>() + tree.expected();
+            assert!((total - tree.value(&row)).abs() < 1e-12, "case {case}: local accuracy");
+        }
+    }
+
+    #[test]
+    fn a_single_leaf_explains_nothing() {
+        let mut b = TreeBuilder::default();
+        let root = b.leaf(0.25);
+        let tree = b.finish(root).unwrap();
+        let mut phi = vec![0.0; 2];
+        tree.explain(&[1.0, 2.0], &mut phi, &mut [(1.0, 1.0); 2], &Rule::gauss_legendre(1));
+        assert_eq!(phi, vec![0.0, 0.0]);
+        assert_eq!(tree.expected(), 0.25);
+    }
+}
