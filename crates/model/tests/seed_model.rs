@@ -229,6 +229,7 @@ fn contributions_add_up_to_onnxruntime_logit_on_every_sample_row() {
     assert_eq!(c.post, fraudstream_model::PostTransform::Logistic);
     assert_eq!(model.explainer().unwrap().covers(), &fraudstream_model::CoverSource::Uniform);
     let mut worst = 0f64;
+    let mut beyond = 0;
     for (r, s) in samples.iter().enumerate() {
         let p = f64::from(expected[&s.id].1);
         let logit = (p / (1.0 - p)).ln();
@@ -236,9 +237,12 @@ fn contributions_add_up_to_onnxruntime_logit_on_every_sample_row() {
         let rounding = 1e-5 + 1.2e-7 / (p * (1.0 - p));
         let err = (c.margin(r) - logit).abs();
         assert!(err <= rounding, "row {} (TransactionID {}): margin {} vs logit {logit}", r, s.id, c.margin(r));
+        let p_ours = fraudstream_model::logistic(c.margin(r) as f32);
+        assert!((f64::from(p_ours) - p).abs() <= 1e-6, "row {r}: logistic(margin) {p_ours} vs {p}");
         worst = worst.max(err);
+        beyond += usize::from(err > 1e-5);
     }
-    eprintln!("seed model: worst |expected + Σ contributions − logit(p)| = {worst:.2e}");
+    eprintln!("seed model: worst |expected + Σ contributions − logit(p)| = {worst:.2e}; rows beyond 1e-5: {beyond}");
     let strings: Vec<usize> = model
         .inputs()
         .iter()
