@@ -27,6 +27,6 @@ pub mod table_shape;
 pub mod value_rules;
 
 pub use catalog::{Catalog, Column, ColumnType, Table};
-pub use error::{BadRow, DataError};
+pub use error::{BadRow, DataError, BAD_ROW_PAYLOAD_LIMIT};
 pub use event_time::{Calendar, EventTime};
 pub use record::{Identity, Record, Row, Transaction, Value};

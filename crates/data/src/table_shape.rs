@@ -3,7 +3,8 @@
 //!
 //! Both tables share `TransactionID`; every other column belongs to one table only. So:
 //! - a transaction file or schema must not have identity columns (`id_01`…`id_38`, `DeviceType`, `DeviceInfo`);
-//! - an identity file or schema must have at least one identity column and no transaction column.
+//! - an identity file or schema must have at least one identity column and no transaction column other than
+//!   `TransactionDT`, which an identity may carry as its event time (see [`crate::avro::writer_plan`]).
 //!
 //! Without this, a transaction file passed as identities reads as 1,500 identity rows with every identity value
 //! missing, and a merged train file passed as transactions silently drops the identity features. Optional columns
@@ -25,6 +26,9 @@ pub fn check_columns<'a>(table: Table, noun: &str, names: impl IntoIterator<Item
             continue;
         }
         if let Some(c) = TRANSACTION.get(name) {
+            if table == Table::Identity && name == "TransactionDT" {
+                continue;
+            }
             transaction_only.push(c.name);
         } else if let Some(c) = IDENTITY.get(name) {
             identity_only.push(c.name);
@@ -95,12 +99,13 @@ mod tests {
         assert_eq!(check_columns(Table::Identity, "file", names(&IDENTITY)), Ok(()));
         assert_eq!(check_columns(Table::Transaction, "file", ["TransactionID", "TransactionDT", "x"]), Ok(()));
         assert_eq!(check_columns(Table::Identity, "file", ["", "TransactionID", "id_30"]), Ok(()));
+        assert_eq!(check_columns(Table::Identity, "schema", ["TransactionDT", "TransactionID", "id_30"]), Ok(()));
     }
 
     #[test]
     fn the_other_tables_columns_give_a_file_away() {
         let err = check_columns(Table::Identity, "file", names(&TRANSACTION)).expect_err("transactions");
-        assert!(err.starts_with("it looks like a transaction file: it has 393 transaction columns (isFraud,"), "{err}");
+        assert!(err.starts_with("it looks like a transaction file: it has 392 transaction columns (isFraud,"), "{err}");
         assert!(err.contains("no identity column (id_01…id_38"), "{err}");
         let err = check_columns(Table::Transaction, "schema", ["TransactionID", "id_01"]).expect_err("identity");
         assert!(err.starts_with("it looks like an identity schema: it has 1 identity column (id_01)"), "{err}");
