@@ -10,6 +10,7 @@ use crate::value_rules::{NumberRule, MAX_EXACT_INTEGER};
 
 /// Parses a present numeric field under `rule`. `Ok(NaN)` is a missing value spelled `NaN` (any case), as pandas
 /// writes one with `na_rep="NaN"`. The error is a full sentence naming the text, e.g. "`abc` is not a number".
+#[inline]
 pub fn parse_number_with(field: &[u8], rule: NumberRule) -> Result<f64, String> {
     if !rule.is_integer() {
         // Both paths give finite numbers or NaN: nothing more to check for a float.
@@ -54,6 +55,7 @@ const POW10: [f64; 23] = [
 /// Clinger's fast path: when all digits fit in an integer below 2^53 and there are at most 22 fraction digits,
 /// `digits / 10^k` is one correctly rounded IEEE division, so the result equals what `str::parse` gives. Anything
 /// else (exponents, very long numbers, junk) returns `None` and takes the general path.
+#[inline]
 fn parse_plain_decimal(b: &[u8]) -> Option<f64> {
     let (neg, digits) = match b.first() {
         Some(b'-') => (true, &b[1..]),
