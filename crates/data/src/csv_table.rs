@@ -212,7 +212,7 @@ impl<R: BufRead> TableReader<R> {
             let result = match split {
                 None => return Ok(false),
                 Some(Err(e)) => {
-                    let column = self.header.get(e.field()).cloned();
+                    let column = self.header.get(e.field()).filter(|n| !n.is_empty()).cloned();
                     Err(BadRow::new(self.path.clone(), line, column, e.to_string(), self.records.raw_record()))
                 }
                 Some(Ok(())) => self.parse_record(row),
@@ -282,9 +282,9 @@ impl<R: BufRead> TableReader<R> {
                 }
             }
         }
-        for col in columns.iter().filter(|c| c.required) {
+        for (index, col) in columns.iter().enumerate().filter(|(_, c)| c.required) {
             if row.nums[col.slot].is_nan() {
-                let field = self.field_to_column.iter().position(|t| t.is_some_and(|i| columns[i].slot == col.slot));
+                let field = self.field_to_column.iter().position(|&t| t == Some(index));
                 let value = field.and_then(|f| self.records.fields().nth(f)).unwrap_or_default();
                 let how =
                     if value.is_empty() { "the field is empty".to_string() } else { format!("`{}`", shown(value)) };
@@ -535,6 +535,22 @@ mod tests {
         let mut r = TableReader::new(text.as_bytes(), "t.csv", Table::Transaction, 1).expect("header");
         let err = r.by_ref().find_map(Result::err).expect("must fail");
         assert!(err.to_string().contains("2 malformed rows"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_required_value_says_how_it_is_missing() {
+        let text = "ProductCD,TransactionID,TransactionDT\nW,,86400\nW,NaN,86400\nW,7,nan\n";
+        let (rows, bad) = read_all(text, Table::Transaction, 5);
+        assert!(rows.is_empty());
+        let bad: Vec<String> = bad.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            bad,
+            [
+                "mem.csv:2:TransactionID: required value is missing (the field is empty)",
+                "mem.csv:3:TransactionID: required value is missing (`NaN`)",
+                "mem.csv:4:TransactionDT: required value is missing (`nan`)",
+            ]
+        );
     }
 
     #[test]
