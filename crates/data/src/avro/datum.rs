@@ -167,7 +167,7 @@ impl std::fmt::Display for DatumError {
                 "truncated: the datum ended after {len} bytes: {what} at byte {at} needs {needed} bytes, {} remain",
                 len.saturating_sub(at)
             ),
-            DatumError::VarintTooLong { at } => write!(f, "the varint at byte {at} is longer than 10 bytes"),
+            DatumError::VarintTooLong { at } => write!(f, "the varint at byte {at} holds more than 64 bits"),
             DatumError::IntOutOfRange { at, value } => write!(f, "the int at byte {at} is {value}, beyond 32 bits"),
             DatumError::NegativeLength { at, len } => write!(f, "the length at byte {at} is negative ({len})"),
             DatumError::BadBoolean { at, byte } => write!(f, "the boolean at byte {at} is {byte}, not 0 or 1"),
@@ -219,6 +219,10 @@ impl<'a> Cursor<'a> {
                 return Err(DatumError::Truncated { what: "a varint", at, needed: i + 1, len: self.bytes.len() });
             };
             self.pos += 1;
+            if i == 9 && b > 1 {
+                // The tenth byte holds the 64th bit only: more would be a value beyond 64 bits, silently cut.
+                return Err(DatumError::VarintTooLong { at });
+            }
             z |= u64::from(b & 0x7f) << (7 * i);
             if b & 0x80 == 0 {
                 return Ok((z >> 1) as i64 ^ -((z & 1) as i64));
@@ -401,6 +405,8 @@ mod tests {
         let max = [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
         assert_eq!(Cursor::new(&max).long(), Ok(i64::MAX));
         assert_eq!(Cursor::new(&[0xff; 11]).long(), Err(DatumError::VarintTooLong { at: 0 }));
+        let beyond_64_bits = [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x03];
+        assert_eq!(Cursor::new(&beyond_64_bits).long(), Err(DatumError::VarintTooLong { at: 0 }));
     }
 
     #[test]
