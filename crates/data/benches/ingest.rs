@@ -2,14 +2,15 @@
 //!
 //! Input: the 1,500 real sample transactions from `../shared`, repeated 20 times in memory (30,000 rows), so the
 //! figure is about parsing and encoding, not disk. Goal: ≥ 200k transaction rows/s on 2 cores.
-//! Also measured: reading into reused rows with a projection (the embedded job's source) and decoding our own Avro
-//! (the Kafka source's fast path).
+//! Also measured: reading into reused rows with a projection (the embedded job's source), decoding our own Avro
+//! (the Kafka source's fast path) and decoding the same datums as another producer's schema (the writer-plan path).
 //! Run: `cargo bench -p fraudstream-data --bench ingest`.
 
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use fraudstream_data::avro::{decode_value, encode_value, value_schema, write_header};
+use fraudstream_data::avro::value_decoder::ValueDecoder;
+use fraudstream_data::avro::{decode_value, encode_value, value_schema, value_schema_json, write_header};
 use fraudstream_data::csv_table::TableReader;
 use fraudstream_data::{Row, Table, Transaction};
 
@@ -129,6 +130,17 @@ fn bench(c: &mut Criterion) {
     });
 
     let halves = split(&csv, 2);
+    // The same datums under another record name: another fingerprint, so decoded by a writer plan.
+    let other: serde_avro_fast::Schema = value_schema_json(Table::Transaction)
+        .replace(r#""name":"Transaction""#, r#""name":"OtherTransaction""#)
+        .parse()
+        .expect("schema");
+    let by_plan = ValueDecoder::new(Table::Transaction, 1, &other).expect("plan");
+    assert!(!by_plan.is_own_schema());
+    g.bench_function("decode_by_plan_1_thread", |b| {
+        b.iter(|| encoded.iter().map(|d| by_plan.decode(d, None).expect("decode").row.nums.len()).sum::<usize>())
+    });
+
     g.bench_function("parse_and_encode_2_threads", |b| {
         b.iter(|| {
             let (a, b2) = rayon::join(|| parse_and_encode(&halves[0]), || parse_and_encode(&halves[1]));

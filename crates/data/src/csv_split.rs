@@ -149,30 +149,37 @@ impl<R: BufRead> RecordSplitter<R> {
     }
 
     /// Appends the next physical line (read-ahead lines first, then the input) to `line`; `false` at end of input.
+    #[inline]
     fn append_line(&mut self) -> io::Result<bool> {
-        if self.pending_pos < self.pending.len() {
-            let rest = &self.pending[self.pending_pos..];
-            match memchr::memchr(b'\n', rest) {
-                Some(p) => {
-                    self.line.extend_from_slice(&rest[..=p]);
-                    self.pending_pos += p + 1;
-                }
-                None => {
-                    // The read-ahead ended mid-line: the line goes on in the input.
-                    self.line.extend_from_slice(rest);
-                    self.pending_pos = self.pending.len();
-                    self.input.read_until(b'\n', &mut self.line)?;
-                }
-            }
-            if self.pending_pos == self.pending.len() {
-                self.pending.clear();
-                self.pending_pos = 0;
-            }
-            self.lines_read += 1;
-            return Ok(true);
+        if !self.pending.is_empty() {
+            return self.append_pending_line();
         }
         if self.input.read_until(b'\n', &mut self.line)? == 0 {
             return Ok(false);
+        }
+        self.lines_read += 1;
+        Ok(true)
+    }
+
+    /// [`RecordSplitter::append_line`] while lines read ahead are pending (rare: only after a resync).
+    #[cold]
+    fn append_pending_line(&mut self) -> io::Result<bool> {
+        let rest = &self.pending[self.pending_pos..];
+        match memchr::memchr(b'\n', rest) {
+            Some(p) => {
+                self.line.extend_from_slice(&rest[..=p]);
+                self.pending_pos += p + 1;
+            }
+            None => {
+                // The read-ahead ended mid-line: the line goes on in the input.
+                self.line.extend_from_slice(rest);
+                self.pending_pos = self.pending.len();
+                self.input.read_until(b'\n', &mut self.line)?;
+            }
+        }
+        if self.pending_pos == self.pending.len() {
+            self.pending.clear();
+            self.pending_pos = 0;
         }
         self.lines_read += 1;
         Ok(true)

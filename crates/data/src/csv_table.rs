@@ -48,8 +48,8 @@ pub struct TableReader<R: BufRead> {
     field_to_column: Vec<Option<usize>>,
     /// For each catalog column: whether the header has it, whatever the projection reads.
     present: Vec<bool>,
-    /// For each catalog column: the rule its numbers follow (`None` for text).
-    rules: Vec<Option<NumberRule>>,
+    /// For each field of the file: what parsing does with it (from `field_to_column`, resolved once).
+    targets: Vec<Target>,
     max_bad_rows: u64,
     bad_count: u64,
     bad_rows: Vec<BadRow>,
@@ -99,7 +99,7 @@ impl<R: BufRead> TableReader<R> {
         for &i in field_to_column.iter().flatten() {
             present[i] = true;
         }
-        let rules = catalog.columns().iter().map(|c| NumberRule::of(table, c)).collect();
+        let targets = targets(catalog, &field_to_column);
         records.set_field_limit(located_fields(&field_to_column));
         records.set_expected_fields(header.len());
         Ok(TableReader {
@@ -109,7 +109,7 @@ impl<R: BufRead> TableReader<R> {
             header,
             field_to_column,
             present,
-            rules,
+            targets,
             max_bad_rows,
             bad_count: 0,
             bad_rows: Vec::new(),
@@ -160,6 +160,7 @@ impl<R: BufRead> TableReader<R> {
                 }
             }
         }
+        self.targets = targets(self.catalog, &self.field_to_column);
         self.records.set_field_limit(located_fields(&self.field_to_column));
     }
 
@@ -259,25 +260,25 @@ impl<R: BufRead> TableReader<R> {
             ));
         }
         let columns = self.catalog.columns();
-        for (field, target) in self.records.fields().zip(&self.field_to_column) {
-            let Some(index) = *target else { continue };
-            let col = &columns[index];
-            match self.rules[index] {
-                None => {
-                    let slot = &mut row.strs[col.slot];
+        for (field, target) in self.records.fields().zip(&self.targets) {
+            match *target {
+                Target::Skip => {}
+                Target::Text { slot, column } => {
+                    let slot = &mut row.strs[slot];
                     if field.is_empty() {
                         *slot = None;
                     } else if slot.as_deref().map(str::as_bytes) != Some(field) {
-                        let text = std::str::from_utf8(field)
-                            .map_err(|_| bad(Some(col.name), format!("`{}` is not valid UTF-8", shown(field))))?;
+                        let text = std::str::from_utf8(field).map_err(|_| {
+                            bad(Some(columns[column].name), format!("`{}` is not valid UTF-8", shown(field)))
+                        })?;
                         *slot = Some(text.into());
                     }
                 }
-                Some(rule) => {
-                    row.nums[col.slot] = if field.is_empty() {
+                Target::Number { slot, rule, column } => {
+                    row.nums[slot] = if field.is_empty() {
                         f64::NAN
                     } else {
-                        parse_number_with(field, rule).map_err(|reason| bad(Some(col.name), reason))?
+                        parse_number_with(field, rule).map_err(|reason| bad(Some(columns[column].name), reason))?
                     };
                 }
             }
@@ -341,6 +342,35 @@ fn map_header(path: &Path, catalog: &'static Catalog, header: &[String]) -> Resu
         });
     }
     Ok(map)
+}
+
+/// What parsing does with one field of the file.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// Not a catalog column, or not read by the projection.
+    Skip,
+    /// A text column: its slot in `Row::strs` and its catalog index (for messages).
+    Text { slot: usize, column: usize },
+    /// A numeric column: its slot in `Row::nums`, the rule its values follow, its catalog index.
+    Number { slot: usize, rule: NumberRule, column: usize },
+}
+
+/// Resolves each field's catalog column to what parsing does with it, so the per-row loop looks nothing up.
+fn targets(catalog: &Catalog, field_to_column: &[Option<usize>]) -> Vec<Target> {
+    let columns = catalog.columns();
+    field_to_column
+        .iter()
+        .map(|t| match *t {
+            None => Target::Skip,
+            Some(column) => {
+                let col = &columns[column];
+                match NumberRule::of(catalog.table, col) {
+                    None => Target::Text { slot: col.slot, column },
+                    Some(rule) => Target::Number { slot: col.slot, rule, column },
+                }
+            }
+        })
+        .collect()
 }
 
 /// How many leading fields of a record must be located to reach every column read; the rest are only counted.
