@@ -50,6 +50,8 @@ pub struct TableReader<R: BufRead> {
     present: Vec<bool>,
     /// For each field of the file: what parsing does with it (from `field_to_column`, resolved once).
     targets: Vec<Target>,
+    /// Catalog indexes of the required columns, checked in every row.
+    required: Vec<usize>,
     max_bad_rows: u64,
     bad_count: u64,
     bad_rows: Vec<BadRow>,
@@ -110,6 +112,7 @@ impl<R: BufRead> TableReader<R> {
             field_to_column,
             present,
             targets,
+            required: catalog.columns().iter().enumerate().filter(|(_, c)| c.required).map(|(i, _)| i).collect(),
             max_bad_rows,
             bad_count: 0,
             bad_rows: Vec::new(),
@@ -283,7 +286,8 @@ impl<R: BufRead> TableReader<R> {
                 }
             }
         }
-        for (index, col) in columns.iter().enumerate().filter(|(_, c)| c.required) {
+        for &index in &self.required {
+            let col = &columns[index];
             if row.nums[col.slot].is_nan() {
                 let field = self.field_to_column.iter().position(|&t| t == Some(index));
                 let value = field.and_then(|f| self.records.fields().nth(f)).unwrap_or_default();
