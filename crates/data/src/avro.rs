@@ -7,6 +7,16 @@
 //! in `docs/avro-schemas.md`.
 //!
 //! Confluent framing: byte 0 is the magic `0`, bytes 1..5 the schema id (big-endian), then the Avro datum.
+//!
+//! Values written by other producers, with their own schemas, are decoded by [`value_decoder::ValueDecoder`] (our
+//! own schema keeps the fast path here), and their keys by [`key::KeyPlan`]; the registry client caches both per
+//! schema id. Every decoder applies the [value rules](crate::value_rules): a value out of range is an error, never a
+//! wrapped or rounded number.
+
+mod datum;
+pub mod key;
+pub mod value_decoder;
+pub mod writer_plan;
 
 use std::sync::LazyLock;
 
@@ -14,8 +24,9 @@ use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 
 use crate::catalog::{Catalog, ColumnType, Table};
 use crate::error::DataError;
-use crate::event_time::EventTime;
-use crate::record::Row;
+use crate::event_time::{EventTime, EVENT_TIME_MILLIS};
+use crate::record::{Row, DT_SLOT};
+use crate::value_rules::NumberRule;
 
 /// Avro namespace of our record schemas.
 pub const NAMESPACE: &str = "io.fraudstream.ieee";
@@ -191,16 +202,37 @@ pub fn key_schema() -> &'static serde_avro_fast::Schema {
 /// Decodes a value datum of `table` written with `writer_schema` into a row and its event time.
 ///
 /// Fields are matched by name, so a writer schema with fewer, more or reordered fields still decodes: unknown fields
-/// are skipped and absent columns stay missing. The required columns and `event_time` must be present.
+/// are skipped and absent columns stay missing. The required columns and `event_time` must be present. Values
+/// follow the [value rules](crate::value_rules): an integer beyond 2^53, a TransactionDT out of range or an
+/// infinite double is an error, a NaN double is missing.
+///
+/// This is the fast path for our own schemas. When it fails, the datum is read again by a
+/// [`ValuePlan`](writer_plan::ValuePlan) of the same schema to say where and why (e.g. "field `V12`: truncated: the
+/// datum ended after 120 bytes …" rather than the decoder's "All bytes have MSB set when decoding varint"). For
+/// other producers' schemas use [`value_decoder::ValueDecoder`], which maps numeric types, takes the id from the
+/// key and the event time from TransactionDT.
 pub fn decode_value(
     table: Table,
     datum: &[u8],
     writer_schema: &serde_avro_fast::Schema,
 ) -> Result<(Row, EventTime), DataError> {
     let mut state = serde_avro_fast::de::DeserializerState::from_slice(datum, writer_schema);
-    RowSeed { catalog: table.catalog() }
-        .deserialize(state.deserializer())
-        .map_err(|e| DataError::Avro { context: format!("decoding a {} value", table.name()), message: e.to_string() })
+    RowSeed { catalog: table.catalog() }.deserialize(state.deserializer()).map_err(|e| DataError::Avro {
+        context: format!("decoding a {} value", table.name()),
+        message: precise_error(table, datum, writer_schema).unwrap_or_else(|| e.to_string()),
+    })
+}
+
+/// Why a datum does not decode, as a [`ValuePlan`](writer_plan::ValuePlan) of its writer schema says it.
+fn precise_error(table: Table, datum: &[u8], writer_schema: &serde_avro_fast::Schema) -> Option<String> {
+    let compiled;
+    let plan = if writer_schema.rabin_fingerprint() == value_schema(table).rabin_fingerprint() {
+        value_decoder::own_plan(table)?
+    } else {
+        compiled = writer_plan::ValuePlan::compile_json(table, writer_schema.json()).ok()?;
+        &compiled
+    };
+    plan.decode(datum, None).err()
 }
 
 struct RowSeed {
@@ -224,6 +256,7 @@ impl<'de> Visitor<'de> for RowSeed {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let columns = self.catalog.columns();
+        let is_transaction = self.catalog.table == Table::Transaction;
         let mut row = Row::empty(self.catalog);
         let mut event_time = None;
         // Fields normally arrive in catalog order: the key seed tries the expected position before a hash lookup.
@@ -231,7 +264,14 @@ impl<'de> Visitor<'de> for RowSeed {
         while let Some(field) = map.next_key_seed(FieldSeed { catalog: self.catalog, expected })? {
             let index = match field {
                 Field::EventTime => {
-                    event_time = Some(EventTime(map.next_value::<i64>()?));
+                    let ms = map.next_value::<i64>()?;
+                    if !EVENT_TIME_MILLIS.contains(&ms) {
+                        return Err(A::Error::custom(format_args!(
+                            "field `{EVENT_TIME_FIELD}`: {ms} ms is outside the event times a record may carry (1970 \
+                             to the end of 9999)"
+                        )));
+                    }
+                    event_time = Some(EventTime(ms));
                     continue;
                 }
                 Field::Unknown => {
@@ -245,9 +285,32 @@ impl<'de> Visitor<'de> for RowSeed {
             match col.ty {
                 ColumnType::Str => row.strs[col.slot] = map.next_value::<Option<String>>()?.map(String::into_boxed_str),
                 ColumnType::Int => {
-                    row.nums[col.slot] = map.next_value::<Option<i64>>()?.map_or(f64::NAN, |v| v as f64);
+                    row.nums[col.slot] = match map.next_value::<Option<i64>>()? {
+                        None => f64::NAN,
+                        Some(v) => {
+                            let rule = if is_transaction && col.slot == DT_SLOT {
+                                NumberRule::TransactionDt
+                            } else {
+                                NumberRule::Integer
+                            };
+                            rule.check_integer(v)
+                                .map_err(|e| A::Error::custom(format_args!("field `{}`: {v} {e}", col.name)))?;
+                            v as f64
+                        }
+                    };
                 }
-                ColumnType::Float => row.nums[col.slot] = map.next_value::<Option<f64>>()?.unwrap_or(f64::NAN),
+                ColumnType::Float => {
+                    row.nums[col.slot] = match map.next_value::<Option<f64>>()? {
+                        Some(v) if v.is_infinite() => {
+                            return Err(A::Error::custom(format_args!(
+                                "field `{}`: {v} is not a finite number",
+                                col.name
+                            )))
+                        }
+                        // NaN stays NaN: a missing value, as everywhere.
+                        v => v.unwrap_or(f64::NAN),
+                    }
+                }
             }
         }
         for col in columns.iter().filter(|c| c.required) {

@@ -4,15 +4,15 @@
 //! visitor call per field, which made decoding most of a Kafka catch-up's time. Our own schema is known field by
 //! field (the catalog's columns in order, each a `["null", T]` union except the required ones, then `event_time`),
 //! so [`OwnDecoder`] walks the datum in that order: the columns the caller wants are written into its row, every
-//! other field is skipped by its length alone. The job needs about 90 of the 394 transaction columns. Values are
-//! checked as the serde path checks them (an integer column holds a whole number; TransactionDT within
-//! [`crate::event_time`]'s range), so a record decodes to the same row either way (a test checks it on the real
-//! sample).
+//! other field is skipped by its length alone. The job needs about 90 of the 394 transaction columns. Kept values
+//! obey [`crate::value_rules`] as every decoder's do (required columns, TransactionDT among them, are always kept),
+//! so a record decodes to the same row either way (a test checks it on the real sample).
 
 use crate::catalog::{ColumnType, Table};
 use crate::error::DataError;
 use crate::event_time::EventTime;
-use crate::record::{Row, DT_SLOT};
+use crate::record::Row;
+use crate::value_rules::NumberRule;
 
 /// Decodes values of one table written with our own value schema ([`crate::avro::value_schema`]).
 #[derive(Debug, Clone)]
@@ -71,15 +71,19 @@ impl OwnDecoder {
                 (ColumnType::Float, true, keep) => {
                     let v = r.double(col.name)?;
                     if keep {
+                        // NaN is how a row holds a missing number; infinities are refused (value_rules).
+                        if !v.is_nan() {
+                            NumberRule::Float.check(v).map_err(|why| r.error(col.name, format!("{v} {why}")))?;
+                        }
                         row.nums[col.slot] = v;
                     }
                 }
                 (ColumnType::Int, true, keep) => {
                     let v = r.long(col.name)?;
                     if keep {
-                        row.nums[col.slot] = exact(v).ok_or_else(|| {
-                            r.error(col.name, format!("{v} is beyond the integers a value can hold exactly (2^53)"))
-                        })?;
+                        let rule = NumberRule::of(self.table, col).unwrap_or(NumberRule::Integer);
+                        rule.check_integer(v).map_err(|why| r.error(col.name, format!("{v} {why}")))?;
+                        row.nums[col.slot] = v as f64;
                     }
                 }
                 (_, false, false) => {}
@@ -89,30 +93,8 @@ impl OwnDecoder {
         if r.at != datum.len() {
             return Err(r.error("event_time", format!("{} bytes follow the last field", datum.len() - r.at)));
         }
-        if self.table == Table::Transaction {
-            check_transaction_dt(row.nums[DT_SLOT])
-                .map_err(|message| DataError::Avro { context: context(self.table), message })?;
-        }
         Ok(event_time)
     }
-}
-
-/// An integer as the row's f64 when it is exactly representable.
-fn exact(v: i64) -> Option<f64> {
-    (v.unsigned_abs() <= 1 << 53).then_some(v as f64)
-}
-
-/// The latest TransactionDT whose event time is a date (the end of year 9999 UTC).
-const MAX_TRANSACTION_DT: i64 = 253_402_300_799 - crate::event_time::REFERENCE_UNIX_SECS;
-
-/// TransactionDT must give an event time (see [`EventTime::from_transaction_dt`]).
-fn check_transaction_dt(dt: f64) -> Result<(), String> {
-    if !(0.0..=MAX_TRANSACTION_DT as f64).contains(&dt) {
-        return Err(format!(
-            "TransactionDT {dt} is outside 0..={MAX_TRANSACTION_DT} (seconds after the reference time)"
-        ));
-    }
-    Ok(())
 }
 
 fn context(table: Table) -> String {

@@ -4,18 +4,35 @@
 //! identity columns are spelled `id-01`), an extra unnamed pandas index column, CRLF line ends, any column order,
 //! and missing optional columns (read as missing values). It streams: one row in memory at a time.
 //!
-//! A malformed row is reported as `file:line:column: reason` and skipped; after `max_bad_rows` of them reading stops
-//! with [`DataError::TooManyBadRows`]. Writing produces exactly the Kaggle format: integers without a decimal point,
-//! floats as pandas writes them (`150.0`, `68.5`), missing values as empty fields.
+//! A file of the other table (or both merged) is refused at the header (see [`crate::table_shape`]); which columns
+//! the header has is exposed ([`TableReader::has_column`]) so a caller can refuse a file that lacks a column it needs.
+//!
+//! A malformed row is reported as `file:line:column: reason`, with its raw bytes, and skipped; after `max_bad_rows`
+//! of them reading stops with [`DataError::TooManyBadRows`]. A malformed row costs that row only: broken quoting
+//! included (see [`crate::csv_split`]). What makes a row malformed:
+//! - CSV syntax (quotes, field count), wherever in the line it is;
+//! - a value of a column the reader reads that breaks the [value rules](crate::value_rules) (not a number, not an
+//!   exact integer, TransactionDT out of range, `inf`), or text that is not UTF-8;
+//! - a required value (TransactionID, TransactionDT) that is missing.
+//!
+//! Columns a projection leaves unread are counted, not parsed: what they hold (junk, non-UTF-8 bytes) never reaches
+//! a row, a score or an output, so it does not make the row bad. Only syntax is checked over the whole line.
+//!
+//! Writing produces exactly the Kaggle format: integers without a decimal point, floats as pandas writes them
+//! (`150.0`, `68.5`), missing values as empty fields.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::catalog::{canonical_name, Catalog, ColumnType, Table};
+use crate::catalog::{canonical_name, Catalog, Column, ColumnType, Table};
 use crate::csv_split::RecordSplitter;
 use crate::error::{BadRow, DataError};
+#[cfg(test)]
+use crate::number_text::parse_number;
+use crate::number_text::{parse_number_with, shown};
 use crate::record::Row;
+use crate::value_rules::NumberRule;
 
 /// How many bad rows a reader keeps for its final report (all of them are counted and logged).
 const KEPT_BAD_ROWS: usize = 100;
@@ -25,8 +42,16 @@ pub struct TableReader<R: BufRead> {
     path: PathBuf,
     catalog: &'static Catalog,
     records: RecordSplitter<R>,
+    /// The header's names (catalog spelling where they are catalog columns), to name fields in messages.
+    header: Vec<String>,
     /// For each field of the file: the catalog column it fills, or `None` for ignored fields.
     field_to_column: Vec<Option<usize>>,
+    /// For each catalog column: whether the header has it, whatever the projection reads.
+    present: Vec<bool>,
+    /// For each field of the file: what parsing does with it (from `field_to_column`, resolved once).
+    targets: Vec<Target>,
+    /// Catalog indexes of the required columns, checked in every row.
+    required: Vec<usize>,
     max_bad_rows: u64,
     bad_count: u64,
     bad_rows: Vec<BadRow>,
@@ -59,15 +84,35 @@ impl<R: BufRead> TableReader<R> {
             Some(Err(e)) => {
                 return Err(DataError::BadHeader { path, reason: e.to_string() });
             }
-            Some(Ok(())) => records.fields().map(|f| String::from_utf8_lossy(f).into_owned()).collect(),
+            Some(Ok(())) => {
+                let mut names = Vec::with_capacity(records.len());
+                for (i, f) in records.fields().enumerate() {
+                    let Ok(name) = std::str::from_utf8(f) else {
+                        let reason = format!("the name of column {} (`{}`) is not valid UTF-8", i + 1, shown(f));
+                        return Err(DataError::BadHeader { path, reason });
+                    };
+                    names.push(canonical_name(name).into_owned());
+                }
+                names
+            }
         };
         let field_to_column = map_header(&path, catalog, &header)?;
+        let mut present = vec![false; catalog.columns().len()];
+        for &i in field_to_column.iter().flatten() {
+            present[i] = true;
+        }
+        let targets = targets(catalog, &field_to_column);
         records.set_field_limit(located_fields(&field_to_column));
+        records.set_expected_fields(header.len());
         Ok(TableReader {
             path,
             catalog,
             records,
+            header,
             field_to_column,
+            present,
+            targets,
+            required: catalog.columns().iter().enumerate().filter(|(_, c)| c.required).map(|(i, _)| i).collect(),
             max_bad_rows,
             bad_count: 0,
             bad_rows: Vec::new(),
@@ -79,6 +124,30 @@ impl<R: BufRead> TableReader<R> {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the file's header has `column` (looked up by name in this reader's table), whether or not a
+    /// projection reads it.
+    ///
+    /// Optional columns may be absent from a file and then read as missing in every row. That is right for a file
+    /// that never had them, and wrong for a caller that needs them: a model fed a renamed `TransactionAmt` as
+    /// missing scores every row differently without any error. Such a caller checks its inputs here (or with
+    /// [`TableReader::absent_columns`]) and refuses to start.
+    pub fn has_column(&self, column: &Column) -> bool {
+        self.catalog.index(column.name).is_some_and(|i| self.present[i])
+    }
+
+    /// The catalog columns the header has, in catalog order.
+    pub fn present_columns(&self) -> impl Iterator<Item = &'static Column> + '_ {
+        let columns: &'static [Column] = self.catalog.columns();
+        columns.iter().zip(&self.present).filter(|(_, &p)| p).map(|(c, _)| c)
+    }
+
+    /// Of `names` (catalog spellings, e.g. a model's inputs), those that are columns of this reader's table but are
+    /// absent from the file's header, in the order given. Names of the other table or of derived features are not
+    /// this file's business and are left out.
+    pub fn absent_columns<'a, S: AsRef<str>>(&self, names: &'a [S]) -> Vec<&'a str> {
+        names.iter().map(AsRef::as_ref).filter(|n| self.catalog.index(n).is_some_and(|i| !self.present[i])).collect()
     }
 
     /// Parses only the named columns (and the required ones) from here on; the others read as missing. Names use
@@ -94,6 +163,7 @@ impl<R: BufRead> TableReader<R> {
                 }
             }
         }
+        self.targets = targets(self.catalog, &self.field_to_column);
         self.records.set_field_limit(located_fields(&self.field_to_column));
     }
 
@@ -145,7 +215,10 @@ impl<R: BufRead> TableReader<R> {
             let line = self.records.line_number();
             let result = match split {
                 None => return Ok(false),
-                Some(Err(e)) => Err(BadRow { path: self.path.clone(), line, column: None, reason: e.to_string() }),
+                Some(Err(e)) => {
+                    let column = self.header.get(e.field()).filter(|n| !n.is_empty()).cloned();
+                    Err(BadRow::new(self.path.clone(), line, column, e.to_string(), self.records.raw_record()))
+                }
                 Some(Ok(())) => self.parse_record(row),
             };
             match result {
@@ -180,11 +253,8 @@ impl<R: BufRead> TableReader<R> {
     /// Parses the current record into `row`, overwriting every column this reader fills (see `read_row_into`).
     fn parse_record(&self, row: &mut Row) -> Result<(), BadRow> {
         let line = self.records.line_number();
-        let bad = |column: Option<&str>, reason: String| BadRow {
-            path: self.path.clone(),
-            line,
-            column: column.map(str::to_string),
-            reason,
+        let bad = |column: Option<&str>, reason: String| {
+            BadRow::new(self.path.clone(), line, column.map(str::to_string), reason, self.records.raw_record())
         };
         if self.records.len() != self.field_to_column.len() {
             return Err(bad(
@@ -193,32 +263,37 @@ impl<R: BufRead> TableReader<R> {
             ));
         }
         let columns = self.catalog.columns();
-        for (field, target) in self.records.fields().zip(&self.field_to_column) {
-            let Some(index) = *target else { continue };
-            let col = &columns[index];
-            match col.ty {
-                ColumnType::Str => {
-                    let slot = &mut row.strs[col.slot];
+        for (field, target) in self.records.fields().zip(&self.targets) {
+            match *target {
+                Target::Skip => {}
+                Target::Text { slot, column } => {
+                    let slot = &mut row.strs[slot];
                     if field.is_empty() {
                         *slot = None;
                     } else if slot.as_deref().map(str::as_bytes) != Some(field) {
-                        let text =
-                            std::str::from_utf8(field).map_err(|_| bad(Some(col.name), "not valid UTF-8".into()))?;
+                        let text = std::str::from_utf8(field).map_err(|_| {
+                            bad(Some(columns[column].name), format!("`{}` is not valid UTF-8", shown(field)))
+                        })?;
                         *slot = Some(text.into());
                     }
                 }
-                ColumnType::Int | ColumnType::Float => {
-                    row.nums[col.slot] = if field.is_empty() {
+                Target::Number { slot, rule, column } => {
+                    row.nums[slot] = if field.is_empty() {
                         f64::NAN
                     } else {
-                        parse_number(field, col.ty).map_err(|reason| bad(Some(col.name), reason))?
+                        parse_number_with(field, rule).map_err(|reason| bad(Some(columns[column].name), reason))?
                     };
                 }
             }
         }
-        for col in columns.iter().filter(|c| c.required) {
+        for &index in &self.required {
+            let col = &columns[index];
             if row.nums[col.slot].is_nan() {
-                return Err(bad(Some(col.name), "required value is missing".into()));
+                let field = self.field_to_column.iter().position(|&t| t == Some(index));
+                let value = field.and_then(|f| self.records.fields().nth(f)).unwrap_or_default();
+                let how =
+                    if value.is_empty() { "the field is empty".to_string() } else { format!("`{}`", shown(value)) };
+                return Err(bad(Some(col.name), format!("required value is missing ({how})")));
             }
         }
         Ok(())
@@ -233,83 +308,24 @@ impl<R: BufRead> Iterator for TableReader<R> {
     }
 }
 
-/// Exact powers of ten representable in an f64.
-const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
-    1e21, 1e22,
-];
-
-/// Parses plain decimals (`-12.345`, `150.0`, `7`) without going through the general parser.
-///
-/// Clinger's fast path: when all digits fit in an integer below 2^53 and there are at most 22 fraction digits,
-/// `digits / 10^k` is one correctly rounded IEEE division, so the result equals what `str::parse` gives. Anything
-/// else (exponents, very long numbers, junk) returns `None` and takes the general path.
-fn parse_plain_decimal(b: &[u8]) -> Option<f64> {
-    let (neg, digits) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
-        _ => (false, b),
-    };
-    if digits.is_empty() || digits.len() > 17 {
-        return None;
-    }
-    let (mut mantissa, mut frac_digits, mut seen_dot, mut seen_digit) = (0u64, 0usize, false, false);
-    for &c in digits {
-        match c {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + (c - b'0') as u64;
-                frac_digits += seen_dot as usize;
-                seen_digit = true;
-            }
-            b'.' if !seen_dot => seen_dot = true,
-            _ => return None,
-        }
-    }
-    if !seen_digit || mantissa >= 1 << 53 {
-        return None;
-    }
-    let v = mantissa as f64 / POW10[frac_digits];
-    Some(if neg { -v } else { v })
-}
-
-fn parse_number(field: &[u8], ty: ColumnType) -> Result<f64, String> {
-    let v = match parse_plain_decimal(field) {
-        Some(v) => v,
-        None => parse_number_slow(field)?,
-    };
-    if ty == ColumnType::Int && v.fract() != 0.0 {
-        return Err(format!("`{}` is not an integer", String::from_utf8_lossy(field)));
-    }
-    Ok(v)
-}
-
-fn parse_number_slow(field: &[u8]) -> Result<f64, String> {
-    let text = String::from_utf8_lossy(field);
-    let t = text.trim();
-    if t.eq_ignore_ascii_case("nan") {
-        return Ok(f64::NAN);
-    }
-    let v: f64 = t.parse().map_err(|_| format!("`{text}` is not a number"))?;
-    if !v.is_finite() {
-        return Err(format!("`{text}` is not a finite number"));
-    }
-    Ok(v)
-}
-
+/// Maps header names (already in catalog spelling) to catalog columns, refusing another table's header.
 fn map_header(path: &Path, catalog: &'static Catalog, header: &[String]) -> Result<Vec<Option<usize>>, DataError> {
+    crate::table_shape::check_columns(catalog.table, "file", header.iter().map(String::as_str)).map_err(|reason| {
+        DataError::WrongTable { path: path.to_path_buf(), expected: crate::table_shape::article(catalog.table), reason }
+    })?;
     let mut map = Vec::with_capacity(header.len());
     let mut seen = vec![false; catalog.columns().len()];
     let mut unknown = Vec::new();
-    for raw in header {
-        let name = canonical_name(raw);
-        let index = catalog.index(&name);
+    for name in header {
+        let index = catalog.index(name);
         match index {
             Some(i) if seen[i] => {
-                return Err(DataError::DuplicateColumn { path: path.to_path_buf(), column: name.into_owned() })
+                return Err(DataError::DuplicateColumn { path: path.to_path_buf(), column: name.clone() })
             }
             Some(i) => seen[i] = true,
             // pandas writes its index as an unnamed first column ("" or "Unnamed: 0").
             None if name.is_empty() || name.starts_with("Unnamed:") => {}
-            None => unknown.push(name.into_owned()),
+            None => unknown.push(name.clone()),
         }
         map.push(index);
     }
@@ -330,6 +346,35 @@ fn map_header(path: &Path, catalog: &'static Catalog, header: &[String]) -> Resu
         });
     }
     Ok(map)
+}
+
+/// What parsing does with one field of the file.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// Not a catalog column, or not read by the projection.
+    Skip,
+    /// A text column: its slot in `Row::strs` and its catalog index (for messages).
+    Text { slot: usize, column: usize },
+    /// A numeric column: its slot in `Row::nums`, the rule its values follow, its catalog index.
+    Number { slot: usize, rule: NumberRule, column: usize },
+}
+
+/// Resolves each field's catalog column to what parsing does with it, so the per-row loop looks nothing up.
+fn targets(catalog: &Catalog, field_to_column: &[Option<usize>]) -> Vec<Target> {
+    let columns = catalog.columns();
+    field_to_column
+        .iter()
+        .map(|t| match *t {
+            None => Target::Skip,
+            Some(column) => {
+                let col = &columns[column];
+                match NumberRule::of(catalog.table, col) {
+                    None => Target::Text { slot: col.slot, column },
+                    Some(rule) => Target::Number { slot: col.slot, rule, column },
+                }
+            }
+        })
+        .collect()
 }
 
 /// How many leading fields of a record must be located to reach every column read; the rest are only counted.
@@ -524,6 +569,22 @@ mod tests {
         let mut r = TableReader::new(text.as_bytes(), "t.csv", Table::Transaction, 1).expect("header");
         let err = r.by_ref().find_map(Result::err).expect("must fail");
         assert!(err.to_string().contains("2 malformed rows"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_required_value_says_how_it_is_missing() {
+        let text = "ProductCD,TransactionID,TransactionDT\nW,,86400\nW,NaN,86400\nW,7,nan\n";
+        let (rows, bad) = read_all(text, Table::Transaction, 5);
+        assert!(rows.is_empty());
+        let bad: Vec<String> = bad.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            bad,
+            [
+                "mem.csv:2:TransactionID: required value is missing (the field is empty)",
+                "mem.csv:3:TransactionID: required value is missing (`NaN`)",
+                "mem.csv:4:TransactionDT: required value is missing (`nan`)",
+            ]
+        );
     }
 
     #[test]

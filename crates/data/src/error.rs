@@ -3,6 +3,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
+/// The most bytes of a bad row's text a [`BadRow`] keeps: enough for any real row (Kaggle rows are ~1.1 KB), bounded
+/// so that a runaway record cannot fill memory or a dead-letter topic's message size.
+pub const BAD_ROW_PAYLOAD_LIMIT: usize = 64 * 1024;
+
 /// A row that could not be read: where it is and why. Bad rows are skipped and reported, never silently dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadRow {
@@ -12,6 +16,18 @@ pub struct BadRow {
     /// The column at fault, when the problem is in one field.
     pub column: Option<String>,
     pub reason: String,
+    /// The row's raw bytes as they are in the file, without the final line end, cut at
+    /// [`BAD_ROW_PAYLOAD_LIMIT`]: what a dead letter carries so the row can be inspected or replayed. Not
+    /// necessarily UTF-8 (a row can be bad for not being UTF-8).
+    pub payload: Vec<u8>,
+}
+
+impl BadRow {
+    /// A bad row whose payload is the first [`BAD_ROW_PAYLOAD_LIMIT`] bytes of `raw`.
+    pub fn new(path: PathBuf, line: u64, column: Option<String>, reason: String, raw: &[u8]) -> BadRow {
+        let payload = raw[..raw.len().min(BAD_ROW_PAYLOAD_LIMIT)].to_vec();
+        BadRow { path, line, column, reason, payload }
+    }
 }
 
 impl fmt::Display for BadRow {
@@ -34,6 +50,10 @@ pub enum DataError {
 
     #[error("{path}: the header has no `{column}` column, which a {table} file must have (found: {found})")]
     MissingColumn { path: PathBuf, column: &'static str, table: &'static str, found: String },
+
+    /// The header is another table's (or both tables merged); see [`crate::table_shape`].
+    #[error("{path}: not {expected} file: {reason}")]
+    WrongTable { path: PathBuf, expected: &'static str, reason: String },
 
     #[error("{path}: the file is empty (no header line)")]
     EmptyFile { path: PathBuf },

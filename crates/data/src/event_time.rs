@@ -9,6 +9,16 @@ use std::fmt;
 /// 2017-11-30T00:00:00Z as seconds since the Unix epoch.
 pub const REFERENCE_UNIX_SECS: i64 = 1_512_000_000;
 
+/// The last TransactionDT with a representable event time: 9999-12-31T23:59:59Z, the last second with a 4-digit
+/// year (RFC 3339, which the event time's display follows). Its milliseconds (2.5e14) leave event-time arithmetic
+/// (jitter, windows, lateness) far from `i64` overflow. Decoders refuse larger values (see
+/// [`value_rules`](crate::value_rules)).
+pub const MAX_TRANSACTION_DT: i64 = days_from_civil(10_000, 1, 1) * 86_400 - 1 - REFERENCE_UNIX_SECS;
+
+/// The event times (milliseconds) a record may carry: from the Unix epoch to the last millisecond of year 9999. An
+/// identity's event time is its transaction's, shifted by at most a few seconds of jitter, so it stays well inside.
+pub const EVENT_TIME_MILLIS: std::ops::RangeInclusive<i64> = 0..=(days_from_civil(10_000, 1, 1) * 86_400_000 - 1);
+
 /// Milliseconds since the Unix epoch (the unit of Avro `timestamp-millis` and Kafka record timestamps).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct EventTime(pub i64);
@@ -167,6 +177,13 @@ mod tests {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
+    }
+
+    #[test]
+    fn the_largest_transaction_dt_is_the_last_second_of_year_9999() {
+        assert_eq!(MAX_TRANSACTION_DT, 251_890_300_799);
+        assert_eq!(EventTime::from_transaction_dt(MAX_TRANSACTION_DT).to_string(), "9999-12-31T23:59:59.000Z");
+        assert_eq!(EventTime(*EVENT_TIME_MILLIS.end()).to_string(), "9999-12-31T23:59:59.999Z");
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! - [`avro`]: value and key schemas derived from the catalog, codecs, and the Confluent wire format.
 //! - [`registry`]: a cached Confluent Schema Registry client (TopicNameStrategy, basic auth).
 //! - [`event_time`]: TransactionDT → event time, the one rule used everywhere.
+//! - [`value_rules`], [`number_text`], [`table_shape`]: what a value and a header must be to be read at all, shared by
+//!   the CSV reader and the Avro decoders so both refuse the same input.
 //!
 //! Records are deliberately plain data: no I/O handles, no Kafka types, so the engine, model mapping and trainer can
 //! all use them without depending on each other.
@@ -19,11 +21,14 @@ pub mod csv_table;
 pub mod error;
 pub mod event_time;
 pub mod generate;
+pub mod number_text;
 pub mod record;
 pub mod registry;
 pub mod rng;
+pub mod table_shape;
+pub mod value_rules;
 
 pub use catalog::{Catalog, Column, ColumnType, Table};
-pub use error::{BadRow, DataError};
+pub use error::{BadRow, DataError, BAD_ROW_PAYLOAD_LIMIT};
 pub use event_time::{Calendar, EventTime};
 pub use record::{Identity, Record, Row, Transaction, Value};

@@ -7,6 +7,8 @@
 //! - `POST /subjects/{subject}` looks a schema up in a subject (`{"subject","id","version","schema"}`).
 //! - `GET /schemas/ids/{id}`, `GET /subjects`, `GET /subjects/{subject}/versions`,
 //!   `GET /subjects/{subject}/versions/{version|latest}`.
+//! - `GET /schemas/ids/{id}/versions`: the `[{"subject","version"}]` pairs the id is registered under, with the
+//!   `subject` filter and `offset`/`limit` paging of the API (`deleted` is accepted; nothing is ever deleted here).
 //! - Errors are `{"error_code": 40401|40402|40403|42201|401, "message": "..."}` with the matching HTTP status.
 //! - Optional HTTP basic auth, as Confluent Cloud uses it.
 //!
@@ -16,7 +18,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -66,6 +68,7 @@ impl FakeSchemaRegistry {
             .route("/subjects/{subject}/versions", post(register).get(list_versions))
             .route("/subjects/{subject}/versions/{version}", get(get_version))
             .route("/schemas/ids/{id}", get(get_by_id))
+            .route("/schemas/ids/{id}/versions", get(get_versions_by_id))
             .with_state(shared.clone());
         let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
         std::thread::spawn(move || {
@@ -204,6 +207,48 @@ async fn get_by_id(State(shared): State<Arc<Shared>>, Path(id): Path<String>, he
         Some((text, _)) => reply(StatusCode::OK, json!({ "schema": text })),
         None => Err(error(StatusCode::NOT_FOUND, 40403, format!("Schema {id} not found"))),
     }
+}
+
+/// Query parameters of `GET /schemas/ids/{id}/versions`.
+#[derive(serde::Deserialize)]
+struct VersionsByIdQuery {
+    /// Only pairs of this subject.
+    subject: Option<String>,
+    /// Include soft-deleted versions; the fake never deletes, so it changes nothing.
+    #[allow(dead_code)]
+    deleted: Option<bool>,
+    /// Pagination offset (default 0).
+    offset: Option<i64>,
+    /// Pagination size; negative (the default, -1) means all.
+    limit: Option<i64>,
+}
+
+async fn get_versions_by_id(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(query): Query<VersionsByIdQuery>,
+    headers: HeaderMap,
+) -> Answer {
+    check_auth(&shared, &headers)?;
+    let store = locked(&shared);
+    let known = id.parse::<usize>().ok().filter(|&i| i >= 1 && i <= store.schemas.len());
+    let Some(id) = known else {
+        return Err(error(StatusCode::NOT_FOUND, 40403, format!("Schema {id} not found")));
+    };
+    let pairs: Vec<Value> = store
+        .subjects
+        .iter()
+        .filter(|(subject, _)| query.subject.as_ref().is_none_or(|s| s == *subject))
+        .flat_map(|(subject, ids)| {
+            ids.iter()
+                .enumerate()
+                .filter(|(_, &sid)| sid as usize == id)
+                .map(move |(v, _)| json!({ "subject": subject, "version": v + 1 }))
+        })
+        .skip(query.offset.unwrap_or(0).max(0) as usize)
+        .take(usize::try_from(query.limit.unwrap_or(-1)).unwrap_or(usize::MAX))
+        .collect();
+    reply(StatusCode::OK, json!(pairs))
 }
 
 async fn list_subjects(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
