@@ -251,7 +251,7 @@ fn draw_bag(seed: u64, round: u64, n: usize, fraction: f64) -> (Vec<u32>, Vec<u3
 /// `-f32::MIN_POSITIVE`, which changes no score by more than that and keeps the logistic in place.
 fn ensure_negative_leaf(trees: &mut Vec<Tree>) {
     if !trees.iter().flat_map(|t| &t.leaf_values).any(|&v| (v as f32) < 0.0) {
-        trees.push(Tree { nodes: Vec::new(), leaf_values: vec![-f64::from(f32::MIN_POSITIVE)] });
+        trees.push(Tree { nodes: Vec::new(), leaf_values: vec![-f64::from(f32::MIN_POSITIVE)], leaf_counts: vec![1] });
     }
 }
 

@@ -126,7 +126,8 @@ impl Explainer {
         let (program, input_slot, lineage) = match view.fused {
             Some(program) => (Some(program.clone()), None, program.columns.iter().map(|c| c.source()).collect()),
             None => {
-                let slot = plan.steps[step].inputs.first().copied().flatten().ok_or("the tree ensemble has no input")?;
+                let slot =
+                    plan.steps[step].inputs.first().copied().flatten().ok_or("the tree ensemble has no input")?;
                 let lineage = plan.lineage(slot).ok_or(
                     "the tree ensemble's input does not trace back column by column to the model inputs (an \
                      operator mixes columns)",
@@ -261,8 +262,7 @@ impl Explainer {
         let width = columns.len().max(1);
         if let Some(program) = &self.program {
             let given: Vec<Option<&Tensor>> = inputs.iter().map(|t| Some(*t)).collect();
-            let (rows, sources) =
-                fuse::resolve(program, columns.iter().copied(), &given).map_err(not_applicable)?;
+            let (rows, sources) = fuse::resolve(program, columns.iter().copied(), &given).map_err(not_applicable)?;
             let mut x = vec![0.0; rows * width];
             let mut column = vec![0f32; rows];
             for (c, source) in sources.iter().enumerate() {
