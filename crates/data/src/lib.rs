@@ -18,6 +18,7 @@ pub mod csv_table;
 pub mod error;
 pub mod event_time;
 pub mod generate;
+pub mod labels;
 pub mod record;
 pub mod registry;
 pub mod rng;
