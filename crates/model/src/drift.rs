@@ -32,11 +32,11 @@ pub use baseline::{
 };
 pub use monitor::{
     BaselineSource, DriftAlert, DriftConfig, DriftMonitor, DriftReport, InputDrift, InputKind, InputSpec, Monitored,
-    RowObserver, DEFAULT_ALERT_PSI, DEFAULT_REARM_PSI, DEFAULT_WINDOW,
+    RowObserver, DEFAULT_ALERT_PSI, DEFAULT_REARM_PSI, DEFAULT_WINDOW, MAX_WINDOW,
 };
 
 /// Smallest share a bin is given in the PSI sum (0.01 %): an empty bin then contributes at most
-/// `a · ln(a / 0.0001)` (0.46 for a bin holding 5 % on the other side) rather than infinity.
+/// `a · ln(a / 0.0001)` (0.31 for a bin holding 5 % on the other side) rather than infinity.
 pub const PSI_EPSILON: f64 = 1e-4;
 
 /// The PSI between a baseline's bin shares (`expected`) and observed ones (`actual`), both floored at

@@ -162,7 +162,8 @@ impl InputBaseline {
     ///
     /// The `k`-th cut is the `k/bins` quantile `q` of the non-missing values (the value at rank `⌊k·n/bins⌋` of
     /// the sorted sample); the edge is placed halfway between `q` and the largest sample value below it, so values
-    /// equal to `q` start the upper bin and an edge never sits on a value that occurs in the data. Cuts that fall on
+    /// equal to `q` start the upper bin and an edge never sits on a value that occurs in the data (a sample of `f32`
+    /// model inputs and live `f64` values that round to them therefore bin alike). Cuts that fall on
     /// the same value (discrete inputs such as counts, where one value holds more than a tenth of the rows) are
     /// deduplicated, so a count that is 0 in 70 % of rows gets one bin for the 0s. Edges are rounded to 15
     /// significant digits, which JSON reads back exactly.

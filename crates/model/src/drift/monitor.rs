@@ -13,6 +13,9 @@ use super::DriftError;
 /// that a stable input's PSI stays near 0.001 (see the module documentation).
 pub const DEFAULT_WINDOW: usize = 10_000;
 
+/// Longest window: its counters are `u32` and its ring takes `window × (inputs + 1)` bytes.
+pub const MAX_WINDOW: usize = 10_000_000;
+
 /// PSI above which an input (or the score) alerts: the conventional "major shift" level.
 pub const DEFAULT_ALERT_PSI: f64 = 0.25;
 
@@ -46,8 +49,11 @@ impl Default for DriftConfig {
 
 impl DriftConfig {
     fn validate(&self) -> Result<(), DriftError> {
-        if self.window == 0 {
-            return Err(DriftError::BadConfig("the window must hold at least one observation".into()));
+        if self.window == 0 || self.window > MAX_WINDOW {
+            return Err(DriftError::BadConfig(format!(
+                "the window must hold 1 to {MAX_WINDOW} observations, not {}",
+                self.window
+            )));
         }
         if !(self.rearm_psi.is_finite() && self.alert_psi.is_finite() && 0.0 <= self.rearm_psi)
             || self.rearm_psi > self.alert_psi

@@ -295,6 +295,10 @@ fn a_baseline_round_trips_through_json_and_is_checked_when_used() {
 
     let bad = DriftConfig { rearm_psi: 0.3, ..DriftConfig::default() };
     assert!(DriftMonitor::new(&specs(), None, bad).is_err());
+    for window in [0, MAX_WINDOW + 1] {
+        let bad = DriftConfig { window, ..DriftConfig::default() };
+        assert!(matches!(DriftMonitor::new(&specs(), None, bad), Err(DriftError::BadConfig(_))));
+    }
 }
 
 #[test]
