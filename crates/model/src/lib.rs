@@ -37,6 +37,7 @@
 
 mod attr;
 mod batch;
+pub mod drift;
 mod error;
 mod explain;
 mod fuse;
