@@ -317,6 +317,11 @@ pub struct ScoreArgs {
     #[arg(long, default_value_t = 1024)]
     pub batch_size: usize,
 
+    /// Reason codes for every row: K extra column triples `reason_i_feature,reason_i_value,reason_i_contribution`,
+    /// the model inputs with the largest exact Shapley contributions (TreeSHAP) to the score's margin (0: none).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub reasons: usize,
+
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -483,6 +488,15 @@ pub struct RunArgs {
     /// Scores at or above this get label 1 and raise an alert.
     #[arg(long, default_value_t = 0.5, help_heading = "Model")]
     pub threshold: f64,
+
+    /// Reason codes: the top K model inputs by exact Shapley contribution (TreeSHAP) to each explained score, in
+    /// alerts.jsonl, the alerts topic and the dashboard (0: none). Needs the model in process (not --model-url).
+    #[arg(long, value_name = "K", default_value_t = fraudstream_engine::reasons::DEFAULT_REASONS, help_heading = "Model")]
+    pub reasons: usize,
+
+    /// Which scores get reason codes: `alerts`, or `all` (then also in scores.csv columns and the scores topic).
+    #[arg(long, value_name = "alerts|all", default_value = "alerts", help_heading = "Model")]
+    pub reasons_on: fraudstream_engine::reasons::ReasonsOn,
 
     /// Shift each identity's event time by a random offset within ±this (exercises the join window).
     #[arg(long, value_parser = parse_duration, default_value = "0s", help_heading = "Input")]

@@ -1,7 +1,8 @@
 //! The live view of a running job: feeds the browser dashboard from the job's observer hooks.
 //!
 //! Per score it only bumps counters, a score histogram and a ring of recent latencies; alerts go to the dashboard
-//! with the features that drove them, rate-limited because explaining an alert costs one model call per input.
+//! with their reason codes (the exact Shapley contributions the scorer computed, see
+//! `fraudstream_engine::reasons`), at most [`ALERTS_PER_SECOND`] a second so a burst does not flood the page.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -10,72 +11,16 @@ use fraudstream_dashboard::{Alert, Dashboard, Driver, Quality, Snapshot};
 use fraudstream_data::catalog::Table;
 use fraudstream_engine::flow::Scored;
 use fraudstream_engine::observe::{JobStatus, RunObserver};
-use fraudstream_features::{InputMapping, InputValue};
-use fraudstream_model::{InputBatch, Model};
 
 const HISTOGRAM_BUCKETS: usize = 20;
 /// Latencies kept for the percentiles shown (the most recent ones).
 const LATENCY_WINDOW: usize = 4096;
-/// Alerts explained and shown per second at most; the rest still count in the totals.
+/// Alerts shown per second at most; the rest still count in the totals.
 const ALERTS_PER_SECOND: u32 = 10;
-/// Drivers shown per alert.
-const DRIVERS: usize = 5;
-
-/// Explains a score by occlusion: each input in turn is set to missing and the row re-scored; the drop in score
-/// is that input's effect. Model-agnostic and exact for what the model does with a missing value.
-pub struct Explainer<'m> {
-    model: &'m Model,
-    mapping: InputMapping,
-    batch: InputBatch,
-}
-
-impl<'m> Explainer<'m> {
-    pub fn new(model: &'m Model) -> anyhow::Result<Explainer<'m>> {
-        Ok(Explainer { model, mapping: InputMapping::for_model(model)?, batch: InputBatch::new(model)? })
-    }
-
-    /// The `top` inputs that raised this record's score most.
-    pub fn drivers(&mut self, scored: &Scored<'_>, top: usize) -> anyhow::Result<Vec<Driver>> {
-        let values = self.mapping.values(&scored.joined.feature_row());
-        self.batch.clear();
-        // Row 0: as scored; row 1 + i: input i missing.
-        for occluded in std::iter::once(None).chain((0..values.len()).map(Some)) {
-            for (i, v) in values.iter().enumerate() {
-                match (v, Some(i) == occluded) {
-                    (InputValue::Num(_), true) => self.batch.push_f64(i, f64::NAN)?,
-                    (InputValue::Str(_), true) => self.batch.push_str(i, "")?,
-                    (InputValue::Num(x), false) => self.batch.push_f64(i, *x)?,
-                    (InputValue::Str(s), false) => self.batch.push_str(i, s)?,
-                }
-            }
-        }
-        let p = self.model.predict_proba(&mut self.batch)?.p_positive;
-        let base = f64::from(p[0]);
-        let mut drivers: Vec<Driver> = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| Driver {
-                feature: self.mapping.names()[i].clone(),
-                value: match v {
-                    InputValue::Num(x) if x.is_nan() => "missing".into(),
-                    InputValue::Num(x) => format!("{x}"),
-                    InputValue::Str("") => "missing".into(),
-                    InputValue::Str(s) => (*s).to_string(),
-                },
-                effect: base - f64::from(p[i + 1]),
-            })
-            .filter(|d| d.effect > 0.0)
-            .collect();
-        drivers.sort_by(|a, b| b.effect.total_cmp(&a.effect));
-        drivers.truncate(top);
-        Ok(drivers)
-    }
-}
 
 /// A [`RunObserver`] that keeps a dashboard current.
-pub struct LiveView<'m> {
+pub struct LiveView {
     dashboard: Dashboard,
-    explainer: Option<Explainer<'m>>,
     histogram: [u64; HISTOGRAM_BUCKETS],
     latencies: VecDeque<f32>,
     /// (when, scored) at the previous status, for the throughput.
@@ -84,19 +29,10 @@ pub struct LiveView<'m> {
     alerts_this_second: u32,
 }
 
-impl<'m> LiveView<'m> {
-    /// `model` explains alerts (`None`: alerts are shown without drivers).
-    pub fn new(dashboard: Dashboard, model: Option<&'m Model>) -> LiveView<'m> {
-        let explainer = model.and_then(|m| match Explainer::new(m) {
-            Ok(e) => Some(e),
-            Err(e) => {
-                tracing::warn!("alerts will be shown without drivers: {e:#}");
-                None
-            }
-        });
+impl LiveView {
+    pub fn new(dashboard: Dashboard) -> LiveView {
         LiveView {
             dashboard,
-            explainer,
             histogram: [0; HISTOGRAM_BUCKETS],
             latencies: VecDeque::with_capacity(LATENCY_WINDOW),
             last: None,
@@ -117,13 +53,15 @@ impl<'m> LiveView<'m> {
         let tx = &s.joined.transaction;
         let catalog = Table::Transaction.catalog();
         let text = |name: &str| catalog.get(name).and_then(|c| tx.row.strs.get(c.slot)?.as_deref().map(str::to_string));
-        let drivers = match &mut self.explainer {
-            Some(e) => e.drivers(s, DRIVERS).unwrap_or_else(|err| {
-                tracing::debug!("explaining alert {}: {err:#}", tx.id());
-                Vec::new()
-            }),
-            None => Vec::new(),
-        };
+        let drivers = s
+            .reasons
+            .iter()
+            .map(|r| Driver {
+                feature: r.feature.to_string(),
+                value: r.value.as_ref().map_or_else(|| "missing".to_string(), ToString::to_string),
+                effect: r.contribution,
+            })
+            .collect();
         let card = match (text("card4"), text("card6")) {
             (Some(a), Some(b)) => Some(format!("{a} {b}")),
             (a, b) => a.or(b),
@@ -140,7 +78,7 @@ impl<'m> LiveView<'m> {
     }
 }
 
-impl RunObserver for LiveView<'_> {
+impl RunObserver for LiveView {
     fn scored(&mut self, s: &Scored<'_>) {
         if self.latencies.len() == LATENCY_WINDOW {
             self.latencies.pop_front();

@@ -443,7 +443,7 @@
       const chip = document.createElement('span');
       chip.className = 'chip';
       const effect = finite(d.effect);
-      chip.title = `${d.feature} = ${d.value}: score ${effect === null ? '?' : (effect >= 0 ? '+' : '') + effect.toFixed(3)}`;
+      chip.title = `${d.feature} = ${d.value}: ${effect === null ? '?' : (effect >= 0 ? '+' : '') + effect.toFixed(3)} log-odds (exact Shapley contribution to the score's margin)`;
       const f = document.createElement('span');
       f.className = 'feature';
       f.textContent = d.feature;

@@ -112,6 +112,7 @@ fn main() -> Result<(), Error> {
             job: job_config(Duration::from_secs(2)),
             out_dir: embedded_dir.clone(),
             model_name: "bench".into(),
+            score_reasons: 0,
         },
         &mut InProcessScorer::new(&model)?,
         &RunProgress::default(),
@@ -437,6 +438,7 @@ fn old_score(i: u64) -> ScoreRecord {
         identity_matched: false,
         join_wait_ms: 0,
         processing_latency_ms: 1.0,
+        reasons: None,
     }
 }
 

@@ -59,6 +59,7 @@ fn config(dir: &std::path::Path, pacing: Pacing, columns: &[String]) -> RunConfi
         },
         out_dir: std::env::temp_dir().join("fraudstream-run-bench"),
         model_name: "bench".into(),
+        score_reasons: 0,
     }
 }
 

@@ -140,6 +140,8 @@ pub struct Scored<'a> {
     pub score_written: bool,
     /// The output already holds this transaction's alert.
     pub alert_written: bool,
+    /// Reason codes, when the scorer gave them (see [`crate::reasons`]).
+    pub reasons: &'a [crate::reasons::Reason],
 }
 
 impl Scored<'_> {

@@ -34,6 +34,7 @@ pub mod model_stage;
 pub mod observe;
 pub mod pacing;
 pub mod quality;
+pub mod reasons;
 pub mod replay;
 pub mod reservoir;
 pub mod scorer;

@@ -20,6 +20,7 @@ use crate::metrics::ScoringMetrics;
 use crate::model_stage::{Answer, OnModelError};
 use crate::observe::{RunObserver, RunProgress, RunSummary};
 use crate::quality::OnlineQuality;
+use crate::reasons::Reason;
 use crate::reservoir::{Reservoir, SUMMARY_CAPACITY};
 use crate::sink::{Sink, Written};
 use crate::source::recycle::Recycler;
@@ -134,7 +135,8 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
         let alerts_before = self.totals.alerts;
         let mut written = 0u64;
         for (i, joined) in rows.iter().enumerate() {
-            written += u64::from(self.write_one(joined, scores.as_ref().map(|s| s.p[i]), now)?);
+            let (score, reasons) = scores.as_ref().map_or((None, &[][..]), |s| (Some(s.p[i]), s.reasons_of(i)));
+            written += u64::from(self.write_one(joined, score, reasons, now)?);
         }
         self.metrics.scored.increment(written);
         self.metrics.alerts.increment(self.totals.alerts - alerts_before);
@@ -163,7 +165,13 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
     }
 
     /// Writes what the output still lacks of one transaction; true when its score was written now.
-    fn write_one(&mut self, joined: &Joined, score: Option<f64>, now: Instant) -> Result<bool, EngineError> {
+    fn write_one(
+        &mut self,
+        joined: &Joined,
+        score: Option<f64>,
+        reasons: &[Reason],
+        now: Instant,
+    ) -> Result<bool, EngineError> {
         let id = joined.transaction.id();
         let (scored_before, alerted_before) = (self.already_scored.remove(&id), self.already_alerted.remove(&id));
         // The first decision that reached the output is final: after a restart the score can come out differently
@@ -175,7 +183,7 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
         let latency_ms = now.duration_since(joined.arrived).as_secs_f64() * 1000.0;
         let label = score.is_some_and(|s| s >= self.threshold);
         let (score_written, alert_written) = (scored_before.is_some(), alerted_before.is_some());
-        let scored = Scored { joined, score, label, latency_ms, score_written, alert_written };
+        let scored = Scored { joined, score, label, latency_ms, score_written, alert_written, reasons };
         if score_written {
             // Written before a restart: the output already has it (exactly once per TransactionID) — unless the
             // crash came between the score and its alert, which is then written now.

@@ -60,6 +60,7 @@ fn embedded(files: &FileSourceConfig, model: &Model, out: &std::path::Path) -> O
         job: job(Duration::MAX, Duration::from_secs(10)),
         out_dir: out.to_path_buf(),
         model_name: "m".into(),
+        score_reasons: 0,
     };
     let mut scorer = InProcessScorer::new(model).expect("scorer");
     run_embedded(&config, &mut scorer, &RunProgress::default()).expect("embedded run");

@@ -14,6 +14,7 @@ use fraudstream_engine::kafka::source::{Assignment, KafkaSourceConfig};
 use fraudstream_engine::kafka::topology::{run_kafka, KafkaRunConfig};
 use fraudstream_engine::observe::{JobStatus, RunObserver, RunProgress, RunSummary};
 use fraudstream_engine::pacing::Pacing;
+use fraudstream_engine::reasons::{ReasonsConfig, ReasonsOn};
 use fraudstream_engine::scorer::{BreakerConfig, InProcessScorer, RemoteConfig, RemoteProtocol, RemoteScorer, Scorer};
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_features::{ClientConfig, InputMapping};
@@ -94,10 +95,11 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
         }
         (None, None) => None,
     };
-    let mut view = dashboard.as_ref().map(|(d, _)| LiveView::new(d.clone(), Some(&model)));
+    let mut view = dashboard.as_ref().map(|(d, _)| LiveView::new(d.clone()));
     let mut observer = Confusion { confusion: [[0; 2]; 2], observer: view.as_mut().map(|v| v as &mut dyn RunObserver) };
+    let reasons = ReasonsConfig { top: args.reasons, on: args.reasons_on, threshold: args.threshold };
     let mut scorer: Box<dyn Scorer + '_> = match &args.model_url {
-        None => Box::new(InProcessScorer::new(&model)?),
+        None => Box::new(InProcessScorer::new(&model)?.with_reasons(reasons)?),
         Some(url) => Box::new(RemoteScorer::new(
             RemoteConfig {
                 url: url.clone(),
@@ -111,6 +113,10 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
             &model,
         )?),
     };
+    if args.model_url.is_some() && args.reasons > 0 {
+        tracing::info!("reason codes are computed with the model in process; with --model-url scores carry none");
+    }
+    let score_reasons = if args.reasons_on == ReasonsOn::All && args.model_url.is_none() { args.reasons } else { 0 };
     let scorer = scorer.as_mut();
     let progress = Arc::new(RunProgress::default());
     let result = match (&args.brokers, &args.transactions) {
@@ -133,6 +139,7 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
                 job,
                 out_dir: args.out.clone(),
                 model_name,
+                score_reasons,
             };
             let total =
                 count_data_lines(transactions).with_context(|| format!("reading {}", transactions.display()))?;

@@ -24,6 +24,8 @@ pub struct RunConfig {
     pub out_dir: PathBuf,
     /// Model name for the outputs (e.g. the file stem).
     pub model_name: String,
+    /// Reason columns in `scores.csv`, when the scorer explains every score (0: none; see [`crate::reasons`]).
+    pub score_reasons: usize,
 }
 
 /// Runs the job over the files to their end, scoring with `scorer`.
@@ -44,7 +46,7 @@ pub fn run_embedded_until<'a>(
     stop: &'a AtomicBool,
     observer: Option<&'a mut dyn RunObserver>,
 ) -> Result<RunSummary, EngineError> {
-    let sinks = FileSinks::create(&config.out_dir, &config.model_name)?;
+    let sinks = FileSinks::create_with_reasons(&config.out_dir, &config.model_name, config.score_reasons)?;
     let mut scoring = ScoringStage::new(scorer, sinks, &config.job, progress, observer)?;
     scoring.count_duplicates();
     let mut files = FileSource::open(&config.files)?;

@@ -22,6 +22,7 @@ use super::produce::PRODUCER_DEFAULTS;
 use super::{KafkaSettings, Positions};
 use crate::error::EngineError;
 use crate::flow::{DeadLetter, Origin, Scored};
+use crate::reasons::{Reason, ReasonValue};
 use crate::sink::Sink;
 
 /// Avro schema of the `scores` and `alerts` values.
@@ -34,7 +35,12 @@ pub const SCORE_SCHEMA: &str = r#"{"type":"record","name":"Score","namespace":"i
 {"name":"model_version","type":"string"},
 {"name":"identity_matched","type":"boolean"},
 {"name":"join_wait_ms","type":"long"},
-{"name":"processing_latency_ms","type":"double"}]}"#;
+{"name":"processing_latency_ms","type":"double"},
+{"name":"reasons","type":["null",{"type":"array","items":{"type":"record","name":"Reason","fields":[
+{"name":"feature","type":"string","doc":"model input: a column, calendar or client feature"},
+{"name":"value","type":["null","double","string"],"doc":"the value the model saw; null when missing"},
+{"name":"contribution","type":"double","doc":"exact Shapley contribution to the margin (log-odds)"}]}}],
+"default":null,"doc":"largest contributions first; null when the transaction was not explained (added in schema version 2)"}]}"#;
 
 /// One `scores` value.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -49,6 +55,23 @@ pub struct ScoreRecord {
     pub identity_matched: bool,
     pub join_wait_ms: i64,
     pub processing_latency_ms: f64,
+    /// Reason codes (see [`crate::reasons`]); absent in records written before they existed.
+    #[serde(default)]
+    pub reasons: Option<Vec<ReasonRecord>>,
+}
+
+/// One reason in a `scores` / `alerts` value.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReasonRecord {
+    pub feature: String,
+    pub value: Option<ReasonValue>,
+    pub contribution: f64,
+}
+
+impl From<&Reason> for ReasonRecord {
+    fn from(r: &Reason) -> ReasonRecord {
+        ReasonRecord { feature: r.feature.to_string(), value: r.value.clone(), contribution: r.contribution }
+    }
 }
 
 /// Topic names and the model identity written into every score.
@@ -212,6 +235,7 @@ impl Sink for KafkaSinks {
             identity_matched: s.joined.identity.is_some(),
             join_wait_ms: s.joined.join_wait.as_millis() as i64,
             processing_latency_ms: s.latency_ms,
+            reasons: (!s.reasons.is_empty()).then(|| s.reasons.iter().map(ReasonRecord::from).collect()),
         };
         self.encoder.encode(&record, &mut self.key, &mut self.value)?;
         let topics = [
@@ -350,4 +374,98 @@ pub fn decode_score(registry: &SchemaRegistry, payload: &[u8]) -> Result<ScoreRe
     let schema = registry.schema_by_id(schema_id)?;
     serde_avro_fast::from_datum_slice(datum, &schema)
         .map_err(|e| EngineError::Config(format!("undecodable score (schema id {schema_id}): {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use fraudstream_testkit::schema_registry::FakeSchemaRegistry;
+
+    use super::*;
+    use crate::reasons::ReasonValue;
+
+    /// The score schema before reasons (version 1), as records written by earlier versions carry it.
+    const SCORE_SCHEMA_V1: &str = r#"{"type":"record","name":"Score","namespace":"io.fraudstream.ieee","fields":[
+{"name":"TransactionID","type":"long"},
+{"name":"event_time","type":{"type":"long","logicalType":"timestamp-millis"}},
+{"name":"score","type":["null","double"]},
+{"name":"label","type":"int"},
+{"name":"model","type":"string"},
+{"name":"model_version","type":"string"},
+{"name":"identity_matched","type":"boolean"},
+{"name":"join_wait_ms","type":"long"},
+{"name":"processing_latency_ms","type":"double"}]}"#;
+
+    fn record(reasons: Option<Vec<ReasonRecord>>) -> ScoreRecord {
+        ScoreRecord {
+            transaction_id: 2987004,
+            event_time: 86_506_000,
+            score: Some(0.91),
+            label: 1,
+            model: "m".into(),
+            model_version: "1".into(),
+            identity_matched: true,
+            join_wait_ms: 3,
+            processing_latency_ms: 1.5,
+            reasons,
+        }
+    }
+
+    #[test]
+    fn reasons_round_trip_and_records_of_the_first_schema_still_decode() {
+        let fake = FakeSchemaRegistry::start();
+        let registry = SchemaRegistry::new(fake.url(), None).expect("registry");
+        let encoder = ScoreEncoder::register(&registry, &["alerts"]).expect("register");
+        let (mut key, mut value) = (Vec::new(), Vec::new());
+        encoder.encode(&record(Some(reasons())), &mut key, &mut value).expect("encode");
+        assert_eq!(decode_score(&registry, &value).expect("decode"), record(Some(reasons())));
+        // A value written with version 1 of the schema (no reasons field) reads as no reasons: the change is
+        // backward compatible (a new field with a null default).
+        let v1_id = registry.register("old-scores-value", SCORE_SCHEMA_V1).expect("register v1");
+        let v1: serde_avro_fast::Schema = SCORE_SCHEMA_V1.parse().expect("v1 parses");
+        let mut old = Vec::new();
+        write_header(v1_id, &mut old);
+        #[derive(serde::Serialize)]
+        struct V1<'a> {
+            #[serde(rename = "TransactionID")]
+            transaction_id: i64,
+            event_time: i64,
+            score: Option<f64>,
+            label: i32,
+            model: &'a str,
+            model_version: &'a str,
+            identity_matched: bool,
+            join_wait_ms: i64,
+            processing_latency_ms: f64,
+        }
+        let old_record = V1 {
+            transaction_id: 2987004,
+            event_time: 86_506_000,
+            score: Some(0.91),
+            label: 1,
+            model: "m",
+            model_version: "1",
+            identity_matched: true,
+            join_wait_ms: 3,
+            processing_latency_ms: 1.5,
+        };
+        let mut config = serde_avro_fast::ser::SerializerConfig::new(&v1);
+        serde_avro_fast::to_datum(&old_record, &mut old, &mut config).expect("encode v1");
+        assert_eq!(decode_score(&registry, &old).expect("decode v1"), record(None));
+    }
+
+    fn reasons() -> Vec<ReasonRecord> {
+        vec![
+            ReasonRecord {
+                feature: "TransactionAmt".into(),
+                value: Some(ReasonValue::Number(59.0)),
+                contribution: 1.25,
+            },
+            ReasonRecord {
+                feature: "P_emaildomain".into(),
+                value: Some(ReasonValue::Text("a.com".into())),
+                contribution: 0.5,
+            },
+            ReasonRecord { feature: "dist1".into(), value: None, contribution: -0.125 },
+        ]
+    }
 }
