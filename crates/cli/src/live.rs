@@ -7,10 +7,15 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use fraudstream_dashboard::{Alert, Dashboard, Driver, Quality, Snapshot};
+use fraudstream_dashboard::{
+    Alert, Dashboard, DriftView, Driver, InputDrift, ModelMonitoring, ModelRole, Monitoring, Quality, Snapshot,
+};
 use fraudstream_data::catalog::Table;
 use fraudstream_engine::flow::Scored;
+use fraudstream_engine::monitor::{ModelHealth, Role};
 use fraudstream_engine::observe::{JobStatus, RunObserver};
+use fraudstream_engine::quality::QualitySnapshot;
+use fraudstream_model::drift::{BaselineSource, DriftReport};
 
 const HISTOGRAM_BUCKETS: usize = 20;
 /// Latencies kept for the percentiles shown (the most recent ones).
@@ -103,15 +108,10 @@ impl RunObserver for LiveView {
         sorted.sort_unstable_by(f32::total_cmp);
         let at =
             |q: f64| sorted.get(((sorted.len().max(1) - 1) as f64 * q).round() as usize).map_or(0.0, |&v| v as f64);
-        let quality = status.quality.map_or_else(Quality::default, |q| Quality {
-            labels_received: q.labels_received,
-            window: q.window,
-            positives: q.positives,
-            negatives: q.negatives,
-            roc_auc: q.roc_auc,
-            precision: q.precision,
-            recall: q.recall,
-        });
+        let quality = status.quality.as_ref().map_or_else(Quality::default, quality_view);
+        if !status.models.is_empty() {
+            self.dashboard.update_monitoring(Monitoring { models: status.models.iter().map(model_view).collect() });
+        }
         self.dashboard.update(Snapshot {
             elapsed_seconds: status.elapsed.as_secs_f64(),
             transactions_in: status.records_in,
@@ -126,5 +126,54 @@ impl RunObserver for LiveView {
             score_histogram: self.histogram.to_vec(),
             quality,
         });
+    }
+}
+
+/// The page's view of a rolling quality snapshot.
+fn quality_view(q: &QualitySnapshot) -> Quality {
+    Quality {
+        labels_received: q.labels_received,
+        window: q.window,
+        positives: q.positives,
+        negatives: q.negatives,
+        roc_auc: q.roc_auc,
+        precision: q.precision,
+        recall: q.recall,
+    }
+}
+
+/// The page's view of one monitored model.
+fn model_view(m: &ModelHealth) -> ModelMonitoring {
+    ModelMonitoring {
+        model: m.name.clone(),
+        role: match m.role {
+            Role::Champion => ModelRole::Champion,
+            Role::Challenger => ModelRole::Challenger,
+        },
+        quality: m.quality.as_ref().map(quality_view),
+        drift: m.drift.as_ref().map(|d| drift_view(d, m.baseline_from_model_json)),
+    }
+}
+
+/// The page's view of a drift report.
+fn drift_view(d: &DriftReport, from_model_json: bool) -> DriftView {
+    let baseline = match d.baseline {
+        BaselineSource::Provided if from_model_json => "model.json".to_string(),
+        BaselineSource::Provided => "provided".to_string(),
+        BaselineSource::FirstWindow => "first window".to_string(),
+        BaselineSource::Collecting { observed, needed } => format!("collecting first window ({observed} of {needed})"),
+    };
+    DriftView {
+        baseline,
+        observations: d.observations,
+        window: d.window,
+        alert_psi: d.alert_psi,
+        score_psi: d.score.as_ref().map(|s| s.psi),
+        score_alerting: d.score.as_ref().is_some_and(|s| s.alerting),
+        inputs: d
+            .inputs
+            .iter()
+            .map(|i| InputDrift { name: i.name.clone(), psi: i.psi, alerting: i.alerting })
+            .collect(),
     }
 }

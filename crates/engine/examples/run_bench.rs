@@ -54,7 +54,7 @@ fn config(dir: &std::path::Path, pacing: Pacing, columns: &[String]) -> RunConfi
             threshold: 0.5,
             max_in_flight: 1,
             on_model_error: Default::default(),
-            quality: None,
+            monitor: None,
             client_features: None,
         },
         out_dir: std::env::temp_dir().join("fraudstream-run-bench"),

@@ -31,6 +31,7 @@ pub mod join;
 pub mod kafka;
 mod metrics;
 pub mod model_stage;
+pub mod monitor;
 pub mod observe;
 pub mod pacing;
 pub mod quality;

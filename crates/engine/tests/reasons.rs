@@ -45,7 +45,7 @@ fn run(out: &Path, model: &Model, reasons: ReasonsConfig) {
             threshold: THRESHOLD,
             max_in_flight: 1,
             on_model_error: OnModelError::Fail,
-            quality: None,
+            monitor: None,
             client_features: None,
         },
         out_dir: out.to_path_buf(),

@@ -45,7 +45,7 @@ fn config(out: &Path, jitter: Duration) -> RunConfig {
             threshold: 0.5,
             max_in_flight: 1,
             on_model_error: OnModelError::Fail,
-            quality: None,
+            monitor: None,
             client_features: None,
         },
         out_dir: out.to_path_buf(),

@@ -44,7 +44,7 @@ fn job(max_wait: Duration, idle_timeout: Duration) -> JobConfig {
         batch_size: 256,
         batch_timeout: Duration::from_millis(20),
         threshold: 0.5,
-        quality: None,
+        monitor: None,
         client_features: None,
         max_in_flight: 1,
         on_model_error: Default::default(),

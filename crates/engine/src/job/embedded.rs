@@ -46,7 +46,10 @@ pub fn run_embedded_until<'a>(
     stop: &'a AtomicBool,
     observer: Option<&'a mut dyn RunObserver>,
 ) -> Result<RunSummary, EngineError> {
-    let sinks = FileSinks::create_with_reasons(&config.out_dir, &config.model_name, config.score_reasons)?;
+    let mut sinks = FileSinks::create_with_reasons(&config.out_dir, &config.model_name, config.score_reasons)?;
+    if config.job.monitor.as_ref().is_some_and(crate::monitor::MonitorSetup::has_challenger) {
+        sinks = sinks.with_challenger()?;
+    }
     let mut scoring = ScoringStage::new(scorer, sinks, &config.job, progress, observer)?;
     scoring.count_duplicates();
     let mut files = FileSource::open(&config.files)?;

@@ -93,15 +93,30 @@ pub struct KafkaSinkConfig {
     /// distinct between instances running at once. `None`: idempotent producer, duplicates prevented by reading
     /// back the output on restart.
     pub transactional_id: Option<String>,
+    /// The topic a challenger's scores go to (`--challenger`; e.g. `scores-challenger`) and the challenger's model
+    /// name. Its records have the `scores` schema, without reasons, and are written with the champion's score (in
+    /// the same transaction), so they are exactly once too.
+    pub challenger: Option<ChallengerOutput>,
 }
 
-/// The three output topics.
+/// Where a challenger's scores go.
+#[derive(Debug, Clone)]
+pub struct ChallengerOutput {
+    pub topic: String,
+    /// The challenger's model name.
+    pub model: String,
+    /// The challenger's model version.
+    pub model_version: String,
+}
+
+/// The three output topics (four with a challenger).
 pub struct KafkaSinks {
     producer: ThreadedProducer<DeliveryTracker>,
     registry: SchemaRegistry,
     config: KafkaSinkConfig,
     encoder: ScoreEncoder,
-    partitions: [i32; 2],
+    /// Partitions of `scores`, `alerts` and the challenger's topic (0 without one).
+    partitions: [i32; 3],
     key: Vec<u8>,
     value: Vec<u8>,
 }
@@ -109,8 +124,10 @@ pub struct KafkaSinks {
 impl KafkaSinks {
     /// Registers the schemas, creates missing topics and connects the producer.
     pub fn new(config: KafkaSinkConfig, registry: &SchemaRegistry) -> Result<KafkaSinks, EngineError> {
-        let encoder = ScoreEncoder::register(registry, &[&config.scores_topic, &config.alerts_topic])?;
-        let topics = [config.scores_topic.as_str(), config.alerts_topic.as_str(), config.dead_letters_topic.as_str()];
+        let mut topics = vec![config.scores_topic.as_str(), config.alerts_topic.as_str()];
+        topics.extend(config.challenger.as_ref().map(|c| c.topic.as_str()));
+        let encoder = ScoreEncoder::register(registry, &topics)?;
+        topics.push(config.dead_letters_topic.as_str());
         let counts = config.kafka.ensure_topics(&topics, config.partitions, config.replication)?;
         let tracker = DeliveryTracker::new(Arc::new(ProduceProgress::default()));
         let mut client = config.kafka.client_config(PRODUCER_DEFAULTS);
@@ -135,7 +152,7 @@ impl KafkaSinks {
             producer,
             registry: registry.clone(),
             encoder,
-            partitions: [counts[0], counts[1]],
+            partitions: [counts[0], counts[1], if config.challenger.is_some() { counts[2] } else { 0 }],
             config,
             key: Vec::with_capacity(16),
             value: Vec::with_capacity(128),
@@ -249,6 +266,23 @@ impl Sink for KafkaSinks {
                 .key(&self.key[..])
                 .payload(&self.value[..])
                 .partition(partition_for_key(&self.key, partitions))
+                .timestamp(record.event_time);
+            self.send(rec)?;
+        }
+        if let (Some(challenger), true) = (&self.config.challenger, s.writes_score()) {
+            let record = ScoreRecord {
+                score: s.challenger,
+                label: i32::from(s.challenger_label),
+                model: challenger.model.clone(),
+                model_version: challenger.model_version.clone(),
+                reasons: None,
+                ..record
+            };
+            self.encoder.encode(&record, &mut self.key, &mut self.value)?;
+            let rec = BaseRecord::to(challenger.topic.as_str())
+                .key(&self.key[..])
+                .payload(&self.value[..])
+                .partition(partition_for_key(&self.key, self.partitions[2]))
                 .timestamp(record.event_time);
             self.send(rec)?;
         }

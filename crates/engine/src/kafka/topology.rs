@@ -112,6 +112,7 @@ fn run_join_stage(
     // Each stage's producer needs a transactional id of its own: one would fence the other.
     let sinks_config = KafkaSinkConfig {
         transactional_id: config.sinks.transactional_id.as_ref().map(|id| format!("{id}-join")),
+        challenger: None,
         ..config.sinks.clone()
     };
     let sinks = KafkaSinks::new(sinks_config, registry)?;

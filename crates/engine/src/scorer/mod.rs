@@ -6,9 +6,11 @@
 //! endpoint (`fraudstream serve`, Azure ML, KServe) — see [`remote`].
 
 mod breaker;
+pub mod challenger;
 pub mod remote;
 
 pub use breaker::{BreakerConfig, CircuitBreaker};
+pub use challenger::WithChallenger;
 pub use remote::{RemoteConfig, RemoteProtocol, RemoteScorer};
 
 use std::sync::Arc;
@@ -30,6 +32,9 @@ pub struct BatchScores {
     /// Reason codes per row, when the scorer gives them (see [`crate::reasons`]); empty for rows without, and
     /// shorter than `p` when the scorer gives none.
     pub reasons: Vec<Vec<Reason>>,
+    /// A challenger's probability per row (NaN where it failed), when one scores beside the model (see
+    /// [`challenger`]); empty otherwise.
+    pub challenger: Vec<f64>,
 }
 
 impl BatchScores {
@@ -37,11 +42,17 @@ impl BatchScores {
         self.p.clear();
         self.labels.clear();
         self.reasons.clear();
+        self.challenger.clear();
     }
 
     /// Row `i`'s reasons (none when not given).
     pub fn reasons_of(&self, i: usize) -> &[Reason] {
         self.reasons.get(i).map_or(&[], Vec::as_slice)
+    }
+
+    /// Row `i`'s challenger score, if a challenger scored it.
+    pub fn challenger_of(&self, i: usize) -> Option<f64> {
+        self.challenger.get(i).copied().filter(|p| !p.is_nan())
     }
 }
 

@@ -31,8 +31,13 @@ pub struct FileSinks {
     model: String,
     /// Reason columns in `scores.csv` (0: none).
     score_reasons: usize,
+    /// `scores_challenger.csv`, when a challenger scores beside the model (see [`FileSinks::with_challenger`]).
+    challenger: Option<BufWriter<File>>,
     line: Vec<u8>,
 }
+
+/// Columns of `scores_challenger.csv`.
+pub const CHALLENGER_HEADER: &str = "TransactionID,score,label,event_time\n";
 
 fn create(dir: &Path, name: &str) -> Result<BufWriter<File>, EngineError> {
     let path = dir.join(name);
@@ -55,6 +60,7 @@ impl FileSinks {
             dead_letters: create(dir, "dead_letters.jsonl")?,
             model: model.to_string(),
             score_reasons,
+            challenger: None,
             line: Vec::with_capacity(256),
         };
         let header = format!(
@@ -63,6 +69,16 @@ impl FileSinks {
         );
         sinks.scores.write_all(header.as_bytes()).map_err(|e| sinks.io("scores.csv", e))?;
         Ok(sinks)
+    }
+
+    /// Also writes a challenger's scores to `scores_challenger.csv` (created, truncated): `TransactionID`, its
+    /// score, its label at the same threshold and the event time, for every transaction whose champion score is
+    /// written.
+    pub fn with_challenger(mut self) -> Result<FileSinks, EngineError> {
+        let mut file = create(&self.dir, "scores_challenger.csv")?;
+        file.write_all(CHALLENGER_HEADER.as_bytes()).map_err(|e| self.io("scores_challenger.csv", e))?;
+        self.challenger = Some(file);
+        Ok(self)
     }
 
     fn io(&self, name: &str, source: std::io::Error) -> EngineError {
@@ -95,6 +111,18 @@ impl Sink for FileSinks {
         self.line.push(b'\n');
         if s.writes_score() {
             self.scores.write_all(&self.line).map_err(|e| self.io("scores.csv", e))?;
+            if let Some(file) = &mut self.challenger {
+                self.line.clear();
+                self.line.extend_from_slice(ints.format(tx.id()).as_bytes());
+                self.line.push(b',');
+                if let Some(p) = s.challenger {
+                    self.line.extend_from_slice(ryu.format(p).as_bytes());
+                }
+                let _ = writeln!(self.line, ",{},{}", u8::from(s.challenger_label), tx.event_time());
+                let line = &self.line;
+                file.write_all(line)
+                    .map_err(|e| EngineError::Io { path: self.dir.join("scores_challenger.csv"), source: e })?;
+            }
         }
         if s.writes_alert() {
             let c = Table::Transaction.catalog();
@@ -137,6 +165,9 @@ impl Sink for FileSinks {
     fn flush(&mut self) -> Result<(), EngineError> {
         self.scores.flush().map_err(|e| EngineError::Io { path: self.dir.join("scores.csv"), source: e })?;
         self.alerts.flush().map_err(|e| EngineError::Io { path: self.dir.join("alerts.jsonl"), source: e })?;
+        if let Some(file) = &mut self.challenger {
+            file.flush().map_err(|e| EngineError::Io { path: self.dir.join("scores_challenger.csv"), source: e })?;
+        }
         self.dead_letters.flush().map_err(|e| EngineError::Io { path: self.dir.join("dead_letters.jsonl"), source: e })
     }
 }
