@@ -303,6 +303,15 @@ pub struct ProduceArgs {
     #[arg(long, default_value_t = 42, help_heading = "Pacing")]
     pub seed: u64,
 
+    /// Also write this labels CSV (`TransactionID,isFraud,label_time[,source]`, e.g. `generate`'s
+    /// train_labels.csv) to --labels-topic, keyed by TransactionID, each timestamped with its label time.
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
+    pub labels: Option<PathBuf>,
+
+    /// Topic of --labels.
+    #[arg(long, default_value = "labels", help_heading = "Kafka")]
+    pub labels_topic: String,
+
     /// How long to wait for the broker to acknowledge outstanding rows at the end.
     #[arg(long, value_parser = parse_duration, default_value = "120s", help_heading = "Kafka")]
     pub flush_timeout: Duration,
@@ -460,6 +469,11 @@ pub struct RunArgs {
     /// Topic of the challenger's scores (with --challenger; the scores schema).
     #[arg(long, default_value = "scores-challenger", help_heading = "Kafka")]
     pub challenger_topic: String,
+
+    /// Online quality from a labels topic (Avro, keyed by TransactionID; `produce --labels` writes one), followed
+    /// by its own consumer group `<group>-labels`. Kafka mode.
+    #[arg(long, value_name = "TOPIC", help_heading = "Kafka")]
+    pub labels_topic: Option<String>,
 
     /// Partitions of output topics that do not exist yet.
     #[arg(long, default_value_t = 6, help_heading = "Kafka")]

@@ -238,6 +238,7 @@ fn kafka_config(kafka: &KafkaSettings, registry_url: &str, topics: &Topics, grou
         commit_interval: Duration::from_secs(1),
         stop_after_idle: Some(Duration::from_secs(3)),
         snapshot_interval: Duration::from_secs(60),
+        labels_topic: None,
     }
 }
 

@@ -97,6 +97,7 @@ fn labels_job(horizon_days: u64, labels: Vec<fraudstream_data::labels::Label>, t
             },
             models: vec![WatchSpec { name: "seed".into(), role: Role::Champion, drift: None }],
             labels: Arc::new(labels),
+            live: None,
         }),
         ..replay_job(None)
     }
@@ -240,6 +241,7 @@ fn a_shift_in_the_amount_and_one_client_feature_raises_drift_on_exactly_those_in
             .chain(monitor_challenger.then(|| WatchSpec { name: "seed".into(), role: Role::Challenger, drift: None }))
             .collect(),
             labels: Arc::new(Vec::new()),
+            live: None,
         }),
         ..replay_job(Some(ClientConfig::default()))
     };

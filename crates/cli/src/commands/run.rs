@@ -245,15 +245,23 @@ fn monitor_setup(args: &RunArgs, model: &Model, challenger: Option<&Model>) -> a
         "--drift-threshold must be a positive PSI, not {}",
         args.drift_threshold
     );
+    anyhow::ensure!(
+        args.labels_topic.is_none() || args.brokers.is_some(),
+        "--labels-topic follows a Kafka topic: give --brokers (embedded mode reads --labels FILE)"
+    );
     let labels = match (&args.labels, args.label_delay) {
         (Some(path), _) => {
-            anyhow::ensure!(args.brokers.is_none(), "--labels reads a file in embedded mode; not with --brokers");
-            Some(read_labels(path, args.max_bad_rows)?)
+            anyhow::ensure!(
+                args.brokers.is_none(),
+                "--labels reads a file in embedded mode; with --brokers use --labels-topic"
+            );
+            Some(crate::labels_file::read_labels(path, args.max_bad_rows)?)
         }
         (None, _) => None,
     };
     let feed = match (&labels, args.label_delay) {
         (Some(_), _) => LabelFeed::Feed,
+        (None, _) if args.labels_topic.is_some() => LabelFeed::Feed,
         (None, Some(delay)) => LabelFeed::Simulated(delay),
         (None, None) => LabelFeed::None,
     };
@@ -288,25 +296,8 @@ fn monitor_setup(args: &RunArgs, model: &Model, challenger: Option<&Model>) -> a
         },
         models,
         labels: Arc::new(labels.unwrap_or_default()),
+        live: None,
     }))
-}
-
-/// Reads a labels file whole; bad lines are reported and skipped as in the transactions file (--max-bad-rows).
-fn read_labels(path: &std::path::Path, max_bad_rows: u64) -> anyhow::Result<Vec<fraudstream_data::labels::Label>> {
-    let mut reader = fraudstream_data::labels::LabelReader::open(path, max_bad_rows)
-        .with_context(|| format!("opening labels {}", path.display()))?;
-    let mut labels = Vec::new();
-    while let Some(label) = reader.read_label().with_context(|| format!("reading labels {}", path.display()))? {
-        labels.push(label);
-    }
-    for bad in reader.drain_bad_rows().iter().take(5) {
-        tracing::warn!("labels {}: skipped {bad}", path.display());
-    }
-    if reader.bad_count() > 0 {
-        tracing::warn!("labels {}: {} bad lines skipped", path.display(), reader.bad_count());
-    }
-    tracing::info!("labels {}: {} labels", path.display(), labels.len());
-    Ok(labels)
 }
 
 /// Counts the confusion matrix at the threshold and passes the hooks on to the live view, if any.
@@ -385,6 +376,7 @@ fn kafka_config(
         commit_interval: args.commit_interval,
         stop_after_idle: args.stop_after_idle,
         snapshot_interval: args.snapshot_interval,
+        labels_topic: args.labels_topic.clone(),
     })
 }
 

@@ -30,6 +30,7 @@ pub mod delivery;
 mod driver;
 mod forward;
 mod group;
+pub mod labels;
 mod merge;
 pub mod order;
 pub mod partitioner;

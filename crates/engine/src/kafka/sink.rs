@@ -376,6 +376,23 @@ pub fn write_scores(
     records: impl IntoIterator<Item = ScoreRecord>,
 ) -> Result<u64, EngineError> {
     let encoder = ScoreEncoder::register(registry, &[topic])?;
+    write_keyed(kafka, topic, partitions, "scores", records, |record, key, value| {
+        encoder.encode(record, key, value)?;
+        Ok(record.event_time)
+    })
+}
+
+/// Writes `items` to `topic` (created with `partitions` partitions if missing) keyed and partitioned like the input
+/// topics, and waits until every one is acknowledged; returns how many. `encode` fills one item's key and value and
+/// returns its record timestamp (event time, ms).
+pub(crate) fn write_keyed<T>(
+    kafka: &KafkaSettings,
+    topic: &str,
+    partitions: i32,
+    what: &str,
+    items: impl IntoIterator<Item = T>,
+    mut encode: impl FnMut(&T, &mut Vec<u8>, &mut Vec<u8>) -> Result<i64, EngineError>,
+) -> Result<u64, EngineError> {
     let partitions = kafka.ensure_topics(&[topic], partitions, 1)?[0];
     let progress = Arc::new(ProduceProgress::default());
     let producer: ThreadedProducer<DeliveryTracker> = kafka
@@ -383,17 +400,17 @@ pub fn write_scores(
         .create_with_context(DeliveryTracker::new(progress.clone()))
         .map_err(|e| EngineError::kafka("creating a producer", e))?;
     let (mut key, mut value, mut written) = (Vec::new(), Vec::new(), 0u64);
-    for record in records {
-        encoder.encode(&record, &mut key, &mut value)?;
+    for item in items {
+        let timestamp = encode(&item, &mut key, &mut value)?;
         let rec = BaseRecord::to(topic)
             .key(&key[..])
             .payload(&value[..])
             .partition(partition_for_key(&key, partitions))
-            .timestamp(record.event_time);
+            .timestamp(timestamp);
         send(&producer, rec)?;
         written += 1;
     }
-    producer.flush(Duration::from_secs(120)).map_err(|e| EngineError::kafka("flushing the scores", e))?;
+    producer.flush(Duration::from_secs(120)).map_err(|e| EngineError::kafka(format!("flushing the {what}"), e))?;
     let failed = progress.failed.load(std::sync::atomic::Ordering::Relaxed);
     if failed > 0 {
         let first_error = producer.context().first_error().unwrap_or_default();

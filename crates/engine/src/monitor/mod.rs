@@ -14,7 +14,8 @@
 pub mod drift;
 pub mod labels;
 
-use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fraudstream_data::labels::Label;
@@ -78,6 +79,34 @@ pub struct MonitorSetup {
     pub models: Vec<WatchSpec>,
     /// Labels known at the start (a labels file, read whole): each becomes known at its `label_time`.
     pub labels: Arc<Vec<Label>>,
+    /// Labels arriving while the job runs (a labels topic, see `crate::kafka::labels`).
+    pub live: Option<LiveLabels>,
+}
+
+/// A channel of labels read while the job runs; the job drains it about twice a second.
+#[derive(Clone)]
+pub struct LiveLabels(pub Arc<Mutex<Receiver<Label>>>);
+
+impl LiveLabels {
+    /// Labels from `rx`.
+    pub fn new(rx: Receiver<Label>) -> LiveLabels {
+        LiveLabels(Arc::new(Mutex::new(rx)))
+    }
+
+    /// Everything that arrived so far, into `monitoring`.
+    fn drain_into(&self, join: &mut LabelJoin) {
+        // A poisoned lock only means another holder panicked; the receiver itself is intact.
+        let rx = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while let Ok(label) = rx.try_recv() {
+            join.label(&label);
+        }
+    }
+}
+
+impl std::fmt::Debug for LiveLabels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiveLabels")
+    }
 }
 
 /// One monitored model.
@@ -130,6 +159,7 @@ impl MonitorSetup {
             })
             .collect::<Result<Vec<_>, EngineError>>()?;
         let mut monitoring = Monitoring::new(models, &self.config);
+        monitoring.live = self.live.clone();
         for label in self.labels.iter() {
             monitoring.label(label);
         }
@@ -168,6 +198,7 @@ pub struct Monitoring {
     models: Vec<Model>,
     labels: Option<LabelJoin>,
     simulated_delay: Option<i64>,
+    live: Option<LiveLabels>,
 }
 
 impl Monitoring {
@@ -180,7 +211,7 @@ impl Monitoring {
                 Some(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
             ),
         };
-        Monitoring { models, labels, simulated_delay }
+        Monitoring { models, labels, simulated_delay, live: None }
     }
 
     /// Whether labels are joined (online quality is computed).
@@ -242,6 +273,9 @@ impl Monitoring {
 
     fn advance(&mut self, now: Option<EventTime>) {
         if let Some(join) = &mut self.labels {
+            if let Some(live) = &self.live {
+                live.drain_into(join);
+            }
             let models = &mut self.models;
             join.advance(now, &mut |s, l| push_quality(models, s, l));
         }

@@ -138,5 +138,6 @@ pub fn job_config(run: &Run, group: &str, scores_topic: &str) -> KafkaRunConfig 
         commit_interval: Duration::from_millis(200),
         stop_after_idle: Some(Duration::from_secs(4)),
         snapshot_interval: Duration::from_secs(1),
+        labels_topic: None,
     }
 }
