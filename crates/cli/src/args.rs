@@ -576,6 +576,11 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Monitoring")]
     pub no_drift: bool,
 
+    /// Online quality counts only transactions at or after this TransactionDT (seconds): where the model's
+    /// held-out period begins, so rows it trained on do not flatter the figures.
+    #[arg(long, value_name = "TRANSACTION_DT", help_heading = "Monitoring")]
+    pub quality_from: Option<i64>,
+
     /// Serve the live dashboard (throughput, latency, score distribution, alerts with their drivers, online
     /// quality) at http://ADDR/.
     #[arg(long, value_name = "ADDR", help_heading = "Monitoring")]

@@ -94,6 +94,7 @@ fn labels_job(horizon_days: u64, labels: Vec<fraudstream_data::labels::Label>, t
                 horizon: Duration::from_secs(horizon_days * DAY_SECS as u64),
                 quality_window: 1_000_000,
                 threshold,
+                quality_from: None,
             },
             models: vec![WatchSpec { name: "seed".into(), role: Role::Champion, drift: None }],
             labels: Arc::new(labels),
@@ -232,6 +233,7 @@ fn a_shift_in_the_amount_and_one_client_feature_raises_drift_on_exactly_those_in
                 horizon: Duration::from_secs(86_400),
                 quality_window: 1000,
                 threshold: 0.5,
+                quality_from: None,
             },
             models: std::iter::once(WatchSpec {
                 name: "model".into(),

@@ -87,6 +87,7 @@ fn a_labels_topic_drives_online_quality_and_a_challenger_writes_its_own_topic_on
             horizon: Duration::from_secs(86_400),
             quality_window: 1_000_000,
             threshold: 0.5,
+            quality_from: None,
         },
         models: vec![
             WatchSpec { name: "pipeline_75".into(), role: Role::Champion, drift: None },

@@ -293,6 +293,7 @@ fn monitor_setup(args: &RunArgs, model: &Model, challenger: Option<&Model>) -> a
             horizon: args.label_horizon,
             quality_window: args.quality_window,
             threshold: args.threshold,
+            quality_from: args.quality_from.map(fraudstream_data::EventTime::from_transaction_dt),
         },
         models,
         labels: Arc::new(labels.unwrap_or_default()),
@@ -423,7 +424,12 @@ fn print_summary(s: &RunSummary, args: &RunArgs) {
         s.latency_ms.0, s.latency_ms.1, s.latency_ms.2, s.alerts, args.threshold
     );
     if let Some(auc) = s.auc {
-        println!("ROC AUC against isFraud: {auc:.4}");
+        match args.quality_from {
+            None => println!("ROC AUC against isFraud: {auc:.4}"),
+            Some(dt) => {
+                println!("ROC AUC against isFraud over every row, including those before --quality-from {dt}: {auc:.4}")
+            }
+        }
     }
     print_monitoring(s);
     let duplicates = s.duplicate_transactions.unwrap_or(s.join.duplicate_transactions);

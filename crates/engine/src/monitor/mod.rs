@@ -69,6 +69,9 @@ pub struct MonitorConfig {
     pub quality_window: usize,
     /// Alert threshold of the scores (precision and recall at it).
     pub threshold: f64,
+    /// Only transactions at or after this event time count for quality (e.g. a model's held-out period:
+    /// rows it trained on would flatter the figures); drift watches every transaction.
+    pub quality_from: Option<EventTime>,
 }
 
 /// Everything monitoring needs, as plain data a job config can carry; [`MonitorSetup::build`] makes the monitors.
@@ -199,6 +202,7 @@ pub struct Monitoring {
     labels: Option<LabelJoin>,
     simulated_delay: Option<i64>,
     live: Option<LiveLabels>,
+    quality_from: Option<EventTime>,
 }
 
 impl Monitoring {
@@ -211,7 +215,7 @@ impl Monitoring {
                 Some(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
             ),
         };
-        Monitoring { models, labels, simulated_delay, live: None }
+        Monitoring { models, labels, simulated_delay, live: None, quality_from: config.quality_from }
     }
 
     /// Whether labels are joined (online quality is computed).
@@ -235,11 +239,14 @@ impl Monitoring {
             }
         }
         let Some(join) = &mut self.labels else { return };
+        let tx = &joined.transaction;
+        if self.quality_from.is_some_and(|from| tx.event_time() < from) {
+            return;
+        }
         let mut by_model = [f64::NAN; MAX_MODELS];
         for (slot, score) in by_model.iter_mut().zip(scores) {
             *slot = score.unwrap_or(f64::NAN);
         }
-        let tx = &joined.transaction;
         if let Some(delay) = self.simulated_delay {
             if let Some(fraud) = tx.is_fraud() {
                 let label_time = EventTime(tx.event_time().millis().saturating_add(delay));
