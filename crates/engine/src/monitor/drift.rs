@@ -21,8 +21,10 @@ pub const NOT_MONITORED: [&str; 2] = ["TransactionID", "TransactionDT"];
 #[derive(Debug)]
 pub struct ModelDrift {
     mapping: InputMapping,
-    /// Model input index of each monitored input, in the monitor's order.
-    monitored: Vec<usize>,
+    /// Model input index of each input the monitor tracks.
+    tracked: Vec<usize>,
+    /// The monitor's slot of each model input (meaningful for `tracked` ones).
+    slot: Vec<usize>,
     monitor: DriftMonitor,
     /// Whether the baseline came from `model.json`.
     from_model_json: bool,
@@ -50,19 +52,23 @@ impl ModelDrift {
         let from_model_json = baseline.is_some();
         let monitor = DriftMonitor::new(&specs, baseline, config)
             .map_err(|e| EngineError::Config(format!("drift monitor: {e}")))?;
-        Ok(ModelDrift { mapping, monitored, monitor, from_model_json })
+        // A baseline may describe only some inputs (model.json keeps the top 30 by gain): read only those.
+        let tracked: Vec<usize> = monitor.tracked_inputs().iter().map(|&s| monitored[s]).collect();
+        let mut slot = vec![0; mapping.names().len()];
+        for (s, &i) in monitored.iter().enumerate() {
+            slot[i] = s;
+        }
+        Ok(ModelDrift { mapping, tracked, slot, monitor, from_model_json })
     }
 
     /// Observes one scored row.
     pub fn observe(&mut self, row: &FeatureRow<'_>, score: f64) {
-        let values = self.mapping.values(row);
         let mut observer = self.monitor.row();
-        for (slot, &i) in self.monitored.iter().enumerate() {
-            match values[i] {
-                InputValue::Num(x) => observer.num(slot, x),
-                InputValue::Str(s) => observer.str(slot, s),
-            }
-        }
+        let slot = &self.slot;
+        self.mapping.for_each_value(row, &self.tracked, |i, v| match v {
+            InputValue::Num(x) => observer.num(slot[i], x),
+            InputValue::Str(s) => observer.str(slot[i], s),
+        });
         observer.finish(score);
     }
 
