@@ -149,6 +149,7 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
                     identity_jitter: args.identity_jitter,
                     seed: args.seed,
                     columns: Some(needed_columns(&model_inputs(&model, challenger.as_ref())?)),
+                    required: args.columns.required(&model_inputs(&model, challenger.as_ref())?),
                     ..FileSourceConfig::new(transactions.clone(), args.identities.clone())
                 },
                 job,
