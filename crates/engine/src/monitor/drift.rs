@@ -12,10 +12,22 @@ use fraudstream_model::drift::{Baseline, DriftAlert, DriftConfig, DriftMonitor, 
 
 use crate::error::EngineError;
 
-/// Model inputs drift is not measured on: an identifier and the event-time clock grow with every transaction, so
-/// any window of them differs from any baseline by construction (their PSI says "time passed", not "the traffic
-/// changed").
+/// Model input columns drift is not measured on: an identifier and the event-time clock grow with every
+/// transaction, so any window of them differs from any baseline by construction (their PSI says "time passed", not
+/// "the traffic changed"). Derived features that count time are left out the same way ([`grows_with_time`]).
 pub const NOT_MONITORED: [&str; 2] = ["TransactionID", "TransactionDT"];
+
+/// Whether an input counts time rather than describing a payment: [`NOT_MONITORED`] columns, the day, week and
+/// month indices of the calendar features (`DT_D`, `DT_W`, `DT_M`) and the client features that are points in time
+/// (`D4n` … `D15n`: a D column minus the transaction's day).
+pub fn grows_with_time(name: &str, source: InputSource) -> bool {
+    use fraudstream_features::{CalendarFeature, ClientFeature};
+    match source {
+        InputSource::Calendar(f) => matches!(f, CalendarFeature::DtD | CalendarFeature::DtW | CalendarFeature::DtM),
+        InputSource::Client(f) => f.index() >= ClientFeature::D4n.index(),
+        _ => NOT_MONITORED.contains(&name),
+    }
+}
 
 /// One model's drift monitor and how to read its inputs from a joined record.
 #[derive(Debug)]
@@ -37,8 +49,9 @@ impl ModelDrift {
         baseline: Option<Baseline>,
         config: DriftConfig,
     ) -> Result<ModelDrift, EngineError> {
-        let monitored: Vec<usize> =
-            (0..mapping.names().len()).filter(|&i| !NOT_MONITORED.contains(&mapping.names()[i].as_str())).collect();
+        let monitored: Vec<usize> = (0..mapping.names().len())
+            .filter(|&i| !grows_with_time(&mapping.names()[i], mapping.sources()[i]))
+            .collect();
         let specs: Vec<InputSpec> = monitored
             .iter()
             .map(|&i| {
