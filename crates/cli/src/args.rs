@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use fraudstream_engine::source::required::RequiredColumns;
 
 /// Real-time fraud detection for payment streams (IEEE-CIS shaped data, Kafka, ONNX tree models).
 #[derive(Debug, Parser)]
@@ -300,6 +301,24 @@ pub struct ProduceArgs {
     pub quiet: bool,
 }
 
+/// What to do with input that lacks columns the model reads.
+#[derive(Debug, Args)]
+pub struct ColumnArgs {
+    /// Score even when the input lacks columns the model reads (a CSV header, or an Avro writer schema on Kafka,
+    /// without them): they read as missing in every row, with a warning listing them. Without this flag such input
+    /// is an error at start naming the file (or topic) and the columns, since a renamed column would otherwise
+    /// change every score silently.
+    #[arg(long)]
+    pub allow_missing_columns: bool,
+}
+
+impl ColumnArgs {
+    /// The columns the run requires of its input for `model_inputs`, as this flag allows their absence.
+    pub fn required(&self, model_inputs: &[String]) -> RequiredColumns {
+        RequiredColumns { allow_missing: self.allow_missing_columns, ..RequiredColumns::for_model(model_inputs) }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
     /// The ONNX model (e.g. the reference pipeline_75.onnx, or DIR/model.onnx from `fraudstream train`).
@@ -308,6 +327,9 @@ pub struct ScoreArgs {
 
     #[command(flatten)]
     pub input: InputArgs,
+
+    #[command(flatten)]
+    pub columns: ColumnArgs,
 
     /// Where to write the scores CSV (TransactionID,score,label; one row per transaction, input order).
     #[arg(long, value_name = "FILE", default_value = "scores.csv")]
@@ -342,6 +364,9 @@ pub struct RunArgs {
     /// Malformed CSV rows to skip (each sent to the dead letters) before stopping with an error.
     #[arg(long, default_value_t = 10, help_heading = "Input")]
     pub max_bad_rows: u64,
+
+    #[command(flatten, next_help_heading = "Input")]
+    pub columns: ColumnArgs,
 
     /// The ONNX model scored in-process on every joined transaction (with --model-url: only its input schema is
     /// used, to build the requests).

@@ -14,6 +14,16 @@ pub enum EngineError {
     #[error("{0}")]
     Config(String),
 
+    /// The input lacks columns the model reads (see [`crate::source::required`]): refused at the start, before a
+    /// single row is scored as if they were missing.
+    #[error(
+        "{input}: the model reads {} that the input does not have (renamed or dropped?), so every row would be \
+         scored with {} missing; fix the input, or pass --allow-missing-columns to score anyway",
+        crate::source::required::listed(columns),
+        if columns.len() == 1 { "it" } else { "them" }
+    )]
+    MissingColumns { input: String, columns: Vec<String> },
+
     #[error(transparent)]
     Model(#[from] fraudstream_model::ModelError),
 

@@ -128,6 +128,7 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
                     identity_jitter: args.identity_jitter,
                     seed: args.seed,
                     columns: Some(needed_columns(InputMapping::for_model(&model)?.names())),
+                    required: args.columns.required(InputMapping::for_model(&model)?.names()),
                     ..FileSourceConfig::new(transactions.clone(), args.identities.clone())
                 },
                 job,
@@ -193,6 +194,7 @@ fn kafka_config(
             identities_topic: args.client.identities_topic.clone(),
             assignment: args.assign.clone(),
             columns: Some(needed_columns(InputMapping::for_model(model)?.names())),
+            required: args.columns.required(InputMapping::for_model(model)?.names()),
         },
         sinks: KafkaSinkConfig {
             kafka,

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use fraudstream_engine::backtest::{score_files, ScoreConfig};
+use fraudstream_engine::job::needed_columns;
 use fraudstream_engine::source::files::FileSourceConfig;
+use fraudstream_features::InputMapping;
 use fraudstream_model::Model;
 
 use crate::args::ScoreArgs;
@@ -14,9 +16,14 @@ use crate::progress::{count_data_lines, Progress};
 pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     let model = Model::load(&args.model).with_context(|| format!("loading model {}", args.model.display()))?;
+    let inputs = InputMapping::for_model(&model)?;
     let config = ScoreConfig {
         files: FileSourceConfig {
             max_bad_rows: args.input.max_bad_rows,
+            // The columns `run` reads, so both commands refuse the same rows (a column that is read must be valid
+            // text; the others are not inspected).
+            columns: Some(needed_columns(inputs.names())),
+            required: args.columns.required(inputs.names()),
             ..FileSourceConfig::new(args.input.transactions.clone(), args.input.identities.clone())
         },
         out: args.out.clone(),

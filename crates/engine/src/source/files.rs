@@ -23,6 +23,7 @@ use fraudstream_data::csv_table::{write_row, FileTableReader, TableReader};
 use fraudstream_data::{BadRow, EventTime, Identity, Record, Row, Table, Transaction};
 
 use super::recycle::{self, Recycler, RowPool};
+use super::required::RequiredColumns;
 use super::Source;
 use crate::error::EngineError;
 use crate::flow::{DeadLetter, DeadLetterKind, InputPartition, Origin, SourceEvent};
@@ -42,6 +43,10 @@ pub struct FileSourceConfig {
     /// Parse only these columns (plus the required ones); the others read as missing. `None`: all. Scoring needs a
     /// few dozen of the 394 columns, and skipping the rest is most of the parsing cost.
     pub columns: Option<Vec<String>>,
+    /// Columns the run cannot do without (the model's raw inputs): one absent from a file's header stops the run at
+    /// open, naming the file and the columns, unless allowed (see [`super::required`]). Empty: nothing required
+    /// beyond the catalog's own required columns.
+    pub required: RequiredColumns,
 }
 
 impl FileSourceConfig {
@@ -54,6 +59,7 @@ impl FileSourceConfig {
             identity_jitter: Duration::ZERO,
             seed: 0,
             columns: None,
+            required: RequiredColumns::default(),
         }
     }
 }
@@ -138,6 +144,17 @@ impl IdentityLookahead {
     }
 }
 
+/// Opens one file of `table`: its header is checked (the data crate refuses the other table's), then the columns
+/// the run requires of it, then the reader is limited to the columns the run reads.
+fn open_table(config: &FileSourceConfig, path: &Path, table: Table) -> Result<FileTableReader, EngineError> {
+    let mut reader = TableReader::open(path, table, config.max_bad_rows)?;
+    config.required.check(&path.display(), &reader.absent_columns(&config.required.names))?;
+    if let Some(keep) = &config.columns {
+        reader.project(keep);
+    }
+    Ok(reader)
+}
+
 /// Both CSV files as one event-time-ordered [`Source`].
 pub struct FileSource {
     transactions: FileTableReader,
@@ -159,20 +176,11 @@ pub struct FileSource {
 
 impl FileSource {
     pub fn open(config: &FileSourceConfig) -> Result<FileSource, EngineError> {
-        let mut transactions = TableReader::open(&config.transactions, Table::Transaction, config.max_bad_rows)?;
-        if let Some(keep) = &config.columns {
-            transactions.project(keep);
-        }
+        let transactions = open_table(config, &config.transactions, Table::Transaction)?;
         let identities = match &config.identities {
             None => None,
             Some(p) => Some(IdentityLookahead {
-                reader: {
-                    let mut reader = TableReader::open(p, Table::Identity, config.max_bad_rows)?;
-                    if let Some(keep) = &config.columns {
-                        reader.project(keep);
-                    }
-                    reader
-                },
+                reader: open_table(config, p, Table::Identity)?,
                 path: Arc::from(p.as_path()),
                 pending: HashMap::new(),
                 last_id: i64::MIN,
@@ -225,8 +233,10 @@ impl FileSource {
         for b in bad {
             self.stats.bad_rows += 1;
             let origin = Origin::File { path: Arc::from(b.path.as_path()), line: b.line };
-            let kind = DeadLetterKind::Unreadable;
-            self.dead.push_back(DeadLetter { kind, reason: b.to_string(), origin, payload: Vec::new() });
+            let reason = b.to_string();
+            // The row's bytes as they are in the file, so it can be inspected, fixed and replayed.
+            let payload = b.payload;
+            self.dead.push_back(DeadLetter { kind: DeadLetterKind::Unreadable, reason, origin, payload, key: None });
         }
     }
 
@@ -281,6 +291,7 @@ impl FileSource {
                     reason: format!("identity of TransactionID {id} has no transaction in {}", self.tx_path.display()),
                     origin: Origin::File { path: ids.path.clone(), line },
                     payload,
+                    key: None,
                 });
             }
         }

@@ -13,6 +13,7 @@
 pub mod files;
 pub mod prefetch;
 pub mod recycle;
+pub mod required;
 
 use std::time::Duration;
 
