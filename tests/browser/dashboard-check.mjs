@@ -2,13 +2,16 @@
 // Checks a live fraudstream dashboard in headless Chromium, as a person watching it would, and saves a screenshot.
 //
 // Usage:
-//   node tests/browser/dashboard-check.mjs URL OUT_DIR [--seconds N] [--min-alerts N] [--static]
+//   node tests/browser/dashboard-check.mjs URL OUT_DIR [--seconds N] [--min-alerts N] [--static] [--expect-drift N]
 //
 //   URL           the dashboard page, e.g. http://127.0.0.1:8090/ (the URL `fraudstream demo` prints)
 //   OUT_DIR       created if missing; receives dashboard.png (full page) and dashboard-check.json (the results)
 //   --seconds N   how long to wait for the numbers to change and for alerts to appear (default 10)
 //   --min-alerts N  alert rows required in the live feed (default 1; 0 accepts an empty feed)
 //   --static      do not require the numbers to change (a run that has already finished)
+//   --expect-drift N  require the drift panel to show N models with bars (default 0: the panel is optional);
+//                 what it shows (per model: badge, score PSI, inputs with PSI and alert state) and the champion /
+//                 challenger quality table go into the JSON results either way
 //
 // Environment: CHROMIUM (default /usr/bin/chromium, Debian's package). Needs `npm ci` in tests/browser first
 // (scripts/setup.sh does it).
@@ -24,12 +27,14 @@ import { chromium } from 'playwright-core';
 
 function usage(message) {
   console.error(`dashboard-check: ${message}`);
-  console.error('usage: node tests/browser/dashboard-check.mjs URL OUT_DIR [--seconds N] [--min-alerts N] [--static]');
+  console.error(
+    'usage: node tests/browser/dashboard-check.mjs URL OUT_DIR [--seconds N] [--min-alerts N] [--static] [--expect-drift N]',
+  );
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { seconds: 10, minAlerts: 1, requireChange: true };
+  const opts = { seconds: 10, minAlerts: 1, requireChange: true, expectDrift: 0 };
   const positional = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -41,6 +46,7 @@ function parseArgs(argv) {
     if (a === '--seconds') opts.seconds = number();
     else if (a === '--min-alerts') opts.minAlerts = number();
     else if (a === '--static') opts.requireChange = false;
+    else if (a === '--expect-drift') opts.expectDrift = number();
     else if (a.startsWith('--')) usage(`unknown option ${a}`);
     else positional.push(a);
   }
@@ -172,6 +178,58 @@ async function main() {
     if (result.charts.histogramBars < 1) failures.push('no score histogram bars');
     if (!result.charts.thresholdMarked) failures.push('threshold not marked on the histogram');
     result.runState = await page.locator('#run-state').innerText();
+
+    // The drift panel and the champion / challenger comparison, as a person reads them.
+    if (opts.expectDrift > 0) {
+      try {
+        await page.waitForFunction(
+          (n) => document.querySelectorAll('#drift:not([hidden]) .drift-model .drift-bar').length > 0
+            && document.querySelectorAll('#drift .drift-model').length >= n,
+          opts.expectDrift,
+          { timeout: remaining() },
+        );
+      } catch {
+        failures.push(`the drift panel never showed ${opts.expectDrift} model(s) with bars`);
+      }
+    }
+    result.drift = await page.evaluate(() => ({
+      visible: !document.getElementById('drift')?.hidden,
+      models: [...document.querySelectorAll('#drift .drift-model')].map((m) => {
+        const read = (b) => ({
+          name: b.dataset.input,
+          psi: b.querySelector('.psi')?.textContent?.trim() ?? null,
+          alerting: b.dataset.alerting === 'true',
+          thresholdMarked: b.querySelectorAll('.threshold').length === 1,
+          fillPercent: parseFloat(b.querySelector('.fill')?.style.width ?? 'NaN'),
+        });
+        const score = m.querySelector('.drift-bar.drift-score');
+        const badge = m.querySelector('.drift-badge');
+        return {
+          model: m.dataset.model,
+          role: m.dataset.role,
+          badge: badge?.textContent?.trim() ?? null,
+          badgeLevel: badge?.dataset.level ?? null,
+          score: score ? read(score) : null,
+          inputs: [...m.querySelectorAll('.drift-bar:not(.drift-score)')].map(read),
+        };
+      }),
+      qualityCompare: document.getElementById('quality-compare')?.hidden
+        ? []
+        : [...document.querySelectorAll('#quality-compare tbody tr')].map((tr) => ({
+            model: tr.dataset.model,
+            auc: tr.querySelector('.auc')?.textContent?.trim() ?? null,
+            best: tr.querySelector('.auc')?.classList.contains('best') ?? false,
+          })),
+    }));
+    if (opts.expectDrift > 0) {
+      for (const m of result.drift.models) {
+        if (m.inputs.length === 0) failures.push(`drift panel of ${m.model}: no input bars`);
+        if (m.inputs.some((b) => !b.thresholdMarked)) failures.push(`drift panel of ${m.model}: threshold not marked`);
+        if (m.inputs.some((b) => !(b.fillPercent >= 0 && b.fillPercent <= 100))) {
+          failures.push(`drift panel of ${m.model}: a bar without a width`);
+        }
+      }
+    }
 
     result.screenshot = join(opts.outDir, 'dashboard.png');
     await page.screenshot({ path: result.screenshot, fullPage: true });

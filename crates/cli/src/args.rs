@@ -57,9 +57,21 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
 
-    /// Directory to write train_transaction.csv and train_identity.csv into (created if missing).
+    /// Directory to write train_transaction.csv, train_identity.csv and train_labels.csv into (created if
+    /// missing).
     #[arg(long, value_name = "DIR", default_value = "data")]
     pub out: PathBuf,
+
+    /// Do not write train_labels.csv, the delayed labels feed (chargebacks days to weeks later, 10 % of frauds
+    /// never confirmed, legitimate payments labelled when the 120-day dispute window closes, 2 % analyst reviews
+    /// after 1-3 days) that `run --labels` joins to the scores.
+    #[arg(long, conflicts_with = "labels_for")]
+    pub no_labels: bool,
+
+    /// Only write OUT/train_labels.csv, the labels feed of this existing transactions file (its isFraud column),
+    /// e.g. the real Kaggle data; generates no transactions.
+    #[arg(long, value_name = "FILE")]
+    pub labels_for: Option<PathBuf>,
 
     /// No progress bar.
     #[arg(long)]
@@ -292,6 +304,15 @@ pub struct ProduceArgs {
     #[arg(long, default_value_t = 42, help_heading = "Pacing")]
     pub seed: u64,
 
+    /// Also write this labels CSV (`TransactionID,isFraud,label_time[,source]`, e.g. `generate`'s
+    /// train_labels.csv) to --labels-topic, keyed by TransactionID, each timestamped with its label time.
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
+    pub labels: Option<PathBuf>,
+
+    /// Topic of --labels.
+    #[arg(long, default_value = "labels", help_heading = "Kafka")]
+    pub labels_topic: String,
+
     /// How long to wait for the broker to acknowledge outstanding rows at the end.
     #[arg(long, value_parser = parse_duration, default_value = "120s", help_heading = "Kafka")]
     pub flush_timeout: Duration,
@@ -338,6 +359,11 @@ pub struct ScoreArgs {
     /// Rows per model call (larger batches use both cores).
     #[arg(long, default_value_t = 1024)]
     pub batch_size: usize,
+
+    /// Reason codes for every row: K extra column triples `reason_i_feature,reason_i_value,reason_i_contribution`,
+    /// the model inputs with the largest exact Shapley contributions (TreeSHAP) to the score's margin (0: none).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub reasons: usize,
 
     /// No progress bar.
     #[arg(long)]
@@ -465,6 +491,15 @@ pub struct RunArgs {
     #[arg(long, default_value = "dead-letters", help_heading = "Kafka")]
     pub dead_letters_topic: String,
 
+    /// Topic of the challenger's scores (with --challenger; the scores schema).
+    #[arg(long, default_value = "scores-challenger", help_heading = "Kafka")]
+    pub challenger_topic: String,
+
+    /// Online quality from a labels topic (Avro, keyed by TransactionID; `produce --labels` writes one), followed
+    /// by its own consumer group `<group>-labels`. Kafka mode.
+    #[arg(long, value_name = "TOPIC", help_heading = "Kafka")]
+    pub labels_topic: Option<String>,
+
     /// Partitions of output topics that do not exist yet.
     #[arg(long, default_value_t = 6, help_heading = "Kafka")]
     pub partitions: i32,
@@ -509,6 +544,15 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0.5, help_heading = "Model")]
     pub threshold: f64,
 
+    /// Reason codes: the top K model inputs by exact Shapley contribution (TreeSHAP) to each explained score, in
+    /// alerts.jsonl, the alerts topic and the dashboard (0: none). Needs the model in process (not --model-url).
+    #[arg(long, value_name = "K", default_value_t = fraudstream_engine::reasons::DEFAULT_REASONS, help_heading = "Model")]
+    pub reasons: usize,
+
+    /// Which scores get reason codes: `alerts`, or `all` (then also in scores.csv columns and the scores topic).
+    #[arg(long, value_name = "alerts|all", default_value = "alerts", help_heading = "Model")]
+    pub reasons_on: fraudstream_engine::reasons::ReasonsOn,
+
     /// Shift each identity's event time by a random offset within ±this (exercises the join window).
     #[arg(long, value_parser = parse_duration, default_value = "0s", help_heading = "Input")]
     pub identity_jitter: Duration,
@@ -525,6 +569,42 @@ pub struct RunArgs {
     /// Online quality: most recent labelled transactions the rolling measures cover.
     #[arg(long, default_value_t = 20_000, help_heading = "Monitoring")]
     pub quality_window: usize,
+
+    /// Online quality from a labels feed: a CSV file `TransactionID,isFraud,label_time[,source]` (label_time in
+    /// TransactionDT seconds or ISO-8601; `fraudstream generate` writes one). Each label counts once the stream's
+    /// event time reaches its label_time; the file is read whole at the start. Embedded mode.
+    #[arg(long, value_name = "FILE", conflicts_with = "label_delay", help_heading = "Monitoring")]
+    pub labels: Option<PathBuf>,
+
+    /// How long (event time) a score waits for its label; labels later than this after their transaction, and
+    /// scores still unlabelled then, are counted (summary, metrics), not joined. Default: the 120-day chargeback
+    /// window plus margin.
+    #[arg(long, value_parser = parse_duration, default_value = "125d", help_heading = "Monitoring")]
+    pub label_horizon: Duration,
+
+    /// Champion/challenger: also score every transaction with this model (in process), written to
+    /// scores_challenger.csv / --challenger-topic; alerts only from --model. Quality and drift for both.
+    #[arg(long, value_name = "FILE", help_heading = "Monitoring")]
+    pub challenger: Option<PathBuf>,
+
+    /// Drift: rows in the rolling window whose input and score distributions are compared with the model's
+    /// baseline (model.json beside the model; without one, the first window becomes the baseline).
+    #[arg(long, value_name = "N", default_value_t = fraudstream_model::drift::DEFAULT_WINDOW, help_heading = "Monitoring")]
+    pub drift_window: usize,
+
+    /// Drift: a population stability index (PSI) above this raises a drift alert (logged once per crossing; the
+    /// input re-arms when it falls below 3/4 of it).
+    #[arg(long, value_name = "PSI", default_value_t = 0.2, help_heading = "Monitoring")]
+    pub drift_threshold: f64,
+
+    /// Drift: do not monitor input and score drift.
+    #[arg(long, help_heading = "Monitoring")]
+    pub no_drift: bool,
+
+    /// Online quality counts only transactions at or after this TransactionDT (seconds): where the model's
+    /// held-out period begins, so rows it trained on do not flatter the figures.
+    #[arg(long, value_name = "TRANSACTION_DT", help_heading = "Monitoring")]
+    pub quality_from: Option<i64>,
 
     /// Serve the live dashboard (throughput, latency, score distribution, alerts with their drivers, online
     /// quality) at http://ADDR/.

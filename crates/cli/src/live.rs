@@ -1,81 +1,31 @@
 //! The live view of a running job: feeds the browser dashboard from the job's observer hooks.
 //!
 //! Per score it only bumps counters, a score histogram and a ring of recent latencies; alerts go to the dashboard
-//! with the features that drove them, rate-limited because explaining an alert costs one model call per input.
+//! with their reason codes (the exact Shapley contributions the scorer computed, see
+//! `fraudstream_engine::reasons`), at most [`ALERTS_PER_SECOND`] a second so a burst does not flood the page.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use fraudstream_dashboard::{Alert, Dashboard, Driver, Quality, Snapshot};
+use fraudstream_dashboard::{
+    Alert, Dashboard, DriftView, Driver, InputDrift, ModelMonitoring, ModelRole, Monitoring, Quality, Snapshot,
+};
 use fraudstream_data::catalog::Table;
 use fraudstream_engine::flow::Scored;
+use fraudstream_engine::monitor::{ModelHealth, Role};
 use fraudstream_engine::observe::{JobStatus, RunObserver};
-use fraudstream_features::{InputMapping, InputValue};
-use fraudstream_model::{InputBatch, Model};
+use fraudstream_engine::quality::QualitySnapshot;
+use fraudstream_model::drift::{BaselineSource, DriftReport};
 
 const HISTOGRAM_BUCKETS: usize = 20;
 /// Latencies kept for the percentiles shown (the most recent ones).
 const LATENCY_WINDOW: usize = 4096;
-/// Alerts explained and shown per second at most; the rest still count in the totals.
+/// Alerts shown per second at most; the rest still count in the totals.
 const ALERTS_PER_SECOND: u32 = 10;
-/// Drivers shown per alert.
-const DRIVERS: usize = 5;
-
-/// Explains a score by occlusion: each input in turn is set to missing and the row re-scored; the drop in score
-/// is that input's effect. Model-agnostic and exact for what the model does with a missing value.
-pub struct Explainer<'m> {
-    model: &'m Model,
-    mapping: InputMapping,
-    batch: InputBatch,
-}
-
-impl<'m> Explainer<'m> {
-    pub fn new(model: &'m Model) -> anyhow::Result<Explainer<'m>> {
-        Ok(Explainer { model, mapping: InputMapping::for_model(model)?, batch: InputBatch::new(model)? })
-    }
-
-    /// The `top` inputs that raised this record's score most.
-    pub fn drivers(&mut self, scored: &Scored<'_>, top: usize) -> anyhow::Result<Vec<Driver>> {
-        let values = self.mapping.values(&scored.joined.feature_row());
-        self.batch.clear();
-        // Row 0: as scored; row 1 + i: input i missing.
-        for occluded in std::iter::once(None).chain((0..values.len()).map(Some)) {
-            for (i, v) in values.iter().enumerate() {
-                match (v, Some(i) == occluded) {
-                    (InputValue::Num(_), true) => self.batch.push_f64(i, f64::NAN)?,
-                    (InputValue::Str(_), true) => self.batch.push_str(i, "")?,
-                    (InputValue::Num(x), false) => self.batch.push_f64(i, *x)?,
-                    (InputValue::Str(s), false) => self.batch.push_str(i, s)?,
-                }
-            }
-        }
-        let p = self.model.predict_proba(&mut self.batch)?.p_positive;
-        let base = f64::from(p[0]);
-        let mut drivers: Vec<Driver> = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| Driver {
-                feature: self.mapping.names()[i].clone(),
-                value: match v {
-                    InputValue::Num(x) if x.is_nan() => "missing".into(),
-                    InputValue::Num(x) => format!("{x}"),
-                    InputValue::Str("") => "missing".into(),
-                    InputValue::Str(s) => (*s).to_string(),
-                },
-                effect: base - f64::from(p[i + 1]),
-            })
-            .filter(|d| d.effect > 0.0)
-            .collect();
-        drivers.sort_by(|a, b| b.effect.total_cmp(&a.effect));
-        drivers.truncate(top);
-        Ok(drivers)
-    }
-}
 
 /// A [`RunObserver`] that keeps a dashboard current.
-pub struct LiveView<'m> {
+pub struct LiveView {
     dashboard: Dashboard,
-    explainer: Option<Explainer<'m>>,
     histogram: [u64; HISTOGRAM_BUCKETS],
     latencies: VecDeque<f32>,
     /// (when, scored) at the previous status, for the throughput.
@@ -84,19 +34,10 @@ pub struct LiveView<'m> {
     alerts_this_second: u32,
 }
 
-impl<'m> LiveView<'m> {
-    /// `model` explains alerts (`None`: alerts are shown without drivers).
-    pub fn new(dashboard: Dashboard, model: Option<&'m Model>) -> LiveView<'m> {
-        let explainer = model.and_then(|m| match Explainer::new(m) {
-            Ok(e) => Some(e),
-            Err(e) => {
-                tracing::warn!("alerts will be shown without drivers: {e:#}");
-                None
-            }
-        });
+impl LiveView {
+    pub fn new(dashboard: Dashboard) -> LiveView {
         LiveView {
             dashboard,
-            explainer,
             histogram: [0; HISTOGRAM_BUCKETS],
             latencies: VecDeque::with_capacity(LATENCY_WINDOW),
             last: None,
@@ -117,13 +58,15 @@ impl<'m> LiveView<'m> {
         let tx = &s.joined.transaction;
         let catalog = Table::Transaction.catalog();
         let text = |name: &str| catalog.get(name).and_then(|c| tx.row.strs.get(c.slot)?.as_deref().map(str::to_string));
-        let drivers = match &mut self.explainer {
-            Some(e) => e.drivers(s, DRIVERS).unwrap_or_else(|err| {
-                tracing::debug!("explaining alert {}: {err:#}", tx.id());
-                Vec::new()
-            }),
-            None => Vec::new(),
-        };
+        let drivers = s
+            .reasons
+            .iter()
+            .map(|r| Driver {
+                feature: r.feature.to_string(),
+                value: r.value.as_ref().map_or_else(|| "missing".to_string(), ToString::to_string),
+                effect: r.contribution,
+            })
+            .collect();
         let card = match (text("card4"), text("card6")) {
             (Some(a), Some(b)) => Some(format!("{a} {b}")),
             (a, b) => a.or(b),
@@ -140,7 +83,7 @@ impl<'m> LiveView<'m> {
     }
 }
 
-impl RunObserver for LiveView<'_> {
+impl RunObserver for LiveView {
     fn scored(&mut self, s: &Scored<'_>) {
         if self.latencies.len() == LATENCY_WINDOW {
             self.latencies.pop_front();
@@ -165,15 +108,10 @@ impl RunObserver for LiveView<'_> {
         sorted.sort_unstable_by(f32::total_cmp);
         let at =
             |q: f64| sorted.get(((sorted.len().max(1) - 1) as f64 * q).round() as usize).map_or(0.0, |&v| v as f64);
-        let quality = status.quality.map_or_else(Quality::default, |q| Quality {
-            labels_received: q.labels_received,
-            window: q.window,
-            positives: q.positives,
-            negatives: q.negatives,
-            roc_auc: q.roc_auc,
-            precision: q.precision,
-            recall: q.recall,
-        });
+        let quality = status.quality.as_ref().map_or_else(Quality::default, quality_view);
+        if !status.models.is_empty() {
+            self.dashboard.update_monitoring(Monitoring { models: status.models.iter().map(model_view).collect() });
+        }
         self.dashboard.update(Snapshot {
             elapsed_seconds: status.elapsed.as_secs_f64(),
             transactions_in: status.records_in,
@@ -188,5 +126,54 @@ impl RunObserver for LiveView<'_> {
             score_histogram: self.histogram.to_vec(),
             quality,
         });
+    }
+}
+
+/// The page's view of a rolling quality snapshot.
+fn quality_view(q: &QualitySnapshot) -> Quality {
+    Quality {
+        labels_received: q.labels_received,
+        window: q.window,
+        positives: q.positives,
+        negatives: q.negatives,
+        roc_auc: q.roc_auc,
+        precision: q.precision,
+        recall: q.recall,
+    }
+}
+
+/// The page's view of one monitored model.
+fn model_view(m: &ModelHealth) -> ModelMonitoring {
+    ModelMonitoring {
+        model: m.name.clone(),
+        role: match m.role {
+            Role::Champion => ModelRole::Champion,
+            Role::Challenger => ModelRole::Challenger,
+        },
+        quality: m.quality.as_ref().map(quality_view),
+        drift: m.drift.as_ref().map(|d| drift_view(d, m.baseline_from_model_json)),
+    }
+}
+
+/// The page's view of a drift report.
+fn drift_view(d: &DriftReport, from_model_json: bool) -> DriftView {
+    let baseline = match d.baseline {
+        BaselineSource::Provided if from_model_json => "model.json".to_string(),
+        BaselineSource::Provided => "provided".to_string(),
+        BaselineSource::FirstWindow => "first window".to_string(),
+        BaselineSource::Collecting { observed, needed } => format!("collecting first window ({observed} of {needed})"),
+    };
+    DriftView {
+        baseline,
+        observations: d.observations,
+        window: d.window,
+        alert_psi: d.alert_psi,
+        score_psi: d.score.as_ref().map(|s| s.psi),
+        score_alerting: d.score.as_ref().is_some_and(|s| s.alerting),
+        inputs: d
+            .inputs
+            .iter()
+            .map(|i| InputDrift { name: i.name.clone(), psi: i.psi, alerting: i.alerting })
+            .collect(),
     }
 }

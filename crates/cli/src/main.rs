@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod flink_sql;
 mod interrupt;
+mod labels_file;
 mod live;
 mod progress;
 

@@ -375,6 +375,7 @@ fn kill_9s_with_a_million_scores_already_in_the_topic_leave_every_score_exactly_
         identity_matched: false,
         join_wait_ms: 0,
         processing_latency_ms: 1.0,
+        reasons: None,
     });
     let written = fraudstream_engine::kafka::sink::write_scores(&s.kafka, &registry, &s.scores_topic, 4, history)
         .expect("write the history");

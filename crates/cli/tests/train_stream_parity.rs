@@ -93,6 +93,7 @@ fn every_stream_input_vector_equals_the_training_feature_vector() {
         job: replay_job(Some(ClientConfig::default())),
         out_dir: tmp.path().join("out"),
         model_name: "parity".into(),
+        score_reasons: 0,
     };
     let files = config.files.clone();
     let summary = run_embedded(&config, &mut scorer, &RunProgress::default()).expect("stream");
@@ -116,7 +117,12 @@ fn every_stream_input_vector_equals_the_training_feature_vector() {
 
     // Batch side: `fraudstream score` replays the files in the stream's order for a client-feature model.
     let out = tmp.path().join("batch.csv");
-    let batch = ScoreConfig { files: FileSourceConfig { columns: None, ..files }, out: out.clone(), batch_size: 512 };
+    let batch = ScoreConfig {
+        files: FileSourceConfig { columns: None, ..files },
+        out: out.clone(),
+        batch_size: 512,
+        reasons: 0,
+    };
     let summary = score_files(&batch, &onnx, &std::sync::atomic::AtomicU64::new(0)).expect("batch scoring");
     assert_eq!(summary.rows, 100_000);
     let text = std::fs::read_to_string(&out).expect("batch output");

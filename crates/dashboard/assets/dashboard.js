@@ -2,7 +2,8 @@
 //
 // Events (see crates/dashboard/src/http.rs): `init` carries everything (info, snapshot, 2 minutes of history,
 // recent alerts) and is the first event of every connection, so a reconnect simply starts over from it;
-// `snapshot` replaces the numbers; `alert` adds one row; `ping` says the connection is alive while the job is quiet.
+// `snapshot` replaces the numbers (and, once the job publishes it, `monitoring`: per-model quality and drift);
+// `alert` adds one row; `ping` says the connection is alive while the job is quiet.
 'use strict';
 
 (() => {
@@ -260,6 +261,151 @@
     );
   }
 
+  // ---- champion / challenger quality ------------------------------------------------------------------------
+
+  function roleChip(role) {
+    const chip = document.createElement('span');
+    chip.className = 'role';
+    chip.dataset.role = role === 'challenger' ? 'challenger' : 'champion';
+    chip.textContent = chip.dataset.role;
+    return chip;
+  }
+
+  // With two or more models reporting quality, a table compares them; the best ROC AUC is marked.
+  function renderQualityCompare(models) {
+    const table = $('quality-compare');
+    const tbody = table.tBodies[0];
+    if (models.length < 2) {
+      table.hidden = true;
+      tbody.replaceChildren();
+      return;
+    }
+    table.hidden = false;
+    const aucs = models.map((m) => finite(m.quality.roc_auc));
+    const best = aucs.reduce((b, a) => (a !== null && (b === null || a > b) ? a : b), null);
+    tbody.replaceChildren(
+      ...models.map((m, i) => {
+        const q = m.quality;
+        const tr = document.createElement('tr');
+        tr.dataset.model = m.model;
+        const name = cell(m.model, 'model');
+        name.appendChild(roleChip(m.role));
+        tr.appendChild(name);
+        const auc = cell(aucs[i] === null ? '—' : aucs[i].toFixed(3), 'num auc');
+        if (best !== null && aucs[i] === best && aucs.filter((a) => a !== null).length > 1) auc.classList.add('best');
+        tr.appendChild(auc);
+        tr.appendChild(cell(fmtShare(q.precision), 'num'));
+        tr.appendChild(cell(fmtShare(q.recall), 'num'));
+        tr.appendChild(cell(fmtInt(q.labels_received), 'num'));
+        return tr;
+      }),
+    );
+  }
+
+  // ---- drift --------------------------------------------------------------------------------------------------
+
+  const TOP_DRIFT = 10;
+  const fmtPsi = (x) => (finite(x) === null ? '—' : x.toFixed(3));
+
+  // One bar: name, a track with the fill and the threshold mark, the value. Widths go through the CSSOM (allowed by
+  // the page's style-src 'self' policy, unlike style attributes).
+  function driftBar(name, psi, alerting, scale, threshold, extraClass) {
+    const li = document.createElement('li');
+    li.className = extraClass ? `drift-bar ${extraClass}` : 'drift-bar';
+    li.dataset.input = name;
+    li.dataset.alerting = alerting ? 'true' : 'false';
+    const value = finite(psi);
+    li.setAttribute(
+      'aria-label',
+      `${name}: PSI ${fmtPsi(value)}${alerting ? `, above the alert threshold ${fmtPsi(threshold)}` : ''}`,
+    );
+    const label = document.createElement('span');
+    label.className = 'name';
+    label.textContent = name;
+    label.title = name;
+    const track = document.createElement('span');
+    track.className = 'track';
+    track.setAttribute('aria-hidden', 'true');
+    const fill = document.createElement('span');
+    fill.className = 'fill';
+    fill.style.width = `${value === null ? 0 : Math.min(100, (100 * Math.max(0, value)) / scale)}%`;
+    track.appendChild(fill);
+    if (threshold !== null) {
+      const mark = document.createElement('span');
+      mark.className = 'threshold';
+      mark.style.left = `${Math.min(100, (100 * threshold) / scale)}%`;
+      track.appendChild(mark);
+    }
+    const v = document.createElement('span');
+    v.className = 'psi';
+    v.textContent = fmtPsi(value);
+    li.append(label, track, v);
+    return li;
+  }
+
+  function driftModel(m) {
+    const d = m.drift;
+    const inputs = Array.isArray(d.inputs) ? d.inputs.slice(0, TOP_DRIFT) : [];
+    const threshold = finite(d.alert_psi);
+    const values = inputs.map((i) => finite(i.psi) ?? 0).concat([finite(d.score_psi) ?? 0]);
+    const scale = niceMax(Math.max(...values, (threshold ?? 0.25) * 1.6) * 1.05);
+    const alerting = (Array.isArray(d.inputs) ? d.inputs : []).filter((i) => i.alerting).length + (d.score_alerting ? 1 : 0);
+
+    const box = document.createElement('article');
+    box.className = 'drift-model';
+    box.dataset.model = m.model;
+    box.dataset.role = m.role === 'challenger' ? 'challenger' : 'champion';
+    const head = document.createElement('div');
+    head.className = 'drift-head';
+    const h3 = document.createElement('h3');
+    h3.textContent = m.model;
+    h3.appendChild(roleChip(m.role));
+    const badge = document.createElement('span');
+    badge.className = 'drift-badge';
+    badge.setAttribute('role', 'status');
+    if (inputs.length === 0 && finite(d.score_psi) === null) {
+      badge.dataset.level = 'collecting';
+      badge.textContent = 'no drift figures yet';
+    } else if (alerting > 0) {
+      badge.dataset.level = 'alert';
+      badge.textContent = `${alerting} drifting`;
+    } else {
+      badge.dataset.level = 'ok';
+      badge.textContent = 'stable';
+    }
+    head.append(h3, badge);
+    const meta = document.createElement('p');
+    meta.className = 'drift-meta';
+    meta.textContent = `baseline: ${d.baseline || '—'} · window ${fmtInt(d.observations)} of ${fmtInt(d.window)} · threshold ${fmtPsi(threshold)}`;
+    box.append(head, meta);
+    if (inputs.length === 0 && finite(d.score_psi) === null) {
+      const empty = document.createElement('p');
+      empty.className = 'drift-empty';
+      empty.textContent = 'Waiting for a baseline and a window of scored transactions.';
+      box.appendChild(empty);
+      return box;
+    }
+    const list = document.createElement('ol');
+    list.className = 'drift-bars';
+    list.setAttribute('aria-label', `Most drifting inputs of ${m.model}`);
+    list.appendChild(driftBar('score', d.score_psi, !!d.score_alerting, scale, threshold, 'drift-score'));
+    for (const i of inputs) list.appendChild(driftBar(String(i.name), i.psi, !!i.alerting, scale, threshold, ''));
+    box.appendChild(list);
+    return box;
+  }
+
+  function renderDrift(models) {
+    const section = $('drift');
+    section.hidden = models.length === 0;
+    $('drift-models').replaceChildren(...models.map(driftModel));
+  }
+
+  function renderMonitoring(monitoring) {
+    const models = monitoring && Array.isArray(monitoring.models) ? monitoring.models.filter((m) => m) : [];
+    renderDrift(models.filter((m) => m.drift));
+    renderQualityCompare(models.filter((m) => m.quality));
+  }
+
   // ---- alert feed ---------------------------------------------------------------------------------------------
 
   function cell(text, cls) {
@@ -297,7 +443,7 @@
       const chip = document.createElement('span');
       chip.className = 'chip';
       const effect = finite(d.effect);
-      chip.title = `${d.feature} = ${d.value}: score ${effect === null ? '?' : (effect >= 0 ? '+' : '') + effect.toFixed(3)}`;
+      chip.title = `${d.feature} = ${d.value}: ${effect === null ? '?' : (effect >= 0 ? '+' : '') + effect.toFixed(3)} log-odds (exact Shapley contribution to the score's margin)`;
       const f = document.createElement('span');
       f.className = 'feature';
       f.textContent = d.feature;
@@ -354,6 +500,7 @@
     renderSparks(s);
     renderHistogram(s);
     renderQuality(s.quality);
+    renderMonitoring(msg.monitoring);
   }
 
   function onInit(msg) {

@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::model::{DashboardInfo, RunState, Snapshot};
+use crate::monitoring::Monitoring;
 use crate::state::{Dashboard, HistoryPoint, Shared, StoredAlert};
 
 /// Shortest time between two batches of events on one stream: caps a browser at 4 snapshot renders per second
@@ -78,7 +79,7 @@ struct AppState {
 /// |---|---|
 /// | `GET /` | the page |
 /// | `GET /assets/{dashboard.css, dashboard.js, favicon.svg}` | its assets, compiled into the binary |
-/// | `GET /api/snapshot` | `{info, state, message, version, alert_capacity, snapshot, history}` as JSON |
+/// | `GET /api/snapshot` | `{info, state, message, version, alert_capacity, snapshot, monitoring, history}` as JSON (`monitoring` once published) |
 /// | `GET /api/alerts?limit=N` | the N (default 50, at most the ring size) most recent alerts, newest first |
 /// | `GET /events` | Server-Sent Events: `init` (as `/api/snapshot` plus `alerts`), then `snapshot`, `alert`, `ping` |
 ///
@@ -150,6 +151,9 @@ struct Status<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     alert_capacity: Option<usize>,
     snapshot: Arc<Snapshot>,
+    /// Per-model quality and drift, once the job publishes any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    monitoring: Option<Arc<Monitoring>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     history: Option<Vec<HistoryPoint>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -166,6 +170,7 @@ fn full_status(shared: &Shared, alerts: usize) -> (Status<'_>, u64) {
         version: inner.snapshot_version,
         alert_capacity: Some(shared.alert_capacity),
         snapshot: inner.snapshot.clone(),
+        monitoring: inner.monitoring.clone(),
         history: Some(inner.history.iter().copied().collect()),
         alerts: (alerts > 0).then(|| inner.alerts.iter().rev().take(alerts).cloned().collect()),
     };
@@ -297,6 +302,7 @@ impl Cursor {
                 version: inner.snapshot_version,
                 alert_capacity: None,
                 snapshot: inner.snapshot.clone(),
+                monitoring: inner.monitoring.clone(),
                 history: None,
                 alerts: None,
             });

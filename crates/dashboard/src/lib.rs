@@ -2,7 +2,8 @@
 //!
 //! The job owns the numbers; this crate only shows them. The job creates a [`Dashboard`] and, from its own
 //! (non-async) thread, calls [`Dashboard::update`] with a [`Snapshot`] about once per second,
-//! [`Dashboard::alert`] for each [`Alert`], and [`Dashboard::finish`] (or [`Dashboard::fail`]) at the end. Each
+//! [`Dashboard::alert`] for each [`Alert`], optionally [`Dashboard::update_monitoring`] with each model's online
+//! quality and drift ([`Monitoring`]), and [`Dashboard::finish`] (or [`Dashboard::fail`]) at the end. Each
 //! call takes one short mutex and never waits for a browser, so the dashboard cannot slow the job down.
 //!
 //! ```no_run
@@ -29,11 +30,13 @@
 mod error;
 mod http;
 mod model;
+mod monitoring;
 mod server;
 mod state;
 
 pub use error::DashboardError;
 pub use http::{router, MAX_ALERTS_PER_BATCH, MIN_BATCH_GAP};
 pub use model::{Alert, DashboardInfo, Driver, Quality, RunState, Snapshot};
+pub use monitoring::{DriftView, InputDrift, ModelMonitoring, ModelRole, Monitoring};
 pub use server::{serve, RunningDashboard};
 pub use state::{Dashboard, HistoryPoint, StoredAlert, DEFAULT_ALERT_CAPACITY, HISTORY_SECONDS};

@@ -87,18 +87,20 @@ pub struct Alert {
     pub card_type: Option<String>,
     /// Model score in [0, 1].
     pub score: f64,
-    /// Features that moved the score most, largest effect first; the page shows the first few as chips.
+    /// Reason codes: the model inputs that moved the score most, largest |effect| first; the page shows the first
+    /// few as chips.
     pub drivers: Vec<Driver>,
 }
 
-/// One feature's contribution to an alert's score.
+/// One model input's contribution to an alert's score (a reason code).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Driver {
     /// Model input name, e.g. `C13` or `card6`.
     pub feature: String,
     /// The input's value as text (numbers, categories and missing values alike).
     pub value: String,
-    /// Change of the score attributed to this feature; positive pushes towards fraud.
+    /// The input's exact Shapley contribution (TreeSHAP) to the score's margin, in log-odds for a binary
+    /// classifier; positive pushes towards fraud.
     pub effect: f64,
 }
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::model::{Alert, DashboardInfo, RunState, Snapshot};
+use crate::monitoring::Monitoring;
 
 /// Alerts kept for late-joining browsers and `/api/alerts` when no capacity is given.
 pub const DEFAULT_ALERT_CAPACITY: usize = 200;
@@ -55,6 +56,8 @@ pub(crate) struct Inner {
     pub history: VecDeque<HistoryPoint>,
     pub alerts: VecDeque<Arc<StoredAlert>>,
     pub last_alert_seq: u64,
+    /// The latest [`Dashboard::update_monitoring`]; `None` until the job publishes any.
+    pub monitoring: Option<Arc<Monitoring>>,
 }
 
 pub(crate) struct Shared {
@@ -112,6 +115,7 @@ impl Dashboard {
             history: VecDeque::new(),
             alerts: VecDeque::with_capacity(capacity),
             last_alert_seq: 0,
+            monitoring: None,
         };
         let shared = Shared {
             info,
@@ -152,6 +156,19 @@ impl Dashboard {
             std::mem::replace(&mut inner.snapshot, snapshot)
         };
         drop(old); // outside the lock: the last reference may free a histogram
+        self.shared.changed();
+    }
+
+    /// Publishes the models' online quality and drift (about once per second, like [`Dashboard::update`]). It is
+    /// sent with every snapshot from then on, so it may be published less often than snapshots.
+    pub fn update_monitoring(&self, monitoring: Monitoring) {
+        let monitoring = Arc::new(monitoring);
+        let old = {
+            let mut inner = self.shared.lock();
+            inner.snapshot_version += 1;
+            inner.monitoring.replace(monitoring)
+        };
+        drop(old);
         self.shared.changed();
     }
 
@@ -205,6 +222,11 @@ impl Dashboard {
     /// The latest snapshot (the default one before the first update).
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.shared.lock().snapshot.clone()
+    }
+
+    /// The latest monitoring published, if any.
+    pub fn monitoring(&self) -> Option<Arc<Monitoring>> {
+        self.shared.lock().monitoring.clone()
     }
 
     /// Where the run is.

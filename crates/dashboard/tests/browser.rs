@@ -1,7 +1,8 @@
 //! The page in a real browser: headless Chromium (Debian's `chromium`) driven by `tests/browser/dashboard-check.mjs`
 //! (Node + playwright-core) against a dashboard fed by a synthetic job. The script checks that the page connects,
-//! shows numbers that change, fills the alert feed and draws the charts without any console error, and saves a
-//! screenshot.
+//! shows numbers that change, fills the alert feed, draws the charts and the drift panel of a champion and a
+//! challenger without any console error, and saves a screenshot; this test then checks that the drift figures and
+//! the quality comparison on the page are the ones the job fed.
 //!
 //! Needs `chromium`, `node` and `npm ci` in `tests/browser` (all installed by `scripts/setup.sh`). When they are
 //! missing the test is skipped with a message, except when `CI` is set: CI installs them, so there it fails.
@@ -73,7 +74,7 @@ fn dashboard_shows_live_data_in_headless_chromium() {
         .arg(root.join("tests/browser/dashboard-check.mjs"))
         .arg(server.url())
         .arg(&out)
-        .args(["--seconds", "10", "--min-alerts", "3"])
+        .args(["--seconds", "10", "--min-alerts", "3", "--expect-drift", "2"])
         .env("CHROMIUM", &chromium)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -123,4 +124,35 @@ fn dashboard_shows_live_data_in_headless_chromium() {
             .any(|a| a.alert.transaction_id == shown_id),
         "row {first_row:?} is not one of the job's alerts"
     );
+
+    // The drift panel shows what the job fed: per model, the top ten inputs in order with their PSI and alert
+    // state, the score's PSI, and a badge counting the alerting inputs.
+    let fed = dashboard.monitoring().expect("the feeder published monitoring");
+    let shown = report["drift"]["models"].as_array().expect("drift models on the page");
+    assert_eq!(report["drift"]["visible"], true);
+    assert_eq!(shown.len(), fed.models.len());
+    for (page, model) in shown.iter().zip(&fed.models) {
+        let drift = model.drift.as_ref().expect("fed drift");
+        assert_eq!(page["model"], model.model.as_str());
+        let inputs = page["inputs"].as_array().expect("inputs");
+        assert_eq!(inputs.len(), drift.inputs.len().min(10), "{}: the top ten", model.model);
+        for (bar, input) in inputs.iter().zip(&drift.inputs) {
+            assert_eq!(bar["name"], input.name.as_str());
+            assert_eq!(bar["psi"], format!("{:.3}", input.psi).as_str(), "{}", input.name);
+            assert_eq!(bar["alerting"], input.alerting, "{}", input.name);
+        }
+        let score = drift.score_psi.expect("fed score PSI");
+        assert_eq!(page["score"]["psi"], format!("{score:.3}").as_str());
+        let alerting = drift.inputs.iter().filter(|i| i.alerting).count();
+        let badge = if alerting > 0 { format!("{alerting} drifting") } else { "stable".to_string() };
+        assert_eq!(page["badge"], badge.as_str(), "{}", model.model);
+    }
+    assert_eq!(shown[0]["badgeLevel"], "alert");
+    assert_eq!(shown[1]["role"], "challenger");
+
+    // Two models with quality: a comparison table, champion first, the better ROC AUC marked.
+    let compare = report["drift"]["qualityCompare"].as_array().expect("quality comparison");
+    let names: Vec<&str> = compare.iter().filter_map(|r| r["model"].as_str()).collect();
+    assert_eq!(names, ["pipeline_75", "challenger-v4"]);
+    assert_eq!((compare[0]["best"].as_bool(), compare[1]["best"].as_bool()), (Some(false), Some(true)));
 }

@@ -21,6 +21,7 @@ pub mod csv_table;
 pub mod error;
 pub mod event_time;
 pub mod generate;
+pub mod labels;
 pub mod number_text;
 pub mod record;
 pub mod registry;

@@ -54,11 +54,12 @@ fn config(dir: &std::path::Path, pacing: Pacing, columns: &[String]) -> RunConfi
             threshold: 0.5,
             max_in_flight: 1,
             on_model_error: Default::default(),
-            quality: None,
+            monitor: None,
             client_features: None,
         },
         out_dir: std::env::temp_dir().join("fraudstream-run-bench"),
         model_name: "bench".into(),
+        score_reasons: 0,
     }
 }
 

@@ -1,4 +1,5 @@
-//! Batch scoring for offline backtests: both CSVs → joined records → model → `TransactionID,score,label`.
+//! Batch scoring for offline backtests: both CSVs → joined records → model → `TransactionID,score,label` (and, when
+//! asked, reason codes: see [`crate::reasons`]).
 //!
 //! Records are read through the same [`FileSource`] as the embedded stream and mapped to model inputs by the same
 //! input mapping ([`InProcessScorer`]), so a backtest scores exactly what the stream would. Each transaction is
@@ -24,6 +25,7 @@ use crate::error::EngineError;
 use crate::flow::{DeadLetter, Joined, Origin, SourceEvent};
 use crate::observe::RunProgress;
 use crate::quality::roc_auc;
+use crate::reasons::{self, ReasonsConfig, ReasonsOn};
 use crate::scorer::{BatchScores, InProcessScorer, Scorer};
 use crate::source::files::{FileSource, FileSourceConfig};
 use crate::source::Source;
@@ -35,6 +37,8 @@ pub struct ScoreConfig {
     pub out: PathBuf,
     /// Rows per model call.
     pub batch_size: usize,
+    /// Reason codes per row as extra columns (0: none; see [`crate::reasons`]).
+    pub reasons: usize,
 }
 
 /// The outcome of a scoring run.
@@ -62,6 +66,8 @@ struct BatchWriter<'m> {
     labels: Vec<bool>,
     all_labelled: bool,
     line: Vec<u8>,
+    /// Reason columns per line.
+    reasons: usize,
 }
 
 impl BatchWriter<'_> {
@@ -93,13 +99,14 @@ impl BatchWriter<'_> {
         self.line.clear();
         let mut ryu = ryu::Buffer::new();
         let mut ints = itoa::Buffer::new();
-        for ((row, &p), &label) in rows.iter().zip(&self.batch.p).zip(&self.batch.labels) {
+        for (i, ((row, &p), &label)) in rows.iter().zip(&self.batch.p).zip(&self.batch.labels).enumerate() {
             let tx = &row.transaction;
             self.line.extend_from_slice(ints.format(tx.id()).as_bytes());
             self.line.push(b',');
             self.line.extend_from_slice(ryu.format(p).as_bytes());
             self.line.push(b',');
             self.line.extend_from_slice(ints.format(label).as_bytes());
+            reasons::write_csv_fields(&mut self.line, self.batch.reasons_of(i), self.reasons);
             self.line.push(b'\n');
             match tx.is_fraud() {
                 Some(l) => {
@@ -148,7 +155,8 @@ fn score_in_stream_order(
 pub fn score_files(config: &ScoreConfig, model: &Model, progress: &AtomicU64) -> Result<ScoreSummary, EngineError> {
     let started = Instant::now();
     let file = File::create(&config.out).map_err(|e| EngineError::Io { path: config.out.clone(), source: e })?;
-    let in_process = InProcessScorer::new(model)?;
+    let reasons = ReasonsConfig { top: config.reasons, on: ReasonsOn::All, threshold: 0.5 };
+    let in_process = InProcessScorer::new(model)?.with_reasons(reasons)?;
     let mut scorer = BatchWriter {
         client: in_process.uses_client_features().then(ClientFeatures::default),
         scorer: in_process,
@@ -160,10 +168,11 @@ pub fn score_files(config: &ScoreConfig, model: &Model, progress: &AtomicU64) ->
         labels: Vec::new(),
         all_labelled: true,
         line: Vec::new(),
+        reasons: config.reasons,
     };
     scorer
         .out
-        .write_all(b"TransactionID,score,label\n")
+        .write_all(format!("TransactionID,score,label{}\n", reasons::csv_header(config.reasons)).as_bytes())
         .map_err(|e| EngineError::Io { path: config.out.clone(), source: e })?;
     if scorer.client.is_some() {
         let (rows, with_identity, duplicates, dead_letters) = score_in_stream_order(config, &mut scorer, progress)?;

@@ -145,6 +145,12 @@ pub struct Scored<'a> {
     pub score_written: bool,
     /// The output already holds this transaction's alert.
     pub alert_written: bool,
+    /// Reason codes, when the scorer gave them (see [`crate::reasons`]).
+    pub reasons: &'a [crate::reasons::Reason],
+    /// The challenger's score (`--challenger`), written beside the champion's and raising nothing.
+    pub challenger: Option<f64>,
+    /// The challenger's score is at or above the alert threshold (it raises no alert; for comparison).
+    pub challenger_label: bool,
 }
 
 impl Scored<'_> {

@@ -8,6 +8,7 @@
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 
 use crate::join::JoinStats;
+use crate::monitor::{LabelCounts, ModelHealth};
 
 /// What the event-time and join half of a job updates.
 pub(crate) struct JoinMetrics {
@@ -51,10 +52,6 @@ pub(crate) struct ScoringMetrics {
     pub model_errors: Counter,
     pub client_entities: Gauge,
     pub end_to_end_seconds: Histogram,
-    quality_auc: Gauge,
-    quality_precision: Gauge,
-    quality_recall: Gauge,
-    quality_labels: Counter,
 }
 
 impl ScoringMetrics {
@@ -66,18 +63,45 @@ impl ScoringMetrics {
             model_errors: counter!("fraudstream_model_errors_total"),
             client_entities: gauge!("fraudstream_client_state_entities"),
             end_to_end_seconds: histogram!("fraudstream_end_to_end_latency_seconds"),
-            quality_auc: gauge!("fraudstream_quality_roc_auc"),
-            quality_precision: gauge!("fraudstream_quality_precision"),
-            quality_recall: gauge!("fraudstream_quality_recall"),
-            quality_labels: counter!("fraudstream_quality_labels_total"),
         }
     }
 
-    /// Publishes the rolling quality (NaN where a measure is undefined, e.g. no fraud in the window yet).
-    pub fn quality(&self, q: &crate::quality::QualitySnapshot) {
-        self.quality_auc.set(q.roc_auc.unwrap_or(f64::NAN));
-        self.quality_precision.set(q.precision.unwrap_or(f64::NAN));
-        self.quality_recall.set(q.recall.unwrap_or(f64::NAN));
-        self.quality_labels.absolute(q.labels_received);
+    /// Publishes every monitored model's rolling quality (NaN where a measure is undefined, e.g. no fraud in the
+    /// window yet) and drift, labelled by `model` (its role: `champion`, `challenger`), and what became of labels.
+    /// Called about twice a second; drift gauges are looked up by name then, not on the hot path.
+    pub fn monitoring(&self, models: &[ModelHealth], labels: Option<&LabelCounts>) {
+        for m in models {
+            let role = m.role.as_str();
+            if let Some(q) = &m.quality {
+                gauge!("fraudstream_quality_roc_auc", "model" => role).set(q.roc_auc.unwrap_or(f64::NAN));
+                gauge!("fraudstream_quality_pr_auc", "model" => role).set(q.pr_auc.unwrap_or(f64::NAN));
+                gauge!("fraudstream_quality_precision", "model" => role).set(q.precision.unwrap_or(f64::NAN));
+                gauge!("fraudstream_quality_recall", "model" => role).set(q.recall.unwrap_or(f64::NAN));
+                counter!("fraudstream_quality_labels_total", "model" => role).absolute(q.labels_received);
+            }
+            if let Some(d) = &m.drift {
+                for input in &d.inputs {
+                    gauge!("fraudstream_drift_psi", "model" => role, "input" => input.name.clone()).set(input.psi);
+                }
+                if let Some(score) = &d.score {
+                    gauge!("fraudstream_drift_score_psi", "model" => role).set(score.psi);
+                }
+                let alerting = d.alerting().count() as f64;
+                gauge!("fraudstream_drift_alerting_inputs", "model" => role).set(alerting);
+                counter!("fraudstream_drift_alerts_total", "model" => role).absolute(m.drift_alerts);
+            }
+        }
+        if let Some(c) = labels {
+            for (outcome, n) in [
+                ("joined", c.joined),
+                ("unmatched", c.unmatched),
+                ("expired", c.expired),
+                ("not_tracked", c.not_tracked),
+            ] {
+                counter!("fraudstream_labels_total", "outcome" => outcome).absolute(n);
+            }
+            gauge!("fraudstream_labels_awaiting_scores").set(c.awaiting as f64);
+            gauge!("fraudstream_labels_early").set(c.early as f64);
+        }
     }
 }

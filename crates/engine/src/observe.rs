@@ -11,6 +11,7 @@ use fraudstream_data::EventTime;
 
 use crate::flow::Scored;
 use crate::join::JoinStats;
+use crate::monitor::{LabelCounts, ModelHealth};
 use crate::quality::QualitySnapshot;
 
 /// Live counters for a status line, readable from another thread while the job runs.
@@ -36,8 +37,10 @@ pub struct JobStatus {
     pub watermark_lag_seconds: f64,
     /// Newest event time seen.
     pub event_time: Option<EventTime>,
-    /// Rolling quality from delayed labels (when [`crate::job::JobConfig::quality`] is set).
+    /// The champion's rolling quality from delayed labels (when monitoring joins labels).
     pub quality: Option<QualitySnapshot>,
+    /// Every monitored model's quality and drift, champion first (when [`crate::job::JobConfig::monitor`] is set).
+    pub models: Vec<ModelHealth>,
 }
 
 /// Hooks into a running job, called on the job thread: keep them cheap.
@@ -74,8 +77,12 @@ pub struct RunSummary {
     pub latency_ms: (f64, f64, f64),
     /// ROC AUC of the scores against `isFraud`, when the input is labelled.
     pub auc: Option<f64>,
-    /// Rolling online quality at the end (with [`crate::job::JobConfig::quality`]).
+    /// The champion's rolling online quality at the end (when monitoring joins labels).
     pub quality: Option<QualitySnapshot>,
+    /// Every monitored model's final quality and drift, champion first.
+    pub models: Vec<ModelHealth>,
+    /// What became of labels and the scores awaiting them.
+    pub labels: Option<LabelCounts>,
     /// Time spent recovering after partition assignments (Kafka): reading back output, rebuilding state.
     pub recovery: Duration,
 }

@@ -40,7 +40,7 @@ pub fn replay_job(client_features: Option<ClientConfig>) -> JobConfig {
         batch_size: 1024,
         batch_timeout: Duration::from_millis(50),
         threshold: 0.5,
-        quality: None,
+        monitor: None,
         client_features,
         max_in_flight: 1,
         on_model_error: Default::default(),

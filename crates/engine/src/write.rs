@@ -18,8 +18,9 @@ use crate::error::EngineError;
 use crate::flow::{DeadLetter, DeadLetterKind, Joined, Scored};
 use crate::metrics::ScoringMetrics;
 use crate::model_stage::{Answer, OnModelError};
+use crate::monitor::Monitoring;
 use crate::observe::{RunObserver, RunProgress, RunSummary};
-use crate::quality::OnlineQuality;
+use crate::reasons::Reason;
 use crate::reservoir::{Reservoir, SUMMARY_CAPACITY};
 use crate::sink::{Sink, Written};
 use crate::source::recycle::Recycler;
@@ -60,7 +61,8 @@ pub(crate) struct ScoreWriter<'o, 'p, S> {
     totals: Totals,
     metrics: ScoringMetrics,
     progress: &'p RunProgress,
-    pub(crate) quality: Option<OnlineQuality>,
+    /// Online quality and drift of the models (see [`crate::monitor`]).
+    pub(crate) monitor: Option<Monitoring>,
     pub(crate) observer: Option<&'o mut dyn RunObserver>,
     /// Where written records' rows go back to the source for reuse (embedded mode).
     pub(crate) recycler: Option<Recycler>,
@@ -89,7 +91,7 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
             },
             metrics: ScoringMetrics::new(),
             progress,
-            quality: None,
+            monitor: None,
             observer: None,
             recycler: None,
         }
@@ -134,7 +136,11 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
         let alerts_before = self.totals.alerts;
         let mut written = 0u64;
         for (i, joined) in rows.iter().enumerate() {
-            written += u64::from(self.write_one(joined, scores.as_ref().map(|s| s.p[i]), now)?);
+            let (score, reasons, challenger) = match &scores {
+                Some(s) => (Some(s.p[i]), s.reasons_of(i), s.challenger_of(i)),
+                None => (None, &[][..], None),
+            };
+            written += u64::from(self.write_one(joined, score, reasons, challenger, now)?);
         }
         self.metrics.scored.increment(written);
         self.metrics.alerts.increment(self.totals.alerts - alerts_before);
@@ -151,7 +157,13 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
         let reason = format!("model error: {e}");
         for joined in rows {
             let kind = DeadLetterKind::ModelError;
-            let d = DeadLetter { kind, reason: reason.clone(), origin: joined.origin.clone(), payload: Vec::new(), key: None };
+            let d = DeadLetter {
+                kind,
+                reason: reason.clone(),
+                origin: joined.origin.clone(),
+                payload: Vec::new(),
+                key: None,
+            };
             self.sink.write_dead_letter(&d)?;
         }
         self.totals.model_errors += rows.len() as u64;
@@ -163,7 +175,14 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
     }
 
     /// Writes what the output still lacks of one transaction; true when its score was written now.
-    fn write_one(&mut self, joined: &Joined, score: Option<f64>, now: Instant) -> Result<bool, EngineError> {
+    fn write_one(
+        &mut self,
+        joined: &Joined,
+        score: Option<f64>,
+        reasons: &[Reason],
+        challenger: Option<f64>,
+        now: Instant,
+    ) -> Result<bool, EngineError> {
         let id = joined.transaction.id();
         let (scored_before, alerted_before) = (self.already_scored.remove(&id), self.already_alerted.remove(&id));
         // The first decision that reached the output is final: after a restart the score can come out differently
@@ -175,7 +194,17 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
         let latency_ms = now.duration_since(joined.arrived).as_secs_f64() * 1000.0;
         let label = score.is_some_and(|s| s >= self.threshold);
         let (score_written, alert_written) = (scored_before.is_some(), alerted_before.is_some());
-        let scored = Scored { joined, score, label, latency_ms, score_written, alert_written };
+        let scored = Scored {
+            joined,
+            score,
+            label,
+            latency_ms,
+            score_written,
+            alert_written,
+            reasons,
+            challenger,
+            challenger_label: challenger.is_some_and(|p| p >= self.threshold),
+        };
         if score_written {
             // Written before a restart: the output already has it (exactly once per TransactionID) — unless the
             // crash came between the score and its alert, which is then written now.
@@ -199,14 +228,12 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
         }
         self.totals.latencies.push(latency_ms as f32);
         match (joined.transaction.is_fraud(), score) {
-            (Some(l), Some(s)) => {
-                self.totals.labelled.push((s, l));
-                if let Some(q) = &mut self.quality {
-                    q.scored(joined.transaction.event_time(), s, l);
-                }
-            }
+            (Some(l), Some(s)) => self.totals.labelled.push((s, l)),
             (None, _) => self.totals.all_labelled = false,
             (Some(_), None) => {}
+        }
+        if let Some(monitor) = &mut self.monitor {
+            monitor.scored(joined, &[score, challenger]);
         }
         self.sink.write_score(&scored)?;
         if let Some(observer) = self.observer.as_deref_mut() {
@@ -241,7 +268,13 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
         if totals.ids.is_some() {
             summary.duplicate_transactions = Some(totals.duplicates);
         }
-        summary.quality = self.quality.as_ref().map(OnlineQuality::snapshot);
+        if let Some(monitor) = &mut self.monitor {
+            // A bounded run's labels feed is finished with its input (see `Monitoring::finish`).
+            let models = if totals.ids.is_some() { monitor.finish() } else { monitor.report(None) };
+            summary.quality = models.first().and_then(|m| m.quality);
+            summary.labels = monitor.label_counts();
+            summary.models = models;
+        }
     }
 }
 

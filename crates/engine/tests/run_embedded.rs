@@ -14,6 +14,7 @@ use fraudstream_engine::observe::{RunProgress, RunSummary};
 use fraudstream_engine::pacing::Pacing;
 use fraudstream_engine::scorer::{BreakerConfig, InProcessScorer, RemoteConfig, RemoteProtocol, RemoteScorer};
 use fraudstream_engine::source::files::FileSourceConfig;
+use fraudstream_engine::source::required::RequiredColumns;
 use fraudstream_model::Model;
 use fraudstream_testkit::{ieee_cis_sample, shared_reference};
 
@@ -45,11 +46,12 @@ fn config(out: &Path, jitter: Duration) -> RunConfig {
             threshold: 0.5,
             max_in_flight: 1,
             on_model_error: OnModelError::Fail,
-            quality: None,
+            monitor: None,
             client_features: None,
         },
         out_dir: out.to_path_buf(),
         model_name: "pipeline_75".into(),
+        score_reasons: 0,
     }
 }
 
@@ -89,7 +91,7 @@ fn stream_scores_equal_batch_scores_and_every_identity_joins() {
     assert_eq!(stream.len(), 1500);
 
     let batch_out = tmp.path().join("batch.csv");
-    let config = ScoreConfig { files: files(Duration::ZERO), out: batch_out.clone(), batch_size: 500 };
+    let config = ScoreConfig { files: files(Duration::ZERO), out: batch_out.clone(), batch_size: 500, reasons: 0 };
     score_files(&config, &model, &AtomicU64::new(0)).expect("batch");
     let batch = std::fs::read_to_string(&batch_out).expect("batch scores");
     for l in batch.lines().skip(1) {
@@ -280,4 +282,60 @@ fn duplicate_transactions_and_orphan_identities_are_counted_and_named() {
     assert_eq!(kinds, [("no_transaction", 1)]);
     let dead = std::fs::read_to_string(tmp.path().join("out/dead_letters.jsonl")).expect("dead letters");
     assert!(dead.contains("\"kind\":\"no_transaction\""), "{dead}");
+}
+
+#[test]
+fn a_renamed_column_the_model_reads_stops_the_run_at_start_unless_allowed() {
+    // The repro: `TransactionAmt` renamed in the header. Read as missing, it changed 1,492 of 1,500 scores while
+    // the run exited 0; now the run refuses before a row is scored, naming the file and the column.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let source = std::fs::read_to_string(ieee_cis_sample().join("train_transaction.csv")).expect("sample");
+    let renamed = tmp.path().join("renamed.csv");
+    std::fs::write(&renamed, source.replacen("TransactionAmt", "TransactionAmount", 1)).expect("write");
+    let model = seed_model();
+    let inputs = fraudstream_features::InputMapping::for_model(&model).expect("mapping");
+    let mut config = config(&tmp.path().join("out"), Duration::ZERO);
+    config.files.transactions = renamed.clone();
+    config.files.required = RequiredColumns::for_model(inputs.names());
+    let mut scorer = InProcessScorer::new(&model).expect("scorer");
+    let err = run_embedded(&config, &mut scorer, &RunProgress::default()).expect_err("refused").to_string();
+    assert!(err.starts_with(&format!("{}: the model reads column `TransactionAmt`", renamed.display())), "{err}");
+    assert!(err.contains("--allow-missing-columns"), "{err}");
+    assert!(
+        !tmp.path().join("out/scores.csv").exists()
+            || std::fs::read_to_string(tmp.path().join("out/scores.csv")).expect("scores").lines().count() <= 1,
+        "nothing scored"
+    );
+    // Allowed: every row scored with the amount missing.
+    config.files.required.allow_missing = true;
+    let s = run_embedded(&config, &mut scorer, &RunProgress::default()).expect("allowed");
+    assert_eq!(s.scored, 1500);
+}
+
+#[test]
+fn a_stray_quote_costs_its_row_only_and_the_dead_letter_carries_the_row() {
+    // The repro: one stray quote on line 12 used to swallow the rest of the file (10 of 1,500 scored, exit 0).
+    let tmp = tempfile::tempdir().expect("tmp");
+    let source = std::fs::read_to_string(ieee_cis_sample().join("train_transaction.csv")).expect("sample");
+    let mut lines: Vec<String> = source.lines().map(str::to_string).collect();
+    assert!(lines[11].contains("mastercard"), "line 12 pays by mastercard");
+    lines[11] = lines[11].replacen("mastercard", "master\"card", 1);
+    let broken = tmp.path().join("broken.csv");
+    std::fs::write(&broken, lines.join("\n") + "\n").expect("write");
+    let model = seed_model();
+    let out = tmp.path().join("out");
+    let mut config = config(&out, Duration::ZERO);
+    config.files.transactions = broken.clone();
+    config.files.max_bad_rows = 5;
+    let mut scorer = InProcessScorer::new(&model).expect("scorer");
+    let s = run_embedded(&config, &mut scorer, &RunProgress::default()).expect("run");
+    assert_eq!(s.scored, 1499, "every other row is scored");
+    let dead = std::fs::read_to_string(out.join("dead_letters.jsonl")).expect("dead letters");
+    let row: serde_json::Value = dead
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .find(|d| d["origin"].as_str().is_some_and(|o| o.ends_with("broken.csv:12")))
+        .expect("a dead letter for line 12");
+    assert!(row["reason"].as_str().expect("reason").contains("card4"), "{row}");
+    assert_eq!(row["payload"].as_str(), Some(lines[11].as_str()), "the row as it was in the file");
 }

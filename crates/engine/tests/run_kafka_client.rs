@@ -106,6 +106,7 @@ fn embedded_inputs(files: &FileSourceConfig, model: &Model, dir: &std::path::Pat
         job: replay_job(Some(ClientConfig::default())),
         out_dir: dir.join("out"),
         model_name: "client".into(),
+        score_reasons: 0,
     };
     run_embedded(&config, &mut recorder(model, &embedded), &RunProgress::default()).expect("embedded run");
     embedded.into_inner().expect("lock")

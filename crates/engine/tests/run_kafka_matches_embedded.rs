@@ -44,7 +44,7 @@ fn job(max_wait: Duration, idle_timeout: Duration) -> JobConfig {
         batch_size: 256,
         batch_timeout: Duration::from_millis(20),
         threshold: 0.5,
-        quality: None,
+        monitor: None,
         client_features: None,
         max_in_flight: 1,
         on_model_error: Default::default(),
@@ -60,6 +60,7 @@ fn embedded(files: &FileSourceConfig, model: &Model, out: &std::path::Path) -> O
         job: job(Duration::MAX, Duration::from_secs(10)),
         out_dir: out.to_path_buf(),
         model_name: "m".into(),
+        score_reasons: 0,
     };
     let mut scorer = InProcessScorer::new(model).expect("scorer");
     run_embedded(&config, &mut scorer, &RunProgress::default()).expect("embedded run");

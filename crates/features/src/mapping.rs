@@ -111,6 +111,15 @@ impl InputMapping {
         Ok(())
     }
 
+    /// Calls `f` with each of the `inputs` (model input indices) of one row and its value, without allocating:
+    /// for observers that read a few inputs of every row (drift monitoring).
+    pub fn for_each_value<'a>(&self, row: &FeatureRow<'a>, inputs: &[usize], mut f: impl FnMut(usize, InputValue<'a>)) {
+        let calendar = self.uses_calendar.then(|| Calendar::of(row.transaction.event_time()));
+        for &i in inputs {
+            f(i, value(self.sources[i], row, calendar.as_ref()));
+        }
+    }
+
     /// The input values of one row, in model order.
     pub fn values<'a>(&self, row: &FeatureRow<'a>) -> Vec<InputValue<'a>> {
         let mut out = Vec::with_capacity(self.sources.len());

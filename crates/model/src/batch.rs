@@ -4,6 +4,15 @@ use crate::error::{ModelError, Result};
 use crate::model::Model;
 use crate::tensor::{ElemType, Tensor, TensorData, ValueInfo};
 
+/// One value read back from an [`InputBatch`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BatchValue<'a> {
+    /// A number (NaN: missing).
+    Num(f64),
+    /// A string (`""`: missing).
+    Str(&'a str),
+}
+
 /// Input buffers shaped from a model's declared inputs, filled value by value and reused across batches.
 ///
 /// A streaming engine builds one per worker, then per batch calls [`InputBatch::clear`], pushes each row's values
@@ -153,6 +162,26 @@ impl InputBatch {
     /// True when the model has no inputs.
     pub fn is_empty(&self) -> bool {
         self.tensors.is_empty()
+    }
+
+    /// The value row `row` holds in column `feature`, counting the columns of every input in input order (a
+    /// `[N, 1]` input is one column, a `[N, F]` input F of them) — the order of [`crate::Contributions::features`],
+    /// so a reason code can show the value the model saw. `None` past the columns or rows held.
+    pub fn feature_value(&self, feature: usize, row: usize) -> Option<BatchValue<'_>> {
+        let mut first = 0;
+        for ((t, &w), &live) in self.tensors.iter().zip(&self.widths).zip(&self.live) {
+            if feature < first + w {
+                let at = row.checked_mul(w)?.checked_add(feature - first)?;
+                return match &t.data {
+                    TensorData::Float(d) => d.get(at).map(|&v| BatchValue::Num(f64::from(v))),
+                    TensorData::Double(d) => d.get(at).map(|&v| BatchValue::Num(v)),
+                    TensorData::Int64(d) => d.get(at).map(|&v| BatchValue::Num(v as f64)),
+                    TensorData::String(d) => d[..live.min(d.len())].get(at).map(|s| BatchValue::Str(s)),
+                };
+            }
+            first += w;
+        }
+        None
     }
 
     /// Number of complete rows currently held by input 0 (0 when there are no inputs).

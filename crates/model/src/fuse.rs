@@ -135,9 +135,7 @@ impl Graph<'_> {
 
     /// Marks every column as derived from its source (lenient tracing), keeping constants.
     fn derive(cols: &[Column]) -> Vec<Column> {
-        cols.iter()
-            .map(|c| c.source().map_or(Column::Zero, |(input, col)| Column::Derived { input, col }))
-            .collect()
+        cols.iter().map(|c| c.source().map_or(Column::Zero, |(input, col)| Column::Derived { input, col })).collect()
     }
 
     fn trace(&self, slot: usize, depth: usize) -> Option<Traced> {
@@ -356,7 +354,9 @@ pub(crate) fn resolve<'a>(
             }
             Column::Zero => Source::Zero,
             Column::Derived { input, .. } => {
-                return Err(format!("column {c} is computed from graph input #{input} by an operator fusion cannot run"))
+                return Err(format!(
+                    "column {c} is computed from graph input #{input} by an operator fusion cannot run"
+                ))
             }
         });
     }

@@ -126,7 +126,8 @@ impl Plan {
     /// [`fuse::Graph::lineage`]).
     pub fn lineage(&self, slot: usize) -> Option<Vec<Option<(usize, usize)>>> {
         let producer = producers(&self.steps);
-        fuse::Graph { inputs: &self.inputs, constants: &self.constants, producer: &producer, lenient: true }.lineage(slot)
+        fuse::Graph { inputs: &self.inputs, constants: &self.constants, producer: &producer, lenient: true }
+            .lineage(slot)
     }
 
     /// Runs the steps before step `step` and returns the tensor in `slot` (a tree ensemble's input, for the

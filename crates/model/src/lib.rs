@@ -37,6 +37,7 @@
 
 mod attr;
 mod batch;
+pub mod drift;
 mod error;
 mod explain;
 mod fuse;
@@ -49,7 +50,7 @@ pub mod quality;
 mod tensor;
 mod tree;
 
-pub use batch::InputBatch;
+pub use batch::{BatchValue, InputBatch};
 pub use error::{ModelError, Result};
 pub use explain::{Contributions, CoverSource, Explainer};
 pub use model::{BinaryScores, Model};

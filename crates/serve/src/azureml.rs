@@ -13,7 +13,9 @@
 //! row objects) with the model's input names; an omitted input is a missing value, like `null`; a row must carry
 //! at least one input. `index` is ignored. Reply, like the reference scoring script: a JSON array of labels (`[0,1,0]`); with
 //! `?output=probability` or header `X-Output: probability`, an array of fraud probabilities (the f32 the model
-//! computes, printed as Python prints `float(np.float32)`). `/score/fraud$2` addresses version 2 the way
+//! computes, printed as Python prints `float(np.float32)`). With `?reasons=K` each row is instead an object
+//! `{"label", "probability", "reasons": [{"feature", "value", "contribution"}]}` with its top K reason codes (see
+//! [`crate::reasons`]); ML_PREDICT never sends it, so its replies are unchanged. `/score/fraud$2` addresses version 2 the way
 //! Confluent writes model versions; `/score` needs exactly one loaded model.
 
 use std::sync::Arc;
@@ -100,10 +102,25 @@ async fn handle(
             None => (Some(t), None),
         },
     };
-    let out = scoring::run(state, Endpoint::Score, name, version, body, score).await?;
-    let bytes = match output {
-        Output::Label => serde_json::to_vec(&out.scores.labels),
-        Output::Probability => {
+    let reasons = query
+        .as_deref()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("reasons=")))
+        .map(|v| crate::reasons::parse_count("reasons", v))
+        .transpose()?
+        .unwrap_or(0);
+    let out = scoring::run(state, Endpoint::Score, name, version, body, score, reasons).await?;
+    let bytes = match (out.extra, output) {
+        // With reasons every row is an object: its label, probability and reasons.
+        (Some(reasons), _) => {
+            let rows: Vec<Value> = (out.scores.labels.iter().zip(&out.scores.p_positive).zip(reasons))
+                .map(|((&label, &p), reasons)| {
+                    serde_json::json!({"label": label, "probability": f64::from(p), "reasons": reasons})
+                })
+                .collect();
+            serde_json::to_vec(&rows)
+        }
+        (None, Output::Label) => serde_json::to_vec(&out.scores.labels),
+        (None, Output::Probability) => {
             serde_json::to_vec(&out.scores.p_positive.iter().map(|&p| f64::from(p)).collect::<Vec<f64>>())
         }
     }
@@ -111,8 +128,12 @@ async fn handle(
     Ok(json_bytes(bytes))
 }
 
-/// Parses an Azure ML body and scores it with `model`.
-pub(crate) fn score(model: &LoadedModel, body: &[u8]) -> Result<(BinaryScores, ()), ApiError> {
+/// Parses an Azure ML body and scores it with `model`, with each row's top `reasons` reason codes when asked.
+pub(crate) fn score(
+    model: &LoadedModel,
+    body: &[u8],
+    reasons: usize,
+) -> Result<(BinaryScores, Option<Vec<Value>>), ApiError> {
     let request = scoring::parse_json(body)?;
     let Value::Object(mut top) = request else {
         return Err(ApiError::bad("the body must be a JSON object with an `input_data` member"));
@@ -130,8 +151,8 @@ pub(crate) fn score(model: &LoadedModel, body: &[u8]) -> Result<(BinaryScores, (
         }
     };
     let scores = match input {
-        Value::Object(frame) => score_split(model, &frame)?,
-        Value::Array(records) => score_records(model, &records)?,
+        Value::Object(frame) => score_split(model, &frame, reasons)?,
+        Value::Array(records) => score_records(model, &records, reasons)?,
         other => {
             return Err(ApiError::field(
                 "input_data",
@@ -140,11 +161,15 @@ pub(crate) fn score(model: &LoadedModel, body: &[u8]) -> Result<(BinaryScores, (
             ))
         }
     };
-    Ok((scores, ()))
+    Ok(scores)
 }
 
-fn score_records(model: &LoadedModel, records: &[Value]) -> Result<BinaryScores, ApiError> {
-    model.score(|batch| {
+fn score_records(
+    model: &LoadedModel,
+    records: &[Value],
+    reasons: usize,
+) -> Result<(BinaryScores, Option<Vec<Value>>), ApiError> {
+    model.score_explained(reasons, |batch| {
         let mut filler = RowFiller::new(&model.plan);
         for (r, rec) in records.iter().enumerate() {
             fill_object(&mut filler, rec, r, batch)?;
@@ -177,7 +202,11 @@ pub(crate) fn fill_object<'a>(
     filler.finish_row(r, batch)
 }
 
-fn score_split(model: &LoadedModel, frame: &serde_json::Map<String, Value>) -> Result<BinaryScores, ApiError> {
+fn score_split(
+    model: &LoadedModel,
+    frame: &serde_json::Map<String, Value>,
+    reasons: usize,
+) -> Result<(BinaryScores, Option<Vec<Value>>), ApiError> {
     let rows = match frame.get("data") {
         Some(Value::Array(rows)) => rows,
         Some(other) => {
@@ -228,7 +257,7 @@ fn score_split(model: &LoadedModel, frame: &serde_json::Map<String, Value>) -> R
         }
     };
     if json_column {
-        return score_json_column(model, &cells);
+        return score_json_column(model, &cells, reasons);
     }
     let positional;
     let cols: &[&str] = match &columns {
@@ -250,7 +279,7 @@ fn score_split(model: &LoadedModel, frame: &serde_json::Map<String, Value>) -> R
     };
     let targets = column_targets(plan, cols)?;
     let dt_col = cols.iter().position(|c| plan.is_dt_field(c));
-    model.score(|batch| {
+    model.score_explained(reasons, |batch| {
         let mut filler = RowFiller::new(plan);
         for (r, row) in cells.iter().enumerate() {
             if row.len() != cols.len() {
@@ -298,7 +327,11 @@ fn column_targets(plan: &InputPlan, cols: &[&str]) -> Result<Vec<Option<usize>>,
 }
 
 /// Rows that are one JSON-object string each (or an object already).
-fn score_json_column(model: &LoadedModel, cells: &[&[Value]]) -> Result<BinaryScores, ApiError> {
+fn score_json_column(
+    model: &LoadedModel,
+    cells: &[&[Value]],
+    reasons: usize,
+) -> Result<(BinaryScores, Option<Vec<Value>>), ApiError> {
     let mut parsed: Vec<Option<Value>> = Vec::with_capacity(cells.len());
     for (r, c) in cells.iter().enumerate() {
         match c {
@@ -319,7 +352,7 @@ fn score_json_column(model: &LoadedModel, cells: &[&[Value]]) -> Result<BinarySc
             }
         }
     }
-    model.score(|batch| {
+    model.score_explained(reasons, |batch| {
         let mut filler = RowFiller::new(&model.plan);
         for (r, (p, c)) in parsed.iter().zip(cells).enumerate() {
             let row = p.as_ref().unwrap_or(&c[0]);

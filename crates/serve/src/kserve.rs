@@ -10,7 +10,9 @@
 //!   one tensor per model input (or `TransactionDT` for derived calendar inputs), `data` flat or nested row-major,
 //!   `shape[0]` rows. An input name the model lacks is a 400 that names it and the model's inputs; inputs not
 //!   sent follow the row rules in [`crate::inputs`] (derived or missing, as if sent as `null`). The reply
-//!   has outputs `label` (INT64) and `probability` (FP32, class 1).
+//!   has outputs `label` (INT64) and `probability` (FP32, class 1). Requesting the output `reasons` (optionally
+//!   `"parameters": {"top": K}`, default 3) adds a BYTES tensor of shape `[rows]`, each element the row's top K
+//!   reason codes as a JSON array `[{"feature", "value", "contribution"}]` (see [`crate::reasons`]).
 
 use std::sync::Arc;
 
@@ -179,13 +181,21 @@ fn parameters<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(), D::Error> {
 #[derive(Debug, Deserialize)]
 struct RequestedOutput {
     name: String,
+    /// For `reasons`: `{"top": K}` (default [`DEFAULT_REASONS`]).
+    #[serde(default)]
+    parameters: Option<Value>,
 }
+
+/// Reasons per row when the `reasons` output is requested without `parameters.top`.
+const DEFAULT_REASONS: usize = 3;
 
 /// Which outputs the reply carries, and the request id to echo.
 pub(crate) struct InferExtra {
     id: Option<String>,
     label: bool,
     probability: bool,
+    /// Per row, its reason codes as a JSON array (the `reasons` output), when requested.
+    reasons: Option<Vec<Value>>,
 }
 
 pub(crate) async fn infer_default(
@@ -212,15 +222,20 @@ async fn infer(
 ) -> Result<Response, ApiError> {
     let body = scoring::body(state, body)?;
     let version = version.map(|v| parse_version(name, v)).transpose()?;
-    let out = scoring::run(state, Endpoint::V2Infer, Some(name), version, body, score).await?;
+    let out = scoring::run(state, Endpoint::V2Infer, Some(name), version, body, score, 0).await?;
     let n = out.scores.labels.len();
-    let mut outputs = Vec::with_capacity(2);
+    let mut outputs = Vec::with_capacity(3);
     if out.extra.label {
         outputs.push(json!({"name": "label", "datatype": "INT64", "shape": [n], "data": out.scores.labels}));
     }
     if out.extra.probability {
         let p: Vec<f64> = out.scores.p_positive.iter().map(|&p| f64::from(p)).collect();
         outputs.push(json!({"name": "probability", "datatype": "FP32", "shape": [n], "data": p}));
+    }
+    if let Some(reasons) = &out.extra.reasons {
+        // BYTES: one element per row, each the row's reasons as a JSON array (v2 has no nested tensor type).
+        let data: Vec<String> = reasons.iter().map(Value::to_string).collect();
+        outputs.push(json!({"name": "reasons", "datatype": "BYTES", "shape": [n], "data": data}));
     }
     let mut reply = json!({
         "model_name": out.model.name,
@@ -232,6 +247,31 @@ async fn infer(
     }
     let bytes = serde_json::to_vec(&reply).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(json_bytes(bytes))
+}
+
+/// The reason count of a requested `reasons` output: `parameters.top`, a whole number (default
+/// [`DEFAULT_REASONS`]).
+fn requested_reasons(parameters: Option<&Value>) -> Result<usize, ApiError> {
+    let top = match parameters {
+        None | Some(Value::Null) => return Ok(DEFAULT_REASONS),
+        Some(Value::Object(p)) => p.get("top"),
+        Some(other) => {
+            return Err(ApiError::field(
+                "outputs.reasons.parameters",
+                None,
+                format!("must be an object, got {}", kind(other)),
+            ))
+        }
+    };
+    match top {
+        None | Some(Value::Null) => Ok(DEFAULT_REASONS),
+        Some(Value::Number(n)) => crate::reasons::parse_count("outputs.reasons.parameters.top", &n.to_string()),
+        Some(other) => Err(ApiError::field(
+            "outputs.reasons.parameters.top",
+            None,
+            format!("must be a whole number, got {}", kind(other)),
+        )),
+    }
 }
 
 fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>, depth: usize) -> Result<(), String> {
@@ -253,7 +293,7 @@ const NUMERIC_TYPES: &[&str] =
     &["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64"];
 
 /// Parses a v2 infer body and scores it with `model`.
-pub(crate) fn score(model: &LoadedModel, body: &[u8]) -> Result<(BinaryScores, InferExtra), ApiError> {
+pub(crate) fn score(model: &LoadedModel, body: &[u8], _: usize) -> Result<(BinaryScores, InferExtra), ApiError> {
     let req: InferRequest = serde_json::from_slice(body).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             ApiError::MalformedJson(e.to_string())
@@ -261,7 +301,7 @@ pub(crate) fn score(model: &LoadedModel, body: &[u8]) -> Result<(BinaryScores, I
             ApiError::bad(format!("not a v2 inference request: {e}"))
         }
     })?;
-    let (mut label, mut probability) = (true, true);
+    let (mut label, mut probability, mut reasons) = (true, true, 0);
     if let Some(outs) = &req.outputs {
         if !outs.is_empty() {
             (label, probability) = (false, false);
@@ -270,11 +310,12 @@ pub(crate) fn score(model: &LoadedModel, body: &[u8]) -> Result<(BinaryScores, I
             match o.name.as_str() {
                 "label" | "output_label" => label = true,
                 "probability" | "output_probability" | "probabilities" => probability = true,
+                "reasons" => reasons = requested_reasons(o.parameters.as_ref())?,
                 other => {
                     return Err(ApiError::field(
                         "outputs",
                         None,
-                        format!("unknown output `{other}`; this model has `label` and `probability`"),
+                        format!("unknown output `{other}`; this model has `label`, `probability` and `reasons`"),
                     ))
                 }
             }
@@ -345,7 +386,7 @@ pub(crate) fn score(model: &LoadedModel, body: &[u8]) -> Result<(BinaryScores, I
         tensors.push((target, is_dt, width, flat));
     }
     let n_rows = rows.map_or(0, |(r, _)| r);
-    let scores = model.score(|batch| {
+    let (scores, reasons) = model.score_explained(reasons, |batch| {
         let mut filler = RowFiller::new(plan);
         for r in 0..n_rows {
             for (target, is_dt, width, flat) in &tensors {
@@ -362,5 +403,5 @@ pub(crate) fn score(model: &LoadedModel, body: &[u8]) -> Result<(BinaryScores, I
         }
         Ok(n_rows)
     })?;
-    Ok((scores, InferExtra { id: req.id, label, probability }))
+    Ok((scores, InferExtra { id: req.id, label, probability, reasons }))
 }

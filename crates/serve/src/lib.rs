@@ -28,6 +28,7 @@ mod kserve;
 mod metrics;
 mod names;
 mod openapi;
+mod reasons;
 pub mod registry;
 mod scoring;
 mod v1;

@@ -89,10 +89,15 @@ fn build() -> Value {
         {"name": "output", "in": "query", "required": false, "schema": {"type": "string", "enum": ["label", "labels", "probability", "probabilities", "proba"]},
          "description": "What to return per row (default label)"},
         {"name": "X-Output", "in": "header", "required": false, "schema": {"type": "string", "enum": ["label", "labels", "probability", "probabilities", "proba"]}},
+        {"name": "reasons", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": 10000},
+         "description": "Also give each row's top K reason codes (exact TreeSHAP, log-odds): rows become {label, probability, reasons: [{feature, value, contribution}]}"},
     ]);
     let score_ok = ok_json(
-        "One entry per row: labels (0/1), or probabilities of fraud with output=probability",
-        json!({"type": "array", "items": {"type": "number"}}),
+        "One entry per row: labels (0/1), probabilities of fraud with output=probability, or with reasons=K objects {label, probability, reasons}",
+        json!({"type": "array", "items": {"oneOf": [{"type": "number"}, {"type": "object", "properties": {
+            "label": {"type": "integer"}, "probability": {"type": "number"},
+            "reasons": {"type": "array", "items": {"type": "object", "properties": {
+                "feature": {"type": "string"}, "value": {}, "contribution": {"type": "number"}}}}}}]}}),
     );
     let score_errors = errors(&["400", "401", "404", "413", "503"]);
     let score = json!({

@@ -28,8 +28,9 @@ pub(crate) const INLINE_LIMIT: usize = 32 * 1024;
 /// Most shadow requests in flight; beyond it shadow work is dropped (and counted), never queued without bound.
 const MAX_SHADOW_IN_FLIGHT: usize = 64;
 
-/// Parses and scores a request body for one model version; `X` carries protocol details the reply needs.
-pub(crate) type ScoreFn<X> = fn(&LoadedModel, &[u8]) -> Result<(BinaryScores, X), ApiError>;
+/// Parses and scores a request body for one model version; `X` carries protocol details the reply needs. The
+/// `usize` is the number of reason codes asked for outside the body (a query parameter; 0: none).
+pub(crate) type ScoreFn<X> = fn(&LoadedModel, &[u8], usize) -> Result<(BinaryScores, X), ApiError>;
 
 /// A scored request.
 pub(crate) struct Outcome<X> {
@@ -62,6 +63,7 @@ pub(crate) async fn run<X: Send + 'static>(
     version: Option<u64>,
     body: Bytes,
     score: ScoreFn<X>,
+    reasons: usize,
 ) -> Result<Outcome<X>, ApiError> {
     let start = Instant::now();
     let registry = state.registry();
@@ -70,12 +72,13 @@ pub(crate) async fn run<X: Send + 'static>(
         if is_default { registry.get(&model.name).ok().and_then(|mv| mv.shadow_for(model.version)) } else { None };
     drop(registry);
 
-    let result = if body.len() <= INLINE_LIMIT {
-        score(&model, &body)
+    // Explaining costs far more than scoring: any request asking for reasons leaves the async workers.
+    let result = if body.len() <= INLINE_LIMIT && reasons == 0 {
+        score(&model, &body, reasons)
     } else {
         let m = model.clone();
         let b = body.clone();
-        tokio::task::spawn_blocking(move || score(&m, &b))
+        tokio::task::spawn_blocking(move || score(&m, &b, reasons))
             .await
             .unwrap_or_else(|e| Err(ApiError::Internal(format!("scoring task failed: {e}"))))
     };
@@ -112,7 +115,7 @@ fn spawn_shadow<X: Send + 'static>(
     let state = state.clone();
     let primary_version = primary.version;
     tokio::task::spawn_blocking(move || {
-        match score(&shadow, &body) {
+        match score(&shadow, &body, 0) {
             Ok((s, _)) => {
                 let disagreements = s.labels.iter().zip(&primary_labels).filter(|(a, b)| a != b).count();
                 metrics::shadow_result(&shadow.name, primary_version, shadow.version, s.labels.len(), disagreements);

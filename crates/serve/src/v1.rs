@@ -68,14 +68,14 @@ async fn predict(
     let (name, version) = split_target(target)?;
     let version = version.map(|v| parse_version(name, v)).transpose()?;
     let body = scoring::body(state, body)?;
-    let out = scoring::run(state, Endpoint::V1Predict, Some(name), version, body, score).await?;
+    let out = scoring::run(state, Endpoint::V1Predict, Some(name), version, body, score, 0).await?;
     let p: Vec<f64> = out.scores.p_positive.iter().map(|&p| f64::from(p)).collect();
     let bytes =
         serde_json::to_vec(&serde_json::json!({ "predictions": p })).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(json_bytes(bytes))
 }
 
-pub(crate) fn score(model: &LoadedModel, body: &[u8]) -> Result<(BinaryScores, ()), ApiError> {
+pub(crate) fn score(model: &LoadedModel, body: &[u8], _: usize) -> Result<(BinaryScores, ()), ApiError> {
     let req = scoring::parse_json(body)?;
     let instances = match req.get("instances") {
         Some(Value::Array(rows)) => rows,

@@ -338,3 +338,116 @@ fn ml_predict_requests_of_the_packed_json_variant_match_onnxruntime() {
         check(&[*id], &labels, &probs);
     }
 }
+
+/// `logit(p)` of a float32 probability, and how far the float32 rounding of `p` alone can move it.
+fn logit_and_slack(p: f64) -> (f64, f64) {
+    ((p / (1.0 - p)).ln(), 1e-5 + 1.2e-7 / (p * (1.0 - p)))
+}
+
+/// Checks one row's reasons: `k` of them, largest |contribution| first, with the values the row carries.
+fn check_reasons(reasons: &Value, k: usize, columns: &[String], values: &[Value]) -> f64 {
+    let reasons = reasons.as_array().expect("reasons array");
+    assert_eq!(reasons.len(), k);
+    let mut sum = 0.0;
+    let mut last = f64::INFINITY;
+    for r in reasons {
+        let c = r["contribution"].as_f64().expect("contribution");
+        assert!(c.abs() <= last, "largest first: {reasons:?}");
+        last = c.abs();
+        sum += c;
+        let feature = r["feature"].as_str().expect("feature");
+        let i = columns.iter().position(|n| n == feature).expect("a model input");
+        match (&values[i], &r["value"]) {
+            (Value::Null, v) => assert!(v.is_null(), "{feature}: missing shows as null, got {v}"),
+            (Value::String(a), Value::String(b)) => assert_eq!(a, b, "{feature}"),
+            (a, b) => assert!(
+                (a.as_f64().expect("sent") - b.as_f64().expect("seen")).abs()
+                    <= 1e-3 * a.as_f64().unwrap_or(1.0).abs().max(1.0),
+                "{feature}: {a} vs {b}"
+            ),
+        }
+    }
+    sum
+}
+
+#[test]
+fn score_with_reasons_gives_each_row_its_top_k_and_all_of_them_add_up_to_the_logit() {
+    let s = sample();
+    let srv = server();
+    let chunk = &s.rows[..40];
+    let body =
+        json!({"input_data": {"columns": s.columns, "data": chunk.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>()}});
+    // Top 3: three per row, in order.
+    let (st, reply) = post(&srv.url("/score?reasons=3"), &body);
+    assert_eq!(st, 200, "{reply}");
+    let rows = reply.as_array().expect("rows");
+    assert_eq!(rows.len(), chunk.len());
+    for (row, (id, values)) in rows.iter().zip(chunk) {
+        let (label, p) = s.expected[id];
+        assert_eq!(row["label"].as_i64(), Some(label), "{id}");
+        assert!((row["probability"].as_f64().expect("p") - p).abs() <= 1e-6, "{id}");
+        check_reasons(&row["reasons"], 3, &s.columns, values);
+    }
+    // Every input: the contributions plus the expected value are the logit; the expected value is the same for every
+    // row, so the differences between rows' sums equal the differences between their logits.
+    let (st, reply) = post(&srv.url("/score?reasons=75"), &body);
+    assert_eq!(st, 200, "{reply}");
+    let rows = reply.as_array().expect("rows");
+    let sums: Vec<f64> = rows
+        .iter()
+        .zip(chunk)
+        .map(|(row, (_, values))| {
+            let n = row["reasons"].as_array().expect("reasons").len();
+            assert!((40..=75).contains(&n), "{n} non-zero contributions");
+            check_reasons(&row["reasons"], n, &s.columns, values)
+        })
+        .collect();
+    let (first_logit, first_slack) = logit_and_slack(s.expected[&chunk[0].0].1);
+    for ((id, _), sum) in chunk.iter().zip(&sums).skip(1) {
+        let (logit, slack) = logit_and_slack(s.expected[id].1);
+        let (got, want) = (sum - sums[0], logit - first_logit);
+        assert!((got - want).abs() <= slack + first_slack, "{id}: Σ difference {got} vs logit difference {want}");
+    }
+    // Without the parameter the reply is as before; a bad count names the parameter.
+    let (st, plain) = post(&srv.url("/score"), &body);
+    assert_eq!(st, 200);
+    assert!(plain.as_array().expect("labels").iter().all(Value::is_i64));
+    let (st, err) = post(&srv.url("/score?reasons=three"), &body);
+    assert_eq!(st, 400, "{err}");
+    assert!(err.to_string().contains("reasons"), "{err}");
+}
+
+#[test]
+fn kserve_v2_reasons_output_is_one_json_array_per_row() {
+    let s = sample();
+    let srv = server();
+    let chunk = &s.rows[300..320];
+    let (_, meta) = get(&srv.url("/v2/models/fraud"));
+    let inputs = meta["inputs"].as_array().expect("inputs").clone();
+    let tensors: Vec<Value> = s
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(c, name)| {
+            json!({"name": name, "shape": [chunk.len(), 1], "datatype": inputs[c]["datatype"].clone(),
+                   "data": chunk.iter().map(|(_, v)| v[c].clone()).collect::<Vec<_>>()})
+        })
+        .collect();
+    let body =
+        json!({"inputs": tensors, "outputs": [{"name": "probability"}, {"name": "reasons", "parameters": {"top": 5}}]});
+    let (st, reply) = post(&srv.url("/v2/models/fraud/infer"), &body);
+    assert_eq!(st, 200, "{reply}");
+    let outs = reply["outputs"].as_array().expect("outputs");
+    assert_eq!(outs.len(), 2);
+    assert_eq!(outs[1]["name"], "reasons");
+    assert_eq!(outs[1]["datatype"], "BYTES");
+    assert_eq!(outs[1]["shape"], json!([chunk.len()]));
+    for (cell, (_, values)) in outs[1]["data"].as_array().expect("data").iter().zip(chunk) {
+        let reasons: Value = serde_json::from_str(cell.as_str().expect("a JSON string")).expect("JSON");
+        check_reasons(&reasons, 5, &s.columns, values);
+    }
+    let bad = json!({"inputs": tensors, "outputs": [{"name": "reasons", "parameters": {"top": "5"}}]});
+    let (st, err) = post(&srv.url("/v2/models/fraud/infer"), &bad);
+    assert_eq!(st, 400, "{err}");
+    assert!(err.to_string().contains("outputs.reasons.parameters.top"), "{err}");
+}

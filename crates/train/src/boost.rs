@@ -18,6 +18,7 @@ use std::time::Instant;
 use fraudstream_features::FeatureKind;
 use rayon::prelude::*;
 
+use crate::baseline::held_out_baseline;
 use crate::dataset::Dataset;
 use crate::error::{Result, TrainError};
 use crate::histogram::HistogramInput;
@@ -175,18 +176,16 @@ fn run(
 
     let features = model_features(data, encodings);
     let importance = importance(&features, &trees);
-    let metrics = if has_valid {
-        let p: Vec<f64> = (n_train..n)
-            .into_par_iter()
-            .map(|r| {
-                let sum = trees.iter().fold(0f32, |s, t| s + t.leaf_values[t.leaf_of_row(&matrix, r)] as f32);
-                f64::from(fraudstream_model::logistic(sum + base_score as f32))
-            })
-            .collect();
-        Metrics::compute(&p, valid_labels)
-    } else {
-        None
-    };
+    // The final model's held-out scores: for the metrics and for the drift baseline in model.json.
+    let p: Vec<f64> = (n_train..n)
+        .into_par_iter()
+        .map(|r| {
+            let sum = trees.iter().fold(0f32, |s, t| s + t.leaf_values[t.leaf_of_row(&matrix, r)] as f32);
+            f64::from(fraudstream_model::logistic(sum + base_score as f32))
+        })
+        .collect();
+    let metrics = if has_valid { Metrics::compute(&p, valid_labels) } else { None };
+    let baseline = held_out_baseline(data, &importance, n_train..n, &p);
     let report = TrainReport {
         train_rows: n_train,
         valid_rows: n - n_train,
@@ -197,7 +196,8 @@ fn run(
         history,
         train_seconds: start.elapsed().as_secs_f64(),
     };
-    Ok(TrainedModel::new(features, trees, base_score, params.clone(), report, data.fingerprint()))
+    Ok(TrainedModel::new(features, trees, base_score, params.clone(), report, data.fingerprint())
+        .with_baseline(baseline))
 }
 
 /// Writes the log-loss gradient and hessian of every row into `gh` and returns the mean loss.
@@ -251,7 +251,7 @@ fn draw_bag(seed: u64, round: u64, n: usize, fraction: f64) -> (Vec<u32>, Vec<u3
 /// `-f32::MIN_POSITIVE`, which changes no score by more than that and keeps the logistic in place.
 fn ensure_negative_leaf(trees: &mut Vec<Tree>) {
     if !trees.iter().flat_map(|t| &t.leaf_values).any(|&v| (v as f32) < 0.0) {
-        trees.push(Tree { nodes: Vec::new(), leaf_values: vec![-f64::from(f32::MIN_POSITIVE)] });
+        trees.push(Tree { nodes: Vec::new(), leaf_values: vec![-f64::from(f32::MIN_POSITIVE)], leaf_counts: vec![1] });
     }
 }
 

@@ -122,8 +122,10 @@ impl TrainedModel {
                 Child::Node(i) => i64::from(i),
                 Child::Leaf(l) => n_split + i64::from(l),
             };
+            let covers = tree.node_covers();
             for (i, node) in tree.nodes.iter().enumerate() {
                 a.push_node(t, i as i64, i64::from(node.feature), "BRANCH_LEQ", node.threshold);
+                a.hitrates.push(covers[i] as f32);
                 a.true_ids.push(id(node.children[0]));
                 a.false_ids.push(id(node.children[1]));
                 a.missing.push(i64::from(node.missing_left));
@@ -131,6 +133,7 @@ impl TrainedModel {
             for (l, &v) in tree.leaf_values.iter().enumerate() {
                 let leaf_id = n_split + l as i64;
                 a.push_node(t, leaf_id, 0, "LEAF", 0.0);
+                a.hitrates.push(tree.leaf_counts.get(l).copied().unwrap_or(0) as f32);
                 a.true_ids.push(0);
                 a.false_ids.push(0);
                 a.missing.push(0);
@@ -150,6 +153,7 @@ impl TrainedModel {
             ints("nodes_truenodeids", a.true_ids),
             ints("nodes_falsenodeids", a.false_ids),
             ints("nodes_missing_value_tracks_true", a.missing),
+            floats("nodes_hitrates", a.hitrates),
             ints("class_treeids", a.class_tree),
             ints("class_nodeids", a.class_node),
             ints("class_ids", a.class_id),
@@ -172,6 +176,8 @@ struct EnsembleAttrs {
     true_ids: Vec<i64>,
     false_ids: Vec<i64>,
     missing: Vec<i64>,
+    /// Training rows reaching each node (TreeSHAP's covers, see [`crate::tree::Tree::leaf_counts`]).
+    hitrates: Vec<f32>,
     class_tree: Vec<i64>,
     class_node: Vec<i64>,
     class_id: Vec<i64>,
@@ -288,6 +294,7 @@ mod tests {
             Tree {
                 nodes: vec![split(f32::INFINITY, false, [Child::Leaf(0), Child::Leaf(1)])],
                 leaf_values: vec![-0.5, 2.0],
+                leaf_counts: vec![30, 10],
             },
             Tree {
                 nodes: vec![
@@ -295,8 +302,9 @@ mod tests {
                     split(-3.0, false, [Child::Leaf(0), Child::Leaf(2)]),
                 ],
                 leaf_values: vec![0.25, -0.75, 1.5],
+                leaf_counts: vec![5, 20, 15],
             },
-            Tree { nodes: Vec::new(), leaf_values: vec![-0.125] },
+            Tree { nodes: Vec::new(), leaf_values: vec![-0.125], leaf_counts: vec![40] },
         ];
         let m = model(trees);
         let engine = Model::from_bytes(&m.to_onnx()).expect("loads");
@@ -310,6 +318,17 @@ mod tests {
             let ours = m.predict_row(&[InputValue::Num(x)]).expect("predicts");
             assert_eq!(scores.p_positive[i], ours, "x = {x}");
             assert_eq!(scores.labels[i], i64::from(ours > 0.5), "x = {x}");
+        }
+        // The exported covers are the training counts: the explainer uses them, and its expected value is the
+        // count-weighted mean of each tree plus the base score: -1.25 + 0.125 + 0.21875 - 0.125.
+        let explainer = engine.explainer().expect("explainable");
+        assert_eq!(explainer.covers(), &fraudstream_model::CoverSource::Hitrates);
+        assert!((explainer.expected() - -1.03125).abs() < 1e-12, "{}", explainer.expected());
+        let c = engine.explain(&mut batch).expect("explains");
+        for (i, &x) in xs.iter().enumerate() {
+            let logit = |p: f64| (p / (1.0 - p)).ln();
+            let p = f64::from(scores.p_positive[i]);
+            assert!((c.margin(i) - logit(p)).abs() < 1e-5, "x = {x}: {} vs {}", c.margin(i), logit(p));
         }
         if let Ok(dir) = std::env::var("FRAUDSTREAM_TRAIN_FIXTURE_DIR") {
             // For a manual onnxruntime check of the same shapes (bench/check_onnxruntime.py does the full model).

@@ -45,6 +45,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod baseline;
 mod binning;
 mod boost;
 mod dataset;
@@ -62,6 +63,7 @@ mod split;
 mod tree;
 mod vocabulary;
 
+pub use baseline::BASELINE_INPUTS;
 pub use boost::{train, train_with_progress};
 pub use dataset::{Dataset, DatasetBuilder};
 pub use error::{Result, TrainError};

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fraudstream_features::InputValue;
+use fraudstream_model::drift::Baseline;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -98,6 +99,8 @@ pub struct TrainedModel {
     pub(crate) params: TrainParams,
     pub(crate) report: TrainReport,
     pub(crate) fingerprint: u64,
+    /// Held-out distributions of the top inputs and of the score, for drift monitoring.
+    pub(crate) baseline: Option<Baseline>,
 }
 
 impl TrainedModel {
@@ -109,7 +112,18 @@ impl TrainedModel {
         report: TrainReport,
         fingerprint: u64,
     ) -> TrainedModel {
-        TrainedModel { features, trees, base_score, params, report, fingerprint }
+        TrainedModel { features, trees, base_score, params, report, fingerprint, baseline: None }
+    }
+
+    /// The same model with a drift baseline (see [`crate::BASELINE_INPUTS`]).
+    pub(crate) fn with_baseline(self, baseline: Option<Baseline>) -> TrainedModel {
+        TrainedModel { baseline, ..self }
+    }
+
+    /// The drift baseline: the held-out rows' distributions of the top inputs by gain and of the score (`None`
+    /// without held-out rows). Written to `model.json`; the stream's drift monitor compares live traffic with it.
+    pub fn baseline(&self) -> Option<&Baseline> {
+        self.baseline.as_ref()
     }
 
     /// The model's inputs in graph order.

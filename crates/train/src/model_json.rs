@@ -8,6 +8,7 @@
 //! in decimal — so every JSON parser, serde_json's default one included, reads back exactly the value written and
 //! the card round-trips.
 
+use fraudstream_model::drift::Baseline;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -46,6 +47,10 @@ pub struct ModelCard {
     pub data_fingerprint: String,
     /// Importance per feature, in feature order.
     pub importance: Vec<FeatureImportance>,
+    /// Drift baseline: held-out distributions of the top inputs by gain and of the score. Optional, so cards
+    /// written before it existed still parse (and `format_version` did not change: no field changed meaning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
 }
 
 impl ModelCard {
@@ -84,6 +89,7 @@ impl TrainedModel {
             base_score: round15(self.base_score),
             data_fingerprint: hex(self.fingerprint),
             importance: r.importance.iter().map(|i| FeatureImportance { gain: round15(i.gain), ..i.clone() }).collect(),
+            baseline: self.baseline.clone(),
         }
     }
 }

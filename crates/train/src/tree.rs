@@ -71,6 +71,9 @@ pub(crate) struct Tree {
     pub nodes: Vec<Node>,
     /// Leaf outputs, shrinkage applied.
     pub leaf_values: Vec<f64>,
+    /// Training rows (of the tree's bag) per leaf: the covers TreeSHAP weighs paths by, exported as
+    /// `nodes_hitrates` (a split's cover is the sum of its leaves').
+    pub leaf_counts: Vec<u32>,
 }
 
 impl Tree {
@@ -87,6 +90,26 @@ impl Tree {
                 Child::Leaf(l) => return l as usize,
             }
         }
+    }
+
+    /// Each split's cover: the training rows of its leaves, summed.
+    pub fn node_covers(&self) -> Vec<u32> {
+        fn walk(t: &Tree, c: Child, covers: &mut [u32]) -> u32 {
+            match c {
+                Child::Leaf(l) => t.leaf_counts.get(l as usize).copied().unwrap_or(0),
+                Child::Node(i) => {
+                    let node = &t.nodes[i as usize];
+                    let sum = walk(t, node.children[0], covers) + walk(t, node.children[1], covers);
+                    covers[i as usize] = sum;
+                    sum
+                }
+            }
+        }
+        let mut covers = vec![0; self.nodes.len()];
+        if !self.nodes.is_empty() {
+            walk(self, Child::Node(0), &mut covers);
+        }
+        covers
     }
 
     /// Splits on the longest root-to-leaf path (0 for a single leaf).
@@ -262,8 +285,9 @@ impl<'a> Grower<'a> {
         }
         let leaf_values =
             leaves.iter().map(|l| self.rules.leaf_value(l.total) * self.limits.learning_rate).collect::<Vec<_>>();
+        let leaf_counts = leaves.iter().map(|l| l.total.n).collect();
         let ranges = leaves.iter().map(|l| l.range.clone()).collect();
-        (Tree { nodes, leaf_values }, ranges)
+        (Tree { nodes, leaf_values, leaf_counts }, ranges)
     }
 
     fn take_slot(&mut self, free: &mut Vec<usize>) -> usize {

@@ -167,3 +167,61 @@ fn bad_input_gives_a_clear_error() {
         train(&data, &TrainParams { valid_fraction: 0.0, early_stopping_rounds: Some(5), ..params() }).unwrap_err();
     assert!(matches!(err, TrainError::NoValidation(_)), "{err}");
 }
+
+/// The exported model carries its training counts as covers, so its reason codes are LightGBM-style path-dependent
+/// TreeSHAP out of the box: they add up to the model's logit on every row, the categorical (label-encoded) inputs
+/// get contributions under their own names, and counting covers from the training rows again gives the same
+/// explanations (the trainer's bin routing and the exported thresholds agree exactly).
+#[test]
+fn exported_model_explains_with_its_training_covers() {
+    let rows = rows(8, 5000, 4000);
+    let model = train(&dataset(&rows, noisy_rule(0.05, 8)), &params()).expect("trains");
+    let engine = Model::from_bytes(&model.to_onnx()).expect("loads");
+    let explainer = engine.explainer().expect("explainable");
+    assert_eq!(explainer.covers(), &fraudstream_model::CoverSource::Hitrates);
+    assert_eq!(explainer.features().iter().map(String::as_str).collect::<Vec<_>>(), FEATURES);
+    let tensors = named_tensors(&rows);
+    let named: Vec<(&str, fraudstream_model::Tensor)> = tensors.iter().map(|(n, t)| (*n, t.clone())).collect();
+    let c = engine.explain_with(explainer, &named).expect("explains");
+    let p = score_onnx(&model, &rows);
+    for (r, &p) in p.iter().enumerate() {
+        let logit = (f64::from(p) / (1.0 - f64::from(p))).ln();
+        let rounding = 1e-5 + 1.2e-7 / (f64::from(p) * (1.0 - f64::from(p)));
+        assert!((c.margin(r) - logit).abs() <= rounding, "row {r}: {} vs {logit}", c.margin(r));
+    }
+    let product = FEATURES.iter().position(|&f| f == "ProductCD").expect("ProductCD");
+    assert!((0..c.rows()).any(|r| c.row(r)[product].abs() > 0.1), "the categorical rule shows in ProductCD");
+    // Counting covers from the training part of the rows reproduces the exported ones.
+    let train_rows = model.report().train_rows;
+    let background = named_tensors(&rows[..train_rows]);
+    let background: Vec<(&str, fraudstream_model::Tensor)> = background.iter().map(|(n, t)| (*n, t.clone())).collect();
+    let counted = engine.explainer_with_background(&background).expect("background covers");
+    assert_eq!(counted.covers(), &fraudstream_model::CoverSource::Background { rows: train_rows });
+    let again = engine.explain_with(&counted, &named).expect("explains");
+    assert!((again.expected - c.expected).abs() < 1e-9);
+    for (a, b) in again.values.iter().zip(&c.values) {
+        assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+    }
+}
+
+/// The rows as named `[N, 1]` tensors, the exported graph's inputs.
+fn named_tensors(rows: &[Row]) -> Vec<(&'static str, fraudstream_model::Tensor)> {
+    use fraudstream_model::{Tensor, TensorData};
+    FEATURES
+        .iter()
+        .enumerate()
+        .map(|(i, &name)| {
+            let data = match rows[0].values()[i] {
+                InputValue::Num(_) => TensorData::Float(
+                    rows.iter().map(|r| if let InputValue::Num(x) = r.values()[i] { x as f32 } else { 0.0 }).collect(),
+                ),
+                InputValue::Str(_) => TensorData::String(
+                    rows.iter()
+                        .map(|r| if let InputValue::Str(s) = r.values()[i] { s.to_string() } else { String::new() })
+                        .collect(),
+                ),
+            };
+            (name, Tensor::new(vec![rows.len(), 1], data).expect("tensor"))
+        })
+        .collect()
+}

@@ -73,5 +73,20 @@ pub fn run(args: ProduceArgs) -> anyhow::Result<()> {
             summary.bad_rows, summary.orphan_identities
         );
     }
+    if let Some(path) = &args.labels {
+        let labels = crate::labels_file::read_labels(path, args.input.max_bad_rows)?;
+        let registry = fraudstream_data::registry::SchemaRegistry::new(
+            &args.kafka.client.schema_registry,
+            args.kafka.client.schema_registry_auth.as_deref(),
+        )?;
+        let written = fraudstream_engine::kafka::labels::write_labels(
+            &config.kafka,
+            &registry,
+            &args.labels_topic,
+            args.partitions,
+            &labels,
+        )?;
+        println!("produced {written} labels from {} to {}", path.display(), args.labels_topic);
+    }
     Ok(())
 }

@@ -7,14 +7,18 @@ use std::time::Duration;
 use anyhow::Context;
 use fraudstream_dashboard::{Dashboard, DashboardInfo};
 use fraudstream_engine::flow::Scored;
-use fraudstream_engine::job::{needed_columns, run_embedded_until, JobConfig, QualityConfig, RunConfig};
+use fraudstream_engine::job::{needed_columns, run_embedded_until, JobConfig, RunConfig};
 use fraudstream_engine::join::JoinConfig;
-use fraudstream_engine::kafka::sink::KafkaSinkConfig;
+use fraudstream_engine::kafka::sink::{ChallengerOutput, KafkaSinkConfig};
 use fraudstream_engine::kafka::source::{Assignment, KafkaSourceConfig};
 use fraudstream_engine::kafka::topology::{run_kafka, KafkaRunConfig};
+use fraudstream_engine::monitor::{DriftSpec, LabelFeed, MonitorConfig, MonitorSetup, Role, WatchSpec};
 use fraudstream_engine::observe::{JobStatus, RunObserver, RunProgress, RunSummary};
 use fraudstream_engine::pacing::Pacing;
-use fraudstream_engine::scorer::{BreakerConfig, InProcessScorer, RemoteConfig, RemoteProtocol, RemoteScorer, Scorer};
+use fraudstream_engine::reasons::{ReasonsConfig, ReasonsOn};
+use fraudstream_engine::scorer::{
+    BreakerConfig, InProcessScorer, RemoteConfig, RemoteProtocol, RemoteScorer, Scorer, WithChallenger,
+};
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_features::{ClientConfig, InputMapping};
 use fraudstream_model::Model;
@@ -64,7 +68,12 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
         crate::commands::metrics::serve_prometheus(addr)?;
     }
     let model = Model::load(&args.model).with_context(|| format!("loading model {}", args.model.display()))?;
-    let model_name = args.model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
+    let model_name = model_stem(&args.model);
+    let challenger = match &args.challenger {
+        Some(path) => Some(Model::load(path).with_context(|| format!("loading challenger model {}", path.display()))?),
+        None => None,
+    };
+    let monitor = monitor_setup(args, &model, challenger.as_ref())?;
     let job = JobConfig {
         join: JoinConfig { lower: args.window.join_lower, upper: args.window.join_upper, max_wait: args.max_wait },
         max_out_of_orderness: args.window.max_out_of_orderness,
@@ -75,7 +84,7 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
         threshold: args.threshold,
         max_in_flight: args.max_in_flight,
         on_model_error: args.on_model_error,
-        quality: args.label_delay.map(|label_delay| QualityConfig { label_delay, window: args.quality_window }),
+        monitor,
         client_features: InputMapping::for_model(&model)?.uses_client_features().then(ClientConfig::default),
     };
     let dashboard = match (dashboard, args.dashboard_addr) {
@@ -94,10 +103,11 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
         }
         (None, None) => None,
     };
-    let mut view = dashboard.as_ref().map(|(d, _)| LiveView::new(d.clone(), Some(&model)));
+    let mut view = dashboard.as_ref().map(|(d, _)| LiveView::new(d.clone()));
     let mut observer = Confusion { confusion: [[0; 2]; 2], observer: view.as_mut().map(|v| v as &mut dyn RunObserver) };
+    let reasons = ReasonsConfig { top: args.reasons, on: args.reasons_on, threshold: args.threshold };
     let mut scorer: Box<dyn Scorer + '_> = match &args.model_url {
-        None => Box::new(InProcessScorer::new(&model)?),
+        None => Box::new(InProcessScorer::new(&model)?.with_reasons(reasons)?),
         Some(url) => Box::new(RemoteScorer::new(
             RemoteConfig {
                 url: url.clone(),
@@ -111,11 +121,22 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
             &model,
         )?),
     };
-    let scorer = scorer.as_mut();
+    if args.model_url.is_some() && args.reasons > 0 {
+        tracing::info!("reason codes are computed with the model in process; with --model-url scores carry none");
+    }
+    let score_reasons = if args.reasons_on == ReasonsOn::All && args.model_url.is_none() { args.reasons } else { 0 };
+    let mut with_challenger;
+    let scorer: &mut dyn Scorer = match &challenger {
+        Some(c) => {
+            with_challenger = WithChallenger::new(scorer.as_mut(), InProcessScorer::new(c)?);
+            &mut with_challenger
+        }
+        None => scorer.as_mut(),
+    };
     let progress = Arc::new(RunProgress::default());
     let result = match (&args.brokers, &args.transactions) {
         (Some(brokers), _) => {
-            let config = kafka_config(args, brokers, job, &model, model_name)?;
+            let config = kafka_config(args, brokers, job, &model, challenger.as_ref(), model_name)?;
             let bar = status_bar(&progress, None, args.quiet);
             let result = run_kafka(&config, scorer, &progress, stop, Some(&mut observer));
             bar.finish();
@@ -127,13 +148,14 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
                     max_bad_rows: args.max_bad_rows,
                     identity_jitter: args.identity_jitter,
                     seed: args.seed,
-                    columns: Some(needed_columns(InputMapping::for_model(&model)?.names())),
-                    required: args.columns.required(InputMapping::for_model(&model)?.names()),
+                    columns: Some(needed_columns(&model_inputs(&model, challenger.as_ref())?)),
+                    required: args.columns.required(&model_inputs(&model, challenger.as_ref())?),
                     ..FileSourceConfig::new(transactions.clone(), args.identities.clone())
                 },
                 job,
                 out_dir: args.out.clone(),
                 model_name,
+                score_reasons,
             };
             let total =
                 count_data_lines(transactions).with_context(|| format!("reading {}", transactions.display()))?;
@@ -152,6 +174,132 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
         }
     }
     Ok(RunOutcome { summary: result?, confusion })
+}
+
+/// Online quality (from labels) and drift per model, and what became of the labels.
+fn print_monitoring(s: &RunSummary) {
+    let show = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
+    for m in &s.models {
+        let who = format!("{} {}", m.role.as_str(), m.name);
+        if let Some(q) = m.quality {
+            println!(
+                "online quality, {who} (last {} of {} labels joined; {} fraud): ROC AUC {}, PR AUC {}, precision {}, \
+                 recall {}",
+                q.window,
+                q.labels_received,
+                q.positives,
+                show(q.roc_auc),
+                show(q.pr_auc),
+                show(q.precision),
+                show(q.recall)
+            );
+        }
+        if let Some(d) = &m.drift {
+            let baseline = if m.baseline_from_model_json { "model.json" } else { "the first window" };
+            let top: Vec<String> = d.inputs.iter().take(3).map(|i| format!("{} {:.3}", i.name, i.psi)).collect();
+            let score = d.score.as_ref().map_or("n/a".to_string(), |s| format!("{:.3}", s.psi));
+            println!(
+                "drift, {who} (PSI over the last {} rows vs {baseline}): score {score}; top inputs {}; {} drift \
+                 alerts",
+                d.observations,
+                if top.is_empty() { "n/a".to_string() } else { top.join(", ") },
+                m.drift_alerts
+            );
+        }
+    }
+    if let Some(c) = s.labels {
+        println!(
+            "labels: {} received, {} joined to a score, {} without a score within --label-horizon, {} scores never \
+             labelled{}",
+            c.received,
+            c.joined,
+            c.unmatched,
+            c.expired,
+            if c.not_tracked > 0 {
+                format!(", {} scores not tracked (state full)", c.not_tracked)
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
+/// The inputs of the model and of the challenger, if any: the columns the source must parse.
+fn model_inputs(model: &Model, challenger: Option<&Model>) -> anyhow::Result<Vec<String>> {
+    let mut names = InputMapping::for_model(model)?.names().to_vec();
+    if let Some(c) = challenger {
+        names.extend(InputMapping::for_model(c)?.names().iter().cloned());
+    }
+    Ok(names)
+}
+
+/// A model's name in outputs and metrics: its file stem.
+fn model_stem(path: &std::path::Path) -> String {
+    path.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// What model monitoring the flags ask for: labels (a file, or `--label-delay`'s simulation), drift of the
+/// champion's (and the challenger's) inputs unless `--no-drift`, a challenger beside the champion.
+fn monitor_setup(args: &RunArgs, model: &Model, challenger: Option<&Model>) -> anyhow::Result<Option<MonitorSetup>> {
+    anyhow::ensure!(
+        args.drift_threshold.is_finite() && args.drift_threshold > 0.0,
+        "--drift-threshold must be a positive PSI, not {}",
+        args.drift_threshold
+    );
+    anyhow::ensure!(
+        args.labels_topic.is_none() || args.brokers.is_some(),
+        "--labels-topic follows a Kafka topic: give --brokers (embedded mode reads --labels FILE)"
+    );
+    let labels = match (&args.labels, args.label_delay) {
+        (Some(path), _) => {
+            anyhow::ensure!(
+                args.brokers.is_none(),
+                "--labels reads a file in embedded mode; with --brokers use --labels-topic"
+            );
+            Some(crate::labels_file::read_labels(path, args.max_bad_rows)?)
+        }
+        (None, _) => None,
+    };
+    let feed = match (&labels, args.label_delay) {
+        (Some(_), _) => LabelFeed::Feed,
+        (None, _) if args.labels_topic.is_some() => LabelFeed::Feed,
+        (None, Some(delay)) => LabelFeed::Simulated(delay),
+        (None, None) => LabelFeed::None,
+    };
+    let drift = |m: &Model, path: &std::path::Path| -> anyhow::Result<Option<DriftSpec>> {
+        if args.no_drift {
+            return Ok(None);
+        }
+        let baseline = fraudstream_engine::monitor::drift::baseline_beside(path)?;
+        let config = fraudstream_model::drift::DriftConfig {
+            window: args.drift_window,
+            alert_psi: args.drift_threshold,
+            rearm_psi: args.drift_threshold * 0.75,
+            ..Default::default()
+        };
+        Ok(Some(DriftSpec { mapping: InputMapping::for_model(m)?, baseline, config }))
+    };
+    let mut models = Vec::new();
+    // A remote model's inputs are still the local file's (the endpoint serves that model).
+    models.push(WatchSpec { name: model_stem(&args.model), role: Role::Champion, drift: drift(model, &args.model)? });
+    if let (Some(c), Some(path)) = (challenger, &args.challenger) {
+        models.push(WatchSpec { name: model_stem(path), role: Role::Challenger, drift: drift(c, path)? });
+    }
+    if feed == LabelFeed::None && models.iter().all(|m| m.drift.is_none()) {
+        return Ok(None);
+    }
+    Ok(Some(MonitorSetup {
+        config: MonitorConfig {
+            labels: feed,
+            horizon: args.label_horizon,
+            quality_window: args.quality_window,
+            threshold: args.threshold,
+            quality_from: args.quality_from.map(fraudstream_data::EventTime::from_transaction_dt),
+        },
+        models,
+        labels: Arc::new(labels.unwrap_or_default()),
+        live: None,
+    }))
 }
 
 /// Counts the confusion matrix at the threshold and passes the hooks on to the live view, if any.
@@ -183,6 +331,7 @@ fn kafka_config(
     brokers: &str,
     job: JobConfig,
     model: &Model,
+    challenger: Option<&Model>,
     model_name: String,
 ) -> anyhow::Result<KafkaRunConfig> {
     let kafka = kafka_settings(brokers, &args.client)?;
@@ -193,8 +342,8 @@ fn kafka_config(
             transactions_topic: args.client.transactions_topic.clone(),
             identities_topic: args.client.identities_topic.clone(),
             assignment: args.assign.clone(),
-            columns: Some(needed_columns(InputMapping::for_model(model)?.names())),
-            required: args.columns.required(InputMapping::for_model(model)?.names()),
+            columns: Some(needed_columns(&model_inputs(model, challenger)?)),
+            required: args.columns.required(&model_inputs(model, challenger)?),
         },
         sinks: KafkaSinkConfig {
             kafka,
@@ -206,6 +355,11 @@ fn kafka_config(
             model: model_name,
             model_version: "1".into(),
             flush_timeout: Duration::from_secs(60),
+            challenger: args.challenger.as_ref().map(|path| ChallengerOutput {
+                topic: args.challenger_topic.clone(),
+                model: model_stem(path),
+                model_version: "1".into(),
+            }),
             transactional_id: (args.processing_guarantee == ProcessingGuarantee::ExactlyOnce).then(|| {
                 args.transactional_id.clone().unwrap_or_else(|| {
                     // Static assignment: one id per partition set, so a restart fences its predecessor. Group
@@ -225,6 +379,7 @@ fn kafka_config(
         commit_interval: args.commit_interval,
         stop_after_idle: args.stop_after_idle,
         snapshot_interval: args.snapshot_interval,
+        labels_topic: args.labels_topic.clone(),
     })
 }
 
@@ -271,19 +426,14 @@ fn print_summary(s: &RunSummary, args: &RunArgs) {
         s.latency_ms.0, s.latency_ms.1, s.latency_ms.2, s.alerts, args.threshold
     );
     if let Some(auc) = s.auc {
-        println!("ROC AUC against isFraud: {auc:.4}");
+        match args.quality_from {
+            None => println!("ROC AUC against isFraud: {auc:.4}"),
+            Some(dt) => {
+                println!("ROC AUC against isFraud over every row, including those before --quality-from {dt}: {auc:.4}")
+            }
+        }
     }
-    if let Some(q) = s.quality {
-        let show = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
-        println!(
-            "online quality (last {} labels of {} received): ROC AUC {}, precision {}, recall {}",
-            q.window,
-            q.labels_received,
-            show(q.roc_auc),
-            show(q.precision),
-            show(q.recall)
-        );
-    }
+    print_monitoring(s);
     let duplicates = s.duplicate_transactions.unwrap_or(s.join.duplicate_transactions);
     if duplicates > 0 {
         println!(

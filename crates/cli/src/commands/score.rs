@@ -28,6 +28,7 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
         },
         out: args.out.clone(),
         batch_size: args.batch_size,
+        reasons: args.reasons,
     };
     let total = count_data_lines(&args.input.transactions)
         .with_context(|| format!("reading {}", args.input.transactions.display()))?;

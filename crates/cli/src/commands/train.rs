@@ -40,7 +40,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         max_bad_rows: args.input.max_bad_rows,
         ..FileSourceConfig::new(args.input.transactions.clone(), args.input.identities.clone())
     };
-    let model = train_files(&files, &names, &params, args.quiet)?;
+    let (model, _) = train_files(&files, &names, &params, args.quiet)?;
     let (onnx, json) = model.save(&args.out).with_context(|| format!("writing the model to {}", args.out.display()))?;
     report(&model, &onnx, &json);
     Ok(())
@@ -52,7 +52,7 @@ pub fn train_for_demo(
     identities: Option<&Path>,
     out: &Path,
     quiet: bool,
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<(PathBuf, Option<i64>)> {
     let params = TrainParams {
         feature_fraction: 0.8,
         bagging_fraction: 0.8,
@@ -61,19 +61,20 @@ pub fn train_for_demo(
         ..TrainParams::default()
     };
     let files = FileSourceConfig::new(transactions.to_path_buf(), identities.map(Path::to_path_buf));
-    let model = train_files(&files, &FeatureSet::raw_and_client_columns(), &params, quiet)?;
+    let (model, held_out_from) = train_files(&files, &FeatureSet::raw_and_client_columns(), &params, quiet)?;
     let (onnx, json) = model.save(out).with_context(|| format!("writing the model to {}", out.display()))?;
     report(&model, &onnx, &json);
-    Ok(onnx)
+    Ok((onnx, held_out_from))
 }
 
-/// Replays the files into a dataset of `names`, then trains.
+/// Replays the files into a dataset of `names`, then trains. Also returns the TransactionDT where the held-out
+/// rows (the last ones in event time, never trained on) begin, when there are any.
 fn train_files(
     files: &FileSourceConfig,
     names: &[String],
     params: &TrainParams,
     quiet: bool,
-) -> anyhow::Result<TrainedModel> {
+) -> anyhow::Result<(TrainedModel, Option<i64>)> {
     let set = FeatureSet::new(names)?;
     let total =
         count_data_lines(&files.transactions).with_context(|| format!("reading {}", files.transactions.display()))?;
@@ -84,13 +85,18 @@ fn train_files(
     };
     let mut builder = DatasetBuilder::new(&set);
     let (mut unlabelled, mut first_error) = (0u64, None);
+    // TransactionDT of each row pushed, in push order: the held-out part is a suffix of it.
+    let mut times: Vec<i64> = Vec::new();
     let replayed = replay_features(files, &set, &progress, |joined, values| {
         let Some(label) = joined.transaction.is_fraud() else {
             unlabelled += 1;
             return;
         };
-        if let Err(e) = builder.push(values, label) {
-            first_error.get_or_insert(e);
+        match builder.push(values, label) {
+            Ok(()) => times.push(joined.transaction.event_time().to_transaction_dt()),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
     });
     bar.finish();
@@ -115,7 +121,10 @@ fn train_files(
     };
     let model = train_with_progress(&data, params, &mut |p| round.store(p.round as u64, Ordering::Relaxed));
     bar.finish();
-    Ok(model?)
+    let model = model?;
+    let valid = model.report().valid_rows;
+    let held_out_from = (valid > 0).then(|| times.get(times.len().saturating_sub(valid)).copied()).flatten();
+    Ok((model, held_out_from))
 }
 
 fn report(model: &TrainedModel, onnx: &Path, json: &Path) {

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use fraudstream_dashboard::{Alert, Dashboard, DashboardInfo, Driver, Quality, Snapshot};
+use fraudstream_dashboard::{
+    Alert, Dashboard, DashboardInfo, DriftView, Driver, InputDrift, ModelMonitoring, ModelRole, Monitoring, Quality,
+    Snapshot,
+};
 
 pub fn info() -> DashboardInfo {
     DashboardInfo {
@@ -150,6 +153,68 @@ impl SyntheticJob {
     }
 }
 
+/// Drift of the synthetic champion: two inputs past the 0.25 threshold, the rest below; eleven inputs, so a page
+/// showing the top ten leaves one out.
+pub const CHAMPION_DRIFT: [(&str, f64, bool); 11] = [
+    ("C13", 0.412, true),
+    ("card6", 0.268, true),
+    ("P_emaildomain", 0.143, false),
+    ("TransactionAmt", 0.087, false),
+    ("D15", 0.052, false),
+    ("V258", 0.031, false),
+    ("dist1", 0.018, false),
+    ("C1", 0.012, false),
+    ("addr1", 0.009, false),
+    ("id_31", 0.006, false),
+    ("M4", 0.004, false),
+];
+
+/// Drift of the synthetic challenger: stable.
+pub const CHALLENGER_DRIFT: [(&str, f64, bool); 4] =
+    [("TransactionAmt", 0.061, false), ("C13", 0.034, false), ("card1_count_24h", 0.02, false), ("D1", 0.011, false)];
+
+fn drift(baseline: &str, inputs: &[(&str, f64, bool)], score_psi: f64) -> DriftView {
+    DriftView {
+        baseline: baseline.into(),
+        observations: 10_000,
+        window: 10_000,
+        alert_psi: 0.25,
+        score_psi: Some(score_psi),
+        score_alerting: false,
+        inputs: inputs.iter().map(|&(name, psi, alerting)| InputDrift { name: name.into(), psi, alerting }).collect(),
+    }
+}
+
+impl SyntheticJob {
+    /// Champion and challenger as the job would publish them: the champion's quality is the snapshot's, the
+    /// challenger's a little better; drift is fixed ([`CHAMPION_DRIFT`], [`CHALLENGER_DRIFT`]) so a test can compare
+    /// what the page shows with what was fed.
+    pub fn monitoring(&mut self, snapshot: &Snapshot) -> Monitoring {
+        let champion = snapshot.quality.clone();
+        let challenger = Quality {
+            roc_auc: champion.roc_auc.map(|a| (a + 0.012).min(1.0)),
+            precision: champion.precision.map(|p| p * 1.05),
+            ..champion.clone()
+        };
+        Monitoring {
+            models: vec![
+                ModelMonitoring {
+                    model: "pipeline_75".into(),
+                    role: ModelRole::Champion,
+                    quality: Some(champion),
+                    drift: Some(drift("model.json", &CHAMPION_DRIFT, 0.094)),
+                },
+                ModelMonitoring {
+                    model: "challenger-v4".into(),
+                    role: ModelRole::Challenger,
+                    quality: Some(challenger),
+                    drift: Some(drift("first window", &CHALLENGER_DRIFT, 0.021)),
+                },
+            ],
+        }
+    }
+}
+
 /// `2017-11-30T00:00:00.000Z` plus `secs` (within 30 days), as the job writes event times.
 pub fn iso_time(secs: i64) -> String {
     let day = secs / 86_400;
@@ -158,7 +223,8 @@ pub fn iso_time(secs: i64) -> String {
     format!("2017-{month:02}-{dom:02}T{:02}:{:02}:{:02}.000Z", s / 3600, s / 60 % 60, s % 60)
 }
 
-/// A feeder thread: a snapshot every `snapshot_every`, `alerts_per_second` alerts spread in between.
+/// A feeder thread: a snapshot (with champion/challenger monitoring) every `snapshot_every`, `alerts_per_second`
+/// alerts spread in between.
 pub struct Feeder {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -173,7 +239,12 @@ impl Feeder {
             let tick = Duration::from_millis(100);
             let mut last_snapshot = Instant::now();
             let mut owed_alerts = 0.0;
-            dashboard.update(job.step(0.0));
+            let publish = |job: &mut SyntheticJob, dt: f64| {
+                let snapshot = job.step(dt);
+                dashboard.update_monitoring(job.monitoring(&snapshot));
+                dashboard.update(snapshot);
+            };
+            publish(&mut job, 0.0);
             while !flag.load(Ordering::Relaxed) {
                 std::thread::sleep(tick);
                 owed_alerts += alerts_per_second * tick.as_secs_f64();
@@ -184,7 +255,7 @@ impl Feeder {
                 if last_snapshot.elapsed() >= snapshot_every {
                     let dt = last_snapshot.elapsed().as_secs_f64();
                     last_snapshot = Instant::now();
-                    dashboard.update(job.step(dt));
+                    publish(&mut job, dt);
                 }
             }
         });

@@ -24,6 +24,8 @@ pub struct RunConfig {
     pub out_dir: PathBuf,
     /// Model name for the outputs (e.g. the file stem).
     pub model_name: String,
+    /// Reason columns in `scores.csv`, when the scorer explains every score (0: none; see [`crate::reasons`]).
+    pub score_reasons: usize,
 }
 
 /// Runs the job over the files to their end, scoring with `scorer`.
@@ -44,10 +46,15 @@ pub fn run_embedded_until<'a>(
     stop: &'a AtomicBool,
     observer: Option<&'a mut dyn RunObserver>,
 ) -> Result<RunSummary, EngineError> {
-    let sinks = FileSinks::create(&config.out_dir, &config.model_name)?;
+    // The inputs first: a file the run refuses (a missing column, the wrong table) must not truncate the outputs of
+    // an earlier run.
+    let mut files = FileSource::open(&config.files)?;
+    let mut sinks = FileSinks::create_with_reasons(&config.out_dir, &config.model_name, config.score_reasons)?;
+    if config.job.monitor.as_ref().is_some_and(crate::monitor::MonitorSetup::has_challenger) {
+        sinks = sinks.with_challenger()?;
+    }
     let mut scoring = ScoringStage::new(scorer, sinks, &config.job, progress, observer)?;
     scoring.count_duplicates();
-    let mut files = FileSource::open(&config.files)?;
     scoring.recycle_into(files.recycler());
     // Parsing overlaps with the join and the model on the other core.
     let mut source = Prefetch::start(files, Duration::from_millis(100));

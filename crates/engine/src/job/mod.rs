@@ -48,22 +48,14 @@ pub struct JobConfig {
     pub batch_timeout: Duration,
     /// Scores at or above this raise an alert and get label 1.
     pub threshold: f64,
-    /// Online quality: hold labels (isFraud) back this long in event time, then measure over a rolling window.
-    pub quality: Option<QualityConfig>,
+    /// Model monitoring: online quality from labels, drift, a challenger beside the champion (see
+    /// [`crate::monitor`]).
+    pub monitor: Option<crate::monitor::MonitorSetup>,
     /// Compute client (velocity) features on every joined record (needed when the model reads them).
     pub client_features: Option<fraudstream_features::ClientConfig>,
     /// Batches scored concurrently by a remote model (1: one at a time; in-process models use every core per batch).
     pub max_in_flight: usize,
     pub on_model_error: OnModelError,
-}
-
-/// How labels come back as delayed feedback for online quality.
-#[derive(Debug, Clone, Copy)]
-pub struct QualityConfig {
-    /// Event time between a transaction and its label (chargebacks take days).
-    pub label_delay: Duration,
-    /// Most recent labelled transactions the rolling measures cover.
-    pub window: usize,
 }
 
 /// The input columns a run must parse: the model's inputs (and what client features are computed from), the

@@ -7,7 +7,6 @@ use crate::features::FeatureStep;
 use crate::flow::{DeadLetter, Joined};
 use crate::model_stage::{ModelStage, StageConfig};
 use crate::observe::{JobStatus, RunObserver, RunProgress, RunSummary};
-use crate::quality::OnlineQuality;
 use crate::scorer::Scorer;
 use crate::sink::{Sink, Written};
 use crate::source::recycle::Recycler;
@@ -37,7 +36,7 @@ impl<'s, 'o, 'p, S: Sink> ScoringStage<'s, 'o, 'p, S> {
             max_in_flight: config.max_in_flight,
         };
         let mut writer = ScoreWriter::new(sink, config.threshold, config.on_model_error, progress);
-        writer.quality = config.quality.map(|q| OnlineQuality::new(q.label_delay, q.window, config.threshold));
+        writer.monitor = config.monitor.as_ref().map(crate::monitor::MonitorSetup::build).transpose()?;
         writer.observer = observer;
         Ok(ScoringStage {
             features: config.client_features.map(FeatureStep::new).transpose()?,
@@ -116,13 +115,12 @@ impl<S: Sink> Downstream for ScoringStage<'_, '_, '_, S> {
         if let Some(features) = &self.features {
             self.writer.metrics().client_entities.set(features.entities() as f64);
         }
-        if let Some(q) = &mut self.writer.quality {
-            if let Some(newest) = status.event_time {
-                q.advance(newest);
-            }
-            let snapshot = q.snapshot();
-            self.writer.metrics().quality(&snapshot);
-            status.quality = Some(snapshot);
+        if let Some(monitor) = &mut self.writer.monitor {
+            let models = monitor.report(status.event_time);
+            let labels = monitor.label_counts();
+            self.writer.metrics().monitoring(&models, labels.as_ref());
+            status.quality = models.first().and_then(|m| m.quality);
+            status.models = models;
         }
         if let Some(observer) = self.writer.observer.as_deref_mut() {
             observer.status(status);

@@ -131,8 +131,13 @@ impl TimelessIdentities {
                  TransactionID was read (waited {} s after the transactions caught up)",
                 GIVE_UP.as_secs()
             );
-            let dead =
-                DeadLetter { kind: DeadLetterKind::NoTransaction, reason, origin: h.origin, payload: h.payload, key: h.key };
+            let dead = DeadLetter {
+                kind: DeadLetterKind::NoTransaction,
+                reason,
+                origin: h.origin,
+                payload: h.payload,
+                key: h.key,
+            };
             out.push(((1, partition), i64::MIN, SourceEvent::DeadLetter(dead)));
         }
     }
@@ -203,7 +208,10 @@ mod tests {
         assert!(out.is_empty() && t.holds());
         t.give_up(now + GIVE_UP, &mut out);
         let SourceEvent::DeadLetter(d) = &out[0].2 else { panic!("{:?}", out[0].2) };
-        assert_eq!((d.kind, d.key.as_deref(), &d.payload[..]), (DeadLetterKind::NoTransaction, Some(&b"k"[..]), &b"v"[..]));
+        assert_eq!(
+            (d.kind, d.key.as_deref(), &d.payload[..]),
+            (DeadLetterKind::NoTransaction, Some(&b"k"[..]), &b"v"[..])
+        );
         assert!(d.reason.starts_with("identity of TransactionID 9 has no event time"), "{}", d.reason);
         assert!(!t.holds());
     }

@@ -23,6 +23,7 @@ use super::produce::PRODUCER_DEFAULTS;
 use super::{KafkaSettings, Positions};
 use crate::error::EngineError;
 use crate::flow::{DeadLetter, Origin, Scored};
+use crate::reasons::{Reason, ReasonValue};
 use crate::sink::Sink;
 
 /// Avro schema of the `scores` and `alerts` values.
@@ -35,7 +36,12 @@ pub const SCORE_SCHEMA: &str = r#"{"type":"record","name":"Score","namespace":"i
 {"name":"model_version","type":"string"},
 {"name":"identity_matched","type":"boolean"},
 {"name":"join_wait_ms","type":"long"},
-{"name":"processing_latency_ms","type":"double"}]}"#;
+{"name":"processing_latency_ms","type":"double"},
+{"name":"reasons","type":["null",{"type":"array","items":{"type":"record","name":"Reason","fields":[
+{"name":"feature","type":"string","doc":"model input: a column, calendar or client feature"},
+{"name":"value","type":["null","double","string"],"doc":"the value the model saw; null when missing"},
+{"name":"contribution","type":"double","doc":"exact Shapley contribution to the margin (log-odds)"}]}}],
+"default":null,"doc":"largest contributions first; null when the transaction was not explained (added in schema version 2)"}]}"#;
 
 /// One `scores` value.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -50,6 +56,23 @@ pub struct ScoreRecord {
     pub identity_matched: bool,
     pub join_wait_ms: i64,
     pub processing_latency_ms: f64,
+    /// Reason codes (see [`crate::reasons`]); absent in records written before they existed.
+    #[serde(default)]
+    pub reasons: Option<Vec<ReasonRecord>>,
+}
+
+/// One reason in a `scores` / `alerts` value.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReasonRecord {
+    pub feature: String,
+    pub value: Option<ReasonValue>,
+    pub contribution: f64,
+}
+
+impl From<&Reason> for ReasonRecord {
+    fn from(r: &Reason) -> ReasonRecord {
+        ReasonRecord { feature: r.feature.to_string(), value: r.value.clone(), contribution: r.contribution }
+    }
 }
 
 /// Topic names and the model identity written into every score.
@@ -71,15 +94,30 @@ pub struct KafkaSinkConfig {
     /// distinct between instances running at once. `None`: idempotent producer, duplicates prevented by reading
     /// back the output on restart.
     pub transactional_id: Option<String>,
+    /// The topic a challenger's scores go to (`--challenger`; e.g. `scores-challenger`) and the challenger's model
+    /// name. Its records have the `scores` schema, without reasons, and are written with the champion's score (in
+    /// the same transaction), so they are exactly once too.
+    pub challenger: Option<ChallengerOutput>,
 }
 
-/// The three output topics.
+/// Where a challenger's scores go.
+#[derive(Debug, Clone)]
+pub struct ChallengerOutput {
+    pub topic: String,
+    /// The challenger's model name.
+    pub model: String,
+    /// The challenger's model version.
+    pub model_version: String,
+}
+
+/// The three output topics (four with a challenger).
 pub struct KafkaSinks {
     producer: ThreadedProducer<DeliveryTracker>,
     registry: SchemaRegistry,
     config: KafkaSinkConfig,
     encoder: ScoreEncoder,
-    partitions: [i32; 2],
+    /// Partitions of `scores`, `alerts` and the challenger's topic (0 without one).
+    partitions: [i32; 3],
     key: Vec<u8>,
     value: Vec<u8>,
 }
@@ -87,8 +125,10 @@ pub struct KafkaSinks {
 impl KafkaSinks {
     /// Registers the schemas, creates missing topics and connects the producer.
     pub fn new(config: KafkaSinkConfig, registry: &SchemaRegistry) -> Result<KafkaSinks, EngineError> {
-        let encoder = ScoreEncoder::register(registry, &[&config.scores_topic, &config.alerts_topic])?;
-        let topics = [config.scores_topic.as_str(), config.alerts_topic.as_str(), config.dead_letters_topic.as_str()];
+        let mut topics = vec![config.scores_topic.as_str(), config.alerts_topic.as_str()];
+        topics.extend(config.challenger.as_ref().map(|c| c.topic.as_str()));
+        let encoder = ScoreEncoder::register(registry, &topics)?;
+        topics.push(config.dead_letters_topic.as_str());
         let counts = config.kafka.ensure_topics(&topics, config.partitions, config.replication)?;
         let tracker = DeliveryTracker::new(Arc::new(ProduceProgress::default()));
         let mut client = config.kafka.client_config(PRODUCER_DEFAULTS);
@@ -113,7 +153,7 @@ impl KafkaSinks {
             producer,
             registry: registry.clone(),
             encoder,
-            partitions: [counts[0], counts[1]],
+            partitions: [counts[0], counts[1], if config.challenger.is_some() { counts[2] } else { 0 }],
             config,
             key: Vec::with_capacity(16),
             value: Vec::with_capacity(128),
@@ -213,6 +253,7 @@ impl Sink for KafkaSinks {
             identity_matched: s.joined.identity.is_some(),
             join_wait_ms: s.joined.join_wait.as_millis() as i64,
             processing_latency_ms: s.latency_ms,
+            reasons: (!s.reasons.is_empty()).then(|| s.reasons.iter().map(ReasonRecord::from).collect()),
         };
         self.encoder.encode(&record, &mut self.key, &mut self.value)?;
         let topics = [
@@ -226,6 +267,23 @@ impl Sink for KafkaSinks {
                 .key(&self.key[..])
                 .payload(&self.value[..])
                 .partition(partition_for_key(&self.key, partitions))
+                .timestamp(record.event_time);
+            self.send(rec)?;
+        }
+        if let (Some(challenger), true) = (&self.config.challenger, s.writes_score()) {
+            let record = ScoreRecord {
+                score: s.challenger,
+                label: i32::from(s.challenger_label),
+                model: challenger.model.clone(),
+                model_version: challenger.model_version.clone(),
+                reasons: None,
+                ..record
+            };
+            self.encoder.encode(&record, &mut self.key, &mut self.value)?;
+            let rec = BaseRecord::to(challenger.topic.as_str())
+                .key(&self.key[..])
+                .payload(&self.value[..])
+                .partition(partition_for_key(&self.key, self.partitions[2]))
                 .timestamp(record.event_time);
             self.send(rec)?;
         }
@@ -325,6 +383,23 @@ pub fn write_scores(
     records: impl IntoIterator<Item = ScoreRecord>,
 ) -> Result<u64, EngineError> {
     let encoder = ScoreEncoder::register(registry, &[topic])?;
+    write_keyed(kafka, topic, partitions, "scores", records, |record, key, value| {
+        encoder.encode(record, key, value)?;
+        Ok(record.event_time)
+    })
+}
+
+/// Writes `items` to `topic` (created with `partitions` partitions if missing) keyed and partitioned like the input
+/// topics, and waits until every one is acknowledged; returns how many. `encode` fills one item's key and value and
+/// returns its record timestamp (event time, ms).
+pub(crate) fn write_keyed<T>(
+    kafka: &KafkaSettings,
+    topic: &str,
+    partitions: i32,
+    what: &str,
+    items: impl IntoIterator<Item = T>,
+    mut encode: impl FnMut(&T, &mut Vec<u8>, &mut Vec<u8>) -> Result<i64, EngineError>,
+) -> Result<u64, EngineError> {
     let partitions = kafka.ensure_topics(&[topic], partitions, 1)?[0];
     let progress = Arc::new(ProduceProgress::default());
     let producer: ThreadedProducer<DeliveryTracker> = kafka
@@ -332,17 +407,17 @@ pub fn write_scores(
         .create_with_context(DeliveryTracker::new(progress.clone()))
         .map_err(|e| EngineError::kafka("creating a producer", e))?;
     let (mut key, mut value, mut written) = (Vec::new(), Vec::new(), 0u64);
-    for record in records {
-        encoder.encode(&record, &mut key, &mut value)?;
+    for item in items {
+        let timestamp = encode(&item, &mut key, &mut value)?;
         let rec = BaseRecord::to(topic)
             .key(&key[..])
             .payload(&value[..])
             .partition(partition_for_key(&key, partitions))
-            .timestamp(record.event_time);
+            .timestamp(timestamp);
         send(&producer, rec)?;
         written += 1;
     }
-    producer.flush(Duration::from_secs(120)).map_err(|e| EngineError::kafka("flushing the scores", e))?;
+    producer.flush(Duration::from_secs(120)).map_err(|e| EngineError::kafka(format!("flushing the {what}"), e))?;
     let failed = progress.failed.load(std::sync::atomic::Ordering::Relaxed);
     if failed > 0 {
         let first_error = producer.context().first_error().unwrap_or_default();
@@ -357,4 +432,98 @@ pub fn decode_score(registry: &SchemaRegistry, payload: &[u8]) -> Result<ScoreRe
     let schema = registry.schema_by_id(schema_id)?;
     serde_avro_fast::from_datum_slice(datum, &schema)
         .map_err(|e| EngineError::Config(format!("undecodable score (schema id {schema_id}): {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use fraudstream_testkit::schema_registry::FakeSchemaRegistry;
+
+    use super::*;
+    use crate::reasons::ReasonValue;
+
+    /// The score schema before reasons (version 1), as records written by earlier versions carry it.
+    const SCORE_SCHEMA_V1: &str = r#"{"type":"record","name":"Score","namespace":"io.fraudstream.ieee","fields":[
+{"name":"TransactionID","type":"long"},
+{"name":"event_time","type":{"type":"long","logicalType":"timestamp-millis"}},
+{"name":"score","type":["null","double"]},
+{"name":"label","type":"int"},
+{"name":"model","type":"string"},
+{"name":"model_version","type":"string"},
+{"name":"identity_matched","type":"boolean"},
+{"name":"join_wait_ms","type":"long"},
+{"name":"processing_latency_ms","type":"double"}]}"#;
+
+    fn record(reasons: Option<Vec<ReasonRecord>>) -> ScoreRecord {
+        ScoreRecord {
+            transaction_id: 2987004,
+            event_time: 86_506_000,
+            score: Some(0.91),
+            label: 1,
+            model: "m".into(),
+            model_version: "1".into(),
+            identity_matched: true,
+            join_wait_ms: 3,
+            processing_latency_ms: 1.5,
+            reasons,
+        }
+    }
+
+    #[test]
+    fn reasons_round_trip_and_records_of_the_first_schema_still_decode() {
+        let fake = FakeSchemaRegistry::start();
+        let registry = SchemaRegistry::new(fake.url(), None).expect("registry");
+        let encoder = ScoreEncoder::register(&registry, &["alerts"]).expect("register");
+        let (mut key, mut value) = (Vec::new(), Vec::new());
+        encoder.encode(&record(Some(reasons())), &mut key, &mut value).expect("encode");
+        assert_eq!(decode_score(&registry, &value).expect("decode"), record(Some(reasons())));
+        // A value written with version 1 of the schema (no reasons field) reads as no reasons: the change is
+        // backward compatible (a new field with a null default).
+        let v1_id = registry.register("old-scores-value", SCORE_SCHEMA_V1).expect("register v1");
+        let v1: serde_avro_fast::Schema = SCORE_SCHEMA_V1.parse().expect("v1 parses");
+        let mut old = Vec::new();
+        write_header(v1_id, &mut old);
+        #[derive(serde::Serialize)]
+        struct V1<'a> {
+            #[serde(rename = "TransactionID")]
+            transaction_id: i64,
+            event_time: i64,
+            score: Option<f64>,
+            label: i32,
+            model: &'a str,
+            model_version: &'a str,
+            identity_matched: bool,
+            join_wait_ms: i64,
+            processing_latency_ms: f64,
+        }
+        let old_record = V1 {
+            transaction_id: 2987004,
+            event_time: 86_506_000,
+            score: Some(0.91),
+            label: 1,
+            model: "m",
+            model_version: "1",
+            identity_matched: true,
+            join_wait_ms: 3,
+            processing_latency_ms: 1.5,
+        };
+        let mut config = serde_avro_fast::ser::SerializerConfig::new(&v1);
+        serde_avro_fast::to_datum(&old_record, &mut old, &mut config).expect("encode v1");
+        assert_eq!(decode_score(&registry, &old).expect("decode v1"), record(None));
+    }
+
+    fn reasons() -> Vec<ReasonRecord> {
+        vec![
+            ReasonRecord {
+                feature: "TransactionAmt".into(),
+                value: Some(ReasonValue::Number(59.0)),
+                contribution: 1.25,
+            },
+            ReasonRecord {
+                feature: "P_emaildomain".into(),
+                value: Some(ReasonValue::Text("a.com".into())),
+                contribution: 0.5,
+            },
+            ReasonRecord { feature: "dist1".into(), value: None, contribution: -0.125 },
+        ]
+    }
 }

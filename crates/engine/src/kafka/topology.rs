@@ -17,11 +17,13 @@ use fraudstream_data::registry::SchemaRegistry;
 use super::checkpoint::Checkpoints;
 use super::driver::drive;
 use super::forward::Forward;
+use super::labels::LabelsReader;
 use super::sink::{KafkaSinkConfig, KafkaSinks};
 use super::source::{KafkaSource, KafkaSourceConfig};
 use super::stage::{Control, Peer};
 use crate::error::EngineError;
 use crate::job::{Job, JobConfig, ScoringStage};
+use crate::monitor::{LiveLabels, MonitorSetup};
 use crate::observe::{RunObserver, RunProgress, RunSummary};
 use crate::scorer::Scorer;
 
@@ -39,6 +41,8 @@ pub struct KafkaRunConfig {
     pub stop_after_idle: Option<Duration>,
     /// How often the scoring stage snapshots its client state (models with client features).
     pub snapshot_interval: Duration,
+    /// A labels topic to follow for online quality (see [`super::labels`]); needs `job.monitor`.
+    pub labels_topic: Option<String>,
 }
 
 /// The internal topic of joined records of the consumer group `group` (see [`super::repartition`]).
@@ -60,6 +64,20 @@ pub fn run_kafka<'a>(
     observer: Option<&'a mut dyn RunObserver>,
 ) -> Result<RunSummary, EngineError> {
     let registry = SchemaRegistry::new(&config.registry_url, config.registry_auth.as_deref())?;
+    // The labels reader follows its topic for as long as the job runs (it stops when dropped).
+    let (_labels_reader, with_labels);
+    let config = match (&config.labels_topic, &config.job.monitor) {
+        (Some(topic), Some(monitor)) => {
+            let group = format!("{}-labels", config.source.group);
+            let (reader, rx) = LabelsReader::start(&config.source.kafka, registry.clone(), topic, &group)?;
+            _labels_reader = reader;
+            let monitor = MonitorSetup { live: Some(LiveLabels::new(rx)), ..monitor.clone() };
+            with_labels =
+                KafkaRunConfig { job: JobConfig { monitor: Some(monitor), ..config.job.clone() }, ..config.clone() };
+            &with_labels
+        }
+        _ => config,
+    };
     let control =
         |peer| Control { stop, stop_after_idle: config.stop_after_idle, commit_interval: config.commit_interval, peer };
     if config.job.client_features.is_none() {
@@ -112,6 +130,7 @@ fn run_join_stage(
     // Each stage's producer needs a transactional id of its own: one would fence the other.
     let sinks_config = KafkaSinkConfig {
         transactional_id: config.sinks.transactional_id.as_ref().map(|id| format!("{id}-join")),
+        challenger: None,
         ..config.sinks.clone()
     };
     let sinks = KafkaSinks::new(sinks_config, registry)?;

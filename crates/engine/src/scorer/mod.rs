@@ -6,16 +6,21 @@
 //! endpoint (`fraudstream serve`, Azure ML, KServe) — see [`remote`].
 
 mod breaker;
+pub mod challenger;
 pub mod remote;
 
 pub use breaker::{BreakerConfig, CircuitBreaker};
+pub use challenger::WithChallenger;
 pub use remote::{RemoteConfig, RemoteProtocol, RemoteScorer};
 
+use std::sync::Arc;
+
 use fraudstream_features::InputMapping;
-use fraudstream_model::{InputBatch, Model};
+use fraudstream_model::{CoverSource, InputBatch, Model};
 
 use crate::error::EngineError;
 use crate::flow::Joined;
+use crate::reasons::{top_reasons, Reason, ReasonsConfig};
 
 /// The scores of one micro-batch, row for row.
 #[derive(Debug, Default, Clone)]
@@ -24,12 +29,30 @@ pub struct BatchScores {
     pub p: Vec<f64>,
     /// The model's own label (its argmax class), where it has one.
     pub labels: Vec<i64>,
+    /// Reason codes per row, when the scorer gives them (see [`crate::reasons`]); empty for rows without, and
+    /// shorter than `p` when the scorer gives none.
+    pub reasons: Vec<Vec<Reason>>,
+    /// A challenger's probability per row (NaN where it failed), when one scores beside the model (see
+    /// [`challenger`]); empty otherwise.
+    pub challenger: Vec<f64>,
 }
 
 impl BatchScores {
     pub fn clear(&mut self) {
         self.p.clear();
         self.labels.clear();
+        self.reasons.clear();
+        self.challenger.clear();
+    }
+
+    /// Row `i`'s reasons (none when not given).
+    pub fn reasons_of(&self, i: usize) -> &[Reason] {
+        self.reasons.get(i).map_or(&[], Vec::as_slice)
+    }
+
+    /// Row `i`'s challenger score, if a challenger scored it.
+    pub fn challenger_of(&self, i: usize) -> Option<f64> {
+        self.challenger.get(i).copied().filter(|p| !p.is_nan())
     }
 }
 
@@ -50,12 +73,63 @@ pub struct InProcessScorer<'m> {
     model: &'m Model,
     mapping: InputMapping,
     inputs: InputBatch,
+    /// Which rows to explain, when reasons are asked for.
+    reasons: Option<ReasonsConfig>,
+    /// Model input names, shared by every reason.
+    names: Arc<[Arc<str>]>,
 }
 
 impl<'m> InProcessScorer<'m> {
     /// Resolves the model's inputs once; an input nothing can fill is an error naming it.
     pub fn new(model: &'m Model) -> Result<InProcessScorer<'m>, EngineError> {
-        Ok(InProcessScorer { model, mapping: InputMapping::for_model(model)?, inputs: InputBatch::new(model)? })
+        let names = model.inputs().iter().map(|i| Arc::from(i.name.as_str())).collect();
+        Ok(InProcessScorer {
+            model,
+            mapping: InputMapping::for_model(model)?,
+            inputs: InputBatch::new(model)?,
+            reasons: None,
+            names,
+        })
+    }
+
+    /// Gives reason codes for the rows `config` selects. Fails when the model cannot be explained (not one tree
+    /// ensemble, or not a binary classifier or single-output regressor); warns when it carries no node covers.
+    pub fn with_reasons(mut self, config: ReasonsConfig) -> Result<InProcessScorer<'m>, EngineError> {
+        if config.top == 0 {
+            self.reasons = None;
+            return Ok(self);
+        }
+        let explainer = self.model.explainer().map_err(|e| {
+            EngineError::Config(format!("reasons (--reasons {}) need an explainable model: {e}", config.top))
+        })?;
+        if *explainer.covers() == CoverSource::Uniform {
+            tracing::warn!(
+                "the model carries no node covers (nodes_hitrates): reasons weigh every split 50/50 rather than by \
+                 the training data; models from `fraudstream train` carry them"
+            );
+        }
+        self.reasons = Some(config);
+        Ok(self)
+    }
+
+    /// Explains the rows of `rows` whose probabilities in `out` the reasons config selects.
+    fn explain(&mut self, rows: &[Joined], out: &mut BatchScores, first: usize) -> Result<(), EngineError> {
+        let Some(config) = self.reasons else { return Ok(()) };
+        let picked: Vec<usize> = (0..rows.len()).filter(|&i| config.wants(out.p[first + i])).collect();
+        out.reasons.resize_with(first + rows.len(), Vec::new);
+        if picked.is_empty() {
+            return Ok(());
+        }
+        self.inputs.clear();
+        for &i in &picked {
+            self.mapping.push(&rows[i].feature_row(), &mut self.inputs)?;
+        }
+        let contributions = self.model.explain(&mut self.inputs)?;
+        for (k, &i) in picked.iter().enumerate() {
+            let values = self.mapping.values(&rows[i].feature_row());
+            out.reasons[first + i] = top_reasons(&contributions, k, config.top, &self.names, &values);
+        }
+        Ok(())
     }
 
     /// Whether the model reads client (velocity) features, which the job must then compute before scoring.
@@ -79,9 +153,10 @@ impl Scorer for InProcessScorer<'_> {
             return Ok(());
         }
         let model = self.model;
+        let first = out.p.len();
         let result = model.predict_proba(self.fill_inputs(rows)?)?;
         out.p.extend(result.p_positive.iter().map(|&p| p as f64));
         out.labels.extend_from_slice(&result.labels);
-        Ok(())
+        self.explain(rows, out, first)
     }
 }

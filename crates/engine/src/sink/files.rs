@@ -1,8 +1,10 @@
 //! Embedded-mode outputs: `scores.csv`, `alerts.jsonl` and `dead_letters.jsonl` in one directory.
 //!
 //! - `scores.csv`: one line per transaction, `TransactionID,score,label,identity_matched,event_time,join_wait_ms,
-//!   latency_ms` (label = score ≥ threshold; the score is empty when the model failed and the run skips failures).
-//! - `alerts.jsonl`: one JSON object per transaction at or above the threshold, with what an analyst looks at first.
+//!   latency_ms` (label = score ≥ threshold; the score is empty when the model failed and the run skips failures),
+//!   then, with reasons on every score, `reason_1_feature,reason_1_value,reason_1_contribution,…`.
+//! - `alerts.jsonl`: one JSON object per transaction at or above the threshold, with what an analyst looks at first
+//!   and its `reasons` (see [`crate::reasons`]).
 //! - `dead_letters.jsonl`: one JSON object per input that could not be used: `kind`, `reason`, `origin`, `payload`
 //!   (the input as it was: a malformed CSV row's bytes, a message value), as text; when those bytes are not UTF-8,
 //!   `payload` shows them with U+FFFD in place of the invalid bytes and `payload_base64` holds them exactly.
@@ -18,6 +20,7 @@ use serde_json::json;
 use super::Sink;
 use crate::error::EngineError;
 use crate::flow::{DeadLetter, Scored};
+use crate::reasons;
 
 /// Transaction columns an alert carries besides the score (they must be read even when the model does not use them).
 pub const ALERT_COLUMNS: [&str; 5] = ["TransactionAmt", "ProductCD", "card4", "card6", "P_emaildomain"];
@@ -29,8 +32,15 @@ pub struct FileSinks {
     alerts: BufWriter<File>,
     dead_letters: BufWriter<File>,
     model: String,
+    /// Reason columns in `scores.csv` (0: none).
+    score_reasons: usize,
+    /// `scores_challenger.csv`, when a challenger scores beside the model (see [`FileSinks::with_challenger`]).
+    challenger: Option<BufWriter<File>>,
     line: Vec<u8>,
 }
+
+/// Columns of `scores_challenger.csv`.
+pub const CHALLENGER_HEADER: &str = "TransactionID,score,label,event_time\n";
 
 fn create(dir: &Path, name: &str) -> Result<BufWriter<File>, EngineError> {
     let path = dir.join(name);
@@ -40,6 +50,11 @@ fn create(dir: &Path, name: &str) -> Result<BufWriter<File>, EngineError> {
 impl FileSinks {
     /// Creates (truncates) the three files in `dir`, which is created if missing. `model` names the model in alerts.
     pub fn create(dir: &Path, model: &str) -> Result<FileSinks, EngineError> {
+        FileSinks::create_with_reasons(dir, model, 0)
+    }
+
+    /// As [`FileSinks::create`], with `score_reasons` reason columns in `scores.csv` (reasons on every score).
+    pub fn create_with_reasons(dir: &Path, model: &str, score_reasons: usize) -> Result<FileSinks, EngineError> {
         std::fs::create_dir_all(dir).map_err(|source| EngineError::Io { path: dir.to_path_buf(), source })?;
         let mut sinks = FileSinks {
             dir: dir.to_path_buf(),
@@ -47,11 +62,26 @@ impl FileSinks {
             alerts: create(dir, "alerts.jsonl")?,
             dead_letters: create(dir, "dead_letters.jsonl")?,
             model: model.to_string(),
+            score_reasons,
+            challenger: None,
             line: Vec::with_capacity(256),
         };
-        let header = b"TransactionID,score,label,identity_matched,event_time,join_wait_ms,latency_ms\n";
-        sinks.scores.write_all(header).map_err(|e| sinks.io("scores.csv", e))?;
+        let header = format!(
+            "TransactionID,score,label,identity_matched,event_time,join_wait_ms,latency_ms{}\n",
+            reasons::csv_header(score_reasons)
+        );
+        sinks.scores.write_all(header.as_bytes()).map_err(|e| sinks.io("scores.csv", e))?;
         Ok(sinks)
+    }
+
+    /// Also writes a challenger's scores to `scores_challenger.csv` (created, truncated): `TransactionID`, its
+    /// score, its label at the same threshold and the event time, for every transaction whose champion score is
+    /// written.
+    pub fn with_challenger(mut self) -> Result<FileSinks, EngineError> {
+        let mut file = create(&self.dir, "scores_challenger.csv")?;
+        file.write_all(CHALLENGER_HEADER.as_bytes()).map_err(|e| self.io("scores_challenger.csv", e))?;
+        self.challenger = Some(file);
+        Ok(self)
     }
 
     fn io(&self, name: &str, source: std::io::Error) -> EngineError {
@@ -73,15 +103,29 @@ impl Sink for FileSinks {
         self.line.extend_from_slice(if s.label { b",1," } else { b",0," });
         self.line.extend_from_slice(if s.joined.identity.is_some() { b"true," } else { b"false," });
         // `write!` into the reused line buffer: no allocation per row. Writing to a Vec cannot fail.
-        let _ = writeln!(
+        let _ = write!(
             self.line,
             "{},{},{:.3}",
             tx.event_time(),
             ints.format(s.joined.join_wait.as_millis() as u64),
             s.latency_ms
         );
+        reasons::write_csv_fields(&mut self.line, s.reasons, self.score_reasons);
+        self.line.push(b'\n');
         if s.writes_score() {
             self.scores.write_all(&self.line).map_err(|e| self.io("scores.csv", e))?;
+            if let Some(file) = &mut self.challenger {
+                self.line.clear();
+                self.line.extend_from_slice(ints.format(tx.id()).as_bytes());
+                self.line.push(b',');
+                if let Some(p) = s.challenger {
+                    self.line.extend_from_slice(ryu.format(p).as_bytes());
+                }
+                let _ = writeln!(self.line, ",{},{}", u8::from(s.challenger_label), tx.event_time());
+                let line = &self.line;
+                file.write_all(line)
+                    .map_err(|e| EngineError::Io { path: self.dir.join("scores_challenger.csv"), source: e })?;
+            }
         }
         if s.writes_alert() {
             let c = Table::Transaction.catalog();
@@ -100,6 +144,9 @@ impl Sink for FileSinks {
                     fraudstream_data::Value::Float(v) => v.into(),
                     fraudstream_data::Value::Str(v) => v.into(),
                 };
+            }
+            if !s.reasons.is_empty() {
+                alert["reasons"] = s.reasons.iter().map(reasons::Reason::to_json).collect();
             }
             serde_json::to_writer(&mut self.alerts, &alert).map_err(|e| self.io("alerts.jsonl", e.into()))?;
             self.alerts.write_all(b"\n").map_err(|e| self.io("alerts.jsonl", e))?;
@@ -125,6 +172,9 @@ impl Sink for FileSinks {
     fn flush(&mut self) -> Result<(), EngineError> {
         self.scores.flush().map_err(|e| EngineError::Io { path: self.dir.join("scores.csv"), source: e })?;
         self.alerts.flush().map_err(|e| EngineError::Io { path: self.dir.join("alerts.jsonl"), source: e })?;
+        if let Some(file) = &mut self.challenger {
+            file.flush().map_err(|e| EngineError::Io { path: self.dir.join("scores_challenger.csv"), source: e })?;
+        }
         self.dead_letters.flush().map_err(|e| EngineError::Io { path: self.dir.join("dead_letters.jsonl"), source: e })
     }
 }

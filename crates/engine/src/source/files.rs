@@ -235,8 +235,8 @@ impl FileSource {
             let origin = Origin::File { path: Arc::from(b.path.as_path()), line: b.line };
             let reason = b.to_string();
             // The row's bytes as they are in the file, so it can be inspected, fixed and replayed.
-            let payload = b.payload;
-            self.dead.push_back(DeadLetter { kind: DeadLetterKind::Unreadable, reason, origin, payload, key: None });
+            let kind = DeadLetterKind::Unreadable;
+            self.dead.push_back(DeadLetter { kind, reason, origin, payload: b.payload, key: None });
         }
     }
 

@@ -80,7 +80,8 @@ mod tests {
 
     #[test]
     fn only_raw_catalog_columns_count_and_client_features_bring_theirs() {
-        let inputs: Vec<String> = ["TransactionAmt", "id-31", "DT_D", "card4", "TransactionAmt"].map(String::from).into();
+        let inputs: Vec<String> =
+            ["TransactionAmt", "id-31", "DT_D", "card4", "TransactionAmt"].map(String::from).into();
         assert_eq!(RequiredColumns::for_model(&inputs).names, ["TransactionAmt", "id_31", "card4"]);
         let client = fraudstream_features::ClientFeature::all().next().map(|f| f.name().to_string());
         let required = RequiredColumns::for_model(&client.into_iter().collect::<Vec<_>>());

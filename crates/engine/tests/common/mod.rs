@@ -117,6 +117,7 @@ pub fn job_config(run: &Run, group: &str, scores_topic: &str) -> KafkaRunConfig 
             model: "pipeline_75".into(),
             model_version: "1".into(),
             transactional_id: None,
+            challenger: None,
             flush_timeout: Duration::from_secs(30),
         },
         registry_url: run.registry.url().to_string(),
@@ -133,11 +134,12 @@ pub fn job_config(run: &Run, group: &str, scores_topic: &str) -> KafkaRunConfig 
             threshold: 0.5,
             max_in_flight: 1,
             on_model_error: Default::default(),
-            quality: None,
+            monitor: None,
             client_features: None,
         },
         commit_interval: Duration::from_millis(200),
         stop_after_idle: Some(Duration::from_secs(4)),
         snapshot_interval: Duration::from_secs(1),
+        labels_topic: None,
     }
 }

@@ -30,7 +30,10 @@ use crate::tree::Spec;
 pub use covers::CoverSource;
 use covers::Covers;
 use forest::{Forest, Margin, Precision};
-use shap::{Rules, MAX_POINTS};
+use shap::{Rules, ShapTree, MAX_POINTS};
+
+/// Trees explained per rayon task when a batch has few rows; also the chunk every path sums in (see `explain`).
+const TREES_PER_TASK: usize = 64;
 
 /// Rows explained per rayon task in large batches.
 const ROWS_PER_TASK: usize = 16;
@@ -126,7 +129,8 @@ impl Explainer {
         let (program, input_slot, lineage) = match view.fused {
             Some(program) => (Some(program.clone()), None, program.columns.iter().map(|c| c.source()).collect()),
             None => {
-                let slot = plan.steps[step].inputs.first().copied().flatten().ok_or("the tree ensemble has no input")?;
+                let slot =
+                    plan.steps[step].inputs.first().copied().flatten().ok_or("the tree ensemble has no input")?;
                 let lineage = plan.lineage(slot).ok_or(
                     "the tree ensemble's input does not trace back column by column to the model inputs (an \
                      operator mixes columns)",
@@ -218,25 +222,54 @@ impl Explainer {
             .map(|&c| self.lineage[c].map_or(0, |(input, col)| self.feature_base[input] + col))
             .collect();
         let mut values = vec![0.0; rows * n_features];
-        let explain_rows = |first: usize, out: &mut [f64]| {
-            let mut phi = vec![0.0; width];
-            let mut state = vec![(1.0, 1.0); width];
-            for (r, out) in out.chunks_exact_mut(n_features).enumerate() {
-                let row = &x[(first + r) * width..(first + r + 1) * width];
-                phi.fill(0.0);
-                for tree in &forest.trees {
-                    tree.explain(row, &mut phi, &mut state, self.rules.get(tree.points()));
+        let rules = &self.rules;
+        // One chunk of trees over some rows, into `part` (`[rows, width]`, added to). Every path below sums the same
+        // per-chunk parts in chunk order, so a row's contributions do not depend on how it was batched or spread.
+        let explain_chunk = |trees: &[ShapTree], x: &[f64], part: &mut [f64], state: &mut [(f64, f64)]| {
+            for (row, phi) in x.chunks_exact(width).zip(part.chunks_exact_mut(width)) {
+                for tree in trees {
+                    tree.explain(row, phi, state, rules.get(tree.points()));
                 }
+            }
+        };
+        let add = |part: &[f64], out: &mut [f64]| {
+            for (phi, out) in part.chunks_exact(width).zip(out.chunks_exact_mut(n_features)) {
                 for (&p, &f) in phi.iter().zip(&target) {
                     out[f] += p;
                 }
             }
         };
-        if rows >= 2 * ROWS_PER_TASK && rayon::current_num_threads() > 1 {
+        let explain_rows = |first: usize, out: &mut [f64]| {
+            let n = out.len() / n_features;
+            let x = &x[first * width..(first + n) * width];
+            let mut part = vec![0.0; n * width];
+            let mut state = vec![(1.0, 1.0); width];
+            for trees in forest.trees.chunks(TREES_PER_TASK) {
+                part.fill(0.0);
+                explain_chunk(trees, x, &mut part, &mut state);
+                add(&part, out);
+            }
+        };
+        let threads = rayon::current_num_threads();
+        if rows >= 2 * ROWS_PER_TASK && threads > 1 {
             values
                 .par_chunks_mut(ROWS_PER_TASK * n_features)
                 .enumerate()
                 .for_each(|(i, out)| explain_rows(i * ROWS_PER_TASK, out));
+        } else if threads > 1 && forest.trees.len() >= 2 * TREES_PER_TASK {
+            // Few rows (the alerts of one micro-batch): spread the trees over the pool instead.
+            let parts: Vec<Vec<f64>> = forest
+                .trees
+                .par_chunks(TREES_PER_TASK)
+                .map(|trees| {
+                    let mut part = vec![0.0; rows * width];
+                    explain_chunk(trees, &x, &mut part, &mut vec![(1.0, 1.0); width]);
+                    part
+                })
+                .collect();
+            for part in &parts {
+                add(part, &mut values);
+            }
         } else {
             explain_rows(0, &mut values);
         }
@@ -261,8 +294,7 @@ impl Explainer {
         let width = columns.len().max(1);
         if let Some(program) = &self.program {
             let given: Vec<Option<&Tensor>> = inputs.iter().map(|t| Some(*t)).collect();
-            let (rows, sources) =
-                fuse::resolve(program, columns.iter().copied(), &given).map_err(not_applicable)?;
+            let (rows, sources) = fuse::resolve(program, columns.iter().copied(), &given).map_err(not_applicable)?;
             let mut x = vec![0.0; rows * width];
             let mut column = vec![0f32; rows];
             for (c, source) in sources.iter().enumerate() {

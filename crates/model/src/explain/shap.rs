@@ -125,7 +125,10 @@ impl TreeBuilder {
         tree.expected = expected;
         tree.points = distinct.div_ceil(2).max(1);
         if tree.points > MAX_POINTS {
-            return Err(format!("a path tests {distinct} distinct features; TreeSHAP here supports up to {}", 2 * MAX_POINTS));
+            return Err(format!(
+                "a path tests {distinct} distinct features; TreeSHAP here supports up to {}",
+                2 * MAX_POINTS
+            ));
         }
         Ok(tree)
     }
@@ -133,7 +136,13 @@ impl TreeBuilder {
 
 impl ShapTree {
     /// Returns (cover-weighted value below `link` times `weight`, most distinct features on a path below).
-    fn stats(&self, link: u32, weight: f64, counts: &mut std::collections::HashMap<u32, usize>, distinct: usize) -> (f64, usize) {
+    fn stats(
+        &self,
+        link: u32,
+        weight: f64,
+        counts: &mut std::collections::HashMap<u32, usize>,
+        distinct: usize,
+    ) -> (f64, usize) {
         if link & LEAF != 0 {
             return (weight * self.leaves[(link & !LEAF) as usize], distinct);
         }
@@ -377,9 +386,16 @@ mod tests {
             let n_features = 1 + rng.below(6) as u32;
             let depth = 1 + rng.below(7) as u32;
             let tree = random_tree(&mut rng, depth, n_features);
-            let row: Vec<f64> = (0..n_features)
-                .map(|_| if rng.below(6) == 0 { f64::NAN } else { rng.below(5) as f64 - 2.0 + rng.below(2) as f64 * 0.5 })
-                .collect();
+            let row: Vec<f64> =
+                (0..n_features)
+                    .map(|_| {
+                        if rng.below(6) == 0 {
+                            f64::NAN
+                        } else {
+                            rng.below(5) as f64 - 2.0 + rng.below(2) as f64 * 0.5
+                        }
+                    })
+                    .collect();
             let mut phi = vec![0.0; n_features as usize];
             let mut state = vec![(1.0, 1.0); n_features as usize];
             tree.explain(&row, &mut phi, &mut state, rules.get(tree.points()));

@@ -89,6 +89,19 @@ impl LoadedModel {
     where
         F: FnOnce(&mut InputBatch) -> Result<usize, ApiError>,
     {
+        self.score_explained(0, fill).map(|(scores, _)| scores)
+    }
+
+    /// As [`LoadedModel::score`], and with `reasons` > 0 also each row's top `reasons` reason codes (see
+    /// [`crate::reasons`]) from the same model version, on the same filled batch.
+    pub(crate) fn score_explained<F>(
+        &self,
+        reasons: usize,
+        fill: F,
+    ) -> Result<(BinaryScores, Option<Vec<Value>>), ApiError>
+    where
+        F: FnOnce(&mut InputBatch) -> Result<usize, ApiError>,
+    {
         let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
         let mut batch = match pooled {
             Some(b) => b,
@@ -97,10 +110,14 @@ impl LoadedModel {
         batch.clear();
         let result = fill(&mut batch).and_then(|rows| {
             if rows == 0 {
-                Ok(BinaryScores::default())
-            } else {
-                self.model.predict_proba(&mut batch).map_err(ApiError::from)
+                return Ok((BinaryScores::default(), (reasons > 0).then(Vec::new)));
             }
+            let scores = self.model.predict_proba(&mut batch).map_err(ApiError::from)?;
+            let reasons = match reasons {
+                0 => None,
+                k => Some(crate::reasons::explain(&self.model, &mut batch, k)?),
+            };
+            Ok((scores, reasons))
         });
         batch.clear();
         if let Ok(mut p) = self.pool.lock() {
