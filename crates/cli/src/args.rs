@@ -325,9 +325,10 @@ pub struct ProduceArgs {
 /// What to do with input that lacks columns the model reads.
 #[derive(Debug, Args)]
 pub struct ColumnArgs {
-    /// Score even when a CSV header lacks columns the model reads: they read as missing in every row, with a
-    /// warning listing them. Without this flag such input is an error at start naming the file and the columns,
-    /// since a renamed column would otherwise change every score silently.
+    /// Score even when the input lacks columns the model reads (a CSV header, or an Avro writer schema on Kafka,
+    /// without them): they read as missing in every row, with a warning listing them. Without this flag such input
+    /// is an error at start naming the file (or topic) and the columns, since a renamed column would otherwise
+    /// change every score silently.
     #[arg(long)]
     pub allow_missing_columns: bool,
 }

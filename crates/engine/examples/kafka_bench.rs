@@ -226,6 +226,7 @@ fn kafka_config(kafka: &KafkaSettings, registry_url: &str, topics: &Topics, grou
             identities_topic: topics.identities.clone(),
             assignment: Assignment::All,
             columns: Some(seed_columns()),
+            required: Default::default(),
         },
         sinks: KafkaSinkConfig {
             kafka: kafka.clone(),

@@ -35,8 +35,13 @@ pub struct DeadLetter {
     pub kind: DeadLetterKind,
     pub reason: String,
     pub origin: Origin,
-    /// The original message value or CSV line, as far as it is known.
+    /// The original message value or CSV line, as far as it is known: the bytes as they came, not necessarily
+    /// UTF-8 (a row can be unreadable for not being UTF-8), so the input can be inspected or replayed as it was.
     pub payload: Vec<u8>,
+    /// The original Kafka message key, for input read from Kafka: the dead-letters topic keeps it (as the key and
+    /// a header) so a fixed record can be produced back to its partition. `None` for files and for records the
+    /// join or the model refused (their payload is re-encoded, not the original message).
+    pub key: Option<Vec<u8>>,
 }
 
 /// The kinds of dead letter, each counted in the run summary and named in the dead letter itself.

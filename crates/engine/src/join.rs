@@ -392,7 +392,7 @@ fn identity_dead_letter(identity: &Identity, origin: Origin, kind: DeadLetterKin
     let mut payload = Vec::new();
     write_row(Table::Identity.catalog(), &identity.row, &mut payload);
     payload.pop();
-    DeadLetter { kind, reason, origin, payload }
+    DeadLetter { kind, reason, origin, payload, key: None }
 }
 
 #[cfg(test)]

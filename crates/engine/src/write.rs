@@ -157,7 +157,13 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
         let reason = format!("model error: {e}");
         for joined in rows {
             let kind = DeadLetterKind::ModelError;
-            let d = DeadLetter { kind, reason: reason.clone(), origin: joined.origin.clone(), payload: Vec::new() };
+            let d = DeadLetter {
+                kind,
+                reason: reason.clone(),
+                origin: joined.origin.clone(),
+                payload: Vec::new(),
+                key: None,
+            };
             self.sink.write_dead_letter(&d)?;
         }
         self.totals.model_errors += rows.len() as u64;

@@ -343,6 +343,7 @@ fn kafka_config(
             identities_topic: args.client.identities_topic.clone(),
             assignment: args.assign.clone(),
             columns: Some(needed_columns(&model_inputs(model, challenger)?)),
+            required: args.columns.required(&model_inputs(model, challenger)?),
         },
         sinks: KafkaSinkConfig {
             kafka,

@@ -31,6 +31,9 @@ pub struct KafkaSourceConfig {
     /// Decode only these columns (plus the required ones) of values written with our own schema; the others read
     /// as missing. `None`: all. The job needs a few dozen of the 394 (see [`crate::job::needed_columns`]).
     pub columns: Option<Vec<String>>,
+    /// Columns the run cannot do without: a writer schema without one stops the run at its first record, unless
+    /// allowed (see [`crate::source::required`]).
+    pub required: crate::source::required::RequiredColumns,
 }
 
 /// How input partitions are given to this instance.
@@ -240,6 +243,11 @@ impl GroupConsumer {
                 .collect();
         }
         reassigned
+    }
+
+    /// The partitions of the current assignment (as last taken over), by (input index, partition).
+    pub(super) fn assigned_partitions(&self) -> impl Iterator<Item = (u8, i32)> + '_ {
+        self.partitions.iter().map(|(key, _)| *key)
     }
 
     /// Stops fetching `partition` until [`GroupConsumer::resume`]: its records wait in the merge already.

@@ -99,6 +99,7 @@ mod tests {
             reason: n.to_string(),
             origin: crate::flow::Origin::Kafka { topic: "t".into(), partition: 0, offset: n },
             payload: Vec::new(),
+            key: None,
         })
     }
 

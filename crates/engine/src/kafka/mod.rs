@@ -9,6 +9,8 @@
 //! | [`produce`] | the CSV files | Avro records on `transactions` / `identities`, co-partitioned, paced |
 //! | [`source`] | the input topics (Avro, registry) or the internal topic | records in event-time order |
 //! | `group` | consumer-group membership, static assignment | assignments, committed offsets |
+//! | `identity_time` | identities without an event time | each stamped with its transaction's |
+//! | `placement` | the records of a run over some partitions | refusal unless the topics are co-partitioned |
 //! | `resume` | a resumed partition's first records | the records at and after its committed offset |
 //! | `merge` | per-partition runs of fetched records | one event-time-ordered stream |
 //! | [`order`] | internal-topic records of several join stages | each partition in event-time order |
@@ -30,10 +32,12 @@ pub mod delivery;
 mod driver;
 mod forward;
 mod group;
+mod identity_time;
 pub mod labels;
 mod merge;
 pub mod order;
 pub mod partitioner;
+mod placement;
 pub mod produce;
 mod read;
 mod recovery;

@@ -2,8 +2,9 @@
 //!
 //! `scores` and `alerts` carry Avro values (schema [`SCORE_SCHEMA`], subjects `<topic>-value`) keyed like the input
 //! topics (`TransactionKey`, murmur2-partitioned), so a score lands on the partition number of its transaction.
-//! `dead-letters` carries the original input bytes as the value, with the reason and origin in headers
-//! (`reason`, `source.topic`, `source.partition`, `source.offset`). The producer is idempotent; [`Sink::flush`]
+//! `dead-letters` carries the original input bytes as the value and, for input read from Kafka, the original
+//! message key as its key and in the `source.key` header (the key survives a re-keying consumer), with the reason
+//! and origin in headers (`reason`, `kind`, `source.topic`, `source.partition`, `source.offset`). The producer is idempotent; [`Sink::flush`]
 //! waits until every message is acknowledged and fails if any was not, so offsets are only committed for durable
 //! output.
 
@@ -301,8 +302,14 @@ impl Sink for KafkaSinks {
         } else {
             headers = headers.insert(Header { key: "source", value: Some(d.origin.to_string().as_bytes()) });
         }
-        let rec =
+        if let Some(key) = &d.key {
+            headers = headers.insert(Header { key: "source.key", value: Some(&key[..]) });
+        }
+        let mut rec =
             BaseRecord::<[u8], [u8]>::to(&self.config.dead_letters_topic).payload(&d.payload[..]).headers(headers);
+        if let Some(key) = &d.key {
+            rec = rec.key(&key[..]);
+        }
         self.send(rec)
     }
 

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fraudstream_data::avro::{decode_value, split_framed, value_schema};
+use fraudstream_data::avro::split_framed;
+use fraudstream_data::avro::value_decoder::ValueDecoder;
 use fraudstream_data::avro_projected::OwnDecoder;
 use fraudstream_data::registry::SchemaRegistry;
 use fraudstream_data::{DataError, Identity, Record, Row, Table, Transaction};
@@ -24,13 +25,16 @@ use rdkafka::message::{BorrowedMessage, Message};
 
 pub use super::group::{Assignment, KafkaSourceConfig};
 use super::group::{GroupConsumer, Polled};
+use super::identity_time::TimelessIdentities;
 use super::merge::EventTimeMerge;
 use super::order::ProducerOrder;
+use super::placement::Placement;
 use super::repartition::{decode_internal, Internal};
 use super::stage::KafkaInput;
 use super::{KafkaSettings, Positions};
 use crate::error::EngineError;
 use crate::flow::{DeadLetter, DeadLetterKind, InputPartition, Joined, Origin, SourceEvent};
+use crate::source::required::RequiredColumns;
 use crate::source::{Backlog, Source};
 
 /// Events held for event-time order at most; beyond, the earliest leaves without waiting for empty partitions.
@@ -62,7 +66,9 @@ mod sealed {
         /// `merge`.
         fn accept(&mut self, batch: &[Raw], merge: &mut EventTimeMerge) -> Result<(), EngineError>;
         /// Before the merge is asked for the next event: hands on what has waited long enough elsewhere.
-        fn release(&mut self, _now: Instant, _merge: &mut EventTimeMerge) {}
+        fn release(&mut self, _now: Instant, _group: &GroupConsumer, _merge: &mut EventTimeMerge) {}
+        /// Partitions were assigned (after `clear`): the topics learn which.
+        fn assigned(&mut self, _group: &GroupConsumer) {}
         /// Whether records are held that later polls will deliver.
         fn holds_records(&self) -> bool {
             false
@@ -104,21 +110,41 @@ pub struct KafkaSource<T> {
 }
 
 /// The `transactions` and `identities` topics: Avro values decoded with the writer's schema from the registry.
+///
+/// Values written with our own schema take the fast path ([`OwnDecoder`], only the columns the job reads); any
+/// other producer's are decoded by a [`ValueDecoder`] mapping fields by name (numeric widening, `""` as missing,
+/// TransactionID from the key when the value lacks it, event time from TransactionDT, never a wall-clock field).
+/// A schema that cannot be the topic's table is refused with where it is registered (a dead letter per record); one
+/// that lacks a column the model reads stops the run (see [`RequiredColumns`]). Identities without an event time
+/// take their transaction's ([`super::identity_time`]). A run over some of the partitions checks that the topics
+/// are co-partitioned ([`super::placement`]).
 pub struct InputTopics {
     registry: SchemaRegistry,
-    /// How the values of each schema id are decoded, looked up once.
-    schemas: HashMap<u32, Decoder>,
+    topics: [String; 2],
+    counts: [i32; 2],
+    /// How the values of each (input, schema id) are decoded, looked up once.
+    decoders: HashMap<(u8, u32), Decoding>,
+    /// Key schema ids already fetched from the registry (the registry client caches their plans).
+    key_schemas: std::collections::HashSet<u32>,
     /// Our own schemas' decoders, keeping only the columns the job reads (transactions, identities).
     own: [OwnDecoder; 2],
+    required: RequiredColumns,
+    timeless: TimelessIdentities,
+    /// Whether this instance reads only some of the partitions: then the topics must be co-partitioned.
+    partial: bool,
+    /// The co-partitioning check, made at the first records read while `partial`.
+    placement: Option<Placement>,
 }
 
 /// How values written with one schema are decoded.
 #[derive(Clone)]
-enum Decoder {
-    /// Our own schema of this table (input index): field by field, only the columns the job reads.
-    Own(usize),
-    /// Anyone else's: by field name through serde.
-    Writer(Arc<serde_avro_fast::Schema>),
+enum Decoding {
+    /// Our own schema of the topic's table: field by field, only the columns the job reads.
+    Own,
+    /// Anyone else's: by field name.
+    Foreign(Arc<ValueDecoder>),
+    /// A schema the topic's table cannot be read from: every record is a dead letter with this reason.
+    Refused(String),
 }
 
 /// The internal topic of joined records: each partition put back in event-time order across the join stages
@@ -141,7 +167,19 @@ impl KafkaSource<InputTopics> {
         }
         let columns = config.columns.as_deref();
         let own = [OwnDecoder::new(Table::Transaction, columns), OwnDecoder::new(Table::Identity, columns)];
-        Ok(KafkaSource::with(group, config, partitions, InputTopics { registry, schemas: HashMap::new(), own }))
+        let input = InputTopics {
+            registry,
+            topics: topics.map(str::to_string),
+            counts: [counts[0].unwrap_or(0), counts[1].unwrap_or(0)],
+            decoders: HashMap::new(),
+            key_schemas: Default::default(),
+            own,
+            required: config.required.clone(),
+            timeless: TimelessIdentities::default(),
+            partial: false,
+            placement: None,
+        };
+        Ok(KafkaSource::with(group, config, partitions, input))
     }
 }
 
@@ -186,6 +224,7 @@ impl<T: Topics> KafkaSource<T> {
             self.merge.clear();
             self.blocked_since = None;
             self.topics.clear();
+            self.topics.assigned(&self.group);
         }
         reassigned
     }
@@ -277,6 +316,8 @@ pub struct Raw {
     partition: i32,
     offset: i64,
     payload: Vec<u8>,
+    /// The message key (another producer's value may hold no TransactionID, so the key's is used).
+    key: Option<Vec<u8>>,
 }
 
 impl Raw {
@@ -287,6 +328,20 @@ impl Raw {
         self.offset = msg.offset();
         self.payload.clear();
         self.payload.extend_from_slice(msg.payload().unwrap_or_default());
+        match (msg.key(), &mut self.key) {
+            (None, key) => *key = None,
+            (Some(k), Some(key)) => {
+                key.clear();
+                key.extend_from_slice(k);
+            }
+            (Some(k), key) => *key = Some(k.to_vec()),
+        }
+    }
+
+    /// A dead letter of this message: its value and key as they came.
+    fn dead_letter(&self, kind: DeadLetterKind, reason: String) -> SourceEvent {
+        let (payload, key) = (self.payload.clone(), self.key.clone());
+        SourceEvent::DeadLetter(DeadLetter { kind, reason, origin: self.origin(), payload, key })
     }
 
     fn origin(&self) -> Origin {
@@ -334,7 +389,7 @@ impl<T: Topics> Source for KafkaSource<T> {
                 return Ok(SourceEvent::Idle);
             }
             let now = Instant::now();
-            self.topics.release(now, &mut self.merge);
+            self.topics.release(now, &self.group, &mut self.merge);
             let force = self.merge.held() >= MAX_HELD || self.blocked_since.is_some_and(|t| now - t >= MERGE_WAIT);
             for i in (0..self.group.paused().len()).rev() {
                 let partition = self.group.paused()[i];
@@ -360,82 +415,229 @@ impl<T: Topics> Source for KafkaSource<T> {
 
 impl sealed::TopicsImpl for InputTopics {
     fn table(input: u8) -> Option<Table> {
-        Some(if input == 0 { Table::Transaction } else { Table::Identity })
+        Some(table_of(input))
     }
 
     fn accept(&mut self, batch: &[Raw], merge: &mut EventTimeMerge) -> Result<(), EngineError> {
-        // Writer schemas are looked up (and fetched from the registry when new) before the parallel part.
+        // Writer schemas (and key schemas, where the values need the key's id) are looked up, and fetched from the
+        // registry when new, before the parallel part.
         for raw in batch {
-            if let Ok((id, _)) = split_framed(&raw.payload) {
-                if !self.schemas.contains_key(&id) {
-                    match self.registry.schema_by_id(id) {
-                        Ok(schema) => {
-                            let own = (0..2).find(|&i| {
-                                schema.rabin_fingerprint() == value_schema(self.own[i].table()).rabin_fingerprint()
-                            });
-                            self.schemas.insert(id, own.map_or(Decoder::Writer(schema), Decoder::Own));
-                        }
-                        // Decoding says so for the message (a dead letter).
-                        Err(DataError::UnknownSchemaId { .. }) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-            }
+            self.prepare(raw)?;
         }
-        let (schemas, own) = (&self.schemas, &self.own);
-        for (raw, event) in batch.iter().zip(decode_all(batch, |raw| decode_message(schemas, own, raw))) {
-            let event = event?;
+        let (decoders, own, registry) = (&self.decoders, &self.own, &self.registry);
+        let decoded = decode_all(batch, |raw| decode_message(decoders, own, registry, raw));
+        let mut stamped = Vec::new();
+        let now = Instant::now();
+        for (raw, decoded) in batch.iter().zip(decoded) {
+            let event = match decoded? {
+                Decoded::Event(event) => event,
+                Decoded::Timeless(row) => {
+                    self.check_placement(raw, Some(row.nums[fraudstream_data::record::ID_SLOT] as i64))?;
+                    let key = raw.key.as_deref();
+                    if let Some(s) = self.timeless.identity(row, raw.origin(), &raw.payload, key, now) {
+                        stamped.push(s);
+                    }
+                    continue;
+                }
+            };
             let order = match &event {
-                SourceEvent::Record { record, .. } => record.event_time().millis(),
-                _ => i64::MIN,
+                SourceEvent::Record { record, .. } => {
+                    self.check_placement(raw, Some(record.transaction_id()))?;
+                    if let Record::Transaction(tx) = record {
+                        self.timeless.transaction(tx.id(), tx.event_time(), &mut stamped);
+                    }
+                    record.event_time().millis()
+                }
+                _ => {
+                    self.check_placement(raw, None)?;
+                    i64::MIN
+                }
             };
             merge.push((raw.input, raw.partition), order, event);
+            for (partition, order, event) in stamped.drain(..) {
+                merge.push(partition, order, event);
+            }
+        }
+        for (partition, order, event) in stamped {
+            merge.push(partition, order, event);
         }
         Ok(())
     }
+
+    fn release(&mut self, now: Instant, group: &GroupConsumer, merge: &mut EventTimeMerge) {
+        if !self.timeless.holds() {
+            return;
+        }
+        // Identities wait for their transaction only while transactions may still come.
+        let transactions_behind =
+            group.lagging().any(|(input, _)| input == 0) || merge.holding().any(|(input, _)| input == 0);
+        if !transactions_behind {
+            let mut expired = Vec::new();
+            self.timeless.give_up(now, &mut expired);
+            for (partition, order, event) in expired {
+                merge.push(partition, order, event);
+            }
+        }
+    }
+
+    fn holds_records(&self) -> bool {
+        self.timeless.holds()
+    }
+
+    fn clear(&mut self) {
+        self.timeless.clear();
+        self.placement = None;
+    }
+
+    fn assigned(&mut self, group: &GroupConsumer) {
+        let mut assigned = [0i32; 2];
+        for (input, _) in group.assigned_partitions() {
+            assigned[usize::from(input.min(1))] += 1;
+        }
+        self.partial = assigned.iter().zip(&self.counts).any(|(a, c)| a < c);
+    }
+
+    /// Held identities (see [`super::identity_time`]) and identities handed to the merge out of offset order keep
+    /// the identity partitions' positions below them.
+    fn limit_positions(&self, group: &GroupConsumer, merge: &EventTimeMerge, positions: &mut Positions) {
+        if !self.timeless.holds() && merge.held() == 0 {
+            return;
+        }
+        let topic = group.topic(1);
+        for ((t, partition), position) in positions.iter_mut() {
+            if *t == topic {
+                let held = self.timeless.held_offsets(*partition).chain(merge.held_offsets((1, *partition)));
+                if let Some(lowest) = held.min() {
+                    *position = (*position).min(lowest);
+                }
+            }
+        }
+    }
+}
+
+impl InputTopics {
+    /// Looks up how `raw`'s value is decoded, and its key schema where the value needs the key's id. Errors only
+    /// where the data is not at fault (an unreachable registry), or the input lacks columns the model reads.
+    fn prepare(&mut self, raw: &Raw) -> Result<(), EngineError> {
+        let Ok((id, _)) = split_framed(&raw.payload) else { return Ok(()) };
+        let table = table_of(raw.input);
+        if !self.decoders.contains_key(&(raw.input, id)) {
+            let decoding = match self.registry.value_decoder(table, id) {
+                Ok(d) if d.is_own_schema() => Decoding::Own,
+                Ok(d) => {
+                    self.timeless.watch();
+                    let absent: Vec<&str> = self
+                        .required
+                        .names
+                        .iter()
+                        .filter(|n| table.catalog().get(n).is_some_and(|c| !d.has_column(c)))
+                        .map(String::as_str)
+                        .collect();
+                    let input = format!("{} (writer schema id {id})", self.topics[usize::from(raw.input)]);
+                    self.required.check(&input, &absent)?;
+                    Decoding::Foreign(d)
+                }
+                Err(e @ DataError::Avro { .. }) => Decoding::Refused(e.to_string()),
+                // Decoding says so in the dead letter; asked again with the next batch, in case it is registered.
+                Err(DataError::UnknownSchemaId { .. }) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            };
+            self.decoders.insert((raw.input, id), decoding);
+        }
+        if let (Some(Decoding::Foreign(d)), Some(key)) = (self.decoders.get(&(raw.input, id)), &raw.key) {
+            let key_schema = split_framed(key).ok().map(|(key_id, _)| key_id);
+            if let Some(key_id) = key_schema.filter(|k| d.needs_key() && !self.key_schemas.contains(k)) {
+                match self.registry.key_transaction_id(key) {
+                    Err(e @ (DataError::Registry { .. } | DataError::Io { .. })) => return Err(e.into()),
+                    // Known now (the registry client caches the plan); a bad key is the record's dead letter.
+                    _ => self.key_schemas.insert(key_id),
+                };
+            }
+        }
+        Ok(())
+    }
+
+    /// While this instance reads only some partitions: checks that `raw` is where co-partitioned input puts it.
+    fn check_placement(&mut self, raw: &Raw, transaction_id: Option<i64>) -> Result<(), EngineError> {
+        if !self.partial {
+            return Ok(());
+        }
+        let placement = match &mut self.placement {
+            Some(p) => p,
+            None => self.placement.insert(Placement::new(self.topics.clone(), self.counts)?),
+        };
+        placement.check(raw.input, raw.partition, raw.offset, raw.key.as_deref(), transaction_id)
+    }
+}
+
+/// The table of input `input` of the input topics.
+fn table_of(input: u8) -> Table {
+    if input == 0 {
+        Table::Transaction
+    } else {
+        Table::Identity
+    }
+}
+
+/// What a message of the input topics became.
+enum Decoded {
+    /// A record or a dead letter.
+    Event(SourceEvent),
+    /// An identity whose writer schema gives it no event time (it takes its transaction's).
+    Timeless(Row),
 }
 
 /// A message of the input topics as a record or a dead letter; an error only where the data is not at fault.
 fn decode_message(
-    schemas: &HashMap<u32, Decoder>,
+    decoders: &HashMap<(u8, u32), Decoding>,
     own: &[OwnDecoder; 2],
+    registry: &SchemaRegistry,
     raw: &Raw,
-) -> Result<SourceEvent, EngineError> {
-    let table = if raw.input == 0 { Table::Transaction } else { Table::Identity };
-    let origin = raw.origin();
+) -> Result<Decoded, EngineError> {
+    let table = table_of(raw.input);
     if raw.payload.is_empty() {
         let reason = "empty message value (tombstone)".to_string();
-        let kind = DeadLetterKind::Unreadable;
-        return Ok(SourceEvent::DeadLetter(DeadLetter { kind, reason, origin, payload: Vec::new() }));
+        return Ok(Decoded::Event(raw.dead_letter(DeadLetterKind::Unreadable, reason)));
     }
     let decoded = split_framed(&raw.payload).and_then(|(id, datum)| {
-        match schemas.get(&id).ok_or(DataError::UnknownSchemaId { url: String::new(), id })? {
-            Decoder::Own(i) if *i == usize::from(raw.input) => {
+        let unknown = || DataError::UnknownSchemaId { url: registry.url().to_string(), id };
+        match decoders.get(&(raw.input, id)).ok_or_else(unknown)? {
+            Decoding::Own => {
                 let mut row = Row::empty(table.catalog());
-                let time = own[*i].decode_into(datum, &mut row)?;
-                Ok((row, time))
+                let time = own[usize::from(raw.input)].decode_into(datum, &mut row)?;
+                Ok((row, Some(time)))
             }
-            Decoder::Own(i) => Err(DataError::Avro {
-                context: format!("decoding a {} value", table.name()),
-                message: format!("schema id {id} is our own {} schema", own[*i].table().name()),
-            }),
-            Decoder::Writer(schema) => decode_value(table, datum, schema),
+            Decoding::Foreign(decoder) => {
+                let key_id = match (decoder.needs_key(), &raw.key) {
+                    (false, _) => None,
+                    (true, Some(key)) => Some(registry.key_transaction_id(key)?),
+                    (true, None) => {
+                        return Err(DataError::Avro {
+                            context: format!("decoding a {} value (schema id {id})", table.name()),
+                            message: "the value has no TransactionID field and the message has no key".into(),
+                        })
+                    }
+                };
+                let value = decoder.decode(datum, key_id)?;
+                Ok((value.row, value.event_time))
+            }
+            Decoding::Refused(reason) => {
+                Err(DataError::Avro { context: format!("decoding a {} value", table.name()), message: reason.clone() })
+            }
         }
     });
-    match decoded {
-        Ok((row, event_time)) => {
-            let record = match table {
-                Table::Transaction => Record::Transaction(Transaction { row }),
-                Table::Identity => Record::Identity(Identity { row, event_time }),
-            };
-            Ok(SourceEvent::Record { record, origin })
-        }
+    let record = match decoded {
+        Ok((row, Some(event_time))) => match table {
+            Table::Transaction => Record::Transaction(Transaction { row }),
+            Table::Identity => Record::Identity(Identity { row, event_time }),
+        },
+        Ok((row, None)) => return Ok(Decoded::Timeless(row)),
         Err(e @ (DataError::Avro { .. } | DataError::UnknownSchemaId { .. })) => {
-            let (kind, reason, payload) = (DeadLetterKind::Unreadable, e.to_string(), raw.payload.clone());
-            Ok(SourceEvent::DeadLetter(DeadLetter { kind, reason, origin, payload }))
+            return Ok(Decoded::Event(raw.dead_letter(DeadLetterKind::Unreadable, e.to_string())));
         }
-        Err(e) => Err(e.into()),
-    }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Decoded::Event(SourceEvent::Record { record, origin: raw.origin() }))
 }
 
 impl sealed::TopicsImpl for JoinedTopic {
@@ -521,16 +723,15 @@ impl sealed::TopicsImpl for JoinedTopic {
                 }
                 Ok(Internal::Marker(progress)) => self.order.marker(partition, progress, Instant::now(), &mut release),
                 Err(e) => {
-                    let (kind, reason, payload) = (DeadLetterKind::Unreadable, e.to_string(), raw.payload.clone());
-                    let dead = DeadLetter { kind, reason, origin: raw.origin(), payload };
-                    merge.push((input, partition), i64::MIN, SourceEvent::DeadLetter(dead));
+                    let dead = raw.dead_letter(DeadLetterKind::Unreadable, e.to_string());
+                    merge.push((input, partition), i64::MIN, dead);
                 }
             }
         }
         Ok(())
     }
 
-    fn release(&mut self, now: Instant, merge: &mut EventTimeMerge) {
+    fn release(&mut self, now: Instant, _group: &GroupConsumer, merge: &mut EventTimeMerge) {
         let ends = &self.history_ends;
         self.order.release_silent(now, &mut |joined| push_joined(merge, 0, joined, ends));
     }

@@ -5,12 +5,15 @@
 //!   then, with reasons on every score, `reason_1_feature,reason_1_value,reason_1_contribution,…`.
 //! - `alerts.jsonl`: one JSON object per transaction at or above the threshold, with what an analyst looks at first
 //!   and its `reasons` (see [`crate::reasons`]).
-//! - `dead_letters.jsonl`: one JSON object per input that could not be used: `reason`, `origin`, `payload`.
+//! - `dead_letters.jsonl`: one JSON object per input that could not be used: `kind`, `reason`, `origin`, `payload`
+//!   (the input as it was: a malformed CSV row's bytes, a message value), as text; when those bytes are not UTF-8,
+//!   `payload` shows them with U+FFFD in place of the invalid bytes and `payload_base64` holds them exactly.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use base64::prelude::{Engine as _, BASE64_STANDARD};
 use fraudstream_data::Table;
 use serde_json::json;
 
@@ -152,12 +155,16 @@ impl Sink for FileSinks {
     }
 
     fn write_dead_letter(&mut self, d: &DeadLetter) -> Result<(), EngineError> {
-        let value = json!({
+        let mut value = json!({
             "kind": d.kind.name(),
             "reason": d.reason,
             "origin": d.origin.to_string(),
             "payload": String::from_utf8_lossy(&d.payload),
         });
+        if std::str::from_utf8(&d.payload).is_err() {
+            // JSON strings are text: bytes that are not UTF-8 (the very reason some rows are refused) would be lost.
+            value["payload_base64"] = BASE64_STANDARD.encode(&d.payload).into();
+        }
         serde_json::to_writer(&mut self.dead_letters, &value).map_err(|e| self.io("dead_letters.jsonl", e.into()))?;
         self.dead_letters.write_all(b"\n").map_err(|e| self.io("dead_letters.jsonl", e))
     }

@@ -236,7 +236,7 @@ impl FileSource {
             let reason = b.to_string();
             // The row's bytes as they are in the file, so it can be inspected, fixed and replayed.
             let kind = DeadLetterKind::Unreadable;
-            self.dead.push_back(DeadLetter { kind, reason, origin, payload: b.payload });
+            self.dead.push_back(DeadLetter { kind, reason, origin, payload: b.payload, key: None });
         }
     }
 
@@ -291,6 +291,7 @@ impl FileSource {
                     reason: format!("identity of TransactionID {id} has no transaction in {}", self.tx_path.display()),
                     origin: Origin::File { path: ids.path.clone(), line },
                     payload,
+                    key: None,
                 });
             }
         }

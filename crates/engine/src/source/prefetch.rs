@@ -141,6 +141,7 @@ mod tests {
                 reason: self.left.to_string(),
                 origin: crate::flow::Origin::Kafka { topic: "t".into(), partition: 0, offset: self.left as i64 },
                 payload: Vec::new(),
+                key: None,
             }))
         }
     }

@@ -76,6 +76,7 @@ pub fn consume(run: &Run, expected: usize) -> Vec<(Record, Origin)> {
         identities_topic: run.id_topic.clone(),
         assignment: Default::default(),
         columns: None,
+        required: Default::default(),
     };
     let mut source = KafkaSource::new(&config, registry).expect("consumer");
     let mut out = Vec::with_capacity(expected);
@@ -104,6 +105,7 @@ pub fn job_config(run: &Run, group: &str, scores_topic: &str) -> KafkaRunConfig 
             identities_topic: run.id_topic.clone(),
             assignment: Default::default(),
             columns: None,
+            required: Default::default(),
         },
         sinks: KafkaSinkConfig {
             kafka: run.kafka.clone(),
