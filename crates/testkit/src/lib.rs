@@ -3,9 +3,11 @@
 //! - [`schema_registry`]: an in-memory Schema Registry that follows Confluent's REST API (a real one cannot run on
 //!   the test machine).
 //! - [`broker`]: where the test Kafka-protocol broker is, and unique topic names so tests never share state.
+//! - [`foreign`]: Avro records as another team's Python producer writes them.
 //! - [`shared_reference`]: the real IEEE-CIS sample and seed model, read from `../shared` (never copied into the repo).
 
 pub mod broker;
+pub mod foreign;
 pub mod schema_registry;
 
 pub use schema_registry::FakeSchemaRegistry;

@@ -48,7 +48,7 @@ pub struct ProduceConfig {
 }
 
 /// The final account of a run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProduceSummary {
     pub transactions: u64,
     pub identities: u64,

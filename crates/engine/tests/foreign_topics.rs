@@ -1,0 +1,154 @@
+//! Topics written by another team's producers, on a real broker: the reference team's Python producers
+//! (confluent-kafka's `AvroSerializer` with their own schemas; encoded here as `fraudstream_testkit::foreign`
+//! writes them) put TransactionID in the key only (a `long` key schema on transactions, a `string` one on
+//! identities), type numbers their own way, write `""` for missing strings, give identities no event time, stamp a
+//! wall-clock `Timestamp`, and place records with librdkafka's default partitioner (CRC32 of the key bytes).
+//!
+//! - One instance reading every partition scores all 1,500 sample transactions, joined with their 348 identities,
+//!   exactly as onnxruntime scores the sample (the job decodes by the writer schema, takes TransactionID from the key
+//!   and event time from TransactionDT — never the wall clock — and gives each identity its transaction's time).
+//! - An instance reading only some partitions refuses to start scoring, saying why and how to fix it: its
+//!   transactions' identities may be on another instance.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use fraudstream_data::csv_table::TableReader;
+use fraudstream_data::registry::{subject, SchemaRegistry};
+use fraudstream_data::{Row, Table};
+use fraudstream_engine::kafka::rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use fraudstream_engine::kafka::sink::decode_score;
+use fraudstream_engine::kafka::source::Assignment;
+use fraudstream_engine::kafka::topology::run_kafka;
+use fraudstream_engine::kafka::KafkaSettings;
+use fraudstream_engine::observe::RunProgress;
+use fraudstream_engine::scorer::InProcessScorer;
+use fraudstream_model::Model;
+use fraudstream_testkit::broker::{require_broker, unique_topic};
+use fraudstream_testkit::foreign::{framed, python_datum, python_schema};
+use fraudstream_testkit::{ieee_cis_sample, shared_reference, FakeSchemaRegistry};
+
+use common::{job_config, Run};
+
+const PARTITIONS: i32 = 3;
+
+fn rows(table: Table, file: &str) -> Vec<Row> {
+    let mut reader = TableReader::open(ieee_cis_sample().join(file), table, 0).expect("sample");
+    let mut rows = Vec::new();
+    while let Some(row) = reader.read_row().expect("row") {
+        rows.push(row);
+    }
+    rows
+}
+
+/// Produces `rows` to `topic` as the Python producer does: its value schema, TransactionID in a key of
+/// `key_schema` (`"long"` or `"string"`), librdkafka's default partitioner, a wall-clock record timestamp.
+fn produce_foreign(
+    kafka: &KafkaSettings,
+    registry: &SchemaRegistry,
+    topic: &str,
+    table: Table,
+    key_schema: &str,
+    rows: &[Row],
+) {
+    let schema = python_schema(table, false);
+    let value_id = registry.register(&subject(topic, false), &schema.to_string()).expect("value schema");
+    let key_id = registry.register(&subject(topic, true), key_schema).expect("key schema");
+    let parsed = apache_avro::Schema::parse_str(&schema.to_string()).expect("parse value schema");
+    let parsed_key = apache_avro::Schema::parse_str(key_schema).expect("parse key schema");
+    kafka.ensure_topics(&[topic], PARTITIONS, 1).expect("topic");
+    let producer: ThreadedProducer<DefaultProducerContext> =
+        kafka.client_config(&[("partitioner", "consistent_random")]).create().expect("producer");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    for row in rows {
+        let id = row.nums[0] as i64;
+        let key = match key_schema {
+            "\"long\"" => apache_avro::types::Value::Long(id),
+            _ => apache_avro::types::Value::String(id.to_string()),
+        };
+        let key = framed(key_id, &apache_avro::to_avro_datum(&parsed_key, key).expect("key"));
+        let value = framed(value_id, &python_datum(&schema, &parsed, row, table, f64::NAN));
+        let record = BaseRecord::to(topic).key(&key[..]).payload(&value[..]).timestamp(now);
+        producer.send(record).map_err(|(e, _)| e).expect("send");
+    }
+    producer.flush(Duration::from_secs(60)).expect("flush");
+}
+
+/// The sample on two fresh topics, written the Python producers' way.
+fn foreign_run() -> Run {
+    let kafka = KafkaSettings::new(require_broker());
+    let registry = FakeSchemaRegistry::start();
+    let client = SchemaRegistry::new(registry.url(), None).expect("registry");
+    let (tx_topic, id_topic) = (unique_topic("py-tx"), unique_topic("py-id"));
+    produce_foreign(
+        &kafka,
+        &client,
+        &tx_topic,
+        Table::Transaction,
+        "\"long\"",
+        &rows(Table::Transaction, "train_transaction.csv"),
+    );
+    produce_foreign(
+        &kafka,
+        &client,
+        &id_topic,
+        Table::Identity,
+        "\"string\"",
+        &rows(Table::Identity, "train_identity.csv"),
+    );
+    Run { registry, kafka, tx_topic, id_topic, summary: Default::default() }
+}
+
+/// TransactionID → (label, probability) that onnxruntime gives the sample.
+fn onnxruntime() -> HashMap<i64, (i32, f64)> {
+    let text = std::fs::read_to_string(shared_reference().join("seed-model/onnxruntime_outputs.csv")).expect("outputs");
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].parse().expect("id"), (f[1].parse().expect("label"), f[2].parse().expect("p")))
+        })
+        .collect()
+}
+
+#[test]
+fn topics_of_another_producer_score_as_onnxruntime_and_a_partial_instance_refuses_them() {
+    let run = foreign_run();
+    let model = Model::load(shared_reference().join("seed-model/pipeline_75.onnx")).expect("seed model");
+
+    let scores_topic = unique_topic("py-scores");
+    let mut config = job_config(&run, &unique_topic("py"), &scores_topic);
+    config.source.assignment = Assignment::All;
+    let mut scorer = InProcessScorer::new(&model).expect("scorer");
+    let summary = run_kafka(&config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false), None).expect("run");
+    assert_eq!((summary.scored, summary.join.matched, summary.dead_letters), (1500, 348, 0), "{summary:?}");
+    let registry = SchemaRegistry::new(run.registry.url(), None).expect("registry");
+    let want = onnxruntime();
+    let mut seen = 0;
+    run.kafka
+        .read_to_end(&scores_topic, Duration::from_secs(1), |msg| {
+            let score =
+                decode_score(&registry, fraudstream_engine::kafka::rdkafka::Message::payload(msg).unwrap_or_default())?;
+            let (label, p) = want[&score.transaction_id];
+            let got = score.score.expect("a score");
+            assert!((got - p).abs() <= 1e-6, "TransactionID {}: {got} vs onnxruntime {p}", score.transaction_id);
+            assert_eq!(score.label, label, "TransactionID {}", score.transaction_id);
+            seen += 1;
+            Ok(())
+        })
+        .expect("read scores");
+    assert_eq!(seen, 1500);
+
+    // One instance of several: the CRC32 placement and per-topic key schemas cannot be co-partitioned.
+    let mut config = job_config(&run, &unique_topic("py-part"), &unique_topic("py-part-scores"));
+    config.source.assignment = Assignment::Static(vec![0]);
+    let mut scorer = InProcessScorer::new(&model).expect("scorer");
+    let err = run_kafka(&config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false), None)
+        .expect_err("a partial instance refuses")
+        .to_string();
+    assert!(err.contains("fraudstream produce"), "says how to fix it: {err}");
+}
