@@ -5,15 +5,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
 
 use fraudstream_engine::backtest::{score_files, ScoreConfig};
 use fraudstream_engine::job::{needed_columns, run_embedded, JobConfig, RunConfig};
 use fraudstream_engine::join::JoinConfig;
-use fraudstream_engine::model_stage::OnModelError;
 use fraudstream_engine::observe::RunProgress;
-use fraudstream_engine::pacing::Pacing;
 use fraudstream_engine::reasons::{ReasonsConfig, ReasonsOn};
+use fraudstream_engine::replay::replay_job;
 use fraudstream_engine::scorer::InProcessScorer;
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_model::Model;
@@ -35,19 +33,7 @@ fn run(out: &Path, model: &Model, reasons: ReasonsConfig) {
     let inputs = fraudstream_features::InputMapping::for_model(model).expect("mapping");
     let config = RunConfig {
         files: FileSourceConfig { columns: Some(needed_columns(inputs.names())), ..files() },
-        job: JobConfig {
-            join: JoinConfig::default(),
-            max_out_of_orderness: Duration::from_secs(20),
-            idle_timeout: Duration::from_secs(10),
-            pacing: Pacing::AsFastAsPossible,
-            batch_size: 128,
-            batch_timeout: Duration::from_millis(50),
-            threshold: THRESHOLD,
-            max_in_flight: 1,
-            on_model_error: OnModelError::Fail,
-            monitor: None,
-            client_features: None,
-        },
+        job: JobConfig { join: JoinConfig::default(), batch_size: 128, threshold: THRESHOLD, ..replay_job(None) },
         out_dir: out.to_path_buf(),
         model_name: "pipeline_75".into(),
         score_reasons: if reasons.on == ReasonsOn::All { reasons.top } else { 0 },
