@@ -18,13 +18,17 @@ use crate::error::EngineError;
 pub const NOT_MONITORED: [&str; 2] = ["TransactionID", "TransactionDT"];
 
 /// Whether an input counts time rather than describing a payment: [`NOT_MONITORED`] columns, the day, week and
-/// month indices of the calendar features (`DT_D`, `DT_W`, `DT_M`) and the client features that are points in time
-/// (`D4n` … `D15n`: a D column minus the transaction's day).
+/// month indices of the calendar features (`DT_D`, `DT_W`, `DT_M`), the client features that are points in time
+/// (`D4n` … `D15n`: a D column minus the transaction's day) and the all-time counts (`card1_seen`, `addr1_seen`,
+/// `email_seen`: past transactions with this value since the stream began, which only grow).
 pub fn grows_with_time(name: &str, source: InputSource) -> bool {
     use fraudstream_features::{CalendarFeature, ClientFeature};
     match source {
         InputSource::Calendar(f) => matches!(f, CalendarFeature::DtD | CalendarFeature::DtW | CalendarFeature::DtM),
-        InputSource::Client(f) => f.index() >= ClientFeature::D4n.index(),
+        InputSource::Client(f) => {
+            f.index() >= ClientFeature::D4n.index()
+                || matches!(f, ClientFeature::Card1Seen | ClientFeature::Addr1Seen | ClientFeature::EmailSeen)
+        }
         _ => NOT_MONITORED.contains(&name),
     }
 }
@@ -62,6 +66,12 @@ impl ModelDrift {
                 }
             })
             .collect();
+        // A baseline may describe inputs left out here (model.json keeps the top inputs by gain, which can count
+        // time): those are not monitored.
+        let baseline = baseline.map(|mut b| {
+            b.inputs.retain(|i| specs.iter().any(|s| s.name == i.name));
+            b
+        });
         let from_model_json = baseline.is_some();
         let monitor = DriftMonitor::new(&specs, baseline, config)
             .map_err(|e| EngineError::Config(format!("drift monitor: {e}")))?;
