@@ -9,6 +9,8 @@
 //!   and event time from TransactionDT — never the wall clock — and gives each identity its transaction's time).
 //! - An instance reading only some partitions refuses to start scoring, saying why and how to fix it: its
 //!   transactions' identities may be on another instance.
+//! - Dead letters say what came (the schema id and the subject it is registered under, where a truncated value
+//!   ended) and keep the original message key, as their key and the `source.key` header.
 
 mod common;
 
@@ -151,4 +153,60 @@ fn topics_of_another_producer_score_as_onnxruntime_and_a_partial_instance_refuse
         .expect_err("a partial instance refuses")
         .to_string();
     assert!(err.contains("fraudstream produce"), "says how to fix it: {err}");
+}
+
+#[test]
+fn dead_letters_say_which_schema_came_and_keep_the_original_key() {
+    use fraudstream_data::avro::value_schema_json;
+    use fraudstream_engine::kafka::rdkafka::message::Headers;
+    let sample = ieee_cis_sample();
+    let run = common::produce_files(&sample.join("train_transaction.csv"), &sample.join("train_identity.csv"), 1);
+    let registry = SchemaRegistry::new(run.registry.url(), None).expect("registry");
+    // The identities' own value schema (registering it again returns its id), framed on the transactions topic.
+    let identity_id =
+        registry.register(&subject(&run.id_topic, false), &value_schema_json(Table::Identity)).expect("identity id");
+    let transaction_id = registry
+        .register(&subject(&run.tx_topic, false), &value_schema_json(Table::Transaction))
+        .expect("transaction id");
+    let producer: ThreadedProducer<DefaultProducerContext> = run.kafka.client_config(&[]).create().expect("producer");
+    let wrong_table = framed(identity_id, &[0u8; 16]);
+    let truncated = framed(transaction_id, &[0x80, 0x80, 0x80]);
+    for (key, value) in [(&b"key-wrong-table"[..], &wrong_table), (&b"key-truncated"[..], &truncated)] {
+        producer
+            .send(BaseRecord::to(&run.tx_topic).key(key).payload(&value[..]).partition(0))
+            .map_err(|(e, _)| e)
+            .expect("send");
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+
+    let scores = unique_topic("dl-scores");
+    let mut config = job_config(&run, &unique_topic("dl"), &scores);
+    config.source.assignment = Assignment::All;
+    let model = Model::load(shared_reference().join("seed-model/pipeline_75.onnx")).expect("seed model");
+    let mut scorer = InProcessScorer::new(&model).expect("scorer");
+    let summary = run_kafka(&config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false), None).expect("run");
+    assert_eq!(summary.scored, 1500, "the good records are all scored");
+
+    let mut letters: HashMap<Vec<u8>, (String, Vec<u8>)> = HashMap::new();
+    run.kafka
+        .read_to_end(&format!("{scores}-dead"), Duration::from_secs(1), |msg| {
+            use fraudstream_engine::kafka::rdkafka::Message;
+            let headers = msg.headers().expect("headers");
+            let header = |name: &str| {
+                headers.iter().find(|h| h.key == name).and_then(|h| h.value).map(<[u8]>::to_vec).unwrap_or_default()
+            };
+            let key = msg.key().unwrap_or_default().to_vec();
+            letters.insert(key, (String::from_utf8_lossy(&header("reason")).into_owned(), header("source.key")));
+            Ok(())
+        })
+        .expect("read dead letters");
+    let (reason, source_key) = &letters[&b"key-wrong-table".to_vec()];
+    assert_eq!(source_key, b"key-wrong-table", "the original key, also as a header");
+    assert!(
+        reason.contains(&format!("schema id {identity_id}")) && reason.contains(&subject(&run.id_topic, false)),
+        "names the schema and where it is registered: {reason}"
+    );
+    let (reason, source_key) = &letters[&b"key-truncated".to_vec()];
+    assert_eq!(source_key, b"key-truncated");
+    assert!(reason.contains("TransactionID") && reason.contains("truncated"), "says where it ended: {reason}");
 }
