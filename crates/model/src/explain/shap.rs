@@ -223,6 +223,10 @@ impl ShapTree {
         let node = &self.nodes[link as usize];
         let j = node.split.feature as usize;
         let (zp, op) = state[j];
+        let took_true = node.split.goes_true(row[j]);
+        if zp == 1.0 && op == 1.0 {
+            return self.walk_first::<M>(node, took_true, row, f, state, phi, q);
+        }
         // The edge's factor before it: 1/g and r' at each point (g = 0 only below a zero-cover, not-taken edge,
         // where F is already 0).
         let mut inv_gp = [0.0; M];
@@ -234,7 +238,6 @@ impl ShapTree {
                 rp[m] = (op - zp) * inv_gp[m];
             }
         }
-        let took_true = node.split.goes_true(row[j]);
         let mut h = [0.0; M];
         for side in 0..2 {
             let o = if (side == 0) == took_true { op } else { 0.0 };
@@ -260,12 +263,62 @@ impl ShapTree {
         }
         h
     }
+
+    /// [`ShapTree::walk`] at a node whose feature the path has not tested yet (`(z, o) = (1, 1)`, the common case):
+    /// the factor before the edge is 1 and `r'` is 0, and on the side the row does not take (`o = 0`) the factor is
+    /// `z(1 − t)` with `r = −1/(1 − t)` for any `z` — so only the taken side divides.
+    #[allow(clippy::too_many_arguments)]
+    fn walk_first<const M: usize>(
+        &self,
+        node: &ShapNode,
+        took_true: bool,
+        row: &[f64],
+        f: &[f64; M],
+        state: &mut [(f64, f64)],
+        phi: &mut [f64],
+        q: &Points<M>,
+    ) -> [f64; M] {
+        let j = node.split.feature as usize;
+        let mut h = [0.0; M];
+        let mut contribution = 0.0;
+        for side in 0..2 {
+            let z = node.zero[side];
+            let taken = (side == 0) == took_true;
+            let o = if taken { 1.0 } else { 0.0 };
+            let mut fc = [0.0; M];
+            let mut rc = [0.0; M];
+            if taken {
+                for m in 0..M {
+                    let g = z + q.t[m] * (1.0 - z);
+                    fc[m] = f[m] * g;
+                    rc[m] = (1.0 - z) / g;
+                }
+            } else {
+                for m in 0..M {
+                    fc[m] = f[m] * z * q.one_minus_t[m];
+                    rc[m] = q.neg_inv_one_minus_t[m];
+                }
+            }
+            state[j] = (z, o);
+            let hc = self.walk::<M>(node.children[side], row, &fc, state, phi, q);
+            for m in 0..M {
+                contribution += q.w[m] * hc[m] * rc[m];
+                h[m] += hc[m];
+            }
+        }
+        state[j] = (1.0, 1.0);
+        phi[j] += contribution;
+        h
+    }
 }
 
 /// A rule's points and weights as fixed-size arrays.
 struct Points<const M: usize> {
     t: [f64; M],
     w: [f64; M],
+    /// `1 − t` and `−1/(1 − t)` at each point (Gauss–Legendre points lie strictly inside (0, 1)).
+    one_minus_t: [f64; M],
+    neg_inv_one_minus_t: [f64; M],
 }
 
 impl<const M: usize> Points<M> {
@@ -274,7 +327,7 @@ impl<const M: usize> Points<M> {
         let mut w = [0.0; M];
         t.copy_from_slice(&rule.nodes[..M]);
         w.copy_from_slice(&rule.weights[..M]);
-        Points { t, w }
+        Points { t, w, one_minus_t: t.map(|t| 1.0 - t), neg_inv_one_minus_t: t.map(|t| -1.0 / (1.0 - t)) }
     }
 }
 
