@@ -365,6 +365,11 @@ pub struct ScoreArgs {
     #[arg(long, value_name = "K", default_value_t = 0)]
     pub reasons: usize,
 
+    /// Also write FILE: per scored row, TransactionID and each model input's value as the model is fed it (joined
+    /// columns, calendar features; missing numbers empty), for comparing other implementations of the pipeline.
+    #[arg(long, value_name = "FILE")]
+    pub features_out: Option<PathBuf>,
+
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
