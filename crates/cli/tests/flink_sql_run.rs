@@ -145,12 +145,16 @@ fn flink_rows(dir: &Path) -> BTreeMap<i64, Vec<String>> {
     rows
 }
 
-#[test]
-fn flink_runs_the_file_form_and_its_rows_equal_what_the_engine_feeds_the_model() {
-    let python = pyflink_python();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path();
-    let model_path = seed_model();
+/// What one comparison found.
+struct Compared {
+    transactions: usize,
+    with_identity: usize,
+    inputs: Vec<String>,
+    differences: Vec<String>,
+}
+
+/// Runs the file form for `model_path` on Flink over the sample in `dir` and compares its rows with the engine's.
+fn run_and_compare(python: &Path, model_path: &Path, dir: &Path) -> Compared {
     let sample = ieee_cis_sample();
     let (tx_csv, id_csv) = (sample.join("train_transaction.csv"), sample.join("train_identity.csv"));
 
@@ -187,7 +191,7 @@ fn flink_runs_the_file_form_and_its_rows_equal_what_the_engine_feeds_the_model()
     // Flink.
     let started = Instant::now();
     let runner = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/flink_sql_run/run_flink_sql.py");
-    let out = Command::new(&python).arg(&runner).arg(&script_path).output().expect("run PyFlink");
+    let out = Command::new(python).arg(&runner).arg(&script_path).output().expect("run PyFlink");
     assert!(
         out.status.success(),
         "Flink failed to run the script:\n{}\n{}",
@@ -216,7 +220,7 @@ fn flink_runs_the_file_form_and_its_rows_equal_what_the_engine_feeds_the_model()
     let text = std::fs::read_to_string(&features).expect("features dump");
     let mut lines = text.lines();
     let header = csv_fields(lines.next().expect("header"));
-    let model = Model::load(&model_path).expect("seed model");
+    let model = Model::load(model_path).expect("model");
     let names: Vec<&str> = model.inputs().iter().map(|i| i.name.as_str()).collect();
     assert_eq!(header[1..], names, "the dump's columns are the model inputs in model order");
     let numeric: Vec<bool> = model.inputs().iter().map(|i| i.elem_type() != Some(ElemType::String)).collect();
@@ -248,19 +252,63 @@ fn flink_runs_the_file_form_and_its_rows_equal_what_the_engine_feeds_the_model()
             }
         }
     }
-    eprintln!(
-        "compared {compared} TransactionIDs ({with_identity} joined with an identity) x {} model inputs: {} \
-         differences",
-        names.len(),
-        differences.len()
-    );
     assert_eq!(flink.len(), compared, "Flink wrote rows for transactions the engine does not have");
-    assert_eq!(compared, 1500);
-    assert!(with_identity > 300, "only {with_identity} rows joined an identity");
-    assert!(
-        differences.is_empty(),
-        "{} differences, first ones:\n{}",
-        differences.len(),
-        differences[..differences.len().min(30)].join("\n")
+    Compared {
+        transactions: compared,
+        with_identity,
+        inputs: names.iter().map(|n| n.to_string()).collect(),
+        differences,
+    }
+}
+
+/// Checks one comparison and prints what it covered.
+fn check(what: &str, c: &Compared) {
+    eprintln!(
+        "{what}: compared {} TransactionIDs ({} joined with an identity) x {} model inputs: {} differences",
+        c.transactions,
+        c.with_identity,
+        c.inputs.len(),
+        c.differences.len()
     );
+    assert_eq!(c.transactions, 1500, "{what}");
+    assert!(c.with_identity > 300, "{what}: only {} rows joined an identity", c.with_identity);
+    assert!(
+        c.differences.is_empty(),
+        "{what}: {} differences, first ones:\n{}",
+        c.differences.len(),
+        c.differences[..c.differences.len().min(30)].join("\n")
+    );
+}
+
+#[test]
+fn flink_runs_the_file_form_and_its_rows_equal_what_the_engine_feeds_the_model() {
+    let python = pyflink_python();
+    let tmp = tempfile::tempdir().expect("tempdir");
+
+    // The reference model: 75 inputs, among them DT_D, DT_W and DT_M and identity columns.
+    let seed_dir = tmp.path().join("seed");
+    std::fs::create_dir_all(&seed_dir).expect("dir");
+    check("seed model", &run_and_compare(&python, &seed_model(), &seed_dir));
+
+    // A model trained on the raw columns: every transaction and identity column (bar identifiers, label and clock)
+    // plus the hour and the day of week, so every joined column and the remaining calendar features are compared.
+    let sample = ieee_cis_sample();
+    let trained = Command::new(env!("CARGO_BIN_EXE_fraudstream"))
+        .args(["train", "--quiet", "--no-client-features", "--rounds", "3", "--transactions"])
+        .arg(sample.join("train_transaction.csv"))
+        .arg("--identities")
+        .arg(sample.join("train_identity.csv"))
+        .arg("--out")
+        .arg(tmp.path().join("model"))
+        .output()
+        .expect("fraudstream train");
+    assert!(trained.status.success(), "train: {}", String::from_utf8_lossy(&trained.stderr));
+    let raw_dir = tmp.path().join("raw");
+    std::fs::create_dir_all(&raw_dir).expect("dir");
+    let raw = run_and_compare(&python, &tmp.path().join("model/model.onnx"), &raw_dir);
+    assert!(raw.inputs.len() > 400, "the raw-column model has {} inputs", raw.inputs.len());
+    for calendar in ["DT_hour", "DT_day_week"] {
+        assert!(raw.inputs.iter().any(|n| n == calendar), "the raw-column model does not take {calendar}");
+    }
+    check("raw-column model", &raw);
 }
