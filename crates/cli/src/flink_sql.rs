@@ -1066,6 +1066,38 @@ mod tests {
     }
 
     #[test]
+    fn the_file_form_differs_from_the_kafka_form_only_in_storage_and_its_ending() {
+        let inputs = [
+            input("TransactionID", InputType::Float),
+            input("id-02", InputType::Double),
+            input("hour", InputType::Bigint),
+        ];
+        let files = FlinkSqlConfig { connector: Connector::Filesystem { dir: "/data/in/".into() }, ..config() };
+        let kafka = generate(&inputs, &config()).expect("kafka sql");
+        let sql = generate(&inputs, &files).expect("file sql");
+        let view = |s: &str| s[s.find("CREATE VIEW").expect("view")..].split(";\n").next().map(str::to_string);
+        assert_eq!(view(&sql), view(&kafka), "the join and features are the same text");
+        for gone in ["DISTRIBUTED BY", "avro-registry", "CREATE MODEL", "ML_PREDICT(", "confluent flink"] {
+            assert!(!sql.contains(gone), "{gone} in the file form");
+        }
+        assert!(sql.contains("  'connector' = 'filesystem',\n  'path' = '/data/in/transactions',\n  'format' = 'csv',"));
+        assert!(
+            sql.contains("'path' = '/data/in/identities'") && sql.contains("'path' = '/data/in/fraudstream_features'")
+        );
+        assert!(sql.contains("WATERMARK FOR `transaction_time` AS `transaction_time` - INTERVAL '20' SECOND"));
+        assert!(sql.contains(
+            "CREATE TABLE `fraudstream_features` (\n  `join_key` BIGINT NOT NULL,\n  `TransactionID` BIGINT,\n  \
+             `id-02` DOUBLE,\n  `hour` BIGINT\n)"
+        ));
+        assert!(sql.contains(
+            "SELECT\n  j.`TransactionID` AS `join_key`,\n  j.`TransactionID` AS `TransactionID`,\n  j.`id_02` AS \
+             `id-02`,\n  j.`DT_hour` AS `hour`\nFROM `fraudstream_joined` AS j;"
+        ));
+        let alter = FlinkSqlConfig { tables: TableMode::Alter, ..files };
+        assert!(matches!(generate(&inputs, &alter), Err(FlinkSqlError::AlterFilesystem)));
+    }
+
+    #[test]
     fn identifiers_and_literals_are_escaped() {
         assert_eq!(ident("a`b"), "`a``b`");
         assert_eq!(literal("it's"), "'it''s'");
