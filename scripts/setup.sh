@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what building and testing fraudstream needs (system packages, a headless browser, then the test broker) on a fresh Debian machine with a Rust toolchain.
+# Installs what building and testing fraudstream needs (system packages, a headless browser, PyFlink and Flink's SQL parser, then the test broker) on a fresh Debian machine with a Rust toolchain.
 # Idempotent: what is already there is reused (the tansu build takes 11-18 minutes, so it is never repeated).
 set -euo pipefail
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -18,6 +18,10 @@ if [ ! -f "$browser_dir/node_modules/.package-lock.json" ] ||
   echo "setup: installing playwright-core into tests/browser/node_modules"
   npm ci --prefix "$browser_dir" --no-audit --no-fund
 fi
+
+# Apache Flink 2.3 as PyFlink, for the test that runs the file form of `fraudstream flink-sql` on a local Flink
+# (crates/cli/tests/flink_sql_run.rs). Before the parser: the parser setup takes its jar from this venv.
+"$(dirname "$0")/setup-flink-runtime.sh"
 
 # Apache Flink's SQL parser, for the test that parses the `fraudstream flink-sql` output.
 "$(dirname "$0")/setup-flink-parser.sh"

@@ -365,6 +365,11 @@ pub struct ScoreArgs {
     #[arg(long, value_name = "K", default_value_t = 0)]
     pub reasons: usize,
 
+    /// Also write FILE: per scored row, TransactionID and each model input's value as the model is fed it (joined
+    /// columns, calendar features; missing numbers empty), for comparing other implementations of the pipeline.
+    #[arg(long, value_name = "FILE")]
+    pub features_out: Option<PathBuf>,
+
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -711,6 +716,25 @@ pub struct FlinkSqlArgs {
     /// With --output probability: scores at or above this get label 1.
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f64,
+    /// `confluent`: Kafka topics with Avro values, scored with ML_PREDICT. `filesystem`: the same tables, join and
+    /// features over CSV files under --path, writing the model's inputs per transaction instead of scoring (runs on
+    /// any Flink).
+    #[arg(long, value_enum, default_value = "confluent")]
+    pub connector: ConnectorKind,
+
+    /// With --connector filesystem: the directory holding <transactions-topic>/ and <identities-topic>/ (headerless
+    /// CSV in the Avro column order) and receiving fraudstream_features/.
+    #[arg(long, value_name = "DIR", required_if_eq("connector", "filesystem"))]
+    pub path: Option<PathBuf>,
+}
+
+/// Which storage `flink-sql` declares its tables on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConnectorKind {
+    /// Confluent Cloud: Kafka topics, Avro values through Schema Registry.
+    Confluent,
+    /// Flink's filesystem connector with CSV files.
+    Filesystem,
 }
 
 /// Parses `250ms`, `20s`, `5m`, `1h`, or plain seconds (`1.5`).

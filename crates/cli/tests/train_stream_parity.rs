@@ -122,6 +122,7 @@ fn every_stream_input_vector_equals_the_training_feature_vector() {
         out: out.clone(),
         batch_size: 512,
         reasons: 0,
+        features_out: None,
     };
     let summary = score_files(&batch, &onnx, &std::sync::atomic::AtomicU64::new(0)).expect("batch scoring");
     assert_eq!(summary.rows, 100_000);

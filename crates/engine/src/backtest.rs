@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fraudstream_data::{Identity, Record, Transaction};
-use fraudstream_features::ClientFeatures;
+use fraudstream_features::{ClientFeatures, InputValue};
 use fraudstream_model::Model;
 
 use crate::error::EngineError;
@@ -39,6 +39,10 @@ pub struct ScoreConfig {
     pub batch_size: usize,
     /// Reason codes per row as extra columns (0: none; see [`crate::reasons`]).
     pub reasons: usize,
+    /// Also write, per scored row, the TransactionID and every model input's value exactly as the model is fed it
+    /// (see [`write_feature_fields`]): the reference other implementations of the pipeline (the exported Flink SQL)
+    /// are compared against.
+    pub features_out: Option<PathBuf>,
 }
 
 /// The outcome of a scoring run.
@@ -66,8 +70,11 @@ struct BatchWriter<'m> {
     labels: Vec<bool>,
     all_labelled: bool,
     line: Vec<u8>,
+    feature_line: Vec<u8>,
     /// Reason columns per line.
     reasons: usize,
+    /// The model-input dump, when asked for (`ScoreConfig::features_out`).
+    features: Option<(BufWriter<File>, PathBuf)>,
 }
 
 impl BatchWriter<'_> {
@@ -108,6 +115,11 @@ impl BatchWriter<'_> {
             self.line.extend_from_slice(ints.format(label).as_bytes());
             reasons::write_csv_fields(&mut self.line, self.batch.reasons_of(i), self.reasons);
             self.line.push(b'\n');
+            if self.features.is_some() {
+                self.feature_line.extend_from_slice(ints.format(tx.id()).as_bytes());
+                write_feature_fields(&mut self.feature_line, &self.scorer.mapping().values(&row.feature_row()));
+                self.feature_line.push(b'\n');
+            }
             match tx.is_fraud() {
                 Some(l) => {
                     self.scores.push(p);
@@ -115,6 +127,10 @@ impl BatchWriter<'_> {
                 }
                 None => self.all_labelled = false,
             }
+        }
+        if let Some((out, path)) = &mut self.features {
+            out.write_all(&self.feature_line).map_err(|e| EngineError::Io { path: path.clone(), source: e })?;
+            self.feature_line.clear();
         }
         self.out.write_all(&self.line).map_err(|e| EngineError::Io { path: self.out_path.clone(), source: e })
     }
@@ -168,8 +184,22 @@ pub fn score_files(config: &ScoreConfig, model: &Model, progress: &AtomicU64) ->
         labels: Vec::new(),
         all_labelled: true,
         line: Vec::new(),
+        feature_line: Vec::new(),
         reasons: config.reasons,
+        features: None,
     };
+    if let Some(path) = &config.features_out {
+        let mut out =
+            BufWriter::new(File::create(path).map_err(|e| EngineError::Io { path: path.clone(), source: e })?);
+        let mut header = b"TransactionID".to_vec();
+        for name in scorer.scorer.mapping().names() {
+            header.push(b',');
+            write_csv_text(&mut header, name);
+        }
+        header.push(b'\n');
+        out.write_all(&header).map_err(|e| EngineError::Io { path: path.clone(), source: e })?;
+        scorer.features = Some((out, path.clone()));
+    }
     scorer
         .out
         .write_all(format!("TransactionID,score,label{}\n", reasons::csv_header(config.reasons)).as_bytes())
@@ -235,6 +265,32 @@ pub fn score_files(config: &ScoreConfig, model: &Model, progress: &AtomicU64) ->
     scorer.finish(config, rows, with_identity, duplicates, dead_letters, started)
 }
 
+/// Appends `,value` per model input: numbers in the shortest text that reads back as the same `f64` (ryu), a
+/// missing number (NaN) as an empty field; text as is, a missing string being the empty string the model is fed,
+/// quoted only when it holds a comma, quote or line break.
+pub fn write_feature_fields(line: &mut Vec<u8>, values: &[InputValue<'_>]) {
+    let mut ryu = ryu::Buffer::new();
+    for v in values {
+        line.push(b',');
+        match v {
+            InputValue::Num(x) if x.is_nan() => {}
+            InputValue::Num(x) => line.extend_from_slice(ryu.format(*x).as_bytes()),
+            InputValue::Str(s) => write_csv_text(line, s),
+        }
+    }
+}
+
+/// One CSV field, quoted (RFC 4180) only when it must be.
+fn write_csv_text(line: &mut Vec<u8>, s: &str) {
+    if s.contains([',', '"', '\n', '\r']) {
+        line.push(b'"');
+        line.extend_from_slice(s.replace('"', "\"\"").as_bytes());
+        line.push(b'"');
+    } else {
+        line.extend_from_slice(s.as_bytes());
+    }
+}
+
 impl BatchWriter<'_> {
     /// Flushes the output file and sums up.
     fn finish(
@@ -247,6 +303,9 @@ impl BatchWriter<'_> {
         started: Instant,
     ) -> Result<ScoreSummary, EngineError> {
         self.out.flush().map_err(|e| EngineError::Io { path: config.out.clone(), source: e })?;
+        if let Some((out, path)) = &mut self.features {
+            out.flush().map_err(|e| EngineError::Io { path: path.clone(), source: e })?;
+        }
         let auc = if self.all_labelled { roc_auc(&self.scores, &self.labels) } else { None };
         Ok(ScoreSummary { rows, with_identity, duplicate_identities, auc, elapsed: started.elapsed(), dead_letters })
     }

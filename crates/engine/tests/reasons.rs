@@ -84,7 +84,8 @@ fn reasons_on_every_score_add_up_to_its_logit_and_the_backtest_writes_the_same()
         assert!(magnitudes.windows(2).all(|w| w[0] >= w[1]), "TransactionID {id}: largest first");
     }
     let batch_out = tmp.path().join("batch.csv");
-    let config = ScoreConfig { files: files(), out: batch_out.clone(), batch_size: 500, reasons: 75 };
+    let config =
+        ScoreConfig { files: files(), out: batch_out.clone(), batch_size: 500, reasons: 75, features_out: None };
     score_files(&config, &model, &AtomicU64::new(0)).expect("backtest");
     let batch = read_reasons(&batch_out, 3);
     assert_eq!(batch, stream, "the backtest explains exactly as the stream does");

@@ -91,7 +91,13 @@ fn stream_scores_equal_batch_scores_and_every_identity_joins() {
     assert_eq!(stream.len(), 1500);
 
     let batch_out = tmp.path().join("batch.csv");
-    let config = ScoreConfig { files: files(Duration::ZERO), out: batch_out.clone(), batch_size: 500, reasons: 0 };
+    let config = ScoreConfig {
+        files: files(Duration::ZERO),
+        out: batch_out.clone(),
+        batch_size: 500,
+        reasons: 0,
+        features_out: None,
+    };
     score_files(&config, &model, &AtomicU64::new(0)).expect("batch");
     let batch = std::fs::read_to_string(&batch_out).expect("batch scores");
     for l in batch.lines().skip(1) {

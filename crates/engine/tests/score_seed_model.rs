@@ -21,6 +21,7 @@ fn scoring_the_real_sample_reproduces_onnxruntime() {
         out: out.clone(),
         batch_size: 256,
         reasons: 0,
+        features_out: None,
     };
     let summary = score_files(&config, &model, &AtomicU64::new(0)).expect("score");
     assert_eq!((summary.rows, summary.with_identity, summary.duplicate_identities), (1500, 348, 0));

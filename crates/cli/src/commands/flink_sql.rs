@@ -3,12 +3,23 @@
 use anyhow::Context;
 use fraudstream_model::Model;
 
-use crate::args::FlinkSqlArgs;
-use crate::flink_sql::{generate, model_inputs, FlinkSqlConfig};
+use crate::args::{ConnectorKind, FlinkSqlArgs};
+use crate::flink_sql::{generate, model_inputs, Connector, FlinkSqlConfig};
 
 pub fn run(args: FlinkSqlArgs) -> anyhow::Result<()> {
     let model = Model::load(&args.model).with_context(|| format!("loading model {}", args.model.display()))?;
     let inputs = model_inputs(&model).with_context(|| format!("model {}", args.model.display()))?;
+    let connector = match (args.connector, &args.path) {
+        (ConnectorKind::Confluent, None) => Connector::Confluent,
+        (ConnectorKind::Confluent, Some(_)) => anyhow::bail!("--path is for --connector filesystem"),
+        (ConnectorKind::Filesystem, None) => anyhow::bail!("--connector filesystem needs --path DIR"),
+        (ConnectorKind::Filesystem, Some(dir)) => {
+            // Absolute, because Flink resolves a relative path against its own working directory, not the user's.
+            let dir = std::path::absolute(dir).with_context(|| format!("--path {}", dir.display()))?;
+            let dir = dir.to_str().with_context(|| format!("--path {} is not UTF-8", dir.display()))?;
+            Connector::Filesystem { dir: dir.to_string() }
+        }
+    };
     let stem = args.model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
     let config = FlinkSqlConfig {
         model_file: args.model.file_name().map_or(stem.clone(), |s| s.to_string_lossy().into_owned()),
@@ -26,6 +37,7 @@ pub fn run(args: FlinkSqlArgs) -> anyhow::Result<()> {
         force_json: args.json_input,
         output: args.output,
         threshold: args.threshold,
+        connector,
     };
     let sql = generate(&inputs, &config).with_context(|| format!("model {}", args.model.display()))?;
     print!("{sql}");

@@ -29,6 +29,7 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
         out: args.out.clone(),
         batch_size: args.batch_size,
         reasons: args.reasons,
+        features_out: args.features_out.clone(),
     };
     let total = count_data_lines(&args.input.transactions)
         .with_context(|| format!("reading {}", args.input.transactions.display()))?;

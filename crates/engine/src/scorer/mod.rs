@@ -137,6 +137,11 @@ impl<'m> InProcessScorer<'m> {
         self.mapping.uses_client_features()
     }
 
+    /// How each model input is filled from a joined record: lets a backtest write the values it feeds the model.
+    pub fn mapping(&self) -> &InputMapping {
+        &self.mapping
+    }
+
     /// Fills the model's input buffers for `rows` (the feature step alone, without running the model).
     pub fn fill_inputs(&mut self, rows: &[Joined]) -> Result<&mut InputBatch, EngineError> {
         self.inputs.clear();
