@@ -12,7 +12,10 @@
 //!   sent follow the row rules in [`crate::inputs`] (derived or missing, as if sent as `null`). The reply
 //!   has outputs `label` (INT64) and `probability` (FP32, class 1). Requesting the output `reasons` (optionally
 //!   `"parameters": {"top": K}`, default 3) adds a BYTES tensor of shape `[rows]`, each element the row's top K
-//!   reason codes as a JSON array `[{"feature", "value", "contribution"}]` (see [`crate::reasons`]).
+//!   reason codes as a JSON array `[{"feature", "value", "contribution"}]` (see [`crate::reasons`]). Requesting
+//!   `expected_value` adds an FP64 tensor of shape `[rows]` holding the explainer's expected margin (log-odds, the
+//!   same for every row) of the version that scored: with all reasons, a row's contributions plus it are the
+//!   row's logit. Either on a model that cannot be explained (not a tree ensemble) is a 400 naming the output.
 
 use std::sync::Arc;
 
@@ -196,6 +199,9 @@ pub(crate) struct InferExtra {
     probability: bool,
     /// Per row, its reason codes as a JSON array (the `reasons` output), when requested.
     reasons: Option<Vec<Value>>,
+    /// The explainer's expected margin (log-odds) of the version that scored (the `expected_value` output), when
+    /// requested: a client adds it to a row's contributions to get the row's logit, and needs it from that version.
+    expected: Option<f64>,
 }
 
 pub(crate) async fn infer_default(
@@ -236,6 +242,10 @@ async fn infer(
         // BYTES: one element per row, each the row's reasons as a JSON array (v2 has no nested tensor type).
         let data: Vec<String> = reasons.iter().map(Value::to_string).collect();
         outputs.push(json!({"name": "reasons", "datatype": "BYTES", "shape": [n], "data": data}));
+    }
+    if let Some(expected) = out.extra.expected {
+        // Repeated per row so that, like every other output, its first dimension is the batch.
+        outputs.push(json!({"name": "expected_value", "datatype": "FP64", "shape": [n], "data": vec![expected; n]}));
     }
     let mut reply = json!({
         "model_name": out.model.name,
@@ -301,7 +311,7 @@ pub(crate) fn score(model: &LoadedModel, body: &[u8], _: usize) -> Result<(Binar
             ApiError::bad(format!("not a v2 inference request: {e}"))
         }
     })?;
-    let (mut label, mut probability, mut reasons) = (true, true, 0);
+    let (mut label, mut probability, mut reasons, mut expected) = (true, true, 0, false);
     if let Some(outs) = &req.outputs {
         if !outs.is_empty() {
             (label, probability) = (false, false);
@@ -311,11 +321,15 @@ pub(crate) fn score(model: &LoadedModel, body: &[u8], _: usize) -> Result<(Binar
                 "label" | "output_label" => label = true,
                 "probability" | "output_probability" | "probabilities" => probability = true,
                 "reasons" => reasons = requested_reasons(o.parameters.as_ref())?,
+                "expected_value" => expected = true,
                 other => {
                     return Err(ApiError::field(
                         "outputs",
                         None,
-                        format!("unknown output `{other}`; this model has `label`, `probability` and `reasons`"),
+                        format!(
+                            "unknown output `{other}`; this model has `label`, `probability`, `reasons` and \
+                             `expected_value`"
+                        ),
                     ))
                 }
             }
@@ -403,5 +417,17 @@ pub(crate) fn score(model: &LoadedModel, body: &[u8], _: usize) -> Result<(Binar
         }
         Ok(n_rows)
     })?;
-    Ok((scores, InferExtra { id: req.id, label, probability, reasons }))
+    let expected = match expected {
+        false => None,
+        true => Some(
+            model
+                .model
+                .explainer()
+                .map_err(|e| {
+                    ApiError::field("outputs.expected_value", None, format!("this model cannot give reason codes: {e}"))
+                })?
+                .expected(),
+        ),
+    };
+    Ok((scores, InferExtra { id: req.id, label, probability, reasons, expected }))
 }

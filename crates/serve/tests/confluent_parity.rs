@@ -451,3 +451,42 @@ fn kserve_v2_reasons_output_is_one_json_array_per_row() {
     assert_eq!(st, 400, "{err}");
     assert!(err.to_string().contains("outputs.reasons.parameters.top"), "{err}");
 }
+
+#[test]
+fn kserve_v2_expected_value_plus_all_contributions_is_each_rows_logit() {
+    let s = sample();
+    let srv = server();
+    let chunk = &s.rows[500..510];
+    let (_, meta) = get(&srv.url("/v2/models/fraud"));
+    let inputs = meta["inputs"].as_array().expect("inputs").clone();
+    let k = inputs.len();
+    let tensors: Vec<Value> = s
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(c, name)| {
+            json!({"name": name, "shape": [chunk.len(), 1], "datatype": inputs[c]["datatype"].clone(),
+                   "data": chunk.iter().map(|(_, v)| v[c].clone()).collect::<Vec<_>>()})
+        })
+        .collect();
+    let body = json!({"inputs": tensors, "outputs": [
+        {"name": "probability"}, {"name": "reasons", "parameters": {"top": k}}, {"name": "expected_value"}]});
+    let (st, reply) = post(&srv.url("/v2/models/fraud/infer"), &body);
+    assert_eq!(st, 200, "{reply}");
+    let outs = reply["outputs"].as_array().expect("outputs");
+    assert_eq!(outs.len(), 3);
+    assert_eq!(outs[2]["name"], "expected_value");
+    assert_eq!(outs[2]["datatype"], "FP64");
+    assert_eq!(outs[2]["shape"], json!([chunk.len()]));
+    let expected = outs[2]["data"].as_array().expect("data");
+    for (r, (id, values)) in chunk.iter().enumerate() {
+        let p = outs[0]["data"][r].as_f64().expect("probability");
+        let reasons: Value = serde_json::from_str(outs[1]["data"][r].as_str().expect("a JSON string")).expect("JSON");
+        let n = reasons.as_array().expect("reasons").len();
+        assert!(n <= k, "{id}: {n} reasons for {k} inputs");
+        let sum = check_reasons(&reasons, n, &s.columns, values);
+        let (logit, slack) = logit_and_slack(p);
+        let got = sum + expected[r].as_f64().expect("expected value");
+        assert!((got - logit).abs() <= slack, "{id}: Σ contributions + expected {got} vs logit(p) {logit}");
+    }
+}
