@@ -60,6 +60,10 @@ fn text_that_is_not_utf8_costs_the_same_rows_in_score_and_run() {
             .output()
             .expect("run");
         assert!(out.status.success(), "run: {}", String::from_utf8_lossy(&out.stderr));
+        if scored < 1500 {
+            let summary = String::from_utf8_lossy(&out.stdout);
+            assert!(summary.contains("dead_letters.jsonl"), "the summary points to the dead letters: {summary}");
+        }
         assert_eq!((rows(&scores), rows(&run_dir.join("scores.csv"))), (scored, scored), "`{column}`");
         let dead = std::fs::read_to_string(run_dir.join("dead_letters.jsonl")).unwrap_or_default();
         assert_eq!(dead.matches("\"kind\":\"unreadable\"").count(), 1500 - scored, "`{column}`: {dead}");
