@@ -50,6 +50,9 @@ pub(crate) struct ScoringMetrics {
     pub alerts: Counter,
     pub dead_letters: Counter,
     pub model_errors: Counter,
+    /// Transactions whose TransactionID was already scored in this run (bounded input), so an upstream
+    /// re-send shows on a dashboard instead of only in the end-of-run summary.
+    pub duplicate_transactions: Counter,
     pub client_entities: Gauge,
     pub end_to_end_seconds: Histogram,
 }
@@ -61,6 +64,7 @@ impl ScoringMetrics {
             alerts: counter!("fraudstream_alerts_total"),
             dead_letters: counter!("fraudstream_dead_letters_total"),
             model_errors: counter!("fraudstream_model_errors_total"),
+            duplicate_transactions: counter!("fraudstream_duplicate_transactions_total"),
             client_entities: gauge!("fraudstream_client_state_entities"),
             end_to_end_seconds: histogram!("fraudstream_end_to_end_latency_seconds"),
         }

@@ -224,6 +224,7 @@ impl<'o, 'p, S: Sink> ScoreWriter<'o, 'p, S> {
                     tracing::warn!("TransactionID {id} occurs again in the input ({}): scored again", joined.origin);
                 }
                 self.totals.duplicates += 1;
+                self.metrics.duplicate_transactions.increment(1);
             }
         }
         self.totals.latencies.push(latency_ms as f32);

@@ -9,6 +9,8 @@
 //!   and event time from TransactionDT — never the wall clock — and gives each identity its transaction's time).
 //! - An instance reading only some partitions refuses to start scoring, saying why and how to fix it: its
 //!   transactions' identities may be on another instance.
+//! - The same holds for messages the real Python client wrote (`fixtures/foreign/produce_python.py`, pinned in its
+//!   `requirements.txt`: confluent-kafka 2.16.1, fastavro): their bytes are replayed as the client framed them.
 //! - Dead letters say what came (the schema id and the subject it is registered under, where a truncated value
 //!   ended) and keep the original message key, as their key and the `source.key` header.
 
@@ -209,4 +211,115 @@ fn dead_letters_say_which_schema_came_and_keep_the_original_key() {
     let (reason, source_key) = &letters[&b"key-truncated".to_vec()];
     assert_eq!(source_key, b"key-truncated");
     assert!(reason.contains("TransactionID") && reason.contains("truncated"), "says where it ended: {reason}");
+}
+
+/// The messages `fixtures/foreign/produce_python.py` wrote with the real Python client (confluent-kafka 2.16.1's
+/// `AvroSerializer`, fastavro), on the partitions librdkafka's default partitioner gives their keys.
+struct PythonTopics {
+    /// Subject → (the Python mock registry's id, schema text).
+    schemas: HashMap<String, (u32, String)>,
+    /// (topic: `transactions` or `identities`, partition, key bytes, value bytes).
+    records: Vec<(String, i32, Vec<u8>, Vec<u8>)>,
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
+}
+
+fn python_topics() -> PythonTopics {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/foreign/python_topics.txt");
+    let text = std::fs::read_to_string(path).expect("fixture");
+    let mut topics = PythonTopics { schemas: HashMap::new(), records: Vec::new() };
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let mut parts = line.splitn(5, ' ');
+        match parts.next() {
+            Some("schema") => {
+                let (subject, id, schema) = (parts.next(), parts.next(), parts.collect::<Vec<_>>().join(" "));
+                let id = id.and_then(|i| i.parse().ok()).expect("schema id");
+                topics.schemas.insert(subject.expect("subject").to_string(), (id, schema));
+            }
+            Some("record") => {
+                let f: Vec<&str> = parts.collect();
+                topics.records.push((f[0].to_string(), f[1].parse().expect("partition"), unhex(f[2]), unhex(f[3])));
+            }
+            other => panic!("unexpected fixture line {other:?}"),
+        }
+    }
+    topics
+}
+
+/// Replays the Python client's messages on fresh topics: its schemas registered under the new topics' subjects, each
+/// message's schema id rewritten to the id this registry gave (the Avro bytes after it are the client's own).
+fn python_run(topics: &PythonTopics) -> Run {
+    let kafka = KafkaSettings::new(require_broker());
+    let registry = FakeSchemaRegistry::start();
+    let client = SchemaRegistry::new(registry.url(), None).expect("registry");
+    let (tx_topic, id_topic) = (unique_topic("pyc-tx"), unique_topic("pyc-id"));
+    kafka.ensure_topics(&[&tx_topic, &id_topic], PARTITIONS, 1).expect("topics");
+    let mut ids: HashMap<u32, u32> = HashMap::new();
+    for (subject_name, (python_id, schema)) in &topics.schemas {
+        let (topic, is_key) = match subject_name.rsplit_once('-').expect("subject") {
+            ("transactions", kind) => (&tx_topic, kind == "key"),
+            (_, kind) => (&id_topic, kind == "key"),
+        };
+        ids.insert(*python_id, client.register(&subject(topic, is_key), schema).expect("register"));
+    }
+    let reframe = |bytes: &[u8]| {
+        let python_id = u32::from_be_bytes(bytes[1..5].try_into().expect("header"));
+        framed(ids[&python_id], &bytes[5..])
+    };
+    let producer: ThreadedProducer<DefaultProducerContext> = kafka.client_config(&[]).create().expect("producer");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    for (topic, partition, key, value) in &topics.records {
+        let topic = if topic == "transactions" { &tx_topic } else { &id_topic };
+        let (key, value) = (reframe(key), reframe(value));
+        let record = BaseRecord::to(topic).key(&key[..]).payload(&value[..]).partition(*partition).timestamp(now);
+        producer.send(record).map_err(|(e, _)| e).expect("send");
+    }
+    producer.flush(Duration::from_secs(60)).expect("flush");
+    Run { registry, kafka, tx_topic, id_topic, summary: Default::default() }
+}
+
+#[test]
+fn messages_of_the_python_confluent_kafka_client_score_as_onnxruntime() {
+    let topics = python_topics();
+    let transactions = topics.records.iter().filter(|r| r.0 == "transactions").count() as u64;
+    let identities = topics.records.len() as u64 - transactions;
+    let run = python_run(&topics);
+    let model = Model::load(shared_reference().join("seed-model/pipeline_75.onnx")).expect("seed model");
+
+    let scores_topic = unique_topic("pyc-scores");
+    let mut config = job_config(&run, &unique_topic("pyc"), &scores_topic);
+    config.source.assignment = Assignment::All;
+    let mut scorer = InProcessScorer::new(&model).expect("scorer");
+    let summary = run_kafka(&config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false), None).expect("run");
+    assert_eq!(
+        (summary.scored, summary.join.matched, summary.dead_letters),
+        (transactions, identities, 0),
+        "{summary:?}"
+    );
+    let registry = SchemaRegistry::new(run.registry.url(), None).expect("registry");
+    let want = onnxruntime();
+    let mut seen = 0;
+    run.kafka
+        .read_to_end(&scores_topic, Duration::from_secs(1), |msg| {
+            let score =
+                decode_score(&registry, fraudstream_engine::kafka::rdkafka::Message::payload(msg).unwrap_or_default())?;
+            let (label, p) = want[&score.transaction_id];
+            let got = score.score.expect("a score");
+            assert!((got - p).abs() <= 1e-6, "TransactionID {}: {got} vs onnxruntime {p}", score.transaction_id);
+            assert_eq!(score.label, label, "TransactionID {}", score.transaction_id);
+            seen += 1;
+            Ok(())
+        })
+        .expect("read scores");
+    assert_eq!(seen, transactions);
+
+    let mut config = job_config(&run, &unique_topic("pyc-part"), &unique_topic("pyc-part-scores"));
+    config.source.assignment = Assignment::Static(vec![0]);
+    let mut scorer = InProcessScorer::new(&model).expect("scorer");
+    let err = run_kafka(&config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false), None)
+        .expect_err("a partial instance refuses")
+        .to_string();
+    assert!(err.contains("fraudstream produce"), "says how to fix it: {err}");
 }

@@ -281,9 +281,14 @@ fn duplicate_transactions_and_orphan_identities_are_counted_and_named() {
     config.files = FileSourceConfig { transactions: tx, ..with_identities(tmp.path(), &[&orphan]) };
     let model = seed_model();
     let mut scorer = InProcessScorer::new(&model).expect("scorer");
-    let s = run_embedded(&config, &mut scorer, &RunProgress::default()).expect("run");
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let s = metrics::with_local_recorder(&recorder, || run_embedded(&config, &mut scorer, &RunProgress::default()))
+        .expect("run");
     assert_eq!(s.scored, 1501, "the repeated transaction is scored again: {s:?}");
     assert_eq!(s.duplicate_transactions, Some(1));
+    let text = handle.render();
+    assert!(text.lines().any(|l| l == "fraudstream_duplicate_transactions_total 1"), "a metric too:\n{text}");
     let kinds: Vec<(&str, u64)> = s.dead_letters_by_kind.iter().map(|(k, n)| (k.name(), *n)).collect();
     assert_eq!(kinds, [("no_transaction", 1)]);
     let dead = std::fs::read_to_string(tmp.path().join("out/dead_letters.jsonl")).expect("dead letters");

@@ -455,6 +455,11 @@ fn print_summary(s: &RunSummary, args: &RunArgs) {
     if kinds.is_empty() {
         println!("dead letters: 0");
     } else {
-        println!("dead letters: {total} ({})", kinds.join(", "));
+        // Counted here, not printed one by one (a bad file can give thousands): each is in the file or topic.
+        let place = match &args.transactions {
+            Some(_) => args.out.join("dead_letters.jsonl").display().to_string(),
+            None => format!("topic {}", args.dead_letters_topic),
+        };
+        println!("dead letters: {total} ({}); each with its reason and payload in {place}", kinds.join(", "));
     }
 }

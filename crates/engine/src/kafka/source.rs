@@ -455,11 +455,11 @@ impl sealed::TopicsImpl for InputTopics {
             };
             merge.push((raw.input, raw.partition), order, event);
             for (partition, order, event) in stamped.drain(..) {
-                merge.push(partition, order, event);
+                merge.push_by_time(partition, order, event);
             }
         }
         for (partition, order, event) in stamped {
-            merge.push(partition, order, event);
+            merge.push_by_time(partition, order, event);
         }
         Ok(())
     }
