@@ -12,6 +12,12 @@
 //!
 //! (a) and (b) run `REPEATS` times (default 3) and report each run and the median: on a shared 2-core machine single
 //! runs vary by ±20 %. A fifth argument `ab` stops after them.
+//!
+//! A fifth argument `reasons` instead measures what reason codes cost: the same job as (b), scored without
+//! reasons and with the top 3 reasons on alerts (threshold 0.5, `run --reasons 3`), alternating `REPEATS` times
+//! so machine noise hits both alike; it reports each run, the medians and the tx/s ratio to the run without
+//! reasons. `reasons-all` adds a third job with reasons on every score (`run --reasons 3 --reasons-on all`): it
+//! explains every transaction, about 1,000 tx/s on 2 cores, so a 200k-row run takes minutes.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,6 +27,7 @@ use fraudstream_engine::job::{needed_columns, run_embedded, JobConfig, RunConfig
 use fraudstream_engine::join::JoinConfig;
 use fraudstream_engine::observe::{RunProgress, RunSummary};
 use fraudstream_engine::pacing::Pacing;
+use fraudstream_engine::reasons::{ReasonsConfig, ReasonsOn, DEFAULT_REASONS};
 use fraudstream_engine::scorer::{BatchScores, InProcessScorer, Scorer};
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_engine::EngineError;
@@ -84,6 +91,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let repeats: usize = args.get(3).map_or(Ok(3), |r| r.parse())?;
     let only_ab = args.get(4).is_some_and(|a| a == "ab");
+    match args.get(4).map(String::as_str) {
+        Some("reasons") => return reasons_cost(&dir, &model, &columns, repeats, false),
+        Some("reasons-all") => return reasons_cost(&dir, &model, &columns, repeats, true),
+        _ => {}
+    }
 
     let mut features = FeaturesOnly(InProcessScorer::new(&model)?);
     let fast = config(&dir, Pacing::AsFastAsPossible, &columns);
@@ -160,6 +172,57 @@ fn repeated(
         seconds[seconds.len() - 1]
     );
     Ok(last)
+}
+
+/// Tx/s of the scored job without reasons, with reasons on alerts and with reasons on every score, alternating
+/// the three each round (the goal: reasons on all alerts within 10 % of the tx/s without them).
+fn reasons_cost(
+    dir: &std::path::Path,
+    model: &Model,
+    columns: &[String],
+    repeats: usize,
+    on_all_scores: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let threshold = config(dir, Pacing::AsFastAsPossible, columns).job.threshold;
+    let mut variants = vec![
+        ("no reasons", 0, ReasonsOn::Alerts),
+        ("reasons on alerts", DEFAULT_REASONS, ReasonsOn::Alerts),
+        ("reasons on all scores", DEFAULT_REASONS, ReasonsOn::All),
+    ];
+    if !on_all_scores {
+        variants.pop();
+    }
+    let mut scorers = Vec::new();
+    for &(_, top, on) in &variants {
+        scorers.push(InProcessScorer::new(model)?.with_reasons(ReasonsConfig { top, on, threshold })?);
+    }
+    let mut rates = vec![Vec::new(); variants.len()];
+    for round in 1..=repeats.max(1) {
+        for (i, &(what, top, on)) in variants.iter().enumerate() {
+            let mut run = config(dir, Pacing::AsFastAsPossible, columns);
+            // As `run` does: reasons on every score are also written to scores.csv.
+            run.score_reasons = if on == ReasonsOn::All { top } else { 0 };
+            let s = run_embedded(&run, &mut scorers[i], &RunProgress::default())?;
+            report(&format!("{what}, round {round}"), &s);
+            rates[i].push(s.scored as f64 / s.elapsed.as_secs_f64());
+        }
+    }
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let base = median(&rates[0]);
+    for (i, (what, _, _)) in variants.iter().enumerate() {
+        let per_round: Vec<String> = rates[i].iter().zip(&rates[0]).map(|(r, b)| format!("{:.3}", r / b)).collect();
+        println!(
+            "{what}: median {:.0} tx/s = {:.3}x of no reasons (per-round ratios {})",
+            median(&rates[i]),
+            median(&rates[i]) / base,
+            per_round.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// The process's resident set size (Linux), 0 where /proc is unavailable.

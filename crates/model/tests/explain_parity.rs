@@ -79,3 +79,56 @@ fn lightgbm_binary_matches_pred_contrib() {
 fn xgboost_binary_matches_pred_contribs() {
     assert_matches_booster("shap_xgb");
 }
+
+#[test]
+fn multiclass_models_are_refused_with_the_reason() {
+    let model = Model::load(fixtures().join("lgbm_multiclass.onnx")).expect("model");
+    let err = model.explainer().expect_err("a multiclass model has no single margin to explain");
+    assert!(err.to_string().contains("classes"), "{err}");
+}
+
+/// onnxmltools writes `nodes_hitrates = 1.0` on every node of a LightGBM export without covers: not covers. The
+/// explainer must notice (uniform covers), background rows must replace them, and either way every row's
+/// contributions must add up to the logit of the probability the model scores.
+#[test]
+fn a_model_without_covers_falls_back_to_uniform_and_counts_them_from_background_rows() {
+    let model = Model::load(fixtures().join("lgbm_nan.onnx")).expect("model");
+    let uniform = model.explainer().expect("explainable");
+    assert_eq!(*uniform.covers(), CoverSource::Uniform);
+    let (rows, width) = (300, 8);
+    let mut state = 12345u64;
+    let x: Vec<f32> = (0..rows * width)
+        .map(|_| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+            if u < 0.1 {
+                f32::NAN
+            } else {
+                ((u - 0.55) * 6.0) as f32
+            }
+        })
+        .collect();
+    let mut batch = InputBatch::new(&model).expect("batch");
+    for &v in &x {
+        batch.push_f64(0, f64::from(v)).expect("push");
+    }
+    let p = model.predict_proba(&mut batch).expect("score").p_positive;
+    let tensor = fraudstream_model::Tensor::from_f32(vec![rows, width], x).expect("tensor");
+    let background = model.explainer_with_background(&[("input", tensor.clone())]).expect("background covers");
+    assert_eq!(*background.covers(), CoverSource::Background { rows });
+    assert!((background.expected() - uniform.expected()).abs() > 1e-6, "covers changed the expected margin");
+    for explainer in [uniform, &background] {
+        let c = model.explain_with(explainer, &[("input", tensor.clone())]).expect("explain");
+        assert_eq!(c.rows(), rows);
+        for (r, &p) in p.iter().enumerate() {
+            let p = f64::from(p);
+            if p <= 0.01 || p >= 0.99 {
+                // f32 probabilities this close to 0 or 1 do not pin the logit to 1e-4.
+                continue;
+            }
+            let logit = (p / (1.0 - p)).ln();
+            let m = c.margin(r);
+            assert!((m - logit).abs() <= 1e-4, "{}: row {r}: margin {m} vs logit {logit}", explainer.covers());
+        }
+    }
+}
