@@ -28,7 +28,7 @@ use fraudstream_engine::kafka::sink::decode_score;
 use fraudstream_engine::kafka::source::Assignment;
 use fraudstream_engine::kafka::topology::run_kafka;
 use fraudstream_engine::kafka::KafkaSettings;
-use fraudstream_engine::observe::RunProgress;
+use fraudstream_engine::observe::{RunProgress, RunSummary};
 use fraudstream_engine::scorer::InProcessScorer;
 use fraudstream_model::Model;
 use fraudstream_testkit::broker::{require_broker, unique_topic};
@@ -119,17 +119,14 @@ fn onnxruntime() -> HashMap<i64, (i32, f64)> {
         .collect()
 }
 
-#[test]
-fn topics_of_another_producer_score_as_onnxruntime_and_a_partial_instance_refuses_them() {
-    let run = foreign_run();
-    let model = Model::load(shared_reference().join("seed-model/pipeline_75.onnx")).expect("seed model");
-
-    let scores_topic = unique_topic("py-scores");
-    let mut config = job_config(&run, &unique_topic("py"), &scores_topic);
+/// Runs one instance over every partition of `run`'s topics, checks every score the scores topic holds against
+/// onnxruntime's (label, and probability within 1e-6), and returns the run's summary and how many scores there are.
+fn run_all_and_check(run: &Run, model: &Model, prefix: &str) -> (RunSummary, u64) {
+    let scores_topic = unique_topic(&format!("{prefix}-scores"));
+    let mut config = job_config(run, &unique_topic(prefix), &scores_topic);
     config.source.assignment = Assignment::All;
-    let mut scorer = InProcessScorer::new(&model).expect("scorer");
+    let mut scorer = InProcessScorer::new(model).expect("scorer");
     let summary = run_kafka(&config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false), None).expect("run");
-    assert_eq!((summary.scored, summary.join.matched, summary.dead_letters), (1500, 348, 0), "{summary:?}");
     let registry = SchemaRegistry::new(run.registry.url(), None).expect("registry");
     let want = onnxruntime();
     let mut seen = 0;
@@ -145,16 +142,30 @@ fn topics_of_another_producer_score_as_onnxruntime_and_a_partial_instance_refuse
             Ok(())
         })
         .expect("read scores");
-    assert_eq!(seen, 1500);
+    (summary, seen)
+}
 
-    // One instance of several: the CRC32 placement and per-topic key schemas cannot be co-partitioned.
-    let mut config = job_config(&run, &unique_topic("py-part"), &unique_topic("py-part-scores"));
+/// An instance reading partition 0 only must refuse topics that are not co-partitioned, saying how to fix it.
+fn refuse_partial(run: &Run, model: &Model, prefix: &str) {
+    let mut config = job_config(run, &unique_topic(prefix), &unique_topic(&format!("{prefix}-scores")));
     config.source.assignment = Assignment::Static(vec![0]);
-    let mut scorer = InProcessScorer::new(&model).expect("scorer");
+    let mut scorer = InProcessScorer::new(model).expect("scorer");
     let err = run_kafka(&config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false), None)
         .expect_err("a partial instance refuses")
         .to_string();
     assert!(err.contains("fraudstream produce"), "says how to fix it: {err}");
+}
+
+#[test]
+fn topics_of_another_producer_score_as_onnxruntime_and_a_partial_instance_refuses_them() {
+    let run = foreign_run();
+    let model = Model::load(shared_reference().join("seed-model/pipeline_75.onnx")).expect("seed model");
+
+    let (summary, seen) = run_all_and_check(&run, &model, "py");
+    assert_eq!((summary.scored, summary.join.matched, summary.dead_letters), (1500, 348, 0), "{summary:?}");
+    assert_eq!(seen, 1500);
+    // One instance of several: the CRC32 placement and per-topic key schemas cannot be co-partitioned.
+    refuse_partial(&run, &model, "py-part");
 }
 
 #[test]
@@ -288,38 +299,12 @@ fn messages_of_the_python_confluent_kafka_client_score_as_onnxruntime() {
     let run = python_run(&topics);
     let model = Model::load(shared_reference().join("seed-model/pipeline_75.onnx")).expect("seed model");
 
-    let scores_topic = unique_topic("pyc-scores");
-    let mut config = job_config(&run, &unique_topic("pyc"), &scores_topic);
-    config.source.assignment = Assignment::All;
-    let mut scorer = InProcessScorer::new(&model).expect("scorer");
-    let summary = run_kafka(&config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false), None).expect("run");
+    let (summary, seen) = run_all_and_check(&run, &model, "pyc");
     assert_eq!(
         (summary.scored, summary.join.matched, summary.dead_letters),
         (transactions, identities, 0),
         "{summary:?}"
     );
-    let registry = SchemaRegistry::new(run.registry.url(), None).expect("registry");
-    let want = onnxruntime();
-    let mut seen = 0;
-    run.kafka
-        .read_to_end(&scores_topic, Duration::from_secs(1), |msg| {
-            let score =
-                decode_score(&registry, fraudstream_engine::kafka::rdkafka::Message::payload(msg).unwrap_or_default())?;
-            let (label, p) = want[&score.transaction_id];
-            let got = score.score.expect("a score");
-            assert!((got - p).abs() <= 1e-6, "TransactionID {}: {got} vs onnxruntime {p}", score.transaction_id);
-            assert_eq!(score.label, label, "TransactionID {}", score.transaction_id);
-            seen += 1;
-            Ok(())
-        })
-        .expect("read scores");
     assert_eq!(seen, transactions);
-
-    let mut config = job_config(&run, &unique_topic("pyc-part"), &unique_topic("pyc-part-scores"));
-    config.source.assignment = Assignment::Static(vec![0]);
-    let mut scorer = InProcessScorer::new(&model).expect("scorer");
-    let err = run_kafka(&config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false), None)
-        .expect_err("a partial instance refuses")
-        .to_string();
-    assert!(err.contains("fraudstream produce"), "says how to fix it: {err}");
+    refuse_partial(&run, &model, "pyc-part");
 }

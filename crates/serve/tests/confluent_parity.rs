@@ -182,6 +182,19 @@ fn json_string_column_form_matches_and_derives_calendar_features() {
     }
 }
 
+/// One v2 input tensor per model input (shape `[rows, 1]`, the datatype the metadata gives) holding `chunk`'s rows.
+fn v2_tensors(chunk: &[(i64, Vec<Value>)], inputs: &[Value]) -> Vec<Value> {
+    sample()
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(c, name)| {
+            json!({"name": name, "shape": [chunk.len(), 1], "datatype": inputs[c]["datatype"].clone(),
+                   "data": chunk.iter().map(|(_, v)| v[c].clone()).collect::<Vec<_>>()})
+        })
+        .collect()
+}
+
 #[test]
 fn kserve_v2_metadata_and_infer_on_the_seed_model() {
     let s = sample();
@@ -197,16 +210,7 @@ fn kserve_v2_metadata_and_infer_on_the_seed_model() {
     assert_eq!(inputs[0]["shape"], json!([-1, 1]));
 
     let chunk = &s.rows[200..300];
-    let tensors: Vec<Value> = s
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(c, name)| {
-            let dtype = inputs[c]["datatype"].clone();
-            json!({"name": name, "shape": [chunk.len(), 1], "datatype": dtype,
-                   "data": chunk.iter().map(|(_, v)| v[c].clone()).collect::<Vec<_>>()})
-        })
-        .collect();
+    let tensors = v2_tensors(chunk, inputs);
     let (st, reply) = post(&srv.url("/v2/models/fraud/versions/1/infer"), &json!({"id": "req-1", "inputs": tensors}));
     assert_eq!(st, 200, "{reply}");
     assert_eq!(reply["model_name"], "fraud");
@@ -424,15 +428,7 @@ fn kserve_v2_reasons_output_is_one_json_array_per_row() {
     let chunk = &s.rows[300..320];
     let (_, meta) = get(&srv.url("/v2/models/fraud"));
     let inputs = meta["inputs"].as_array().expect("inputs").clone();
-    let tensors: Vec<Value> = s
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(c, name)| {
-            json!({"name": name, "shape": [chunk.len(), 1], "datatype": inputs[c]["datatype"].clone(),
-                   "data": chunk.iter().map(|(_, v)| v[c].clone()).collect::<Vec<_>>()})
-        })
-        .collect();
+    let tensors = v2_tensors(chunk, &inputs);
     let body =
         json!({"inputs": tensors, "outputs": [{"name": "probability"}, {"name": "reasons", "parameters": {"top": 5}}]});
     let (st, reply) = post(&srv.url("/v2/models/fraud/infer"), &body);
@@ -460,15 +456,7 @@ fn kserve_v2_expected_value_plus_all_contributions_is_each_rows_logit() {
     let (_, meta) = get(&srv.url("/v2/models/fraud"));
     let inputs = meta["inputs"].as_array().expect("inputs").clone();
     let k = inputs.len();
-    let tensors: Vec<Value> = s
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(c, name)| {
-            json!({"name": name, "shape": [chunk.len(), 1], "datatype": inputs[c]["datatype"].clone(),
-                   "data": chunk.iter().map(|(_, v)| v[c].clone()).collect::<Vec<_>>()})
-        })
-        .collect();
+    let tensors = v2_tensors(chunk, &inputs);
     let body = json!({"inputs": tensors, "outputs": [
         {"name": "probability"}, {"name": "reasons", "parameters": {"top": k}}, {"name": "expected_value"}]});
     let (st, reply) = post(&srv.url("/v2/models/fraud/infer"), &body);
