@@ -27,15 +27,12 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::{canonical_name, Catalog, Column, ColumnType, Table};
 use crate::csv_split::RecordSplitter;
-use crate::error::{BadRow, DataError};
+use crate::error::{BadRow, BadRowLog, DataError};
 #[cfg(test)]
 use crate::number_text::parse_number;
 use crate::number_text::{parse_number_with, shown};
 use crate::record::Row;
 use crate::value_rules::NumberRule;
-
-/// How many bad rows a reader keeps for its final report (all of them are counted and logged).
-const KEPT_BAD_ROWS: usize = 100;
 
 /// A streaming reader of one Kaggle table.
 pub struct TableReader<R: BufRead> {
@@ -52,11 +49,8 @@ pub struct TableReader<R: BufRead> {
     targets: Vec<Target>,
     /// Catalog indexes of the required columns, checked in every row.
     required: Vec<usize>,
-    max_bad_rows: u64,
-    bad_count: u64,
-    bad_rows: Vec<BadRow>,
-    /// Bad rows not yet handed out by [`TableReader::drain_bad_rows`].
-    undrained: Vec<BadRow>,
+    /// The rows skipped, and when to give up.
+    bad: BadRowLog,
     rows_read: u64,
     last_line: u64,
 }
@@ -105,6 +99,7 @@ impl<R: BufRead> TableReader<R> {
         records.set_field_limit(located_fields(&field_to_column));
         records.set_expected_fields(header.len());
         Ok(TableReader {
+            bad: BadRowLog::new(path.clone(), max_bad_rows),
             path,
             catalog,
             records,
@@ -113,10 +108,6 @@ impl<R: BufRead> TableReader<R> {
             present,
             targets,
             required: catalog.columns().iter().enumerate().filter(|(_, c)| c.required).map(|(i, _)| i).collect(),
-            max_bad_rows,
-            bad_count: 0,
-            bad_rows: Vec::new(),
-            undrained: Vec::new(),
             rows_read: 0,
             last_line: 1,
         })
@@ -174,17 +165,17 @@ impl<R: BufRead> TableReader<R> {
 
     /// Malformed rows skipped so far.
     pub fn bad_count(&self) -> u64 {
-        self.bad_count
+        self.bad.count()
     }
 
     /// The first bad rows (up to 100), for a final report.
     pub fn bad_rows(&self) -> &[BadRow] {
-        &self.bad_rows
+        self.bad.kept()
     }
 
     /// Bad rows skipped since the last call, so a pipeline can route each to its dead-letter output.
     pub fn drain_bad_rows(&mut self) -> Vec<BadRow> {
-        std::mem::take(&mut self.undrained)
+        self.bad.drain()
     }
 
     /// The line number of the row last returned by [`TableReader::read_row`] or [`TableReader::read_row_into`].
@@ -233,21 +224,7 @@ impl<R: BufRead> TableReader<R> {
     }
 
     fn report_bad(&mut self, bad: BadRow) -> Result<(), DataError> {
-        tracing::warn!("skipping malformed row {bad}");
-        self.bad_count += 1;
-        if self.bad_rows.len() < KEPT_BAD_ROWS {
-            self.bad_rows.push(bad.clone());
-        }
-        self.undrained.push(bad);
-        if self.bad_count > self.max_bad_rows {
-            return Err(DataError::TooManyBadRows {
-                path: self.path.clone(),
-                count: self.bad_count,
-                max: self.max_bad_rows,
-                first: Box::new(self.bad_rows[0].clone()),
-            });
-        }
-        Ok(())
+        self.bad.report(bad, "row")
     }
 
     /// Parses the current record into `row`, overwriting every column this reader fills (see `read_row_into`).

@@ -7,6 +7,63 @@ use std::path::PathBuf;
 /// so that a runaway record cannot fill memory or a dead-letter topic's message size.
 pub const BAD_ROW_PAYLOAD_LIMIT: usize = 64 * 1024;
 
+/// The bad rows one file reader has skipped: counted, the first [`KEPT_BAD_ROWS`] kept for a final report, each
+/// handed out once for a dead-letter output, and more than `max` of them an error. Shared by every CSV reader, so
+/// they all give up the same way.
+#[derive(Debug, Clone)]
+pub(crate) struct BadRowLog {
+    path: PathBuf,
+    max: u64,
+    count: u64,
+    kept: Vec<BadRow>,
+    /// Bad rows not yet handed out by [`BadRowLog::drain`].
+    undrained: Vec<BadRow>,
+}
+
+/// Bad rows a reader keeps for its final report (all are counted).
+pub(crate) const KEPT_BAD_ROWS: usize = 100;
+
+impl BadRowLog {
+    pub fn new(path: PathBuf, max: u64) -> BadRowLog {
+        BadRowLog { path, max, count: 0, kept: Vec::new(), undrained: Vec::new() }
+    }
+
+    /// Records a skipped row (`what`: "row", "label", … for the log line); past `max`, the error that stops the
+    /// reader, naming the first one.
+    pub fn report(&mut self, bad: BadRow, what: &str) -> Result<(), DataError> {
+        tracing::warn!("skipping malformed {what} {bad}");
+        self.count += 1;
+        if self.kept.len() < KEPT_BAD_ROWS {
+            self.kept.push(bad.clone());
+        }
+        self.undrained.push(bad);
+        if self.count > self.max {
+            return Err(DataError::TooManyBadRows {
+                path: self.path.clone(),
+                count: self.count,
+                max: self.max,
+                first: Box::new(self.kept[0].clone()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Rows skipped so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The first skipped rows (up to [`KEPT_BAD_ROWS`]).
+    pub fn kept(&self) -> &[BadRow] {
+        &self.kept
+    }
+
+    /// Rows skipped since the last call.
+    pub fn drain(&mut self) -> Vec<BadRow> {
+        std::mem::take(&mut self.undrained)
+    }
+}
+
 /// A row that could not be read: where it is and why. Bad rows are skipped and reported, never silently dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadRow {

@@ -12,13 +12,10 @@ use std::path::{Path, PathBuf};
 use super::time::parse_label_time;
 use super::{Label, LabelSource};
 use crate::csv_split::RecordSplitter;
-use crate::error::{BadRow, DataError};
+use crate::error::{BadRow, BadRowLog, DataError};
 
 /// What the header of a labels file must name, for messages.
 const TABLE: &str = "labels";
-
-/// Bad lines a reader keeps for its final report (all are counted).
-const KEPT_BAD_ROWS: usize = 100;
 
 /// A streaming reader of a labels CSV.
 pub struct LabelReader<R: BufRead> {
@@ -29,10 +26,8 @@ pub struct LabelReader<R: BufRead> {
     is_fraud: usize,
     label_time: usize,
     source: Option<usize>,
-    max_bad_rows: u64,
-    bad_count: u64,
-    bad_rows: Vec<BadRow>,
-    undrained: Vec<BadRow>,
+    /// The rows skipped, and when to give up.
+    bad: BadRowLog,
     labels_read: u64,
 }
 
@@ -76,15 +71,12 @@ impl<R: BufRead> LabelReader<R> {
         Ok(LabelReader {
             source: find("source"),
             fields: header.len(),
+            bad: BadRowLog::new(path.clone(), max_bad_rows),
             path,
             records,
             id,
             is_fraud,
             label_time,
-            max_bad_rows,
-            bad_count: 0,
-            bad_rows: Vec::new(),
-            undrained: Vec::new(),
             labels_read: 0,
         })
     }
@@ -101,17 +93,17 @@ impl<R: BufRead> LabelReader<R> {
 
     /// Malformed lines skipped so far.
     pub fn bad_count(&self) -> u64 {
-        self.bad_count
+        self.bad.count()
     }
 
     /// The first malformed lines (up to 100), for a final report.
     pub fn bad_rows(&self) -> &[BadRow] {
-        &self.bad_rows
+        self.bad.kept()
     }
 
     /// Malformed lines skipped since the last call, for a dead-letter output.
     pub fn drain_bad_rows(&mut self) -> Vec<BadRow> {
-        std::mem::take(&mut self.undrained)
+        self.bad.drain()
     }
 
     /// The next well-formed label, `None` at the end. Malformed lines are reported and skipped; more than
@@ -175,21 +167,7 @@ impl<R: BufRead> LabelReader<R> {
     }
 
     fn report_bad(&mut self, bad: BadRow) -> Result<(), DataError> {
-        tracing::warn!("skipping malformed label {bad}");
-        self.bad_count += 1;
-        if self.bad_rows.len() < KEPT_BAD_ROWS {
-            self.bad_rows.push(bad.clone());
-        }
-        self.undrained.push(bad);
-        if self.bad_count > self.max_bad_rows {
-            return Err(DataError::TooManyBadRows {
-                path: self.path.clone(),
-                count: self.bad_count,
-                max: self.max_bad_rows,
-                first: Box::new(self.bad_rows[0].clone()),
-            });
-        }
-        Ok(())
+        self.bad.report(bad, "label")
     }
 }
 
