@@ -44,18 +44,7 @@ impl Split {
     /// Whether `v` takes the true branch, exactly as the tree evaluator decides (onnxruntime's rule).
     #[inline]
     pub fn goes_true(&self, v: f64) -> bool {
-        let t = self.threshold;
-        let cond = match self.mode {
-            Mode::Leq => v <= t,
-            Mode::Lt => v < t,
-            Mode::Gte => v >= t,
-            Mode::Gt => v > t,
-            Mode::Eq => v == t,
-            Mode::Neq => v != t,
-            Mode::Member => self.members.contains(&v),
-            Mode::Leaf => false,
-        };
-        cond || (self.missing_true && v.is_nan())
+        self.mode.goes_true(v, self.threshold, &self.members, self.missing_true)
     }
 }
 

@@ -32,6 +32,23 @@ pub(crate) enum Mode {
 }
 
 impl Mode {
+    /// Whether value `v` takes the true branch of a split comparing against `t` (or `members`), onnxruntime's rule:
+    /// a missing (NaN) value goes true only where the node says so. The one definition every tree walker uses.
+    #[inline]
+    pub fn goes_true<T: super::real::Real>(self, v: T, t: T, members: &[T], missing_true: bool) -> bool {
+        let cond = match self {
+            Mode::Leq => v <= t,
+            Mode::Lt => v < t,
+            Mode::Gte => v >= t,
+            Mode::Gt => v > t,
+            Mode::Eq => v == t,
+            Mode::Neq => v != t,
+            Mode::Member => members.contains(&v),
+            Mode::Leaf => false,
+        };
+        cond || (missing_true && v.is_nan())
+    }
+
     pub fn parse(s: &str) -> Option<Mode> {
         Some(match s {
             "BRANCH_LEQ" => Mode::Leq,

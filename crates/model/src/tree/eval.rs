@@ -4,7 +4,7 @@
 //! stay in L1 while the block's rows stream past, and each row still sums its trees in tree order, which keeps
 //! floating-point results identical to onnxruntime's sequential accumulation.
 
-use super::compile::{Forest, Kind, Leaves, Mode, Node, FEATURE_MASK, LE, LEAF, NEG};
+use super::compile::{Forest, Kind, Leaves, Node, FEATURE_MASK, LE, LEAF, NEG};
 use super::real::Real;
 
 /// How leaf values of different trees combine (`aggregate_function`).
@@ -62,18 +62,7 @@ fn find_leaf_general<T: Real>(forest: &Forest<T>, root: u32, row: &[T]) -> usize
         let n = &forest.nodes[i];
         let g = &forest.general[i];
         let v = row[(n.feature & FEATURE_MASK) as usize];
-        let t = n.threshold;
-        let cond = match g.mode {
-            Mode::Leq => v <= t,
-            Mode::Lt => v < t,
-            Mode::Gte => v >= t,
-            Mode::Gt => v > t,
-            Mode::Eq => v == t,
-            Mode::Neq => v != t,
-            Mode::Member => g.members.contains(&v),
-            Mode::Leaf => false,
-        };
-        let go = cond || (g.missing_true && v.is_nan());
+        let go = g.mode.goes_true(v, n.threshold, &g.members, g.missing_true);
         link = n.children[usize::from(!go)];
     }
     (link & !LEAF) as usize
