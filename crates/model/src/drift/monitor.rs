@@ -513,15 +513,17 @@ pub struct RowObserver<'m> {
 }
 
 impl RowObserver<'_> {
+    /// The tracked slot of model input `input`, if it is tracked.
+    #[inline]
+    fn slot(&self, input: usize) -> Option<usize> {
+        self.monitor.slot_of_input.get(input).filter(|&&s| s != UNTRACKED).map(|&s| s as usize)
+    }
+
     /// The value of numeric model input `input` (NaN = missing). Ignored for untracked inputs; a number for a
     /// categorical input counts as missing.
     #[inline]
     pub fn num(&mut self, input: usize, x: f64) {
-        let Some(&slot) = self.monitor.slot_of_input.get(input) else { return };
-        if slot == UNTRACKED {
-            return;
-        }
-        let slot = slot as usize;
+        let Some(slot) = self.slot(input) else { return };
         match &mut self.monitor.phase {
             Phase::Active(a) => {
                 if let Binner::Numeric(bins) = &a.binners[slot] {
@@ -540,11 +542,7 @@ impl RowObserver<'_> {
     /// numeric input counts as missing.
     #[inline]
     pub fn str(&mut self, input: usize, s: &str) {
-        let Some(&slot) = self.monitor.slot_of_input.get(input) else { return };
-        if slot == UNTRACKED {
-            return;
-        }
-        let slot = slot as usize;
+        let Some(slot) = self.slot(input) else { return };
         match &mut self.monitor.phase {
             Phase::Active(a) => {
                 if let Binner::Categorical(index) = &a.binners[slot] {
