@@ -18,19 +18,25 @@
 //! so machine noise hits both alike; it reports each run, the medians and the tx/s ratio to the run without
 //! reasons. `reasons-all` adds a third job with reasons on every score (`run --reasons 3 --reasons-on all`): it
 //! explains every transaction, about 1,000 tx/s on 2 cores, so a 200k-row run takes minutes.
+//!
+//! `monitoring` measures what model monitoring costs the same way: the job without monitoring, with drift on every
+//! model input, and with a challenger (the same model scored again beside it; `run --challenger`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use fraudstream_engine::flow::Joined;
 use fraudstream_engine::job::{needed_columns, run_embedded, JobConfig, RunConfig};
 use fraudstream_engine::join::JoinConfig;
+use fraudstream_engine::monitor::{DriftSpec, LabelFeed, MonitorConfig, MonitorSetup, Role, WatchSpec};
 use fraudstream_engine::observe::{RunProgress, RunSummary};
 use fraudstream_engine::pacing::Pacing;
 use fraudstream_engine::reasons::{ReasonsConfig, ReasonsOn, DEFAULT_REASONS};
-use fraudstream_engine::scorer::{BatchScores, InProcessScorer, Scorer};
+use fraudstream_engine::scorer::{BatchScores, InProcessScorer, Scorer, WithChallenger};
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_engine::EngineError;
+use fraudstream_model::drift::DriftConfig;
 use fraudstream_model::Model;
 
 /// Computes every model input (features) for each row, then reports a zero score without running the model.
@@ -94,6 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match args.get(4).map(String::as_str) {
         Some("reasons") => return reasons_cost(&dir, &model, &columns, repeats, false),
         Some("reasons-all") => return reasons_cost(&dir, &model, &columns, repeats, true),
+        Some("monitoring") => return monitoring_cost(&dir, &model, &columns, repeats),
         _ => {}
     }
 
@@ -174,36 +181,21 @@ fn repeated(
     Ok(last)
 }
 
-/// Tx/s of the scored job without reasons, with reasons on alerts and with reasons on every score, alternating
-/// the three each round (the goal: reasons on all alerts within 10 % of the tx/s without them).
-fn reasons_cost(
-    dir: &std::path::Path,
-    model: &Model,
-    columns: &[String],
-    repeats: usize,
-    on_all_scores: bool,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let threshold = config(dir, Pacing::AsFastAsPossible, columns).job.threshold;
-    let mut variants = vec![
-        ("no reasons", 0, ReasonsOn::Alerts),
-        ("reasons on alerts", DEFAULT_REASONS, ReasonsOn::Alerts),
-        ("reasons on all scores", DEFAULT_REASONS, ReasonsOn::All),
-    ];
-    if !on_all_scores {
-        variants.pop();
-    }
-    let mut scorers = Vec::new();
-    for &(_, top, on) in &variants {
-        scorers.push(InProcessScorer::new(model)?.with_reasons(ReasonsConfig { top, on, threshold })?);
-    }
+/// One job of an alternating comparison: its name, its configuration and its scorer.
+struct Variant<'s> {
+    name: &'static str,
+    config: RunConfig,
+    scorer: Box<dyn Scorer + 's>,
+}
+
+/// Runs every variant once per round, `repeats` rounds, so machine noise hits them alike; prints each run, then
+/// each variant's median tx/s and its ratio to the first variant's (the anchor).
+fn alternate(variants: &mut [Variant<'_>], repeats: usize) -> Result<(), Box<dyn std::error::Error>> {
     let mut rates = vec![Vec::new(); variants.len()];
     for round in 1..=repeats.max(1) {
-        for (i, &(what, top, on)) in variants.iter().enumerate() {
-            let mut run = config(dir, Pacing::AsFastAsPossible, columns);
-            // As `run` does: reasons on every score are also written to scores.csv.
-            run.score_reasons = if on == ReasonsOn::All { top } else { 0 };
-            let s = run_embedded(&run, &mut scorers[i], &RunProgress::default())?;
-            report(&format!("{what}, round {round}"), &s);
+        for (i, v) in variants.iter_mut().enumerate() {
+            let s = run_embedded(&v.config, v.scorer.as_mut(), &RunProgress::default())?;
+            report(&format!("{}, round {round}", v.name), &s);
             rates[i].push(s.scored as f64 / s.elapsed.as_secs_f64());
         }
     }
@@ -213,16 +205,98 @@ fn reasons_cost(
         v[v.len() / 2]
     };
     let base = median(&rates[0]);
-    for (i, (what, _, _)) in variants.iter().enumerate() {
+    for (i, v) in variants.iter().enumerate() {
         let per_round: Vec<String> = rates[i].iter().zip(&rates[0]).map(|(r, b)| format!("{:.3}", r / b)).collect();
         println!(
-            "{what}: median {:.0} tx/s = {:.3}x of no reasons (per-round ratios {})",
+            "{}: median {:.0} tx/s = {:.3}x of {} (per-round ratios {})",
+            v.name,
             median(&rates[i]),
             median(&rates[i]) / base,
+            variants[0].name,
             per_round.join(", ")
         );
     }
     Ok(())
+}
+
+/// Tx/s of the scored job without reasons, with reasons on alerts and with reasons on every score, alternating
+/// (the goal: reasons on all alerts within 10 % of the tx/s without them).
+fn reasons_cost(
+    dir: &std::path::Path,
+    model: &Model,
+    columns: &[String],
+    repeats: usize,
+    on_all_scores: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let threshold = config(dir, Pacing::AsFastAsPossible, columns).job.threshold;
+    let mut kinds = vec![
+        ("no reasons", 0, ReasonsOn::Alerts),
+        ("reasons on alerts", DEFAULT_REASONS, ReasonsOn::Alerts),
+        ("reasons on all scores", DEFAULT_REASONS, ReasonsOn::All),
+    ];
+    if !on_all_scores {
+        kinds.pop();
+    }
+    let mut variants = Vec::new();
+    for (name, top, on) in kinds {
+        let mut config = config(dir, Pacing::AsFastAsPossible, columns);
+        // As `run` does: reasons on every score are also written to scores.csv.
+        config.score_reasons = if on == ReasonsOn::All { top } else { 0 };
+        let scorer = InProcessScorer::new(model)?.with_reasons(ReasonsConfig { top, on, threshold })?;
+        variants.push(Variant { name, config, scorer: Box::new(scorer) });
+    }
+    alternate(&mut variants, repeats)
+}
+
+/// Tx/s of the scored job without monitoring, with drift on every model input (first-window baseline, as for a
+/// model without model.json), and with a challenger (the same model again, scored beside it), alternating (the
+/// issue's ask: the cost of a challenger, measured).
+fn monitoring_cost(
+    dir: &std::path::Path,
+    model: &Model,
+    columns: &[String],
+    repeats: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let base = config(dir, Pacing::AsFastAsPossible, columns);
+    let monitor = |drift: Option<DriftSpec>, challenger: bool| MonitorSetup {
+        config: MonitorConfig {
+            labels: LabelFeed::None,
+            horizon: Duration::from_secs(125 * 86_400),
+            quality_window: 20_000,
+            threshold: base.job.threshold,
+            quality_from: None,
+        },
+        models: std::iter::once(WatchSpec { name: "model".into(), role: Role::Champion, drift })
+            .chain(challenger.then(|| WatchSpec { name: "challenger".into(), role: Role::Challenger, drift: None }))
+            .collect(),
+        labels: Arc::new(Vec::new()),
+        live: None,
+    };
+    let drift = DriftSpec {
+        mapping: fraudstream_features::InputMapping::for_model(model)?,
+        baseline: None,
+        config: DriftConfig { alert_psi: 0.2, rearm_psi: 0.15, ..DriftConfig::default() },
+    };
+    let with = |setup: MonitorSetup| {
+        let mut c = base.clone();
+        c.job.monitor = Some(setup);
+        c
+    };
+    let mut champion = InProcessScorer::new(model)?;
+    let mut variants = vec![
+        Variant { name: "no monitoring", config: base.clone(), scorer: Box::new(InProcessScorer::new(model)?) },
+        Variant {
+            name: "drift on every input",
+            config: with(monitor(Some(drift), false)),
+            scorer: Box::new(InProcessScorer::new(model)?),
+        },
+        Variant {
+            name: "with a challenger",
+            config: with(monitor(None, true)),
+            scorer: Box::new(WithChallenger::new(&mut champion, InProcessScorer::new(model)?)),
+        },
+    ];
+    alternate(&mut variants, repeats)
 }
 
 /// The process's resident set size (Linux), 0 where /proc is unavailable.
