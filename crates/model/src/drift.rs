@@ -31,8 +31,8 @@ pub use baseline::{
     DEFAULT_TOP_CATEGORIES, MAX_BINS, SCORE_EDGES,
 };
 pub use monitor::{
-    BaselineSource, DriftAlert, DriftConfig, DriftMonitor, DriftReport, InputDrift, InputKind, InputSpec, Monitored,
-    RowObserver, DEFAULT_ALERT_PSI, DEFAULT_REARM_PSI, DEFAULT_WINDOW, MAX_WINDOW,
+    BaselineSource, DriftAlert, DriftConfig, DriftMonitor, DriftReport, DriftState, InputDrift, InputKind, InputSpec,
+    Monitored, RowObserver, DEFAULT_ALERT_PSI, DEFAULT_REARM_PSI, DEFAULT_WINDOW, MAX_WINDOW,
 };
 
 /// Smallest share a bin is given in the PSI sum (0.01 %): an empty bin then contributes at most

@@ -9,6 +9,9 @@ use super::baseline::{Baseline, BaselineConfig, Bins, InputBaseline, InputSample
 use super::lookup::CategoryIndex;
 use super::DriftError;
 
+mod state;
+pub use state::DriftState;
+
 /// Observations in the rolling window by default: about three days of IEEE-CIS traffic (3,250 a day), and enough
 /// that a stable input's PSI stays near 0.001 (see the module documentation).
 pub const DEFAULT_WINDOW: usize = 10_000;

@@ -320,3 +320,40 @@ fn untracked_inputs_and_values_of_the_wrong_kind_are_ignored() {
     // Both tracked inputs counted as missing: a bin the baseline holds (almost) nothing of.
     assert!(m.psi(0).expect("psi") > 1.0);
 }
+
+/// A monitor restored from a state saved mid-stream (through JSON) and fed the same rows after it reports exactly
+/// what the monitor that never stopped reports — collecting its first window, right after freezing it, with a full
+/// window that wrapped, and with a `model.json`-style baseline.
+#[test]
+fn a_state_saved_and_restored_through_json_goes_on_exactly_as_the_monitor_that_never_stopped() {
+    let stream = [rows(41, 700, Shift::None), rows(42, 900, Shift::Major)].concat();
+    let provided = baseline_of(&rows(40, 2_000, Shift::None));
+    for (baseline, cut) in [(None, 150), (None, 300), (None, 1_100), (Some(provided.clone()), 1_250)] {
+        let mut whole = DriftMonitor::new(&specs(), baseline.clone(), config(300)).unwrap();
+        let mut before = DriftMonitor::new(&specs(), baseline.clone(), config(300)).unwrap();
+        feed(&mut whole, &stream[..cut]);
+        feed(&mut before, &stream[..cut]);
+        whole.check();
+        before.check();
+        let saved = serde_json::to_string(&before.state()).unwrap();
+        let mut after = DriftMonitor::new(&specs(), baseline.clone(), config(300)).unwrap();
+        after.restore(serde_json::from_str(&saved).unwrap()).unwrap();
+        assert_eq!(after.state(), before.state(), "cut at {cut}");
+        feed(&mut whole, &stream[cut..]);
+        feed(&mut after, &stream[cut..]);
+        assert_eq!(after.check(), whole.check(), "cut at {cut}");
+        assert_eq!(after.report(), whole.report(), "cut at {cut}");
+        assert_eq!(after.state(), whole.state(), "cut at {cut}");
+    }
+    // A state does not go into a monitor over another baseline, nor one of other inputs; the monitor is unchanged.
+    let mut other = DriftMonitor::new(&specs(), Some(baseline_of(&rows(43, 500, Shift::Major))), config(300)).unwrap();
+    let mut collected = DriftMonitor::new(&specs(), Some(provided), config(300)).unwrap();
+    feed(&mut collected, &stream[..400]);
+    let untouched = other.state();
+    assert!(other.restore(collected.state()).is_err());
+    assert_eq!(other.state(), untouched);
+    let mut fewer = DriftMonitor::new(&specs()[..3], None, config(300)).unwrap();
+    let mut first = DriftMonitor::new(&specs(), None, config(300)).unwrap();
+    feed(&mut first, &stream[..100]);
+    assert!(fewer.restore(first.state()).is_err());
+}
