@@ -501,7 +501,7 @@ pub struct RunArgs {
     pub challenger_topic: String,
 
     /// Online quality from a labels topic (Avro, keyed by TransactionID; `produce --labels` writes one), followed
-    /// by its own consumer group `<group>-labels`. Kafka mode.
+    /// by its own consumer group `<group>-labels`, whose offsets move with the monitoring snapshots. Kafka mode.
     #[arg(long, value_name = "TOPIC", help_heading = "Kafka")]
     pub labels_topic: Option<String>,
 
@@ -513,8 +513,9 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_duration, default_value = "1s", help_heading = "Kafka")]
     pub commit_interval: Duration,
 
-    /// How often the scoring stage of a model with client features snapshots its client state to
-    /// `<group>-score-state`: a restart restores the newest snapshot and replays only the internal topic after it.
+    /// How often the scoring stage snapshots its client state (models with client features) and its monitoring
+    /// state (labels, quality and drift windows) to `<group>-score-state` (`<group>-state` without client
+    /// features): a restart restores the newest snapshot and replays only what came after it.
     #[arg(long, value_parser = parse_duration, default_value = "60s", help_heading = "Kafka")]
     pub snapshot_interval: Duration,
 

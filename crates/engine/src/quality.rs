@@ -54,6 +54,18 @@ impl QualityWindow {
         self.labels_received += 1;
     }
 
+    /// The window's (score, label) pairs, oldest first, and the labels received in all: what a snapshot keeps.
+    pub fn state(&self) -> (Vec<(f64, bool)>, u64) {
+        (self.labelled.iter().copied().collect(), self.labels_received)
+    }
+
+    /// Replaces the window with a [`QualityWindow::state`] (its newest `window` pairs, if it held more).
+    pub fn restore(&mut self, labelled: &[(f64, bool)], labels_received: u64) {
+        let keep = labelled.len().saturating_sub(self.window);
+        self.labelled = labelled[keep..].iter().copied().collect();
+        self.labels_received = labels_received;
+    }
+
     /// The measures over the current window (O(window · log window): call it about once a second).
     pub fn snapshot(&self) -> QualitySnapshot {
         let (scores, labels): (Vec<f64>, Vec<bool>) = self.labelled.iter().copied().unzip();

@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,8 +57,17 @@ fn read_scores(run: &common::Run, topic: &str) -> HashMap<i64, Vec<(Option<f64>,
     scores
 }
 
-#[test]
-fn a_labels_topic_drives_online_quality_and_a_challenger_writes_its_own_topic_once_per_transaction() {
+/// A run of the sample on a fresh broker with a labels topic (every label 30 s after its transaction) and a
+/// challenger (the seed model again, as "seed"), configured but not started.
+struct Setup {
+    run: common::Run,
+    config: fraudstream_engine::kafka::topology::KafkaRunConfig,
+    transactions: HashMap<i64, (i64, bool)>,
+    scores_topic: String,
+    challenger_topic: String,
+}
+
+fn setup() -> Setup {
     let sample = ieee_cis_sample();
     let run = produce_files(&sample.join("train_transaction.csv"), &sample.join("train_identity.csv"), 3);
     let transactions = sample_transactions();
@@ -96,34 +105,92 @@ fn a_labels_topic_drives_online_quality_and_a_challenger_writes_its_own_topic_on
         labels: Arc::new(Vec::new()),
         live: None,
     });
+    Setup { run, config, transactions, scores_topic, challenger_topic }
+}
+
+/// Runs the job until its input is idle, or until `stop_after` transactions are scored.
+fn run_job(setup: &Setup, stop_after: Option<u64>) -> fraudstream_engine::observe::RunSummary {
     let model = Model::load(shared_reference().join("seed-model/pipeline_75.onnx")).expect("model");
     let mut champion = InProcessScorer::new(&model).expect("scorer");
     let mut scorer = WithChallenger::new(&mut champion, InProcessScorer::new(&model).expect("challenger"));
-    let summary = run_kafka(&config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false), None).expect("run");
+    let (progress, stop) = (RunProgress::default(), AtomicBool::new(false));
+    std::thread::scope(|scope| {
+        if let Some(n) = stop_after {
+            let (progress, stop) = (&progress, &stop);
+            scope.spawn(move || {
+                while progress.scored.load(Ordering::Relaxed) < n {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                stop.store(true, Ordering::Relaxed);
+            });
+        }
+        let summary = run_kafka(&setup.config, &mut scorer, &progress, &stop, None).expect("run");
+        stop.store(true, Ordering::Relaxed);
+        // The watcher ends once the run has scored its share (a run that stops earlier fails below).
+        progress.scored.fetch_max(stop_after.unwrap_or(0), Ordering::Relaxed);
+        summary
+    })
+}
+
+/// The labels due by the sample's newest event time, joined offline to the champion's written scores.
+fn offline(setup: &Setup, champion_scores: &HashMap<i64, Vec<(Option<f64>, String)>>) -> (Vec<f64>, Vec<bool>) {
+    let newest = setup.transactions.values().map(|&(dt, _)| dt).max().expect("rows");
+    setup
+        .transactions
+        .iter()
+        .filter(|(_, &(dt, _))| dt + 30 <= newest)
+        .map(|(id, &(_, fraud))| (champion_scores[id][0].0.expect("score"), fraud))
+        .unzip()
+}
+
+/// The run's online figures equal the offline computation over every label due: each joined once, the rolling
+/// ROC AUC of both models the offline one.
+fn assert_quality_matches_offline(summary: &fraudstream_engine::observe::RunSummary, s: &[f64], y: &[bool]) {
+    let counts = summary.labels.expect("label counts");
+    assert_eq!(counts.joined, s.len() as u64, "{counts:?}");
+    for model in &summary.models {
+        let q = model.quality.expect("quality");
+        assert_eq!(q.labels_received, s.len() as u64, "{}", model.name);
+        let (got, want) = (q.roc_auc.expect("auc"), roc_auc(s, y).expect("auc"));
+        assert!((got - want).abs() < 1e-12, "{}: ROC AUC {got} vs offline {want}", model.name);
+    }
+}
+
+#[test]
+fn a_labels_topic_drives_online_quality_and_a_challenger_writes_its_own_topic_once_per_transaction() {
+    let setup = setup();
+    let summary = run_job(&setup, None);
     assert_eq!(summary.scored, 1500);
 
-    let champion_scores = read_scores(&run, &scores_topic);
-    let challenger_scores = read_scores(&run, &challenger_topic);
+    let champion_scores = read_scores(&setup.run, &setup.scores_topic);
+    let challenger_scores = read_scores(&setup.run, &setup.challenger_topic);
     assert_eq!(challenger_scores.len(), 1500);
     for (id, written) in &challenger_scores {
         assert_eq!(written.len(), 1, "TransactionID {id}: one challenger score");
         assert_eq!(written[0].1, "seed");
         assert_eq!(written[0].0, champion_scores[id][0].0, "TransactionID {id}: same model, same score");
     }
+    let (s, y) = offline(&setup, &champion_scores);
+    assert_quality_matches_offline(&summary, &s, &y);
+}
 
-    // Offline: labels due by the newest event time, joined to the written scores.
-    let newest = transactions.values().map(|&(dt, _)| dt).max().expect("rows");
-    let (s, y): (Vec<f64>, Vec<bool>) = transactions
-        .iter()
-        .filter(|(_, &(dt, _))| dt + 30 <= newest)
-        .map(|(id, &(_, fraud))| (champion_scores[id][0].0.expect("score"), fraud))
-        .unzip();
-    let counts = summary.labels.expect("label counts");
-    assert_eq!(counts.joined, s.len() as u64, "{counts:?}");
-    for model in &summary.models {
-        let q = model.quality.expect("quality");
-        assert_eq!(q.labels_received, s.len() as u64, "{}", model.name);
-        let (got, want) = (q.roc_auc.expect("auc"), roc_auc(&s, &y).expect("auc"));
-        assert!((got - want).abs() < 1e-12, "{}: ROC AUC {got} vs offline {want}", model.name);
-    }
+/// Stopped part-way (after a monitoring snapshot, with scores written after it) and started again, the job
+/// restores the scores awaiting labels, the quality windows and the labels feed's position: its final figures
+/// are those of a run that never stopped.
+#[test]
+fn a_restarted_job_goes_on_with_its_monitoring_state_and_ends_with_the_figures_of_an_uninterrupted_run() {
+    let mut setup = setup();
+    // Snapshots often enough that the first run takes several, and rarely enough that scores follow the last.
+    setup.config.snapshot_interval = Duration::from_millis(300);
+    setup.config.commit_interval = Duration::from_millis(100);
+    let first = run_job(&setup, Some(700));
+    assert!(first.scored >= 700 && first.scored < 1500, "the first run stopped part-way: {}", first.scored);
+    let second = run_job(&setup, None);
+    assert_eq!(first.scored + second.scored, 1500, "each transaction scored once");
+    let champion_scores = read_scores(&setup.run, &setup.scores_topic);
+    assert!(champion_scores.values().all(|w| w.len() == 1));
+    let (s, y) = offline(&setup, &champion_scores);
+    assert_quality_matches_offline(&second, &s, &y);
+    let counts = second.labels.expect("label counts");
+    assert_eq!(counts.unmatched, 0, "no label read twice or lost its score: {counts:?}");
 }

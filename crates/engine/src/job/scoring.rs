@@ -68,6 +68,11 @@ impl<'s, 'o, 'p, S: Sink> ScoringStage<'s, 'o, 'p, S> {
     pub fn features(&mut self) -> Option<&mut FeatureStep> {
         self.features.as_mut()
     }
+
+    /// The models' monitoring, when the job monitors them.
+    pub fn monitoring(&mut self) -> Option<&mut crate::monitor::Monitoring> {
+        self.writer.monitor.as_mut()
+    }
 }
 
 impl<S: Sink> Downstream for ScoringStage<'_, '_, '_, S> {

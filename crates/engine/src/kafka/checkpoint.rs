@@ -59,6 +59,9 @@ struct Record {
     /// The newest client-state snapshot (scoring stages of models with client features).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     snapshot: Option<SnapshotRef>,
+    /// The newest monitoring snapshot (scoring stages that monitor their models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    monitor: Option<SnapshotRef>,
 }
 
 /// The newest checkpoint record of each input partition.
@@ -69,6 +72,8 @@ type Newest = HashMap<(String, i32), Record>;
 pub(super) struct Restart {
     pub read_back: ReadBack,
     pub snapshot: Option<SnapshotRef>,
+    /// The monitoring snapshot to restore, by the same rule.
+    pub monitor: Option<SnapshotRef>,
 }
 
 /// The checkpoints of one stage: its checkpoint topic and what recent checkpoints saw.
@@ -85,10 +90,13 @@ pub(super) struct Checkpoints {
     until: Option<Positions>,
     /// The last record written, so an idle job does not write the same one every interval.
     last: Option<Record>,
-    /// Where client-state snapshots go, how often, and the newest one (with when it was taken).
+    /// Where snapshots go, how often, when the last were taken, and the newest of client state and of
+    /// monitoring.
     state_topic: String,
     snapshot_every: Duration,
-    snapshot: Option<(Instant, SnapshotRef)>,
+    snapshot_at: Option<Instant>,
+    snapshot: Option<SnapshotRef>,
+    monitor: Option<SnapshotRef>,
 }
 
 impl Checkpoints {
@@ -116,7 +124,9 @@ impl Checkpoints {
             last: None,
             state_topic,
             snapshot_every,
+            snapshot_at: None,
             snapshot: None,
+            monitor: None,
         })
     }
 
@@ -163,7 +173,7 @@ impl Checkpoints {
 
     /// What a restart with these committed positions recovers from (see the module docs).
     pub fn restart_from(&self, committed: &Positions) -> Result<Restart, EngineError> {
-        let nothing = |read_back| Ok(Restart { read_back, snapshot: None });
+        let nothing = |read_back| Ok(Restart { read_back, snapshot: None, monitor: None });
         if !self.enabled {
             return nothing(ReadBack::Nothing);
         }
@@ -173,7 +183,7 @@ impl Checkpoints {
             return nothing(ReadBack::All);
         };
         let mut from = OutputEnds::new();
-        let mut snapshots = Vec::new();
+        let (mut snapshots, mut monitors) = (Vec::new(), Vec::new());
         for key in &wanted {
             let Some(record) = found.get(key) else {
                 tracing::warn!(
@@ -189,16 +199,13 @@ impl Checkpoints {
                 *at = (*at).min(*offset);
             }
             snapshots.push(record.snapshot.clone());
+            monitors.push(record.monitor.clone());
         }
-        // A snapshot holds the state of the partitions it was taken over: usable only for exactly those.
-        let snapshot = snapshots.first().cloned().flatten().filter(|s| {
-            let mut taken: Vec<(&str, i32)> = s.positions.iter().map(|(t, p, _)| (t.as_str(), *p)).collect();
-            let mut now: Vec<(&str, i32)> = wanted.iter().map(|(t, p)| (t.as_str(), *p)).collect();
-            taken.sort_unstable();
-            now.sort_unstable();
-            snapshots.iter().all(|other| other.as_ref() == Some(s)) && taken == now
-        });
-        Ok(Restart { read_back: ReadBack::From(from), snapshot })
+        Ok(Restart {
+            read_back: ReadBack::From(from),
+            snapshot: common_snapshot(&snapshots, &wanted),
+            monitor: common_snapshot(&monitors, &wanted),
+        })
     }
 
     /// The topic client-state snapshots go to.
@@ -206,9 +213,15 @@ impl Checkpoints {
         &self.state_topic
     }
 
-    /// A snapshot restored at a restart is the newest one until the next is taken.
+    /// A client-state snapshot restored at a restart is the newest one until the next is taken.
     pub fn restored(&mut self, snapshot: SnapshotRef) {
-        self.snapshot = Some((Instant::now(), snapshot));
+        self.snapshot_at = Some(Instant::now());
+        self.snapshot = Some(snapshot);
+    }
+
+    /// Likewise a restored monitoring snapshot.
+    pub fn restored_monitor(&mut self, snapshot: SnapshotRef) {
+        self.monitor = Some(snapshot);
     }
 
     /// The newest record mentioning each of `wanted`, read from the tail of the checkpoint topic backwards in
@@ -241,6 +254,18 @@ impl Checkpoints {
         }
         Ok(any.then(|| found.into_iter().map(|(key, (_, record))| (key, record)).collect()))
     }
+}
+
+/// The snapshot every assigned partition's newest record names, if they all name the same one and it was taken
+/// over exactly the partitions `wanted`: a snapshot holds the state of the partitions it was taken over.
+fn common_snapshot(named: &[Option<SnapshotRef>], wanted: &[(String, i32)]) -> Option<SnapshotRef> {
+    named.first().cloned().flatten().filter(|s| {
+        let mut taken: Vec<(&str, i32)> = s.positions.iter().map(|(t, p, _)| (t.as_str(), *p)).collect();
+        let mut now: Vec<(&str, i32)> = wanted.iter().map(|(t, p)| (t.as_str(), *p)).collect();
+        taken.sort_unstable();
+        now.sort_unstable();
+        named.iter().all(|other| other.as_ref() == Some(s)) && taken == now
+    })
 }
 
 /// Notes the input position after `event` (the next offset to read in its topic-partition).
@@ -309,10 +334,12 @@ pub(super) fn checkpoint<S: KafkaInput, D: KafkaStage>(
         output_from: from.iter().map(|((t, p), &o)| (t.clone(), *p, o)).collect(),
         written_ms: 0,
         snapshot: None,
+        monitor: None,
     };
     record.positions.sort();
-    snapshot_if_due(job, checkpoints, &safe)?;
-    record.snapshot = checkpoints.snapshot.as_ref().map(|(_, s)| s.clone());
+    let labels_taken = snapshot_if_due(job, checkpoints, &safe)?;
+    record.snapshot = checkpoints.snapshot.clone();
+    record.monitor = checkpoints.monitor.clone();
     if checkpoints.last.as_ref() == Some(&record) {
         return Ok(());
     }
@@ -320,32 +347,58 @@ pub(super) fn checkpoint<S: KafkaInput, D: KafkaStage>(
     record.written_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as i64;
     let payload =
         serde_json::to_vec(&record).map_err(|e| EngineError::Config(format!("encoding a checkpoint: {e}")))?;
-    // Not waited for: if it is lost, the previous record (older positions, earlier output) is still right.
-    job.downstream().sinks().send(BaseRecord::<[u8], [u8]>::to(&checkpoints.topic).payload(&payload[..]))
+    // Not waited for: if it is lost, the previous record (older positions, earlier output) is still right...
+    let stage = job.downstream();
+    stage.sinks().send(BaseRecord::<[u8], [u8]>::to(&checkpoints.topic).payload(&payload[..]))?;
+    // ...except for the labels feed, whose positions may move only once a record names the snapshot that took
+    // the labels before them.
+    if let Some(positions) = labels_taken {
+        stage.flush()?;
+        if let Some(monitoring) = stage.monitoring() {
+            monitoring.commit_labels(&positions);
+        }
+    }
+    Ok(())
 }
 
-/// After a commit: snapshots the client state when the last snapshot is older than the interval (see
-/// [`super::snapshot`]).
+/// After a commit, when the last snapshots are older than the interval: snapshots the client state (see
+/// [`super::snapshot`]) and the monitoring state, as the stage has them. Returns the labels feed's positions the
+/// monitoring snapshot took, to be committed once a checkpoint record names it.
 fn snapshot_if_due<D: KafkaStage>(
     job: &mut Job<'_, D>,
     checkpoints: &mut Checkpoints,
     committed: &Positions,
-) -> Result<(), EngineError> {
+) -> Result<Option<Vec<(i32, i64)>>, EngineError> {
     let stage = job.downstream();
-    let Some(features) = stage.features() else { return Ok(()) };
-    if checkpoints.snapshot.as_ref().is_some_and(|(at, _)| at.elapsed() < checkpoints.snapshot_every) {
-        return Ok(());
+    if checkpoints.snapshot_at.is_some_and(|at| at.elapsed() < checkpoints.snapshot_every) {
+        return Ok(None);
     }
-    let mut state = Vec::new();
-    features.snapshot(&mut state);
-    let (id, chunks) = super::snapshot::write(stage.sinks(), &checkpoints.state_topic, &state)?;
-    // The chunks must be durable before a record names them.
-    stage.flush()?;
     let mut positions: Vec<(String, i32, i64)> = committed.iter().map(|((t, p), &o)| (t.to_string(), *p, o)).collect();
     positions.sort();
-    tracing::debug!("client state snapshot {id:016x}: {} bytes in {chunks} chunks", state.len());
-    checkpoints.snapshot = Some((Instant::now(), SnapshotRef { id, chunks, positions }));
-    Ok(())
+    let mut state = Vec::new();
+    let mut taken = None;
+    if let Some(features) = stage.features() {
+        features.snapshot(&mut state);
+        let (id, chunks) = super::snapshot::write(stage.sinks(), &checkpoints.state_topic, &state)?;
+        tracing::debug!("client state snapshot {id:016x}: {} bytes in {chunks} chunks", state.len());
+        checkpoints.snapshot = Some(SnapshotRef { id, chunks, positions: positions.clone() });
+    }
+    // Every score written so far is acknowledged (the checkpoint flushed): the output ends cover them all.
+    let output_ends = stage.sinks().output_ends().into_iter().map(|((t, p), o)| (t, p, o)).collect();
+    if let Some(monitoring) = stage.monitoring() {
+        let snapshot = super::snapshot::MonitorSnapshot { output_ends, state: monitoring.state() };
+        state.clear();
+        serde_json::to_writer(&mut state, &snapshot)
+            .map_err(|e| EngineError::Config(format!("encoding the monitoring snapshot: {e}")))?;
+        let (id, chunks) = super::snapshot::write(stage.sinks(), &checkpoints.state_topic, &state)?;
+        tracing::debug!("monitoring snapshot {id:016x}: {} bytes in {chunks} chunks", state.len());
+        checkpoints.monitor = Some(SnapshotRef { id, chunks, positions });
+        taken = Some(snapshot.state.label_positions().to_vec());
+    }
+    // The chunks must be durable before a record names them.
+    stage.flush()?;
+    checkpoints.snapshot_at = Some(Instant::now());
+    Ok(taken)
 }
 
 #[cfg(test)]
@@ -375,7 +428,9 @@ mod tests {
             last: None,
             state_topic: "g-state".into(),
             snapshot_every: Duration::from_secs(60),
+            snapshot_at: None,
             snapshot: None,
+            monitor: None,
         }
     }
 

@@ -4,9 +4,11 @@
 //!
 //! [`write_labels`] fills it (`fraudstream produce --labels`); [`LabelsReader`] follows it on a thread of its own
 //! and hands labels to the job's monitoring through a channel ([`crate::monitor::LiveLabels`]). The reader is a
-//! plain consumer in its own group (`<group>-labels`) with offsets committed automatically: labels feed figures,
-//! not output, so they need no exactly-once. A restart resumes after the labels already read; scores written
-//! before it are no longer awaited, so their later labels count as unmatched (the quality window refills).
+//! plain consumer in its own group (`<group>-labels`). When the job checkpoints (not in exactly-once mode), the job
+//! commits the group's offsets itself, with each durable snapshot of its monitoring state: a restart restores the
+//! snapshot and the feed resumes where that snapshot had taken it, so no label is lost or counted twice (labels read
+//! again are passed over by position). Otherwise offsets are committed automatically and a restart starts the
+//! monitoring over.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -17,10 +19,11 @@ use std::time::Duration;
 use fraudstream_data::avro::{encode_key, split_framed, write_header, KEY_SCHEMA};
 use fraudstream_data::labels::{decode_label, encode_label, Label, LABEL_VALUE_SCHEMA};
 use fraudstream_data::registry::{subject, SchemaRegistry};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::error::EngineError;
+use crate::monitor::{FedLabel, LabelCommit};
 
 use super::sink::write_keyed;
 use super::KafkaSettings;
@@ -61,23 +64,39 @@ pub struct LabelsReader {
 
 impl LabelsReader {
     /// Starts following `topic` as consumer group `group` (from the earliest label the group has not read);
-    /// labels arrive on the returned channel.
+    /// labels arrive on the returned channel. With `job_commits` the group's offsets are committed only through the
+    /// returned [`LabelCommit`] (see the module docs), else automatically.
     pub fn start(
         kafka: &KafkaSettings,
         registry: SchemaRegistry,
         topic: &str,
         group: &str,
-    ) -> Result<(LabelsReader, Receiver<Label>), EngineError> {
+        job_commits: bool,
+    ) -> Result<(LabelsReader, Receiver<FedLabel>, Option<LabelCommit>), EngineError> {
         let consumer: BaseConsumer = kafka
             .consumer_config(&[
                 ("group.id", group),
-                ("enable.auto.commit", "true"),
+                ("enable.auto.commit", if job_commits { "false" } else { "true" }),
                 ("auto.offset.reset", "earliest"),
                 ("fetch.wait.max.ms", "100"),
             ])
             .create()
             .map_err(|e| EngineError::kafka("creating the labels consumer", e))?;
         consumer.subscribe(&[topic]).map_err(|e| EngineError::kafka(format!("subscribing to {topic}"), e))?;
+        let consumer = Arc::new(consumer);
+        let commit: Option<LabelCommit> = job_commits.then(|| {
+            let (consumer, topic) = (consumer.clone(), topic.to_string());
+            Arc::new(move |positions: &[(i32, i64)]| {
+                let mut list = TopicPartitionList::new();
+                for &(partition, offset) in positions {
+                    list.add_partition_offset(&topic, partition, Offset::Offset(offset))
+                        .map_err(|e| EngineError::kafka(format!("committing {topic}[{partition}]"), e))?;
+                }
+                consumer
+                    .commit(&list, CommitMode::Sync)
+                    .map_err(|e| EngineError::kafka(format!("committing the positions of {topic}"), e))
+            }) as LabelCommit
+        });
         let (tx, rx) = sync_channel(CHANNEL_CAPACITY);
         let stop = Arc::new(AtomicBool::new(false));
         let bad = Arc::new(AtomicU64::new(0));
@@ -88,7 +107,7 @@ impl LabelsReader {
                 move || follow(&consumer, &registry, &topic, &tx, &stop, &bad)
             })
             .map_err(|e| EngineError::Config(format!("starting the labels reader: {e}")))?;
-        Ok((LabelsReader { stop, handle: Some(handle), bad }, rx))
+        Ok((LabelsReader { stop, handle: Some(handle), bad }, rx, commit))
     }
 }
 
@@ -106,7 +125,7 @@ fn follow(
     consumer: &BaseConsumer,
     registry: &SchemaRegistry,
     topic: &str,
-    tx: &SyncSender<Label>,
+    tx: &SyncSender<FedLabel>,
     stop: &AtomicBool,
     bad: &AtomicU64,
 ) {
@@ -125,7 +144,7 @@ fn follow(
                 decode_label(datum, &schema).map_err(|e| e.to_string())
             });
         let mut label = match label {
-            Ok(label) => label,
+            Ok(label) => FedLabel { label, partition: message.partition(), offset: message.offset() },
             Err(reason) => {
                 if bad.fetch_add(1, Ordering::Relaxed) < 5 {
                     tracing::warn!(

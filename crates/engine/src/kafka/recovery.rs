@@ -8,13 +8,15 @@
 //! transactions. With transactions, output of a failed attempt is aborted and never visible to `read_committed`
 //! readers, so there is nothing to read back (and our own open transaction would hold the read below the end).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use fraudstream_data::registry::SchemaRegistry;
+use fraudstream_data::EventTime;
 use rdkafka::message::Message;
 
 use super::checkpoint::Checkpoints;
+use super::delivery::OutputEnds;
 use super::sink::{decode_score, KafkaSinks};
 use super::stage::ReadBack;
 use super::stage::{KafkaInput, KafkaStage};
@@ -22,6 +24,7 @@ use super::KafkaSettings;
 use crate::error::EngineError;
 use crate::features::FeatureStep;
 use crate::job::{Job, ScoringStage};
+use crate::monitor::MAX_MODELS;
 use crate::sink::Written;
 
 /// Makes the output durable, reads back what it already holds (from where the checkpoints of the committed
@@ -38,6 +41,9 @@ pub(super) fn recover<S: KafkaInput, D: KafkaStage>(
     let stage = job.downstream();
     checkpoints.restart(stage.sinks().output_ends(), &restart.read_back);
     stage.read_back(&restart.read_back)?;
+    if let Some(snapshot) = restart.monitor {
+        restore_monitoring(stage, checkpoints, snapshot)?;
+    }
     let kafka = stage.sinks().config().kafka.clone();
     let Some(features) = stage.features() else { return Ok(()) };
     // The client state: the snapshot the checkpoints name, if it is all there, and the records between its
@@ -68,6 +74,77 @@ pub(super) fn recover<S: KafkaInput, D: KafkaStage>(
         features.entities()
     );
     Ok(())
+}
+
+/// Restores the monitoring snapshot `wanted` (when it is all there and fits the models), then reads the scores
+/// written after it back into it (see [`super::snapshot::MonitorSnapshot`]). What cannot be restored is logged and
+/// monitoring starts over: it feeds figures, not output.
+fn restore_monitoring<D: KafkaStage>(
+    stage: &mut D,
+    checkpoints: &mut Checkpoints,
+    wanted: super::snapshot::SnapshotRef,
+) -> Result<(), EngineError> {
+    if stage.monitoring().is_none() {
+        return Ok(());
+    }
+    let restoring = Instant::now();
+    let kafka = stage.sinks().config().kafka.clone();
+    let saved = match super::snapshot::read(&kafka, checkpoints.state_topic(), &wanted)? {
+        Some(bytes) => serde_json::from_slice::<super::snapshot::MonitorSnapshot>(&bytes).map_err(|e| e.to_string()),
+        None => Err(format!("it is not complete in {}", checkpoints.state_topic())),
+    };
+    let saved = match saved {
+        Ok(saved) => saved,
+        Err(reason) => {
+            tracing::warn!(
+                "monitoring snapshot {:016x} cannot be restored ({reason}): monitoring starts over",
+                wanted.id
+            );
+            return Ok(());
+        }
+    };
+    let since: OutputEnds = saved.output_ends.iter().map(|(t, p, o)| ((t.clone(), *p), *o)).collect();
+    let rescored = scores_since(stage.sinks(), &ReadBack::From(since))?;
+    let Some(monitoring) = stage.monitoring() else { return Ok(()) };
+    if let Err(e) = monitoring.restore(saved.state) {
+        tracing::warn!("monitoring snapshot {:016x} cannot be restored ({e}): monitoring starts over", wanted.id);
+        return Ok(());
+    }
+    for &(id, time, scores) in &rescored {
+        monitoring.rescored(id, EventTime(time), scores);
+    }
+    tracing::info!(
+        "restored monitoring from snapshot {:016x} and {} scores written after it in {:.1} s",
+        wanted.id,
+        rescored.len(),
+        restoring.elapsed().as_secs_f64()
+    );
+    checkpoints.restored_monitor(wanted);
+    Ok(())
+}
+
+/// Each transaction the `scores` topic holds from `from` on, once: (TransactionID, event time, the champion's and
+/// the challenger's score, NaN where there is none), the challenger's read from its own topic.
+fn scores_since(sinks: &KafkaSinks, from: &ReadBack) -> Result<Vec<(i64, i64, [f64; MAX_MODELS])>, EngineError> {
+    let (config, registry) = (sinks.config(), sinks.registry());
+    let mut challenger = HashMap::new();
+    if let Some(output) = &config.challenger {
+        read_back(&config.kafka, &output.topic, from, |msg| {
+            let record = decode_score(registry, msg.payload().unwrap_or_default())?;
+            challenger.insert(record.transaction_id, record.score.unwrap_or(f64::NAN));
+            Ok(())
+        })?;
+    }
+    let (mut seen, mut scores) = (HashSet::new(), Vec::new());
+    read_back(&config.kafka, &config.scores_topic, from, |msg| {
+        let record = decode_score(registry, msg.payload().unwrap_or_default())?;
+        if seen.insert(record.transaction_id) {
+            let theirs = challenger.get(&record.transaction_id).copied().unwrap_or(f64::NAN);
+            scores.push((record.transaction_id, record.event_time, [record.score.unwrap_or(f64::NAN), theirs]));
+        }
+        Ok(())
+    })?;
+    Ok(scores)
 }
 
 /// The transactions the `scores` and `alerts` topics hold from `from` on, with the scores they carry.
@@ -136,5 +213,9 @@ impl KafkaStage for ScoringStage<'_, '_, '_, KafkaSinks> {
 
     fn features(&mut self) -> Option<&mut FeatureStep> {
         ScoringStage::features(self)
+    }
+
+    fn monitoring(&mut self) -> Option<&mut crate::monitor::Monitoring> {
+        ScoringStage::monitoring(self)
     }
 }

@@ -1,5 +1,6 @@
 //! Snapshots of the scoring stage's client state in `<group>-state`, so a restart restores the state and replays
-//! only the internal topic's records since the snapshot, instead of all of them.
+//! only the internal topic's records since the snapshot, instead of all of them; and of its monitoring state
+//! ([`MonitorSnapshot`]), so a restart goes on with the scores awaiting labels, the quality and drift windows.
 //!
 //! A snapshot is the [`FeatureStep::snapshot`](crate::features::FeatureStep::snapshot) bytes cut into chunks of at
 //! most [`CHUNK`] bytes (below the 1 MB default message limit), each message `FSNP`, a version byte, the snapshot's
@@ -40,6 +41,15 @@ pub(super) struct SnapshotRef {
     pub chunks: u32,
     /// The input positions committed when it was taken: a restart replays the internal topic from here.
     pub positions: Vec<(String, i32, i64)>,
+}
+
+/// The monitoring state as a snapshot holds it (JSON): the state, and where each output partition ended when it
+/// was taken. Scores written after that are in the output topics only: a restart reads them from there back into
+/// the restored state (`recovery`), so each written score awaits its label exactly once.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct MonitorSnapshot {
+    pub output_ends: Vec<(String, i32, i64)>,
+    pub state: crate::monitor::MonitorState,
 }
 
 /// Writes `state` as a new snapshot to `topic` through `sinks`' producer; returns its reference (without

@@ -76,6 +76,11 @@ pub(super) trait KafkaStage: Downstream {
     fn features(&mut self) -> Option<&mut FeatureStep> {
         None
     }
+    /// The models' monitoring, snapshotted with the checkpoints and restored after an assignment (scoring stages
+    /// that monitor their models).
+    fn monitoring(&mut self) -> Option<&mut crate::monitor::Monitoring> {
+        None
+    }
     /// After each input event (see `Forward::report_progress`); only a join stage reports.
     fn report_progress(
         &mut self,

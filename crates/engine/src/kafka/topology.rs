@@ -69,9 +69,12 @@ pub fn run_kafka<'a>(
     let config = match (&config.labels_topic, &config.job.monitor) {
         (Some(topic), Some(monitor)) => {
             let group = format!("{}-labels", config.source.group);
-            let (reader, rx) = LabelsReader::start(&config.source.kafka, registry.clone(), topic, &group)?;
+            // The job commits the feed's positions with its monitoring snapshots, which exist when it checkpoints.
+            let job_commits = config.sinks.transactional_id.is_none();
+            let (reader, rx, commit) =
+                LabelsReader::start(&config.source.kafka, registry.clone(), topic, &group, job_commits)?;
             _labels_reader = reader;
-            let monitor = MonitorSetup { live: Some(LiveLabels::new(rx)), ..monitor.clone() };
+            let monitor = MonitorSetup { live: Some(LiveLabels::new(rx, commit)), ..monitor.clone() };
             with_labels =
                 KafkaRunConfig { job: JobConfig { monitor: Some(monitor), ..config.job.clone() }, ..config.clone() };
             &with_labels

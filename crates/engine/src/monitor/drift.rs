@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use fraudstream_features::mapping::InputSource;
 use fraudstream_features::{FeatureRow, InputMapping, InputValue};
-use fraudstream_model::drift::{Baseline, DriftAlert, DriftConfig, DriftMonitor, DriftReport, InputSpec};
+use fraudstream_model::drift::{Baseline, DriftAlert, DriftConfig, DriftMonitor, DriftReport, DriftState, InputSpec};
 
 use crate::error::EngineError;
 
@@ -103,6 +103,17 @@ impl ModelDrift {
     /// Every PSI figure now.
     pub fn report(&self) -> DriftReport {
         self.monitor.report()
+    }
+
+    /// The monitor's window, baseline and alert arming, for a snapshot.
+    pub fn state(&self) -> DriftState {
+        self.monitor.state()
+    }
+
+    /// Puts a [`ModelDrift::state`] back; an error (the monitor unchanged) when it was taken over another baseline
+    /// or other inputs.
+    pub fn restore(&mut self, state: DriftState) -> Result<(), EngineError> {
+        self.monitor.restore(state).map_err(|e| EngineError::Config(e.to_string()))
     }
 
     /// Whether the baseline is the model's own (`model.json`) rather than the first window.

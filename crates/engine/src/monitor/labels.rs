@@ -25,6 +25,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use fraudstream_data::labels::Label;
 use fraudstream_data::EventTime;
+use serde::{Deserialize, Serialize};
 
 /// Scores awaiting their label at most (about 280 MiB); beyond it, new scores are counted as not tracked until
 /// labels or the horizon free room.
@@ -43,7 +44,7 @@ struct Awaiting {
 }
 
 /// What became of scores and labels, for the summary and the metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabelCounts {
     /// Labels that became known.
     pub received: u64,
@@ -186,6 +187,63 @@ impl LabelJoin {
     }
 }
 
+/// A [`LabelJoin`]'s state as plain data (see [`LabelJoin::state`]); NaN scores are `None`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelJoinState {
+    /// Scores awaiting their label, in the order scored: (TransactionID, transaction time, score per model).
+    awaiting: Vec<(i64, i64, [Option<f64>; MAX_MODELS])>,
+    /// Labels not yet known: (label time, TransactionID, is fraud).
+    pending: Vec<(i64, i64, bool)>,
+    /// Labels known before their score, in label-time order: (label time, TransactionID, is fraud).
+    early: Vec<(i64, i64, bool)>,
+    counts: LabelCounts,
+}
+
+impl LabelJoin {
+    /// Everything the join holds and has counted, for a snapshot (the Kafka scoring stage's recovery).
+    pub fn state(&self) -> LabelJoinState {
+        LabelJoinState {
+            awaiting: self
+                .order
+                .iter()
+                .filter_map(|&(time, id)| {
+                    self.awaiting.get(&id).filter(|a| a.time == time).map(|a| (id, time, a.scores))
+                })
+                .map(|(id, time, scores)| (id, time, scores.map(|s| (!s.is_nan()).then_some(s))))
+                .collect(),
+            pending: self.pending.iter().map(|Reverse(p)| *p).collect(),
+            early: self
+                .early_order
+                .iter()
+                .filter_map(|&(time, id)| match self.early.get(&id) {
+                    Some(&(t, fraud)) if t == time => Some((time, id, fraud)),
+                    _ => None,
+                })
+                .collect(),
+            counts: self.counts,
+        }
+    }
+
+    /// Replaces what the join holds and has counted with a [`LabelJoin::state`] (the horizon stays this join's).
+    pub fn restore(&mut self, state: LabelJoinState) {
+        self.awaiting.clear();
+        self.order.clear();
+        for (id, time, scores) in state.awaiting {
+            if self.awaiting.insert(id, Awaiting { time, scores: scores.map(|s| s.unwrap_or(f64::NAN)) }).is_none() {
+                self.order.push_back((time, id));
+            }
+        }
+        self.pending = state.pending.into_iter().map(Reverse).collect();
+        self.early.clear();
+        self.early_order.clear();
+        for (time, id, fraud) in state.early {
+            self.early.insert(id, (time, fraud));
+            self.early_order.push_back((time, id));
+        }
+        self.counts = LabelCounts { awaiting: 0, early: 0, ..state.counts };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -245,5 +303,41 @@ mod tests {
         join.advance(None, &mut sink);
         assert_eq!(got.borrow().last(), Some(&(0.3, 0.2, false)), "the finished feed's labels are all applied");
         assert_eq!(join.counts().joined, 2);
+    }
+
+    #[test]
+    fn a_join_restored_from_its_state_goes_on_exactly_as_the_one_that_never_stopped() {
+        let steps = |join: &mut LabelJoin, from: i64, to: i64, out: &mut Vec<(u64, u64, bool)>| {
+            let mut sink = |s: &[f64], l: bool| out.push((s[0].to_bits(), s[1].to_bits(), l));
+            for day in from..to {
+                for k in 0..5 {
+                    let id = day * 10 + k;
+                    // Some labels come before their score, some never come, one score has no challenger score.
+                    if k == 4 {
+                        join.label(&label(id, day % 3 == 0, day * DAY - 1));
+                        join.advance(Some(EventTime(day * DAY - 1)), &mut sink);
+                    }
+                    let challenger = if k == 2 { f64::NAN } else { k as f64 / 7.0 };
+                    join.scored(id, EventTime(day * DAY), [k as f64 / 5.0, challenger], &mut sink);
+                    if k != 3 {
+                        join.label(&label(id, (day + k) % 4 == 0, (day + 2 + k) * DAY));
+                    }
+                }
+                join.advance(Some(EventTime(day * DAY)), &mut sink);
+            }
+        };
+        let (mut whole, mut before) = (Vec::new(), Vec::new());
+        let mut uninterrupted = LabelJoin::new(Duration::from_millis(3 * DAY as u64));
+        steps(&mut uninterrupted, 1, 40, &mut whole);
+        let mut first = LabelJoin::new(Duration::from_millis(3 * DAY as u64));
+        steps(&mut first, 1, 17, &mut before);
+        let saved = serde_json::to_string(&first.state()).expect("state");
+        let mut restored = LabelJoin::new(Duration::from_millis(3 * DAY as u64));
+        restored.restore(serde_json::from_str(&saved).expect("state"));
+        assert_eq!(restored.counts(), first.counts());
+        steps(&mut restored, 17, 40, &mut before);
+        assert_eq!(before, whole, "the same pairs, in the same order, NaN scores included");
+        assert_eq!(restored.counts(), uninterrupted.counts());
+        assert!(whole.len() > 50 && uninterrupted.counts().expired > 0 && uninterrupted.counts().awaiting > 0);
     }
 }

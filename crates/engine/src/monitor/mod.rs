@@ -14,6 +14,7 @@
 pub mod drift;
 pub mod labels;
 
+use std::collections::BTreeMap;
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,16 +22,18 @@ use std::time::Duration;
 use fraudstream_data::labels::Label;
 use fraudstream_data::EventTime;
 use fraudstream_features::InputMapping;
-use fraudstream_model::drift::{Baseline, DriftConfig, DriftReport};
+use fraudstream_model::drift::{Baseline, DriftConfig, DriftReport, DriftState};
+use serde::{Deserialize, Serialize};
 
 use crate::error::EngineError;
 use crate::flow::Joined;
 use crate::quality::{QualitySnapshot, QualityWindow};
 pub use drift::ModelDrift;
-pub use labels::{LabelCounts, LabelJoin, MAX_MODELS};
+pub use labels::{LabelCounts, LabelJoin, LabelJoinState, MAX_MODELS};
 
 /// Whether a model's scores decide or are only recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Its scores are written and raise the alerts.
     Champion,
@@ -86,22 +89,43 @@ pub struct MonitorSetup {
     pub live: Option<LiveLabels>,
 }
 
+/// A label read from a labels topic, with where it was read: the job remembers how far it has taken each partition,
+/// so a snapshot of the monitoring state can say where the feed resumes.
+#[derive(Debug, Clone)]
+pub struct FedLabel {
+    pub label: Label,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Commits how far the labels feed has been taken into a durable snapshot: (partition, next offset).
+pub type LabelCommit = Arc<dyn Fn(&[(i32, i64)]) -> Result<(), EngineError> + Send + Sync>;
+
 /// A channel of labels read while the job runs; the job drains it about twice a second.
 #[derive(Clone)]
-pub struct LiveLabels(pub Arc<Mutex<Receiver<Label>>>);
+pub struct LiveLabels {
+    rx: Arc<Mutex<Receiver<FedLabel>>>,
+    /// Set when the job, not the reader, commits the feed's positions (see [`Monitoring::commit_labels`]).
+    commit: Option<LabelCommit>,
+}
 
 impl LiveLabels {
-    /// Labels from `rx`.
-    pub fn new(rx: Receiver<Label>) -> LiveLabels {
-        LiveLabels(Arc::new(Mutex::new(rx)))
+    /// Labels from `rx`; `commit` when the job commits the feed's positions with its snapshots.
+    pub fn new(rx: Receiver<FedLabel>, commit: Option<LabelCommit>) -> LiveLabels {
+        LiveLabels { rx: Arc::new(Mutex::new(rx)), commit }
     }
 
-    /// Everything that arrived so far, into `monitoring`.
-    fn drain_into(&self, join: &mut LabelJoin) {
+    /// Everything that arrived so far into `join`, except what a restored snapshot already took (before
+    /// `positions`), which it then moves past.
+    fn drain_into(&self, join: &mut LabelJoin, positions: &mut BTreeMap<i32, i64>) {
         // A poisoned lock only means another holder panicked; the receiver itself is intact.
-        let rx = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        while let Ok(label) = rx.try_recv() {
-            join.label(&label);
+        let rx = self.rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while let Ok(fed) = rx.try_recv() {
+            let next = positions.entry(fed.partition).or_insert(0);
+            if fed.offset >= *next {
+                join.label(&fed.label);
+                *next = fed.offset + 1;
+            }
         }
     }
 }
@@ -202,7 +226,36 @@ pub struct Monitoring {
     labels: Option<LabelJoin>,
     simulated_delay: Option<i64>,
     live: Option<LiveLabels>,
+    /// How far the labels topic has been taken, per partition (next offset).
+    label_positions: BTreeMap<i32, i64>,
     quality_from: Option<EventTime>,
+}
+
+/// What [`Monitoring`] holds, as plain data: a snapshot lets a restarted job go on with the scores awaiting their
+/// labels, the quality windows, the drift windows and the labels feed's positions (see `crate::kafka::snapshot`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorState {
+    models: Vec<ModelState>,
+    labels: Option<LabelJoinState>,
+    label_positions: Vec<(i32, i64)>,
+}
+
+impl MonitorState {
+    /// How far the state had taken each partition of the labels topic: (partition, next offset).
+    pub fn label_positions(&self) -> &[(i32, i64)] {
+        &self.label_positions
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ModelState {
+    name: String,
+    role: Role,
+    /// The quality window: (score, label), oldest first.
+    quality: Vec<(f64, bool)>,
+    labels_received: u64,
+    drift: Option<DriftState>,
+    drift_alerts: u64,
 }
 
 impl Monitoring {
@@ -215,7 +268,87 @@ impl Monitoring {
                 Some(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
             ),
         };
-        Monitoring { models, labels, simulated_delay, live: None, quality_from: config.quality_from }
+        Monitoring {
+            models,
+            labels,
+            simulated_delay,
+            live: None,
+            label_positions: BTreeMap::new(),
+            quality_from: config.quality_from,
+        }
+    }
+
+    /// Everything monitoring holds (see [`MonitorState`]).
+    pub fn state(&self) -> MonitorState {
+        MonitorState {
+            models: self
+                .models
+                .iter()
+                .map(|m| {
+                    let (quality, labels_received) = m.quality.state();
+                    ModelState {
+                        name: m.name.clone(),
+                        role: m.role,
+                        quality,
+                        labels_received,
+                        drift: m.drift.as_ref().map(ModelDrift::state),
+                        drift_alerts: m.drift_alerts,
+                    }
+                })
+                .collect(),
+            labels: self.labels.as_ref().map(LabelJoin::state),
+            label_positions: self.label_positions.iter().map(|(&p, &o)| (p, o)).collect(),
+        }
+    }
+
+    /// Replaces what monitoring holds with a [`Monitoring::state`] of the same models. A state of other models or
+    /// without labels where these have them (or the reverse) is an error, and nothing changes. A model whose drift
+    /// state does not fit (its `model.json` baseline changed) starts its drift window over, logged.
+    pub fn restore(&mut self, state: MonitorState) -> Result<(), EngineError> {
+        let ours: Vec<(&str, Role)> = self.models.iter().map(|m| (m.name.as_str(), m.role)).collect();
+        let theirs: Vec<(&str, Role)> = state.models.iter().map(|m| (m.name.as_str(), m.role)).collect();
+        if ours != theirs {
+            return Err(EngineError::Config(format!(
+                "the monitoring snapshot is of models {theirs:?}, this job monitors {ours:?}"
+            )));
+        }
+        if self.labels.is_some() != state.labels.is_some() {
+            return Err(EngineError::Config("the monitoring snapshot was taken with another labels feed".into()));
+        }
+        for (model, saved) in self.models.iter_mut().zip(state.models) {
+            model.quality.restore(&saved.quality, saved.labels_received);
+            model.drift_alerts = saved.drift_alerts;
+            if let (Some(drift), Some(saved)) = (&mut model.drift, saved.drift) {
+                if let Err(e) = drift.restore(saved) {
+                    tracing::warn!("drift of {} model {}: starts over ({e})", model.role.as_str(), model.name);
+                }
+            }
+        }
+        if let (Some(join), Some(saved)) = (&mut self.labels, state.labels) {
+            join.restore(saved);
+        }
+        self.label_positions = state.label_positions.into_iter().collect();
+        Ok(())
+    }
+
+    /// A score written before a restart but after the snapshot monitoring was restored from (read back from the
+    /// output): it awaits its label again. Drift does not see it (the output holds no inputs), and `--label-delay`
+    /// cannot label it (the output holds no `isFraud`).
+    pub fn rescored(&mut self, id: i64, time: EventTime, scores: [f64; MAX_MODELS]) {
+        self.await_label(id, time, scores, None);
+    }
+
+    /// Commits the labels feed's positions of a state that is now durable ([`MonitorState::label_positions`]),
+    /// when the job commits them; a failure is logged: the feed then resumes earlier and the labels it reads again
+    /// are passed over.
+    pub fn commit_labels(&self, positions: &[(i32, i64)]) {
+        let Some(commit) = self.live.as_ref().and_then(|l| l.commit.as_ref()) else { return };
+        if positions.is_empty() {
+            return;
+        }
+        if let Err(e) = commit(positions) {
+            tracing::warn!("committing the labels feed's positions: {e}");
+        }
     }
 
     /// Whether labels are joined (online quality is computed).
@@ -238,28 +371,31 @@ impl Monitoring {
                 drift.observe(&row, *score);
             }
         }
-        let Some(join) = &mut self.labels else { return };
         let tx = &joined.transaction;
-        if self.quality_from.is_some_and(|from| tx.event_time() < from) {
-            return;
-        }
         let mut by_model = [f64::NAN; MAX_MODELS];
         for (slot, score) in by_model.iter_mut().zip(scores) {
             *slot = score.unwrap_or(f64::NAN);
         }
-        if let Some(delay) = self.simulated_delay {
-            if let Some(fraud) = tx.is_fraud() {
-                let label_time = EventTime(tx.event_time().millis().saturating_add(delay));
-                join.label(&Label {
-                    transaction_id: tx.id(),
-                    is_fraud: fraud,
-                    label_time,
-                    source: fraudstream_data::labels::LabelSource::Generated,
-                });
-            }
+        self.await_label(tx.id(), tx.event_time(), by_model, tx.is_fraud());
+    }
+
+    /// Scores that wait for their label (transactions before `quality_from` do not count); with `--label-delay`
+    /// the transaction's own label, `own_label`, is fed in after the delay.
+    fn await_label(&mut self, id: i64, time: EventTime, scores: [f64; MAX_MODELS], own_label: Option<bool>) {
+        let Some(join) = &mut self.labels else { return };
+        if self.quality_from.is_some_and(|from| time < from) {
+            return;
+        }
+        if let (Some(delay), Some(fraud)) = (self.simulated_delay, own_label) {
+            join.label(&Label {
+                transaction_id: id,
+                is_fraud: fraud,
+                label_time: EventTime(time.millis().saturating_add(delay)),
+                source: fraudstream_data::labels::LabelSource::Generated,
+            });
         }
         let models = &mut self.models;
-        join.scored(tx.id(), tx.event_time(), by_model, &mut |s, l| push_quality(models, s, l));
+        join.scored(id, time, scores, &mut |s, l| push_quality(models, s, l));
     }
 
     /// Applies the labels known at event time `now` (none before the stream has an event time), logs new drift
@@ -281,7 +417,7 @@ impl Monitoring {
     fn advance(&mut self, now: Option<EventTime>) {
         if let Some(join) = &mut self.labels {
             if let Some(live) = &self.live {
-                live.drain_into(join);
+                live.drain_into(join, &mut self.label_positions);
             }
             let models = &mut self.models;
             join.advance(now, &mut |s, l| push_quality(models, s, l));
