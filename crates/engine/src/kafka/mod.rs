@@ -33,6 +33,7 @@ mod driver;
 mod forward;
 mod group;
 mod identity_time;
+mod input_decode;
 pub mod labels;
 mod merge;
 pub mod order;

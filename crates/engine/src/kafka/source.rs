@@ -16,16 +16,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fraudstream_data::avro::split_framed;
-use fraudstream_data::avro::value_decoder::ValueDecoder;
 use fraudstream_data::avro_projected::OwnDecoder;
 use fraudstream_data::registry::SchemaRegistry;
-use fraudstream_data::{DataError, Identity, Record, Row, Table, Transaction};
+use fraudstream_data::{DataError, Record, Row, Table};
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::message::{BorrowedMessage, Message};
 
 pub use super::group::{Assignment, KafkaSourceConfig};
 use super::group::{GroupConsumer, Polled};
 use super::identity_time::TimelessIdentities;
+use super::input_decode::{DecodeAhead, DecodeContext, Decoded, Decoding};
 use super::merge::EventTimeMerge;
 use super::order::ProducerOrder;
 use super::placement::Placement;
@@ -34,6 +34,7 @@ use super::stage::KafkaInput;
 use super::{KafkaSettings, Positions};
 use crate::error::EngineError;
 use crate::flow::{DeadLetter, DeadLetterKind, InputPartition, Joined, Origin, SourceEvent};
+use crate::source::recycle::{Recycler, RowPool};
 use crate::source::required::RequiredColumns;
 use crate::source::{Backlog, Source};
 
@@ -63,8 +64,30 @@ mod sealed {
 
     pub trait TopicsImpl: Send {
         /// Takes a run of messages, in the order the consumer delivered them, and hands what they become to
-        /// `merge`.
-        fn accept(&mut self, batch: &[Raw], merge: &mut EventTimeMerge) -> Result<(), EngineError>;
+        /// `merge`, now or (decoding ahead) through later [`settle`](Self::settle) calls; returns a buffer for the
+        /// next run.
+        fn accept(&mut self, batch: Vec<Raw>, merge: &mut EventTimeMerge) -> Result<Vec<Raw>, EngineError>;
+        /// Hands runs decoded ahead to `merge` in the order they were accepted: those already decoded, and with
+        /// `block` at least the next one; whether any was.
+        fn settle(&mut self, _merge: &mut EventTimeMerge, _block: bool) -> Result<bool, EngineError> {
+            Ok(false)
+        }
+        /// Whether another run can be accepted now (decoding ahead is bounded).
+        fn has_room(&self) -> bool {
+            true
+        }
+        /// Whether runs are being decoded.
+        fn decoding(&self) -> bool {
+            false
+        }
+        /// The partitions with messages being decoded: they have more records, and are behind.
+        fn decoding_in(&self) -> Vec<(u8, i32)> {
+            Vec::new()
+        }
+        /// Whether messages of `partition` are being decoded.
+        fn decoding_holds(&self, _partition: (u8, i32)) -> bool {
+            false
+        }
         /// Before the merge is asked for the next event: hands on what has waited long enough elsewhere.
         fn release(&mut self, _now: Instant, _group: &GroupConsumer, _merge: &mut EventTimeMerge) {}
         /// Partitions were assigned (after `clear`): the topics learn which.
@@ -119,32 +142,22 @@ pub struct KafkaSource<T> {
 /// take their transaction's ([`super::identity_time`]). A run over some of the partitions checks that the topics
 /// are co-partitioned ([`super::placement`]).
 pub struct InputTopics {
-    registry: SchemaRegistry,
     topics: [String; 2],
     counts: [i32; 2],
-    /// How the values of each (input, schema id) are decoded, looked up once.
-    decoders: HashMap<(u8, u32), Decoding>,
+    /// The writer schemas' decoders and the registry, shared with the runs being decoded.
+    ctx: Arc<DecodeContext>,
+    /// Runs of messages being decoded while the job works (see [`super::input_decode`]).
+    ahead: DecodeAhead,
     /// Key schema ids already fetched from the registry (the registry client caches their plans).
     key_schemas: std::collections::HashSet<u32>,
-    /// Our own schemas' decoders, keeping only the columns the job reads (transactions, identities).
-    own: [OwnDecoder; 2],
     required: RequiredColumns,
     timeless: TimelessIdentities,
     /// Whether this instance reads only some of the partitions: then the topics must be co-partitioned.
     partial: bool,
     /// The co-partitioning check, made at the first records read while `partial`.
     placement: Option<Placement>,
-}
-
-/// How values written with one schema are decoded.
-#[derive(Clone)]
-enum Decoding {
-    /// Our own schema of the topic's table: field by field, only the columns the job reads.
-    Own,
-    /// Anyone else's: by field name.
-    Foreign(Arc<ValueDecoder>),
-    /// A schema the topic's table cannot be read from: every record is a dead letter with this reason.
-    Refused(String),
+    /// Rows the job has handed back for reuse, once it asked for a [`KafkaSource::recycler`].
+    pool: Option<RowPool>,
 }
 
 /// The internal topic of joined records: each partition put back in event-time order across the join stages
@@ -168,18 +181,29 @@ impl KafkaSource<InputTopics> {
         let columns = config.columns.as_deref();
         let own = [OwnDecoder::new(Table::Transaction, columns), OwnDecoder::new(Table::Identity, columns)];
         let input = InputTopics {
-            registry,
             topics: topics.map(str::to_string),
             counts: [counts[0].unwrap_or(0), counts[1].unwrap_or(0)],
-            decoders: HashMap::new(),
+            ctx: Arc::new(DecodeContext { decoders: HashMap::new(), own, registry }),
+            ahead: DecodeAhead::default(),
             key_schemas: Default::default(),
-            own,
             required: config.required.clone(),
             timeless: TimelessIdentities::default(),
             partial: false,
             placement: None,
+            pool: None,
         };
         Ok(KafkaSource::with(group, config, partitions, input))
+    }
+}
+
+impl KafkaSource<InputTopics> {
+    /// The way for the job to hand back the rows of records it has written, which the source then decodes the
+    /// next records into (see [`crate::source::recycle`]; rows of our own schema only, whose decoder overwrites
+    /// every column the job reads). One per source: a second call replaces the first.
+    pub fn recycler(&mut self) -> Recycler {
+        let (recycler, pool) = crate::source::recycle::pool();
+        self.topics.pool = Some(pool);
+        recycler
     }
 }
 
@@ -270,8 +294,33 @@ impl<T: Topics> KafkaSource<T> {
     }
 
     /// Messages from the consumer into the merge: the first one waits up to `timeout`, then whatever the consumer
-    /// has already fetched, up to [`BATCH`]; false when nothing arrived.
+    /// has already fetched, up to [`BATCH`]; runs decoded ahead are handed on as they are ready. False when nothing
+    /// arrived.
     fn pull(&mut self, timeout: Duration) -> Result<bool, EngineError> {
+        let mut progressed = self.topics.settle(&mut self.merge, false)?;
+        if self.topics.has_room() {
+            let wait = if progressed || self.topics.decoding() { Duration::ZERO } else { timeout };
+            let taken = self.take(wait)?;
+            if taken > 0 {
+                let mut batch = std::mem::take(&mut self.batch);
+                batch.truncate(taken);
+                self.batch = self.topics.accept(batch, &mut self.merge)?;
+                progressed = true;
+            }
+        }
+        if !progressed && self.topics.decoding() {
+            // Nothing new from the consumer, or no room: the next decoded run is what comes next.
+            progressed = self.topics.settle(&mut self.merge, true)?;
+        }
+        let full: Vec<(u8, i32)> = self.merge.holding().filter(|&p| self.merge.held_in(p) >= PAUSE_AT).collect();
+        for partition in full {
+            self.group.pause(partition)?;
+        }
+        Ok(progressed)
+    }
+
+    /// Fills the message buffer from the consumer (see [`KafkaSource::pull`]); how many it took.
+    fn take(&mut self, timeout: Duration) -> Result<usize, EngineError> {
         let mut taken = 0;
         let mut wait = timeout;
         while taken < BATCH {
@@ -288,17 +337,7 @@ impl<T: Topics> KafkaSource<T> {
             }
             wait = Duration::ZERO;
         }
-        if taken == 0 {
-            return Ok(false);
-        }
-        self.topics.accept(&self.batch[..taken], &mut self.merge)?;
-        for raw in &self.batch[..taken] {
-            let partition = (raw.input, raw.partition);
-            if self.merge.held_in(partition) >= PAUSE_AT {
-                self.group.pause(partition)?;
-            }
-        }
-        Ok(true)
+        Ok(taken)
     }
 }
 
@@ -311,13 +350,13 @@ const PARALLEL_FROM: usize = 64;
 /// One consumed message, copied out of the consumer's buffer so a run of them can be decoded at once.
 #[derive(Debug, Default)]
 pub struct Raw {
-    input: u8,
+    pub(super) input: u8,
     topic: Arc<str>,
-    partition: i32,
+    pub(super) partition: i32,
     offset: i64,
-    payload: Vec<u8>,
+    pub(super) payload: Vec<u8>,
     /// The message key (another producer's value may hold no TransactionID, so the key's is used).
-    key: Option<Vec<u8>>,
+    pub(super) key: Option<Vec<u8>>,
 }
 
 impl Raw {
@@ -339,12 +378,12 @@ impl Raw {
     }
 
     /// A dead letter of this message: its value and key as they came.
-    fn dead_letter(&self, kind: DeadLetterKind, reason: String) -> SourceEvent {
+    pub(super) fn dead_letter(&self, kind: DeadLetterKind, reason: String) -> SourceEvent {
         let (payload, key) = (self.payload.clone(), self.key.clone());
         SourceEvent::DeadLetter(DeadLetter { kind, reason, origin: self.origin(), payload, key })
     }
 
-    fn origin(&self) -> Origin {
+    pub(super) fn origin(&self) -> Origin {
         Origin::Kafka { topic: self.topic.clone(), partition: self.partition, offset: self.offset }
     }
 }
@@ -372,7 +411,8 @@ impl<T: Topics> Source for KafkaSource<T> {
         let now = Instant::now();
         if self.backlog_at.is_none_or(|at| now.duration_since(at) >= BACKLOG_REFRESH) {
             self.backlog_at = Some(now);
-            let mut behind: Vec<(u8, i32)> = self.group.lagging().chain(self.merge.holding()).collect();
+            let mut behind: Vec<(u8, i32)> =
+                self.group.lagging().chain(self.merge.holding()).chain(self.topics.decoding_in()).collect();
             behind.sort_unstable();
             behind.dedup();
             self.backlog.behind = behind.into_iter().filter_map(|(input, p)| Some((T::table(input)?, p))).collect();
@@ -397,8 +437,10 @@ impl<T: Topics> Source for KafkaSource<T> {
                     self.group.resume(partition)?;
                 }
             }
-            let group = &self.group;
-            if let Some(event) = self.merge.pop(|(input, partition)| group.has_more(input, partition), force) {
+            let (group, topics) = (&self.group, &self.topics);
+            let has_more =
+                |(input, partition)| group.has_more(input, partition) || topics.decoding_holds((input, partition));
+            if let Some(event) = self.merge.pop(has_more, force) {
                 self.blocked_since = None;
                 return Ok(event);
             }
@@ -418,14 +460,111 @@ impl sealed::TopicsImpl for InputTopics {
         Some(table_of(input))
     }
 
-    fn accept(&mut self, batch: &[Raw], merge: &mut EventTimeMerge) -> Result<(), EngineError> {
+    fn accept(&mut self, batch: Vec<Raw>, _merge: &mut EventTimeMerge) -> Result<Vec<Raw>, EngineError> {
         // Writer schemas (and key schemas, where the values need the key's id) are looked up, and fetched from the
-        // registry when new, before the parallel part.
-        for raw in batch {
+        // registry when new, here on the job thread; the decoding itself runs ahead on the pool.
+        for raw in &batch {
             self.prepare(raw)?;
         }
-        let (decoders, own, registry) = (&self.decoders, &self.own, &self.registry);
-        let decoded = decode_all(batch, |raw| decode_message(decoders, own, registry, raw));
+        // Rows to decode into: ones the job has finished with when it hands them back (see `recycler`), so a
+        // catch-up does not allocate (and page in) a full-width row per record.
+        let rows: Vec<Row> = match &mut self.pool {
+            Some(pool) => batch.iter().map(|raw| pool.take(table_of(raw.input))).collect(),
+            None => batch.iter().map(|raw| Row::empty(table_of(raw.input).catalog())).collect(),
+        };
+        self.ahead.submit(self.ctx.clone(), batch, rows);
+        Ok(self.ahead.buffer())
+    }
+
+    fn settle(&mut self, merge: &mut EventTimeMerge, mut block: bool) -> Result<bool, EngineError> {
+        let mut any = false;
+        while let Some((batch, decoded)) = self.ahead.next(block) {
+            let applied = self.apply(&batch, decoded, merge);
+            self.ahead.reuse(batch);
+            applied?;
+            any = true;
+            block = false;
+        }
+        Ok(any)
+    }
+
+    fn has_room(&self) -> bool {
+        self.ahead.has_room()
+    }
+
+    fn decoding(&self) -> bool {
+        self.ahead.running() > 0
+    }
+
+    fn decoding_in(&self) -> Vec<(u8, i32)> {
+        self.ahead.partitions().collect()
+    }
+
+    fn decoding_holds(&self, partition: (u8, i32)) -> bool {
+        self.ahead.holds(partition)
+    }
+
+    fn release(&mut self, now: Instant, group: &GroupConsumer, merge: &mut EventTimeMerge) {
+        if !self.timeless.holds() {
+            return;
+        }
+        // Identities wait for their transaction only while transactions may still come.
+        let transactions_behind =
+            group.lagging().any(|(input, _)| input == 0) || merge.holding().any(|(input, _)| input == 0);
+        if !transactions_behind {
+            let mut expired = Vec::new();
+            self.timeless.give_up(now, &mut expired);
+            for (partition, order, event) in expired {
+                merge.push(partition, order, event);
+            }
+        }
+    }
+
+    fn holds_records(&self) -> bool {
+        self.timeless.holds() || self.ahead.running() > 0
+    }
+
+    fn clear(&mut self) {
+        self.ahead.clear();
+        self.timeless.clear();
+        self.placement = None;
+    }
+
+    fn assigned(&mut self, group: &GroupConsumer) {
+        let mut assigned = [0i32; 2];
+        for (input, _) in group.assigned_partitions() {
+            assigned[usize::from(input.min(1))] += 1;
+        }
+        self.partial = assigned.iter().zip(&self.counts).any(|(a, c)| a < c);
+    }
+
+    /// Held identities (see [`super::identity_time`]) and identities handed to the merge out of offset order keep
+    /// the identity partitions' positions below them.
+    fn limit_positions(&self, group: &GroupConsumer, merge: &EventTimeMerge, positions: &mut Positions) {
+        if !self.timeless.holds() && merge.held() == 0 {
+            return;
+        }
+        let topic = group.topic(1);
+        for ((t, partition), position) in positions.iter_mut() {
+            if *t == topic {
+                let held = self.timeless.held_offsets(*partition).chain(merge.held_offsets((1, *partition)));
+                if let Some(lowest) = held.min() {
+                    *position = (*position).min(lowest);
+                }
+            }
+        }
+    }
+}
+
+impl InputTopics {
+    /// Hands a decoded run to `merge`: identities without an event time wait for their transaction, every message
+    /// is checked against the co-partitioning (when reading some partitions), records enter in event time.
+    fn apply(
+        &mut self,
+        batch: &[Raw],
+        decoded: Vec<Result<Decoded, EngineError>>,
+        merge: &mut EventTimeMerge,
+    ) -> Result<(), EngineError> {
         let mut stamped = Vec::new();
         let now = Instant::now();
         for (raw, decoded) in batch.iter().zip(decoded) {
@@ -464,65 +603,13 @@ impl sealed::TopicsImpl for InputTopics {
         Ok(())
     }
 
-    fn release(&mut self, now: Instant, group: &GroupConsumer, merge: &mut EventTimeMerge) {
-        if !self.timeless.holds() {
-            return;
-        }
-        // Identities wait for their transaction only while transactions may still come.
-        let transactions_behind =
-            group.lagging().any(|(input, _)| input == 0) || merge.holding().any(|(input, _)| input == 0);
-        if !transactions_behind {
-            let mut expired = Vec::new();
-            self.timeless.give_up(now, &mut expired);
-            for (partition, order, event) in expired {
-                merge.push(partition, order, event);
-            }
-        }
-    }
-
-    fn holds_records(&self) -> bool {
-        self.timeless.holds()
-    }
-
-    fn clear(&mut self) {
-        self.timeless.clear();
-        self.placement = None;
-    }
-
-    fn assigned(&mut self, group: &GroupConsumer) {
-        let mut assigned = [0i32; 2];
-        for (input, _) in group.assigned_partitions() {
-            assigned[usize::from(input.min(1))] += 1;
-        }
-        self.partial = assigned.iter().zip(&self.counts).any(|(a, c)| a < c);
-    }
-
-    /// Held identities (see [`super::identity_time`]) and identities handed to the merge out of offset order keep
-    /// the identity partitions' positions below them.
-    fn limit_positions(&self, group: &GroupConsumer, merge: &EventTimeMerge, positions: &mut Positions) {
-        if !self.timeless.holds() && merge.held() == 0 {
-            return;
-        }
-        let topic = group.topic(1);
-        for ((t, partition), position) in positions.iter_mut() {
-            if *t == topic {
-                let held = self.timeless.held_offsets(*partition).chain(merge.held_offsets((1, *partition)));
-                if let Some(lowest) = held.min() {
-                    *position = (*position).min(lowest);
-                }
-            }
-        }
-    }
-}
-
-impl InputTopics {
     /// Looks up how `raw`'s value is decoded, and its key schema where the value needs the key's id. Errors only
     /// where the data is not at fault (an unreachable registry), or the input lacks columns the model reads.
     fn prepare(&mut self, raw: &Raw) -> Result<(), EngineError> {
         let Ok((id, _)) = split_framed(&raw.payload) else { return Ok(()) };
         let table = table_of(raw.input);
-        if !self.decoders.contains_key(&(raw.input, id)) {
-            let decoding = match self.registry.value_decoder(table, id) {
+        if !self.ctx.decoders.contains_key(&(raw.input, id)) {
+            let decoding = match self.ctx.registry.value_decoder(table, id) {
                 Ok(d) if d.is_own_schema() => Decoding::Own,
                 Ok(d) => {
                     self.timeless.watch();
@@ -542,12 +629,13 @@ impl InputTopics {
                 Err(DataError::UnknownSchemaId { .. }) => return Ok(()),
                 Err(e) => return Err(e.into()),
             };
-            self.decoders.insert((raw.input, id), decoding);
+            // A new writer schema: runs being decoded keep the context they were handed.
+            Arc::make_mut(&mut self.ctx).decoders.insert((raw.input, id), decoding);
         }
-        if let (Some(Decoding::Foreign(d)), Some(key)) = (self.decoders.get(&(raw.input, id)), &raw.key) {
+        if let (Some(Decoding::Foreign(d)), Some(key)) = (self.ctx.decoders.get(&(raw.input, id)), &raw.key) {
             let key_schema = split_framed(key).ok().map(|(key_id, _)| key_id);
             if let Some(key_id) = key_schema.filter(|k| d.needs_key() && !self.key_schemas.contains(k)) {
-                match self.registry.key_transaction_id(key) {
+                match self.ctx.registry.key_transaction_id(key) {
                     Err(e @ (DataError::Registry { .. } | DataError::Io { .. })) => return Err(e.into()),
                     // Known now (the registry client caches the plan); a bad key is the record's dead letter.
                     _ => self.key_schemas.insert(key_id),
@@ -571,73 +659,12 @@ impl InputTopics {
 }
 
 /// The table of input `input` of the input topics.
-fn table_of(input: u8) -> Table {
+pub(super) fn table_of(input: u8) -> Table {
     if input == 0 {
         Table::Transaction
     } else {
         Table::Identity
     }
-}
-
-/// What a message of the input topics became.
-enum Decoded {
-    /// A record or a dead letter.
-    Event(SourceEvent),
-    /// An identity whose writer schema gives it no event time (it takes its transaction's).
-    Timeless(Row),
-}
-
-/// A message of the input topics as a record or a dead letter; an error only where the data is not at fault.
-fn decode_message(
-    decoders: &HashMap<(u8, u32), Decoding>,
-    own: &[OwnDecoder; 2],
-    registry: &SchemaRegistry,
-    raw: &Raw,
-) -> Result<Decoded, EngineError> {
-    let table = table_of(raw.input);
-    if raw.payload.is_empty() {
-        let reason = "empty message value (tombstone)".to_string();
-        return Ok(Decoded::Event(raw.dead_letter(DeadLetterKind::Unreadable, reason)));
-    }
-    let decoded = split_framed(&raw.payload).and_then(|(id, datum)| {
-        let unknown = || DataError::UnknownSchemaId { url: registry.url().to_string(), id };
-        match decoders.get(&(raw.input, id)).ok_or_else(unknown)? {
-            Decoding::Own => {
-                let mut row = Row::empty(table.catalog());
-                let time = own[usize::from(raw.input)].decode_into(datum, &mut row)?;
-                Ok((row, Some(time)))
-            }
-            Decoding::Foreign(decoder) => {
-                let key_id = match (decoder.needs_key(), &raw.key) {
-                    (false, _) => None,
-                    (true, Some(key)) => Some(registry.key_transaction_id(key)?),
-                    (true, None) => {
-                        return Err(DataError::Avro {
-                            context: format!("decoding a {} value (schema id {id})", table.name()),
-                            message: "the value has no TransactionID field and the message has no key".into(),
-                        })
-                    }
-                };
-                let value = decoder.decode(datum, key_id)?;
-                Ok((value.row, value.event_time))
-            }
-            Decoding::Refused(reason) => {
-                Err(DataError::Avro { context: format!("decoding a {} value", table.name()), message: reason.clone() })
-            }
-        }
-    });
-    let record = match decoded {
-        Ok((row, Some(event_time))) => match table {
-            Table::Transaction => Record::Transaction(Transaction { row }),
-            Table::Identity => Record::Identity(Identity { row, event_time }),
-        },
-        Ok((row, None)) => return Ok(Decoded::Timeless(row)),
-        Err(e @ (DataError::Avro { .. } | DataError::UnknownSchemaId { .. })) => {
-            return Ok(Decoded::Event(raw.dead_letter(DeadLetterKind::Unreadable, e.to_string())));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    Ok(Decoded::Event(SourceEvent::Record { record, origin: raw.origin() }))
 }
 
 impl sealed::TopicsImpl for JoinedTopic {
@@ -711,8 +738,8 @@ impl sealed::TopicsImpl for JoinedTopic {
 
     /// A record goes through the ordering (which hands what may leave to the merge), a marker updates it, what
     /// does not decode is a dead letter.
-    fn accept(&mut self, batch: &[Raw], merge: &mut EventTimeMerge) -> Result<(), EngineError> {
-        let decoded = decode_all(batch, |raw| decode_internal(&raw.payload, raw.origin()));
+    fn accept(&mut self, batch: Vec<Raw>, merge: &mut EventTimeMerge) -> Result<Vec<Raw>, EngineError> {
+        let decoded = decode_all(&batch, |raw| decode_internal(&raw.payload, raw.origin()));
         for (raw, internal) in batch.iter().zip(decoded) {
             let (input, partition) = (raw.input, raw.partition);
             let ends = &self.history_ends;
@@ -728,7 +755,7 @@ impl sealed::TopicsImpl for JoinedTopic {
                 }
             }
         }
-        Ok(())
+        Ok(batch)
     }
 
     fn release(&mut self, now: Instant, _group: &GroupConsumer, merge: &mut EventTimeMerge) {

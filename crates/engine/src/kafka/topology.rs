@@ -85,8 +85,9 @@ pub fn run_kafka<'a>(
         |peer| Control { stop, stop_after_idle: config.stop_after_idle, commit_interval: config.commit_interval, peer };
     if config.job.client_features.is_none() {
         let sinks = KafkaSinks::new(config.sinks.clone(), &registry)?;
-        let scoring = ScoringStage::new(scorer, sinks, &config.job, progress, observer)?;
+        let mut scoring = ScoringStage::new(scorer, sinks, &config.job, progress, observer)?;
         let mut source = KafkaSource::new(&config.source, registry)?;
+        scoring.recycle_into(Some(source.recycler()));
         let checkpoints = checkpoints(config, &config.source.group)?;
         return drive(&mut source, Job::new(&config.job, progress, scoring), checkpoints, control(None));
     }
