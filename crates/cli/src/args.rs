@@ -414,7 +414,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "PROTOCOL", help_heading = "Model")]
     pub model_protocol: Option<fraudstream_engine::scorer::RemoteProtocol>,
 
-    /// Batches sent to --model-url concurrently; when all are in flight, intake waits (backpressure).
+    /// Micro-batches scored at once: requests on the wire with --model-url; with the model in process, batches
+    /// scored on other threads while the job joins and decodes the next. When all are in flight, intake waits
+    /// (backpressure); 1 scores each batch on the job thread.
     #[arg(long, default_value_t = 4, help_heading = "Model")]
     pub max_in_flight: usize,
 

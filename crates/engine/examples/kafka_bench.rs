@@ -72,7 +72,7 @@ fn main() -> Result<(), Error> {
         kafka.properties.push(KafkaSettings::parse_property(kv)?);
     }
     let registry = FakeSchemaRegistry::start();
-    let model = load(&model_path)?;
+    let model = std::sync::Arc::new(load(&model_path)?);
 
     // 1. The backlog.
     let topics = Topics::fresh();
@@ -89,12 +89,12 @@ fn main() -> Result<(), Error> {
     }
 
     // 3. Embedded, same files.
-    if only == "catchup" {
+    if only == "catchup" || only == "both" {
         let config = kafka_config(&kafka, registry.url(), &topics, &unique_topic("bench"));
         let (mut timing, started) = (Timing::default(), Instant::now());
         let s = run_kafka(
             &config,
-            &mut InProcessScorer::new(&model)?,
+            &mut InProcessScorer::shared(model.clone())?,
             &RunProgress::default(),
             &AtomicBool::new(false),
             Some(&mut timing),
@@ -107,7 +107,9 @@ fn main() -> Result<(), Error> {
             s.scored as f64 / busy,
             s.scored as f64 / body
         );
-        return Ok(());
+        if only == "catchup" {
+            return Ok(());
+        }
     }
     let embedded_dir = std::env::temp_dir().join("fraudstream-kafka-bench-embedded");
     let embedded = run_embedded(
@@ -121,7 +123,7 @@ fn main() -> Result<(), Error> {
             model_name: "bench".into(),
             score_reasons: 0,
         },
-        &mut InProcessScorer::new(&model)?,
+        &mut InProcessScorer::shared(model.clone())?,
         &RunProgress::default(),
     )?;
     let embedded_rate = embedded.scored as f64 / embedded.elapsed.as_secs_f64();
@@ -131,6 +133,9 @@ fn main() -> Result<(), Error> {
         embedded.elapsed.as_secs_f64(),
         embedded.join.matched
     );
+    if only == "both" {
+        return Ok(());
+    }
 
     // 4. Kafka catch-up on the backlog, compared with the embedded run.
     let config = kafka_config(&kafka, registry.url(), &topics, &unique_topic("bench"));
@@ -138,7 +143,7 @@ fn main() -> Result<(), Error> {
     let started = Instant::now();
     let summary = run_kafka(
         &config,
-        &mut InProcessScorer::new(&model)?,
+        &mut InProcessScorer::shared(model.clone())?,
         &RunProgress::default(),
         &AtomicBool::new(false),
         Some(&mut timing),
@@ -210,7 +215,7 @@ fn job_config(max_wait: Duration) -> JobConfig {
         threshold: 0.5,
         monitor: None,
         client_features: None,
-        max_in_flight: 1,
+        max_in_flight: std::env::var("FRAUDSTREAM_BENCH_INFLIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(1),
         on_model_error: Default::default(),
     }
 }
@@ -422,13 +427,18 @@ fn restart_probe(args: &[String]) -> Result<(), Error> {
         return Err("restart-probe BROKERS REGISTRY TX_TOPIC ID_TOPIC SCORES_TOPIC GROUP MODEL".into());
     };
     let kafka = KafkaSettings::new(brokers.clone());
-    let model = load(model)?;
+    let model = std::sync::Arc::new(load(model)?);
     let topics = Topics { transactions: transactions.clone(), identities: identities.clone(), scores: scores.clone() };
     let mut config = kafka_config(&kafka, registry_url, &topics, group);
     config.stop_after_idle = Some(Duration::from_secs(1));
     let started = Instant::now();
-    let summary: RunSummary =
-        run_kafka(&config, &mut InProcessScorer::new(&model)?, &RunProgress::default(), &AtomicBool::new(false), None)?;
+    let summary: RunSummary = run_kafka(
+        &config,
+        &mut InProcessScorer::shared(model.clone())?,
+        &RunProgress::default(),
+        &AtomicBool::new(false),
+        None,
+    )?;
     println!(
         "recovery {:.2} s ({:.2} s to stop after the 1 s idle stop), {} scored again, peak RSS {:.0} MiB",
         summary.recovery.as_secs_f64(),

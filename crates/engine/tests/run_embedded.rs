@@ -110,6 +110,52 @@ fn stream_scores_equal_batch_scores_and_every_identity_joins() {
     assert!((auc - 0.934).abs() < 0.0015, "AUC {auc}");
 }
 
+/// A shared model scores micro-batches on other threads while the job goes on (`--max-in-flight`): the scores,
+/// their order in the output and the reasons are those of scoring each batch on the job thread.
+#[test]
+fn scoring_batches_on_other_threads_writes_what_scoring_on_the_job_thread_writes() {
+    let model = std::sync::Arc::new(seed_model());
+    let mut outputs = Vec::new();
+    for in_flight in [1, 3] {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let mut config = config(tmp.path(), Duration::ZERO);
+        config.job.max_in_flight = in_flight;
+        config.job.batch_size = 16;
+        let reasons = fraudstream_engine::reasons::ReasonsConfig {
+            top: 2,
+            on: fraudstream_engine::reasons::ReasonsOn::Alerts,
+            threshold: 0.5,
+        };
+        let mut scorer =
+            InProcessScorer::shared(model.clone()).expect("scorer").with_reasons(reasons).expect("reasons");
+        let summary = run_embedded(&config, &mut scorer, &RunProgress::default()).expect("run");
+        assert_eq!(summary.scored, 1500);
+        let read = |name: &str| std::fs::read_to_string(tmp.path().join(name)).expect(name);
+        outputs.push((read("scores.csv"), read("alerts.jsonl")));
+    }
+    // Every column but the wall-clock ones (the join wait and the latency, last), line for line: the same order.
+    let columns = |text: &str| -> Vec<String> {
+        text.lines().map(|l| l.split(',').take(5).collect::<Vec<_>>().join(",")).collect()
+    };
+    assert_eq!(columns(&outputs[0].0), columns(&outputs[1].0), "scores.csv");
+    // Alerts carry a processing latency; everything else (reasons included) must match.
+    let strip = |text: &str| -> Vec<serde_json::Value> {
+        text.lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
+                v.as_object_mut().expect("object").retain(|k, _| !k.contains("latency") && !k.contains("wait"));
+                v
+            })
+            .collect()
+    };
+    let (one, three) = (strip(&outputs[0].1), strip(&outputs[1].1));
+    assert!(
+        !one.is_empty()
+            && one.iter().all(|a| a.get("reasons").is_some_and(|r| r.as_array().is_some_and(|r| r.len() == 2)))
+    );
+    assert_eq!(one, three);
+}
+
 #[test]
 fn jittered_identities_outside_the_window_are_dead_letters_and_no_transaction_is_lost() {
     let model = seed_model();

@@ -67,7 +67,8 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
     if let Some(addr) = args.metrics_addr {
         crate::commands::metrics::serve_prometheus(addr)?;
     }
-    let model = Model::load(&args.model).with_context(|| format!("loading model {}", args.model.display()))?;
+    // Shared, so in-process scoring can run on other threads (`--max-in-flight`).
+    let model = Arc::new(Model::load(&args.model).with_context(|| format!("loading model {}", args.model.display()))?);
     let model_name = model_stem(&args.model);
     let challenger = match &args.challenger {
         Some(path) => Some(Model::load(path).with_context(|| format!("loading challenger model {}", path.display()))?),
@@ -107,7 +108,7 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
     let mut observer = Confusion { confusion: [[0; 2]; 2], observer: view.as_mut().map(|v| v as &mut dyn RunObserver) };
     let reasons = ReasonsConfig { top: args.reasons, on: args.reasons_on, threshold: args.threshold };
     let mut scorer: Box<dyn Scorer + '_> = match &args.model_url {
-        None => Box::new(InProcessScorer::new(&model)?.with_reasons(reasons)?),
+        None => Box::new(InProcessScorer::shared(model.clone())?.with_reasons(reasons)?),
         Some(url) => Box::new(RemoteScorer::new(
             RemoteConfig {
                 url: url.clone(),

@@ -68,9 +68,26 @@ pub trait Scorer {
     }
 }
 
+/// A model borrowed for the scorer's lifetime, or shared: a shared one lets the scorer be copied to other threads.
+#[derive(Clone)]
+enum ModelRef<'m> {
+    Borrowed(&'m Model),
+    Shared(Arc<Model>),
+}
+
+impl std::ops::Deref for ModelRef<'_> {
+    type Target = Model;
+    fn deref(&self) -> &Model {
+        match self {
+            ModelRef::Borrowed(m) => m,
+            ModelRef::Shared(m) => m,
+        }
+    }
+}
+
 /// An ONNX model run in-process; input buffers are reused from batch to batch.
 pub struct InProcessScorer<'m> {
-    model: &'m Model,
+    model: ModelRef<'m>,
     mapping: InputMapping,
     inputs: InputBatch,
     /// Which rows to explain, when reasons are asked for.
@@ -82,11 +99,15 @@ pub struct InProcessScorer<'m> {
 impl<'m> InProcessScorer<'m> {
     /// Resolves the model's inputs once; an input nothing can fill is an error naming it.
     pub fn new(model: &'m Model) -> Result<InProcessScorer<'m>, EngineError> {
+        Self::with_model(ModelRef::Borrowed(model))
+    }
+
+    fn with_model(model: ModelRef<'m>) -> Result<InProcessScorer<'m>, EngineError> {
         let names = model.inputs().iter().map(|i| Arc::from(i.name.as_str())).collect();
         Ok(InProcessScorer {
+            mapping: InputMapping::for_model(&model)?,
+            inputs: InputBatch::new(&model)?,
             model,
-            mapping: InputMapping::for_model(model)?,
-            inputs: InputBatch::new(model)?,
             reasons: None,
             names,
         })
@@ -152,16 +173,31 @@ impl<'m> InProcessScorer<'m> {
     }
 }
 
+impl InProcessScorer<'static> {
+    /// A scorer of a shared model: unlike one that borrows its model, it can be copied to other threads, so the job
+    /// scores one micro-batch while it joins the next (`--max-in-flight`).
+    pub fn shared(model: Arc<Model>) -> Result<InProcessScorer<'static>, EngineError> {
+        Self::with_model(ModelRef::Shared(model))
+    }
+}
+
 impl Scorer for InProcessScorer<'_> {
     fn score(&mut self, rows: &[Joined], out: &mut BatchScores) -> Result<(), EngineError> {
         if rows.is_empty() {
             return Ok(());
         }
-        let model = self.model;
         let first = out.p.len();
-        let result = model.predict_proba(self.fill_inputs(rows)?)?;
+        self.fill_inputs(rows)?;
+        let result = self.model.predict_proba(&mut self.inputs)?;
         out.p.extend(result.p_positive.iter().map(|&p| p as f64));
         out.labels.extend_from_slice(&result.labels);
         self.explain(rows, out, first)
+    }
+
+    fn try_clone_send(&self) -> Option<Box<dyn Scorer + Send>> {
+        let ModelRef::Shared(model) = &self.model else { return None };
+        let mut copy = InProcessScorer::shared(model.clone()).ok()?;
+        copy.reasons = self.reasons;
+        Some(Box::new(copy))
     }
 }
