@@ -17,7 +17,10 @@
 //! ```
 //!
 //! The broker is `FRAUDSTREAM_TEST_BROKERS` (default 127.0.0.1:9092); the Schema Registry is the testkit's fake,
-//! which follows Confluent's REST API.
+//! which follows Confluent's REST API. Both jobs score as `fraudstream run` does, with the model shared by
+//! `FRAUDSTREAM_BENCH_INFLIGHT` scoring threads (default 4, `--max-in-flight`; 1 scores on the job thread).
+//! `FRAUDSTREAM_BENCH_ONLY=catchup` runs step 4 alone, `both` steps 4 and 3, `read` steps 1 and 2;
+//! `FRAUDSTREAM_BENCH_X=KEY=VALUE,...` adds librdkafka properties, as `-X` does.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -215,7 +218,7 @@ fn job_config(max_wait: Duration) -> JobConfig {
         threshold: 0.5,
         monitor: None,
         client_features: None,
-        max_in_flight: std::env::var("FRAUDSTREAM_BENCH_INFLIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(1),
+        max_in_flight: std::env::var("FRAUDSTREAM_BENCH_INFLIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(4),
         on_model_error: Default::default(),
     }
 }

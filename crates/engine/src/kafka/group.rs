@@ -253,6 +253,7 @@ impl GroupConsumer {
     /// Stops fetching `partition` until [`GroupConsumer::resume`]: its records wait in the merge already.
     pub(super) fn pause(&mut self, partition: (u8, i32)) -> Result<(), EngineError> {
         if !self.paused.contains(&partition) {
+            tracing::debug!("pausing {:?}", partition);
             self.consumer.pause(&self.one(partition)?).map_err(|e| EngineError::kafka("pausing a partition", e))?;
             self.paused.push(partition);
         }
