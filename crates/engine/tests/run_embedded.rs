@@ -156,6 +156,35 @@ fn scoring_batches_on_other_threads_writes_what_scoring_on_the_job_thread_writes
     assert_eq!(one, three);
 }
 
+/// A scorer that panics on every batch, on whichever thread it runs.
+struct Panicking;
+
+impl fraudstream_engine::scorer::Scorer for Panicking {
+    fn score(
+        &mut self,
+        _rows: &[fraudstream_engine::flow::Joined],
+        _out: &mut fraudstream_engine::scorer::BatchScores,
+    ) -> Result<(), fraudstream_engine::error::EngineError> {
+        panic!("a bug in the model")
+    }
+
+    fn try_clone_send(&self) -> Option<Box<dyn fraudstream_engine::scorer::Scorer + Send>> {
+        Some(Box::new(Panicking))
+    }
+}
+
+/// A model that panics on a scoring thread fails the run with the panic's message instead of leaving the job
+/// waiting for that batch forever.
+#[test]
+fn a_panic_on_a_scoring_thread_fails_the_run_with_its_message() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut config = config(tmp.path(), Duration::ZERO);
+    config.job.max_in_flight = 3;
+    let error = run_embedded(&config, &mut Panicking, &RunProgress::default()).expect_err("the run fails");
+    let message = error.to_string();
+    assert!(message.contains("panicked scoring a batch: a bug in the model"), "{message}");
+}
+
 #[test]
 fn jittered_identities_outside_the_window_are_dead_letters_and_no_transaction_is_lost() {
     let model = seed_model();

@@ -97,6 +97,8 @@ pub(super) struct Checkpoints {
     snapshot_at: Option<Instant>,
     snapshot: Option<SnapshotRef>,
     monitor: Option<SnapshotRef>,
+    /// Assignments this run has recovered from (see [`Checkpoints::first_assignment`]).
+    assignments: u32,
 }
 
 impl Checkpoints {
@@ -127,12 +129,14 @@ impl Checkpoints {
             snapshot_at: None,
             snapshot: None,
             monitor: None,
+            assignments: 0,
         })
     }
 
     /// Reading starts over (an assignment): nothing has been read, the output ends at `ends`, and the read-back
     /// began where `from` says — the floor of every record until the commits pass the input's end.
     pub fn restart(&mut self, ends: OutputEnds, from: &ReadBack) {
+        self.assignments += 1;
         self.seen.clear();
         self.floor = match from {
             ReadBack::Nothing => None,
@@ -217,6 +221,12 @@ impl Checkpoints {
     pub fn restored(&mut self, snapshot: SnapshotRef) {
         self.snapshot_at = Some(Instant::now());
         self.snapshot = Some(snapshot);
+    }
+
+    /// Whether the assignment being recovered is this run's first: state this run has built since (monitoring,
+    /// whose labels feed has moved on) must not be replaced by an older snapshot at a later rebalance.
+    pub fn first_assignment(&self) -> bool {
+        self.assignments <= 1
     }
 
     /// Likewise a restored monitoring snapshot.
@@ -431,6 +441,7 @@ mod tests {
             snapshot_at: None,
             snapshot: None,
             monitor: None,
+            assignments: 0,
         }
     }
 

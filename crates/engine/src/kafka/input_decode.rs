@@ -181,7 +181,11 @@ impl DecodeAhead {
         let (id, sender) = (self.next_id, self.sender.clone());
         self.next_id += 1;
         rayon::spawn(move || {
-            let decoded = batch.iter().zip(rows).map(|(raw, row)| decode_message(&ctx, raw, row)).collect();
+            // A panic here would abort the process (and the run would never come back): it becomes the run's error.
+            let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                batch.iter().zip(rows).map(|(raw, row)| decode_message(&ctx, raw, row)).collect()
+            }))
+            .unwrap_or_else(|panic| vec![Err(crate::model_stage::panicked("decoding messages", panic.as_ref()))]);
             // The receiver is gone only when the source is: nothing waits for this run any more.
             let _ = sender.send((id, (batch, decoded)));
         });

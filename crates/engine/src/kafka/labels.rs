@@ -87,10 +87,18 @@ impl LabelsReader {
         let commit: Option<LabelCommit> = job_commits.then(|| {
             let (consumer, topic) = (consumer.clone(), topic.to_string());
             Arc::new(move |positions: &[(i32, i64)]| {
+                // Only partitions this reader owns now: after a rebalance of `<group>-labels` another member commits
+                // the others, and stale offsets here would move theirs.
+                let owned =
+                    consumer.assignment().map_err(|e| EngineError::kafka("listing the labels partitions", e))?;
+                let owns = |p: i32| owned.elements_for_topic(&topic).iter().any(|e| e.partition() == p);
                 let mut list = TopicPartitionList::new();
-                for &(partition, offset) in positions {
+                for &(partition, offset) in positions.iter().filter(|(p, _)| owns(*p)) {
                     list.add_partition_offset(&topic, partition, Offset::Offset(offset))
                         .map_err(|e| EngineError::kafka(format!("committing {topic}[{partition}]"), e))?;
+                }
+                if list.count() == 0 {
+                    return Ok(());
                 }
                 consumer
                     .commit(&list, CommitMode::Sync)

@@ -41,7 +41,9 @@ pub(super) fn recover<S: KafkaInput, D: KafkaStage>(
     let stage = job.downstream();
     checkpoints.restart(stage.sinks().output_ends(), &restart.read_back);
     stage.read_back(&restart.read_back)?;
-    if let Some(snapshot) = restart.monitor {
+    // Only at the run's first assignment: at a later rebalance the running state is newer than any snapshot (its
+    // labels feed has moved on) and goes on as it is.
+    if let (Some(snapshot), true) = (restart.monitor, checkpoints.first_assignment()) {
         restore_monitoring(stage, checkpoints, snapshot)?;
     }
     let kafka = stage.sinks().config().kafka.clone();

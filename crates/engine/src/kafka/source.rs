@@ -509,8 +509,9 @@ impl sealed::TopicsImpl for InputTopics {
             return;
         }
         // Identities wait for their transaction only while transactions may still come.
-        let transactions_behind =
-            group.lagging().any(|(input, _)| input == 0) || merge.holding().any(|(input, _)| input == 0);
+        let transactions_behind = group.lagging().any(|(input, _)| input == 0)
+            || merge.holding().any(|(input, _)| input == 0)
+            || self.ahead.partitions().any(|(input, _)| input == 0);
         if !transactions_behind {
             let mut expired = Vec::new();
             self.timeless.give_up(now, &mut expired);

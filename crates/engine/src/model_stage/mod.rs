@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use crate::error::EngineError;
 use crate::flow::Joined;
 use crate::scorer::{BatchScores, Scorer};
-pub(crate) use workers::Answer;
 use workers::Workers;
+pub(crate) use workers::{panicked, Answer};
 
 /// What to do with a batch the model could not score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

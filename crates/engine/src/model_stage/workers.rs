@@ -47,7 +47,11 @@ impl Workers {
                 let Ok((id, rows)) = job else { return };
                 let mut scores = BatchScores::default();
                 let started = Instant::now();
-                let result = scorer.score(&rows, &mut scores).map(|()| scores);
+                // A panic in the model fails the batch like an error instead of leaving it unanswered forever.
+                let scored =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scorer.score(&rows, &mut scores)));
+                let result =
+                    scored.unwrap_or_else(|panic| Err(panicked("scoring a batch", panic.as_ref()))).map(|()| scores);
                 inference.record(started.elapsed().as_secs_f64());
                 if result_tx.send((id, rows, result)).is_err() {
                     return;
@@ -101,6 +105,16 @@ impl Workers {
         self.next_to_write += 1;
         Some(batch)
     }
+}
+
+/// The error of a thread that panicked while doing `what`, with the panic's message.
+pub(crate) fn panicked(what: &str, panic: &(dyn std::any::Any + Send)) -> EngineError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    EngineError::Config(format!("a thread panicked {what}: {message}"))
 }
 
 impl Drop for Workers {

@@ -187,11 +187,12 @@ impl LabelJoin {
     }
 }
 
-/// A [`LabelJoin`]'s state as plain data (see [`LabelJoin::state`]); NaN scores are `None`.
+/// A [`LabelJoin`]'s state as plain data (see [`LabelJoin::state`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelJoinState {
-    /// Scores awaiting their label, in the order scored: (TransactionID, transaction time, score per model).
-    awaiting: Vec<(i64, i64, [Option<f64>; MAX_MODELS])>,
+    /// Scores awaiting their label, in the order scored: (TransactionID, transaction time, score per model as its
+    /// bits: exact through JSON, NaN included).
+    awaiting: Vec<(i64, i64, [u64; MAX_MODELS])>,
     /// Labels not yet known: (label time, TransactionID, is fraud).
     pending: Vec<(i64, i64, bool)>,
     /// Labels known before their score, in label-time order: (label time, TransactionID, is fraud).
@@ -209,7 +210,7 @@ impl LabelJoin {
                 .filter_map(|&(time, id)| {
                     self.awaiting.get(&id).filter(|a| a.time == time).map(|a| (id, time, a.scores))
                 })
-                .map(|(id, time, scores)| (id, time, scores.map(|s| (!s.is_nan()).then_some(s))))
+                .map(|(id, time, scores)| (id, time, scores.map(f64::to_bits)))
                 .collect(),
             pending: self.pending.iter().map(|Reverse(p)| *p).collect(),
             early: self
@@ -229,7 +230,7 @@ impl LabelJoin {
         self.awaiting.clear();
         self.order.clear();
         for (id, time, scores) in state.awaiting {
-            if self.awaiting.insert(id, Awaiting { time, scores: scores.map(|s| s.unwrap_or(f64::NAN)) }).is_none() {
+            if self.awaiting.insert(id, Awaiting { time, scores: scores.map(f64::from_bits) }).is_none() {
                 self.order.push_back((time, id));
             }
         }

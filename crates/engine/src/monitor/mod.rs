@@ -251,8 +251,8 @@ impl MonitorState {
 struct ModelState {
     name: String,
     role: Role,
-    /// The quality window: (score, label), oldest first.
-    quality: Vec<(f64, bool)>,
+    /// The quality window: (score as its bits, exact through JSON; label), oldest first.
+    quality: Vec<(u64, bool)>,
     labels_received: u64,
     drift: Option<DriftState>,
     drift_alerts: u64,
@@ -289,7 +289,7 @@ impl Monitoring {
                     ModelState {
                         name: m.name.clone(),
                         role: m.role,
-                        quality,
+                        quality: quality.into_iter().map(|(s, l)| (s.to_bits(), l)).collect(),
                         labels_received,
                         drift: m.drift.as_ref().map(ModelDrift::state),
                         drift_alerts: m.drift_alerts,
@@ -316,7 +316,8 @@ impl Monitoring {
             return Err(EngineError::Config("the monitoring snapshot was taken with another labels feed".into()));
         }
         for (model, saved) in self.models.iter_mut().zip(state.models) {
-            model.quality.restore(&saved.quality, saved.labels_received);
+            let quality: Vec<(f64, bool)> = saved.quality.iter().map(|&(s, l)| (f64::from_bits(s), l)).collect();
+            model.quality.restore(&quality, saved.labels_received);
             model.drift_alerts = saved.drift_alerts;
             if let (Some(drift), Some(saved)) = (&mut model.drift, saved.drift) {
                 if let Err(e) = drift.restore(saved) {

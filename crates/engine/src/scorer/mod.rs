@@ -61,8 +61,9 @@ pub trait Scorer {
     /// Appends one score per row of `rows` to `out`, in order.
     fn score(&mut self, rows: &[Joined], out: &mut BatchScores) -> Result<(), EngineError>;
 
-    /// An independent copy that can score on another thread, for scorers that gain from several batches in flight
-    /// (remote endpoints); `None` for scorers that already use every core themselves.
+    /// An independent copy that can score on another thread, so several batches are in flight while the job goes
+    /// on (remote endpoints, in-process models shared through [`InProcessScorer::shared`]); `None` for scorers
+    /// that must stay on the job thread.
     fn try_clone_send(&self) -> Option<Box<dyn Scorer + Send>> {
         None
     }

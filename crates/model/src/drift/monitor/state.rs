@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Active, BaselineSource, Collecting, DriftError, DriftMonitor, Phase, RawColumn};
-use crate::drift::Baseline;
+use crate::drift::{Baseline, Bins, InputBaseline};
 
 /// Everything a [`DriftMonitor`] has observed; see [`DriftMonitor::state`] and [`DriftMonitor::restore`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,7 +26,70 @@ enum PhaseState {
     /// The first window, still being collected: the raw values per input, and the scores.
     Collecting { columns: Vec<ColumnState>, scores: Vec<u64> },
     /// A window over a baseline: the bins of the rows in the window, oldest first, and which slots alert.
-    Active { baseline: Baseline, first_window: bool, rows: Vec<u8>, alerting: Vec<bool> },
+    Active { baseline: ExactBaseline, first_window: bool, rows: Vec<u8>, alerting: Vec<bool> },
+}
+
+/// A [`Baseline`] with its numbers as bits: JSON parsing may round a float's last bit, and a baseline restored from
+/// a snapshot must be the one it was taken over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ExactBaseline {
+    rows: u64,
+    inputs: Vec<ExactInput>,
+    score: ExactInput,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ExactInput {
+    name: String,
+    bins: ExactBins,
+    proportions: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ExactBins {
+    Numeric(Vec<u64>),
+    Categorical(Vec<String>),
+}
+
+fn bits(values: &[f64]) -> Vec<u64> {
+    values.iter().map(|v| v.to_bits()).collect()
+}
+
+fn floats(bits: &[u64]) -> Vec<f64> {
+    bits.iter().map(|&b| f64::from_bits(b)).collect()
+}
+
+impl From<&InputBaseline> for ExactInput {
+    fn from(b: &InputBaseline) -> ExactInput {
+        let bins = match &b.bins {
+            Bins::Numeric { edges } => ExactBins::Numeric(bits(edges)),
+            Bins::Categorical { categories } => ExactBins::Categorical(categories.clone()),
+        };
+        ExactInput { name: b.name.clone(), bins, proportions: bits(&b.proportions) }
+    }
+}
+
+impl From<&ExactInput> for InputBaseline {
+    fn from(b: &ExactInput) -> InputBaseline {
+        let bins = match &b.bins {
+            ExactBins::Numeric(edges) => Bins::Numeric { edges: floats(edges) },
+            ExactBins::Categorical(categories) => Bins::Categorical { categories: categories.clone() },
+        };
+        InputBaseline { name: b.name.clone(), bins, proportions: floats(&b.proportions) }
+    }
+}
+
+impl From<&Baseline> for ExactBaseline {
+    fn from(b: &Baseline) -> ExactBaseline {
+        ExactBaseline { rows: b.rows, inputs: b.inputs.iter().map(Into::into).collect(), score: (&b.score).into() }
+    }
+}
+
+impl From<&ExactBaseline> for Baseline {
+    fn from(b: &ExactBaseline) -> Baseline {
+        Baseline { rows: b.rows, inputs: b.inputs.iter().map(Into::into).collect(), score: (&b.score).into() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,7 +135,7 @@ impl DriftMonitor {
                     })
                     .collect();
                 PhaseState::Active {
-                    baseline: a.baseline.clone(),
+                    baseline: (&a.baseline).into(),
                     first_window: a.source == BaselineSource::FirstWindow,
                     rows,
                     alerting: a.alerting.clone(),
@@ -91,6 +154,8 @@ impl DriftMonitor {
                 Phase::Collecting(collecting(now, columns, scores, self.config.window)?)
             }
             (PhaseState::Active { baseline, first_window, rows, alerting }, current) => {
+                let baseline = Baseline::from(&baseline);
+                baseline.validate()?;
                 let source = match (first_window, current) {
                     (true, Phase::Collecting(c)) => {
                         let names: Vec<&str> = baseline.inputs.iter().map(|b| b.name.as_str()).collect();
