@@ -34,32 +34,26 @@ fn text_that_is_not_utf8_costs_the_same_rows_in_score_and_run() {
     // R_emaildomain is not among the seed model's inputs; card4 is.
     for (column, scored) in [("R_emaildomain", 1500), ("card4", 1499)] {
         let tx = edited(tmp.path(), column);
+        // `score` and `run` over the same input, each writing to `out`.
+        let invoke = |command: &str, out: &Path| {
+            let output = Command::new(bin)
+                .args([command, "--quiet", "--model"])
+                .arg(&model)
+                .arg("--transactions")
+                .arg(&tx)
+                .arg("--identities")
+                .arg(&identities)
+                .arg("--out")
+                .arg(out)
+                .output()
+                .expect(command);
+            assert!(output.status.success(), "{command}: {}", String::from_utf8_lossy(&output.stderr));
+            output
+        };
         let scores = tmp.path().join(format!("{column}-scores.csv"));
-        let out = Command::new(bin)
-            .args(["score", "--quiet", "--model"])
-            .arg(&model)
-            .arg("--transactions")
-            .arg(&tx)
-            .arg("--identities")
-            .arg(&identities)
-            .arg("--out")
-            .arg(&scores)
-            .output()
-            .expect("score");
-        assert!(out.status.success(), "score: {}", String::from_utf8_lossy(&out.stderr));
+        invoke("score", &scores);
         let run_dir = tmp.path().join(format!("{column}-run"));
-        let out = Command::new(bin)
-            .args(["run", "--model"])
-            .arg(&model)
-            .arg("--transactions")
-            .arg(&tx)
-            .arg("--identities")
-            .arg(&identities)
-            .arg("--out")
-            .arg(&run_dir)
-            .output()
-            .expect("run");
-        assert!(out.status.success(), "run: {}", String::from_utf8_lossy(&out.stderr));
+        let out = invoke("run", &run_dir);
         if scored < 1500 {
             let summary = String::from_utf8_lossy(&out.stdout);
             assert!(summary.contains("dead_letters.jsonl"), "the summary points to the dead letters: {summary}");

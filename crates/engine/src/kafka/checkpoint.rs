@@ -380,7 +380,8 @@ fn snapshot_if_due<D: KafkaStage>(
     committed: &Positions,
 ) -> Result<Option<Vec<(i32, i64)>>, EngineError> {
     let stage = job.downstream();
-    if checkpoints.snapshot_at.is_some_and(|at| at.elapsed() < checkpoints.snapshot_every) {
+    let nothing_to_take = stage.features().is_none() && stage.monitoring().is_none();
+    if nothing_to_take || checkpoints.snapshot_at.is_some_and(|at| at.elapsed() < checkpoints.snapshot_every) {
         return Ok(None);
     }
     let mut positions: Vec<(String, i32, i64)> = committed.iter().map(|((t, p), &o)| (t.to_string(), *p, o)).collect();

@@ -312,9 +312,11 @@ impl<T: Topics> KafkaSource<T> {
             // Nothing new from the consumer, or no room: the next decoded run is what comes next.
             progressed = self.topics.settle(&mut self.merge, true)?;
         }
-        let full: Vec<(u8, i32)> = self.merge.holding().filter(|&p| self.merge.held_in(p) >= PAUSE_AT).collect();
-        for partition in full {
-            self.group.pause(partition)?;
+        if progressed {
+            let merge = &self.merge;
+            for partition in merge.holding().filter(|&p| merge.held_in(p) >= PAUSE_AT) {
+                self.group.pause(partition)?;
+            }
         }
         Ok(progressed)
     }
