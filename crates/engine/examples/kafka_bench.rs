@@ -19,7 +19,9 @@
 //! The broker is `FRAUDSTREAM_TEST_BROKERS` (default 127.0.0.1:9092); the Schema Registry is the testkit's fake,
 //! which follows Confluent's REST API. Both jobs score as `fraudstream run` does, with the model shared by
 //! `FRAUDSTREAM_BENCH_INFLIGHT` scoring threads (default 4, `--max-in-flight`; 1 scores on the job thread).
-//! `FRAUDSTREAM_BENCH_ONLY=catchup` runs step 4 alone, `both` steps 4 and 3, `read` steps 1 and 2;
+//! `FRAUDSTREAM_BENCH_ONLY=catchup` runs step 4 alone, `both` steps 4 and 3, `read` steps 1 and 2, `live` step 6;
+//! `FRAUDSTREAM_BENCH_REASONS=K` gives the live run's alerts their top K reasons (`--reasons K`), to see what
+//! explaining them costs a stream that is not saturated;
 //! `FRAUDSTREAM_BENCH_X=KEY=VALUE,...` adds librdkafka properties, as `-X` does.
 
 use std::collections::HashMap;
@@ -42,6 +44,7 @@ use fraudstream_engine::kafka::topology::{run_kafka, KafkaRunConfig};
 use fraudstream_engine::kafka::KafkaSettings;
 use fraudstream_engine::observe::{RunObserver, RunProgress, RunSummary};
 use fraudstream_engine::pacing::Pacing;
+use fraudstream_engine::reasons::{ReasonsConfig, ReasonsOn};
 use fraudstream_engine::scorer::InProcessScorer;
 use fraudstream_engine::source::files::FileSourceConfig;
 use fraudstream_model::Model;
@@ -76,6 +79,10 @@ fn main() -> Result<(), Error> {
     }
     let registry = FakeSchemaRegistry::start();
     let model = std::sync::Arc::new(load(&model_path)?);
+
+    if only == "live" {
+        return live_latency(&kafka, &registry, &model, partitions, live_rate);
+    }
 
     // 1. The backlog.
     let topics = Topics::fresh();
@@ -499,9 +506,14 @@ fn live_latency(
     kafka.ensure_topics(&[topics.transactions.as_str(), topics.identities.as_str()], partitions, 1)?;
     let config = kafka_config(kafka, registry.url(), &topics, &unique_topic("live"));
     let summary: Mutex<Option<RunSummary>> = Mutex::new(None);
+    let reasons = ReasonsConfig {
+        top: std::env::var("FRAUDSTREAM_BENCH_REASONS").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
+        on: ReasonsOn::Alerts,
+        threshold: config.job.threshold,
+    };
     std::thread::scope(|scope| -> Result<(), Error> {
         let job = scope.spawn(|| {
-            let result = InProcessScorer::new(model).and_then(|mut scorer| {
+            let result = InProcessScorer::new(model).and_then(|s| s.with_reasons(reasons)).and_then(|mut scorer| {
                 run_kafka(&config, &mut scorer, &RunProgress::default(), &AtomicBool::new(false), None)
             });
             *summary.lock().unwrap_or_else(|p| p.into_inner()) = result.ok();
@@ -514,8 +526,9 @@ fn live_latency(
     })?;
     let summary = summary.into_inner().unwrap_or_else(|p| p.into_inner()).ok_or("the live run failed")?;
     println!(
-        "live at {rate:.0} tx/s: {} transactions, arrival → score p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        summary.scored, summary.latency_ms.0, summary.latency_ms.1, summary.latency_ms.2
+        "live at {rate:.0} tx/s: {} transactions ({} alerts, reasons: top {}), arrival → score p50 {:.2} ms, p99 \
+         {:.2} ms, max {:.2} ms",
+        summary.scored, summary.alerts, reasons.top, summary.latency_ms.0, summary.latency_ms.1, summary.latency_ms.2
     );
     Ok(())
 }
