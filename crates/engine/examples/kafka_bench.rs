@@ -19,7 +19,8 @@
 //! The broker is `FRAUDSTREAM_TEST_BROKERS` (default 127.0.0.1:9092); the Schema Registry is the testkit's fake,
 //! which follows Confluent's REST API. Both jobs score as `fraudstream run` does, with the model shared by
 //! `FRAUDSTREAM_BENCH_INFLIGHT` scoring threads (default 4, `--max-in-flight`; 1 scores on the job thread).
-//! `FRAUDSTREAM_BENCH_ONLY=catchup` runs step 4 alone, `both` steps 4 and 3, `read` steps 1 and 2, `live` step 6;
+//! `FRAUDSTREAM_BENCH_ONLY=catchup` runs step 4 alone, `both` steps 4 and 3, `read` steps 1 and 2, `restart`
+//! step 5, `live` step 6;
 //! `FRAUDSTREAM_BENCH_REASONS=K` gives the live run's alerts their top K reasons (`--reasons K`), to see what
 //! explaining them costs a stream that is not saturated;
 //! `FRAUDSTREAM_BENCH_X=KEY=VALUE,...` adds librdkafka properties, as `-X` does.
@@ -82,6 +83,12 @@ fn main() -> Result<(), Error> {
 
     if only == "live" {
         return live_latency(&kafka, &registry, &model, partitions, live_rate);
+    }
+    if only == "restart" {
+        for &history in &histories {
+            restart_cost(&kafka, &registry, &model_path, history, partitions)?;
+        }
+        return Ok(());
     }
 
     // 1. The backlog.

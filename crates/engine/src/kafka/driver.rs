@@ -100,10 +100,16 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
         unreadable.observe(&event)?;
         checkpoint::advance(&mut positions, &event);
         let end = matches!(event, SourceEvent::End);
+        // Idle for the scoring stages only when caught up as well: a stage whose consumer is still behind (before
+        // its first fetch, or with records held back) will write earlier records, which they must wait for.
+        let mut caught_up = false;
         if now.duration_since(last_backlog) >= BACKLOG_EVERY || input_idle {
-            job.set_backlog(&source.backlog());
+            let backlog = source.backlog();
+            caught_up = backlog.caught_up();
+            job.set_backlog(&backlog);
             last_backlog = now;
         }
+        let stage_idle = input_idle && caught_up;
         job.process(event)?;
         let peer_done = control.peer.is_none_or(|p| p.done.load(Ordering::Relaxed));
         if peer_done && !peer_was_done {
@@ -128,7 +134,7 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
         let waiting = job.waiting();
         {
             let (stage, frontier) = job.downstream_and_frontier(now);
-            stage.report_progress(now, input_idle, waiting, &frontier, done)?;
+            stage.report_progress(now, stage_idle, waiting, &frontier, done)?;
         }
         // While the input has given only unreadable messages, nothing is committed (see `Unreadable`).
         let undecided = !unreadable.settled && unreadable.seen > 0 && !done;

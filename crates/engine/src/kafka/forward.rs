@@ -111,7 +111,8 @@ impl<'p> Forward<'p> {
 
     /// After each input event: tells the scoring stages where this stage stands, a few times a second, from the
     /// start. A stopping stage (at the end, idle, or interrupted) writes nothing more under this identity; an idle
-    /// one (no input, nothing waiting in the join) says so once, then stays quiet until it reads again.
+    /// one (no input while caught up — `input_idle` is false while its consumer is behind — and nothing waiting in
+    /// the join) says so once, then stays quiet until it reads again.
     pub fn report_progress(
         &mut self,
         now: Instant,
