@@ -30,7 +30,7 @@ use crate::tree::Spec;
 pub use covers::CoverSource;
 use covers::Covers;
 use forest::{Forest, Margin, Precision};
-use shap::{Rules, ShapTree, MAX_POINTS};
+use shap::{Rules, Scratch, ShapTree, LANES, MAX_POINTS};
 
 /// Trees explained per rayon task when a batch has few rows; also the chunk every path sums in (see `explain`).
 const TREES_PER_TASK: usize = 64;
@@ -225,10 +225,12 @@ impl Explainer {
         let rules = &self.rules;
         // One chunk of trees over some rows, into `part` (`[rows, width]`, added to). Every path below sums the same
         // per-chunk parts in chunk order, so a row's contributions do not depend on how it was batched or spread.
-        let explain_chunk = |trees: &[ShapTree], x: &[f64], part: &mut [f64], state: &mut [(f64, f64)]| {
-            for (row, phi) in x.chunks_exact(width).zip(part.chunks_exact_mut(width)) {
+        // Within a chunk, up to `LANES` rows walk each tree together (see `ShapTree::explain_rows`).
+        let explain_chunk = |trees: &[ShapTree], x: &[f64], part: &mut [f64], scratch: &mut Scratch| {
+            for (rows, phi) in x.chunks(width * LANES).zip(part.chunks_mut(width * LANES)) {
+                scratch.load(rows, width);
                 for tree in trees {
-                    tree.explain(row, phi, state, rules.get(tree.points()));
+                    tree.explain_rows(phi, scratch, rules.get(tree.points()));
                 }
             }
         };
@@ -243,10 +245,10 @@ impl Explainer {
             let n = out.len() / n_features;
             let x = &x[first * width..(first + n) * width];
             let mut part = vec![0.0; n * width];
-            let mut state = vec![(1.0, 1.0); width];
+            let mut scratch = Scratch::default();
             for trees in forest.trees.chunks(TREES_PER_TASK) {
                 part.fill(0.0);
-                explain_chunk(trees, x, &mut part, &mut state);
+                explain_chunk(trees, x, &mut part, &mut scratch);
                 add(&part, out);
             }
         };
@@ -263,7 +265,7 @@ impl Explainer {
                 .par_chunks(TREES_PER_TASK)
                 .map(|trees| {
                     let mut part = vec![0.0; rows * width];
-                    explain_chunk(trees, &x, &mut part, &mut vec![(1.0, 1.0); width]);
+                    explain_chunk(trees, &x, &mut part, &mut Scratch::default());
                     part
                 })
                 .collect();

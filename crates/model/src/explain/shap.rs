@@ -19,6 +19,10 @@
 //! the sum is exact, as in Yu et al.'s *Linear TreeShap* (2022): `O(nodes · m)` per tree instead of the original
 //! `O(leaves · depth²)`.
 //!
+//! Every row visits every node, so a few rows walk a tree together, one lane each ([`ShapTree::explain_rows`]): the
+//! node, its split and the per-point factors that do not depend on the row are loaded and divided once for all of
+//! them. A lane computes exactly the operations of a walk of its row alone, so results do not depend on batching.
+//!
 //! Node covers (how many training rows, or how much hessian, reached each node) come from the caller
 //! ([`super::covers`]); the expected value is the cover-weighted mean leaf value.
 
@@ -45,6 +49,27 @@ impl Split {
     #[inline]
     pub fn goes_true(&self, v: f64) -> bool {
         self.mode.goes_true(v, self.threshold, &self.members, self.missing_true)
+    }
+
+    /// [`Split::goes_true`] for every lane, the mode matched once and no branch on the values.
+    #[inline]
+    fn goes_true_lanes<const L: usize>(&self, v: &[f64]) -> [bool; L] {
+        let (t, missing) = (self.threshold, self.missing_true);
+        #[inline(always)]
+        fn lanes<const L: usize>(v: &[f64], t: f64, missing: bool, cond: impl Fn(f64, f64) -> bool) -> [bool; L] {
+            let mut out = [false; L];
+            for (o, &v) in out.iter_mut().zip(v) {
+                *o = cond(v, t) | (missing & v.is_nan());
+            }
+            out
+        }
+        match self.mode {
+            Mode::Leq => lanes(v, t, missing, |v, t| v <= t),
+            Mode::Lt => lanes(v, t, missing, |v, t| v < t),
+            Mode::Gte => lanes(v, t, missing, |v, t| v >= t),
+            Mode::Gt => lanes(v, t, missing, |v, t| v > t),
+            _ => std::array::from_fn(|r| self.goes_true(v[r])),
+        }
     }
 }
 
@@ -178,126 +203,246 @@ impl ShapTree {
         }
     }
 
-    /// Adds this tree's contributions for `row` into `phi` (indexed by feature). `state` holds `(z, o)` per feature,
-    /// `(1, 1)` for features not on the current path; it is left as found.
-    pub fn explain(&self, row: &[f64], phi: &mut [f64], state: &mut [(f64, f64)], rule: &Rule) {
+    /// Adds this tree's contributions for each row loaded into `scratch` ([`Scratch::load`], at most [`LANES`])
+    /// into the matching row of `phi` (`[rows, width]`). Trees with few quadrature points carry the rows in lanes
+    /// through one walk (every row visits the same nodes; only which side a row takes differs), larger ones walk
+    /// row by row. Each lane computes exactly what a walk of its row alone computes, so a row's contributions do
+    /// not depend on the rows explained with it.
+    pub fn explain_rows(&self, phi: &mut [f64], scratch: &mut Scratch, rule: &Rule) {
+        let n = scratch.n;
+        debug_assert!(n <= LANES && phi.len() == n * scratch.width);
         macro_rules! dispatch {
-            ($($m:literal)*) => {
+            ($lanes:literal, $first:expr; $($m:literal)*) => {
                 match self.points {
                     $($m => {
                         let q = Points::<$m>::new(rule);
-                        self.walk::<$m>(self.root, row, &[1.0; $m], state, phi, &q);
+                        let mut walk = Walk::<$lanes> { first: $first, n: n.min($lanes), phi: &mut *phi, scratch: &mut *scratch };
+                        self.walk::<$m, $lanes>(self.root, &mut walk, &[[1.0; $lanes]; $m], &q);
                     })*
                     _ => unreachable!("points are checked against MAX_POINTS at build"),
                 }
             };
         }
-        dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+        if self.points <= LANED_POINTS && n > 1 {
+            // As few lanes as hold the rows: a lane without a row costs as much as one with.
+            match n {
+                2 => dispatch!(2, 0; 1 2 3 4),
+                3 | 4 => dispatch!(4, 0; 1 2 3 4),
+                _ => dispatch!(8, 0; 1 2 3 4),
+            }
+        } else {
+            for r in 0..n {
+                dispatch!(1, r; 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+            }
+        }
     }
 
-    /// One depth-first step (see the module docs): returns `H` at the rule's points for the subtree at `link`.
-    fn walk<const M: usize>(
+    /// One depth-first step (see the module docs) for every lane: returns `H` at the rule's points for the subtree
+    /// at `link`, per lane.
+    fn walk<const M: usize, const L: usize>(
         &self,
         link: u32,
-        row: &[f64],
-        f: &[f64; M],
-        state: &mut [(f64, f64)],
-        phi: &mut [f64],
+        w: &mut Walk<'_, L>,
+        f: &[[f64; L]; M],
         q: &Points<M>,
-    ) -> [f64; M] {
+    ) -> [[f64; L]; M] {
         if link & LEAF != 0 {
             let v = self.leaves[(link & !LEAF) as usize];
-            return f.map(|x| x * v);
+            let mut h = [[0.0; L]; M];
+            for m in 0..M {
+                for r in 0..L {
+                    h[m][r] = f[m][r] * v;
+                }
+            }
+            return h;
         }
         let node = &self.nodes[link as usize];
         let j = node.split.feature as usize;
-        let (zp, op) = state[j];
-        let took_true = node.split.goes_true(row[j]);
-        if zp == 1.0 && op == 1.0 {
-            return self.walk_first::<M>(node, took_true, row, f, state, phi, q);
+        let took_true: [bool; L] = node.split.goes_true_lanes(w.values(j));
+        if w.scratch.seen[j] == 0 {
+            return self.walk_first::<M, L>(node, &took_true, w, f, q);
         }
+        let zp = w.scratch.z[j];
+        let op: [f64; L] = w.scratch.one::<L>(j, w.first);
         // The edge's factor before it: 1/g and r' at each point (g = 0 only below a zero-cover, not-taken edge,
         // where F is already 0).
-        let mut inv_gp = [0.0; M];
-        let mut rp = [0.0; M];
+        let mut inv_gp = [[0.0; L]; M];
+        let mut rp = [[0.0; L]; M];
         for m in 0..M {
-            let g = zp + q.t[m] * (op - zp);
-            if g != 0.0 {
-                inv_gp[m] = 1.0 / g;
-                rp[m] = (op - zp) * inv_gp[m];
-            }
-        }
-        let mut h = [0.0; M];
-        for side in 0..2 {
-            let o = if (side == 0) == took_true { op } else { 0.0 };
-            let z = zp * node.zero[side];
-            let mut fc = [0.0; M];
-            let mut rc = [0.0; M];
-            for m in 0..M {
-                let g = z + q.t[m] * (o - z);
-                fc[m] = f[m] * g * inv_gp[m];
+            for r in 0..L {
+                let g = zp + q.t[m] * (op[r] - zp);
                 if g != 0.0 {
-                    rc[m] = (o - z) / g;
+                    inv_gp[m][r] = 1.0 / g;
+                    rp[m][r] = (op[r] - zp) * inv_gp[m][r];
                 }
             }
-            state[j] = (z, o);
-            let hc = self.walk::<M>(node.children[side], row, &fc, state, phi, q);
-            state[j] = (zp, op);
-            let mut contribution = 0.0;
-            for m in 0..M {
-                contribution += q.w[m] * hc[m] * (rc[m] - rp[m]);
-                h[m] += hc[m];
-            }
-            phi[j] += contribution;
         }
+        let mut h = [[0.0; L]; M];
+        let mut contribution = [0.0; L];
+        for side in 0..2 {
+            let mut o = [0.0; L];
+            for r in 0..L {
+                // `op` is 0 or 1, so the product keeps it on the side the row takes, without a branch.
+                o[r] = op[r] * f64::from(u8::from((side == 0) == took_true[r]));
+            }
+            let z = zp * node.zero[side];
+            let mut fc = [[0.0; L]; M];
+            let mut rc = [[0.0; L]; M];
+            for m in 0..M {
+                for r in 0..L {
+                    let g = z + q.t[m] * (o[r] - z);
+                    fc[m][r] = f[m][r] * g * inv_gp[m][r];
+                    if g != 0.0 {
+                        rc[m][r] = (o[r] - z) / g;
+                    }
+                }
+            }
+            w.scratch.set(j, w.first, z, &o);
+            let hc = self.walk::<M, L>(node.children[side], w, &fc, q);
+            w.scratch.set(j, w.first, zp, &op);
+            for m in 0..M {
+                for r in 0..L {
+                    contribution[r] += q.w[m] * hc[m][r] * (rc[m][r] - rp[m][r]);
+                    h[m][r] += hc[m][r];
+                }
+            }
+        }
+        w.add(j, &contribution);
         h
     }
 
     /// [`ShapTree::walk`] at a node whose feature the path has not tested yet (`(z, o) = (1, 1)`, the common case):
-    /// the factor before the edge is 1 and `r'` is 0, and on the side the row does not take (`o = 0`) the factor is
-    /// `z(1 − t)` with `r = −1/(1 − t)` for any `z` — so only the taken side divides.
-    #[allow(clippy::too_many_arguments)]
-    fn walk_first<const M: usize>(
+    /// the factor before the edge is 1 and `r'` is 0; on the side a row takes the factor `z + t(1 − z)` and `r` are
+    /// the same for every lane, and on the side it does not (`o = 0`) the factor is `z(1 − t)` with `r = −1/(1 − t)`
+    /// for any `z` — so each point divides once per side, whatever the number of lanes.
+    fn walk_first<const M: usize, const L: usize>(
         &self,
         node: &ShapNode,
-        took_true: bool,
-        row: &[f64],
-        f: &[f64; M],
-        state: &mut [(f64, f64)],
-        phi: &mut [f64],
+        took_true: &[bool; L],
+        w: &mut Walk<'_, L>,
+        f: &[[f64; L]; M],
         q: &Points<M>,
-    ) -> [f64; M] {
+    ) -> [[f64; L]; M] {
         let j = node.split.feature as usize;
-        let mut h = [0.0; M];
-        let mut contribution = 0.0;
+        w.scratch.seen[j] += 1;
+        let mut h = [[0.0; L]; M];
+        let mut contribution = [0.0; L];
         for side in 0..2 {
             let z = node.zero[side];
-            let taken = (side == 0) == took_true;
-            let o = if taken { 1.0 } else { 0.0 };
-            let mut fc = [0.0; M];
-            let mut rc = [0.0; M];
-            if taken {
-                for m in 0..M {
-                    let g = z + q.t[m] * (1.0 - z);
-                    fc[m] = f[m] * g;
-                    rc[m] = (1.0 - z) / g;
-                }
-            } else {
-                for m in 0..M {
-                    fc[m] = f[m] * z * q.one_minus_t[m];
-                    rc[m] = q.neg_inv_one_minus_t[m];
+            // 1 on the lanes whose row takes this side, 0 on the others.
+            let mut o = [0.0; L];
+            for r in 0..L {
+                o[r] = f64::from(u8::from((side == 0) == took_true[r]));
+            }
+            let mut fc = [[0.0; L]; M];
+            let mut rc = [[0.0; L]; M];
+            for m in 0..M {
+                let g = z + q.t[m] * (1.0 - z);
+                let r_taken = (1.0 - z) / g;
+                for r in 0..L {
+                    // Both sides' values, one kept by multiplying with 1 and 0 (finite values: exact, and no branch
+                    // on the row).
+                    let (on, off) = (f[m][r] * g, f[m][r] * z * q.one_minus_t[m]);
+                    fc[m][r] = on * o[r] + off * (1.0 - o[r]);
+                    rc[m][r] = r_taken * o[r] + q.neg_inv_one_minus_t[m] * (1.0 - o[r]);
                 }
             }
-            state[j] = (z, o);
-            let hc = self.walk::<M>(node.children[side], row, &fc, state, phi, q);
+            w.scratch.set(j, w.first, z, &o);
+            let hc = self.walk::<M, L>(node.children[side], w, &fc, q);
             for m in 0..M {
-                contribution += q.w[m] * hc[m] * rc[m];
-                h[m] += hc[m];
+                for r in 0..L {
+                    contribution[r] += q.w[m] * hc[m][r] * rc[m][r];
+                    h[m][r] += hc[m][r];
+                }
             }
         }
-        state[j] = (1.0, 1.0);
-        phi[j] += contribution;
+        w.scratch.seen[j] -= 1;
+        w.add(j, &contribution);
         h
+    }
+}
+
+/// Rows a walk carries at once (trees with up to [`LANED_POINTS`] quadrature points).
+pub(crate) const LANES: usize = 8;
+
+/// Trees needing more quadrature points walk row by row: their per-level arrays would make a laned walk's stack
+/// frames large, and deep trees are where they occur.
+const LANED_POINTS: usize = 4;
+
+/// The rows being explained, lane by lane, and the per-feature state of the path being walked; reused across trees
+/// and calls.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// The loaded rows' values, `[feature][lane]` ([`LANES`] wide; lanes past `n` repeat the first row).
+    x: Vec<f64>,
+    width: usize,
+    n: usize,
+    /// How many splits on the current path test each feature (0: the feature is not on it).
+    seen: Vec<u32>,
+    /// Merged zero fraction of each feature on the path (the same for every row).
+    z: Vec<f64>,
+    /// Merged one fraction of each feature per lane (`[feature][lane]`, [`LANES`] wide).
+    o: Vec<f64>,
+}
+
+impl Scratch {
+    /// Loads up to [`LANES`] rows (row-major, `width` values each) for [`ShapTree::explain_rows`].
+    pub fn load(&mut self, rows: &[f64], width: usize) {
+        let n = rows.len() / width.max(1);
+        assert!(n <= LANES, "at most {LANES} rows at once");
+        if self.width != width || self.seen.len() != width {
+            self.width = width;
+            self.x = vec![0.0; width * LANES];
+            self.seen = vec![0; width];
+            self.z = vec![1.0; width];
+            self.o = vec![1.0; width * LANES];
+        }
+        self.n = n;
+        for j in 0..width {
+            for r in 0..LANES {
+                let row = if r < n { r } else { 0 };
+                self.x[j * LANES + r] = rows.get(row * width + j).copied().unwrap_or(0.0);
+            }
+        }
+        debug_assert!(self.seen.iter().all(|&s| s == 0), "a walk leaves the path empty");
+    }
+
+    #[inline]
+    fn one<const L: usize>(&self, j: usize, first: usize) -> [f64; L] {
+        let mut o = [0.0; L];
+        o.copy_from_slice(&self.o[j * LANES + first..j * LANES + first + L]);
+        o
+    }
+
+    #[inline]
+    fn set<const L: usize>(&mut self, j: usize, first: usize, z: f64, o: &[f64; L]) {
+        self.z[j] = z;
+        self.o[j * LANES + first..j * LANES + first + L].copy_from_slice(o);
+    }
+}
+
+/// One walk's lanes (`L` of the loaded rows from `first`) and where their contributions go.
+struct Walk<'a, const L: usize> {
+    first: usize,
+    /// Real rows among the lanes (the others repeat the first row and are not written).
+    n: usize,
+    phi: &'a mut [f64],
+    scratch: &'a mut Scratch,
+}
+
+impl<const L: usize> Walk<'_, L> {
+    #[inline]
+    fn values(&self, feature: usize) -> &[f64] {
+        let at = feature * LANES + self.first;
+        &self.scratch.x[at..at + L]
+    }
+
+    #[inline(always)]
+    fn add(&mut self, feature: usize, contribution: &[f64; L]) {
+        let width = self.scratch.width;
+        for (r, c) in contribution.iter().enumerate().take(self.n) {
+            self.phi[(self.first + r) * width + feature] += c;
+        }
     }
 }
 
@@ -439,9 +584,9 @@ mod tests {
                     })
                     .collect();
             let mut phi = vec![0.0; n_features as usize];
-            let mut state = vec![(1.0, 1.0); n_features as usize];
-            tree.explain(&row, &mut phi, &mut state, rules.get(tree.points()));
-            assert!(state.iter().all(|&s| s == (1.0, 1.0)), "state restored");
+            let mut scratch = Scratch::default();
+            scratch.load(&row, row.len());
+            tree.explain_rows(&mut phi, &mut scratch, rules.get(tree.points()));
             let want = brute_force(&tree, &row, n_features);
             for (j, (a, b)) in phi.iter().zip(&want).enumerate() {
                 assert!((a - b).abs() < 1e-12, "case {case} feature {j}: {a} vs {b}");
@@ -452,12 +597,52 @@ mod tests {
     }
 
     #[test]
+    fn rows_walked_together_get_exactly_what_each_gets_alone() {
+        let mut rng = Lcg(9);
+        let rules = Rules::up_to(MAX_POINTS);
+        let mut laned = 0;
+        for case in 0..200 {
+            let n_features = 1 + rng.below(10) as u32;
+            let depth = 1 + rng.below(9) as u32;
+            let tree = random_tree(&mut rng, depth, n_features);
+            let width = n_features as usize;
+            let n = 1 + rng.below(LANES as u64) as usize;
+            // (n = 2, 3..4 and 5..8 walk 2, 4 and 8 lanes)
+            let rows: Vec<f64> =
+                (0..n * width)
+                    .map(|_| {
+                        if rng.below(6) == 0 {
+                            f64::NAN
+                        } else {
+                            rng.below(5) as f64 - 2.0 + rng.below(2) as f64 * 0.5
+                        }
+                    })
+                    .collect();
+            laned += usize::from(n > 1 && tree.points() <= LANED_POINTS);
+            let mut scratch = Scratch::default();
+            let mut together = vec![0.0; n * width];
+            scratch.load(&rows, width);
+            tree.explain_rows(&mut together, &mut scratch, rules.get(tree.points()));
+            for r in 0..n {
+                let mut alone = vec![0.0; width];
+                scratch.load(&rows[r * width..(r + 1) * width], width);
+                tree.explain_rows(&mut alone, &mut scratch, rules.get(tree.points()));
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&together[r * width..(r + 1) * width]), bits(&alone), "case {case} row {r} of {n}");
+            }
+        }
+        assert!(laned > 100, "most cases walk lanes ({laned})");
+    }
+
+    #[test]
     fn a_single_leaf_explains_nothing() {
         let mut b = TreeBuilder::default();
         let root = b.leaf(0.25);
         let tree = b.finish(root).unwrap();
         let mut phi = vec![0.0; 2];
-        tree.explain(&[1.0, 2.0], &mut phi, &mut [(1.0, 1.0); 2], &Rule::gauss_legendre(1));
+        let mut scratch = Scratch::default();
+        scratch.load(&[1.0, 2.0], 2);
+        tree.explain_rows(&mut phi, &mut scratch, &Rule::gauss_legendre(1));
         assert_eq!(phi, vec![0.0, 0.0]);
         assert_eq!(tree.expected(), 0.25);
     }
