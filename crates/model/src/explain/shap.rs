@@ -95,6 +95,9 @@ pub(crate) struct ShapTree {
     points: usize,
     /// Cover-weighted mean leaf value.
     expected: f64,
+    /// Whether rows may walk it in lanes: few quadrature points and a depth whose laned stack frames fit a thread's
+    /// stack.
+    laned: bool,
 }
 
 /// Builds a [`ShapTree`] node by node, depth first from the root.
@@ -133,7 +136,8 @@ impl TreeBuilder {
 
     /// Finishes the tree rooted at `root`.
     pub fn finish(self, root: Link) -> Result<ShapTree, String> {
-        let mut tree = ShapTree { nodes: self.nodes, leaves: self.leaves, root: root.0, points: 1, expected: 0.0 };
+        let mut tree =
+            ShapTree { nodes: self.nodes, leaves: self.leaves, root: root.0, points: 1, expected: 0.0, laned: false };
         let mut counts = std::collections::HashMap::new();
         let (expected, distinct) = tree.stats(tree.root, 1.0, &mut counts, 0);
         tree.expected = expected;
@@ -144,6 +148,7 @@ impl TreeBuilder {
                 2 * MAX_POINTS
             ));
         }
+        tree.laned = tree.points <= LANED_POINTS && tree.depth(tree.root) <= LANED_DEPTH;
         Ok(tree)
     }
 }
@@ -171,6 +176,15 @@ impl ShapTree {
             *c -= 1;
         }
         (a + b, da.max(db))
+    }
+
+    /// Split levels below `link` on its deepest path.
+    fn depth(&self, link: u32) -> usize {
+        if link & LEAF != 0 {
+            return 0;
+        }
+        let node = &self.nodes[link as usize];
+        1 + self.depth(node.children[0]).max(self.depth(node.children[1]))
     }
 
     pub fn expected(&self) -> f64 {
@@ -223,7 +237,7 @@ impl ShapTree {
                 }
             };
         }
-        if self.points <= LANED_POINTS && n > 1 {
+        if self.laned && n > 1 {
             // As few lanes as hold the rows: a lane without a row costs as much as one with.
             match n {
                 2 => dispatch!(2, 0; 1 2 3 4),
@@ -366,8 +380,12 @@ impl ShapTree {
 pub(crate) const LANES: usize = 8;
 
 /// Trees needing more quadrature points walk row by row: their per-level arrays would make a laned walk's stack
-/// frames large, and deep trees are where they occur.
+/// frames large.
 const LANED_POINTS: usize = 4;
+
+/// Deeper trees walk row by row too: a laned level takes a few KiB of stack (a row's, a few hundred bytes), and a
+/// path may be long while testing few distinct features. 128 levels stay well inside a 2 MiB thread stack.
+const LANED_DEPTH: usize = 128;
 
 /// The rows being explained, lane by lane, and the per-feature state of the path being walked; reused across trees
 /// and calls.
@@ -618,7 +636,7 @@ mod tests {
                         }
                     })
                     .collect();
-            laned += usize::from(n > 1 && tree.points() <= LANED_POINTS);
+            laned += usize::from(n > 1 && tree.laned);
             let mut scratch = Scratch::default();
             let mut together = vec![0.0; n * width];
             scratch.load(&rows, width);
@@ -632,6 +650,42 @@ mod tests {
             }
         }
         assert!(laned > 100, "most cases walk lanes ({laned})");
+    }
+
+    #[test]
+    fn a_deep_chain_on_few_features_walks_row_by_row_with_the_same_results() {
+        // 300 levels testing two features in turn: few quadrature points, but too deep for laned stack frames.
+        let mut b = TreeBuilder::default();
+        let split = |feature, threshold| Split {
+            feature,
+            mode: Mode::Leq,
+            threshold,
+            missing_true: false,
+            members: Box::new([]),
+        };
+        let nodes: Vec<Link> = (0..300).map(|i| b.split(split(i % 2, f64::from(i % 7) - 3.0))).collect();
+        let mut below = b.leaf(0.5);
+        for (i, &node) in nodes.iter().enumerate().rev() {
+            let leaf = b.leaf(i as f64 / 100.0 - 1.0);
+            b.set_children(node, [below, leaf], [0.6, 0.4], 0);
+            below = node;
+        }
+        let tree = b.finish(nodes[0]).unwrap();
+        assert!(tree.points() <= LANED_POINTS && !tree.laned, "points {}", tree.points());
+        let rules = Rules::up_to(MAX_POINTS);
+        let rows = [-5.0, -5.0, 1.0, -2.0, 0.0, f64::NAN];
+        let mut scratch = Scratch::default();
+        let mut together = vec![0.0; 6];
+        scratch.load(&rows, 2);
+        tree.explain_rows(&mut together, &mut scratch, rules.get(tree.points()));
+        for r in 0..3 {
+            let mut alone = vec![0.0; 2];
+            scratch.load(&rows[r * 2..r * 2 + 2], 2);
+            tree.explain_rows(&mut alone, &mut scratch, rules.get(tree.points()));
+            assert_eq!(&together[r * 2..r * 2 + 2], &alone[..], "row {r}");
+            let total = alone.iter().sum::<f64>() + tree.expected();
+            assert!((total - tree.value(&rows[r * 2..r * 2 + 2])).abs() < 1e-9, "row {r}: local accuracy");
+        }
     }
 
     #[test]
