@@ -100,8 +100,9 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
         unreadable.observe(&event)?;
         checkpoint::advance(&mut positions, &event);
         let end = matches!(event, SourceEvent::End);
-        // Idle for the scoring stages only when caught up as well: a stage whose consumer is still behind (before
-        // its first fetch, or with records held back) will write earlier records, which they must wait for.
+        // Whether the source has delivered all it knows of (fresh whenever the input is idle): a join stage whose
+        // consumer is still behind (before its first fetch, or with records held back) will write earlier records,
+        // which the scoring stages must wait for (see `Forward::report_progress`).
         let mut caught_up = false;
         if now.duration_since(last_backlog) >= BACKLOG_EVERY || input_idle {
             let backlog = source.backlog();
@@ -109,7 +110,6 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
             job.set_backlog(&backlog);
             last_backlog = now;
         }
-        let stage_idle = input_idle && caught_up;
         job.process(event)?;
         let peer_done = control.peer.is_none_or(|p| p.done.load(Ordering::Relaxed));
         if peer_done && !peer_was_done {
@@ -134,7 +134,7 @@ pub(super) fn drive<S: KafkaInput, D: KafkaStage>(
         let waiting = job.waiting();
         {
             let (stage, frontier) = job.downstream_and_frontier(now);
-            stage.report_progress(now, stage_idle, waiting, &frontier, done)?;
+            stage.report_progress(now, input_idle, caught_up, waiting, &frontier, done)?;
         }
         // While the input has given only unreadable messages, nothing is committed (see `Unreadable`).
         let undecided = !unreadable.settled && unreadable.seen > 0 && !done;

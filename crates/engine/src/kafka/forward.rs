@@ -24,8 +24,13 @@ use crate::sink::Sink;
 /// How often a join stage reports its progress to the internal topic's partitions (bounds how long a scoring stage
 /// waits to order records of two join stages, live).
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
-/// A join stage without input for this long reports itself idle, so the scoring stages stop waiting for it.
+/// A join stage without input for this long, and caught up, reports itself idle, so the scoring stages stop waiting
+/// for it.
 const IDLE_PROGRESS: Duration = Duration::from_secs(1);
+/// A join stage without input for this long reports itself idle even though its consumer says it is behind: a
+/// partition whose lag never reaches 0 (a transactional topic's last commit marker, a partition no fetch response
+/// comes from) must not hold the scoring stages back for good. Long enough for a starting consumer's first fetch.
+const IDLE_WHILE_BEHIND: Duration = Duration::from_secs(5);
 
 /// The join stage's [`Downstream`]: the internal topic and the dead letters.
 pub(super) struct Forward<'p> {
@@ -111,12 +116,15 @@ impl<'p> Forward<'p> {
 
     /// After each input event: tells the scoring stages where this stage stands, a few times a second, from the
     /// start. A stopping stage (at the end, idle, or interrupted) writes nothing more under this identity; an idle
-    /// one (no input while caught up — `input_idle` is false while its consumer is behind — and nothing waiting in
-    /// the join) says so once, then stays quiet until it reads again.
+    /// one (no input for [`IDLE_PROGRESS`] while `caught_up`, or for [`IDLE_WHILE_BEHIND`] at all, and nothing
+    /// waiting in the join) says so once, then stays quiet until it reads again. A stage that is only behind (a
+    /// consumer before its first fetch) is not idle: its records are still to come, and earlier than the others'.
+    #[allow(clippy::too_many_arguments)]
     pub fn report_progress(
         &mut self,
         now: Instant,
         input_idle: bool,
+        caught_up: bool,
         waiting: bool,
         frontier: &dyn Fn() -> i64,
         done: bool,
@@ -129,7 +137,10 @@ impl<'p> Forward<'p> {
         if !done && now.duration_since(self.last_report) < PROGRESS_INTERVAL {
             return Ok(());
         }
-        let idle = self.idle_since.is_some_and(|since| now.duration_since(since) >= IDLE_PROGRESS) && !waiting;
+        let idle = self.idle_since.is_some_and(|since| {
+            let silent = now.duration_since(since);
+            silent >= IDLE_PROGRESS && (caught_up || silent >= IDLE_WHILE_BEHIND)
+        }) && !waiting;
         if done {
             self.write_progress(Progress::FINISHED, Duration::ZERO)?;
         } else if idle && !self.reported_idle {
@@ -232,10 +243,11 @@ impl KafkaStage for Forward<'_> {
         &mut self,
         now: Instant,
         input_idle: bool,
+        caught_up: bool,
         waiting: bool,
         frontier: &dyn Fn() -> i64,
         done: bool,
     ) -> Result<(), EngineError> {
-        Forward::report_progress(self, now, input_idle, waiting, frontier, done)
+        Forward::report_progress(self, now, input_idle, caught_up, waiting, frontier, done)
     }
 }

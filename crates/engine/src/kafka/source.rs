@@ -247,6 +247,8 @@ impl<T: Topics> KafkaSource<T> {
             // What the merge held was never handed out: it is read again too.
             self.merge.clear();
             self.blocked_since = None;
+            // The backlog cached before the assignment says nothing of the new partitions.
+            self.backlog_at = None;
             self.topics.clear();
             self.topics.assigned(&self.group);
         }

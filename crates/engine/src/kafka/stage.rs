@@ -82,10 +82,12 @@ pub(super) trait KafkaStage: Downstream {
         None
     }
     /// After each input event (see `Forward::report_progress`); only a join stage reports.
+    #[allow(clippy::too_many_arguments)]
     fn report_progress(
         &mut self,
         _now: Instant,
         _input_idle: bool,
+        _caught_up: bool,
         _waiting: bool,
         _frontier: &dyn Fn() -> i64,
         _done: bool,
