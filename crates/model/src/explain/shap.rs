@@ -583,6 +583,22 @@ mod tests {
             .collect()
     }
 
+    /// `count` values from -2 to 2 in halves, one in six missing.
+    fn random_values(rng: &mut Lcg, count: usize) -> Vec<f64> {
+        (0..count)
+            .map(|_| if rng.below(6) == 0 { f64::NAN } else { rng.below(5) as f64 - 2.0 + rng.below(2) as f64 * 0.5 })
+            .collect()
+    }
+
+    /// The contributions of `rows` (`width` values each), explained in one call.
+    fn explain(tree: &ShapTree, rows: &[f64], width: usize, rules: &Rules) -> Vec<f64> {
+        let mut phi = vec![0.0; rows.len()];
+        let mut scratch = Scratch::default();
+        scratch.load(rows, width);
+        tree.explain_rows(&mut phi, &mut scratch, rules.get(tree.points()));
+        phi
+    }
+
     #[test]
     fn equals_shapley_values_by_enumeration_on_random_trees() {
         let mut rng = Lcg(42);
@@ -591,20 +607,8 @@ mod tests {
             let n_features = 1 + rng.below(6) as u32;
             let depth = 1 + rng.below(7) as u32;
             let tree = random_tree(&mut rng, depth, n_features);
-            let row: Vec<f64> =
-                (0..n_features)
-                    .map(|_| {
-                        if rng.below(6) == 0 {
-                            f64::NAN
-                        } else {
-                            rng.below(5) as f64 - 2.0 + rng.below(2) as f64 * 0.5
-                        }
-                    })
-                    .collect();
-            let mut phi = vec![0.0; n_features as usize];
-            let mut scratch = Scratch::default();
-            scratch.load(&row, row.len());
-            tree.explain_rows(&mut phi, &mut scratch, rules.get(tree.points()));
+            let row = random_values(&mut rng, n_features as usize);
+            let phi = explain(&tree, &row, row.len(), &rules);
             let want = brute_force(&tree, &row, n_features);
             for (j, (a, b)) in phi.iter().zip(&want).enumerate() {
                 assert!((a - b).abs() < 1e-12, "case {case} feature {j}: {a} vs {b}");
@@ -626,25 +630,11 @@ mod tests {
             let width = n_features as usize;
             let n = 1 + rng.below(LANES as u64) as usize;
             // (n = 2, 3..4 and 5..8 walk 2, 4 and 8 lanes)
-            let rows: Vec<f64> =
-                (0..n * width)
-                    .map(|_| {
-                        if rng.below(6) == 0 {
-                            f64::NAN
-                        } else {
-                            rng.below(5) as f64 - 2.0 + rng.below(2) as f64 * 0.5
-                        }
-                    })
-                    .collect();
+            let rows = random_values(&mut rng, n * width);
             laned += usize::from(n > 1 && tree.laned);
-            let mut scratch = Scratch::default();
-            let mut together = vec![0.0; n * width];
-            scratch.load(&rows, width);
-            tree.explain_rows(&mut together, &mut scratch, rules.get(tree.points()));
+            let together = explain(&tree, &rows, width, &rules);
             for r in 0..n {
-                let mut alone = vec![0.0; width];
-                scratch.load(&rows[r * width..(r + 1) * width], width);
-                tree.explain_rows(&mut alone, &mut scratch, rules.get(tree.points()));
+                let alone = explain(&tree, &rows[r * width..(r + 1) * width], width, &rules);
                 let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&together[r * width..(r + 1) * width]), bits(&alone), "case {case} row {r} of {n}");
             }
@@ -674,14 +664,9 @@ mod tests {
         assert!(tree.points() <= LANED_POINTS && !tree.laned, "points {}", tree.points());
         let rules = Rules::up_to(MAX_POINTS);
         let rows = [-5.0, -5.0, 1.0, -2.0, 0.0, f64::NAN];
-        let mut scratch = Scratch::default();
-        let mut together = vec![0.0; 6];
-        scratch.load(&rows, 2);
-        tree.explain_rows(&mut together, &mut scratch, rules.get(tree.points()));
+        let together = explain(&tree, &rows, 2, &rules);
         for r in 0..3 {
-            let mut alone = vec![0.0; 2];
-            scratch.load(&rows[r * 2..r * 2 + 2], 2);
-            tree.explain_rows(&mut alone, &mut scratch, rules.get(tree.points()));
+            let alone = explain(&tree, &rows[r * 2..r * 2 + 2], 2, &rules);
             assert_eq!(&together[r * 2..r * 2 + 2], &alone[..], "row {r}");
             let total = alone.iter().sum::<f64>() + tree.expected();
             assert!((total - tree.value(&rows[r * 2..r * 2 + 2])).abs() < 1e-9, "row {r}: local accuracy");
