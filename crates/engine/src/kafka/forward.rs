@@ -119,7 +119,6 @@ impl<'p> Forward<'p> {
     /// one (no input for [`IDLE_PROGRESS`] while `caught_up`, or for [`IDLE_WHILE_BEHIND`] at all, and nothing
     /// waiting in the join) says so once, then stays quiet until it reads again. A stage that is only behind (a
     /// consumer before its first fetch) is not idle: its records are still to come, and earlier than the others'.
-    #[allow(clippy::too_many_arguments)]
     pub fn report_progress(
         &mut self,
         now: Instant,

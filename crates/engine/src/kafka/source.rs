@@ -526,7 +526,7 @@ impl sealed::TopicsImpl for InputTopics {
     }
 
     fn holds_records(&self) -> bool {
-        self.timeless.holds() || self.ahead.running() > 0
+        self.timeless.holds() || self.decoding()
     }
 
     fn clear(&mut self) {

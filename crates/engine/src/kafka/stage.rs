@@ -82,7 +82,6 @@ pub(super) trait KafkaStage: Downstream {
         None
     }
     /// After each input event (see `Forward::report_progress`); only a join stage reports.
-    #[allow(clippy::too_many_arguments)]
     fn report_progress(
         &mut self,
         _now: Instant,

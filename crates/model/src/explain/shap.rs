@@ -408,7 +408,7 @@ impl Scratch {
     pub fn load(&mut self, rows: &[f64], width: usize) {
         let n = rows.len() / width.max(1);
         assert!(n <= LANES, "at most {LANES} rows at once");
-        if self.width != width || self.seen.len() != width {
+        if self.width != width {
             self.width = width;
             self.x = vec![0.0; width * LANES];
             self.seen = vec![0; width];
