@@ -21,8 +21,8 @@
 //! `FRAUDSTREAM_BENCH_INFLIGHT` scoring threads (default 4, `--max-in-flight`; 1 scores on the job thread).
 //! `FRAUDSTREAM_BENCH_ONLY=catchup` runs step 4 alone, `both` steps 4 and 3, `read` steps 1 and 2, `restart`
 //! step 5, `live` step 6;
-//! `FRAUDSTREAM_BENCH_REASONS=K` gives the live run's alerts their top K reasons (`--reasons K`), to see what
-//! explaining them costs a stream that is not saturated;
+//! `FRAUDSTREAM_BENCH_REASONS=K` gives the alerts of the catch-up, embedded and live runs their top K reasons
+//! (`--reasons K`), to see what explaining them costs a backlog and a stream that is not saturated;
 //! `FRAUDSTREAM_BENCH_X=KEY=VALUE,...` adds librdkafka properties, as `-X` does.
 
 use std::collections::HashMap;
@@ -111,7 +111,7 @@ fn main() -> Result<(), Error> {
         let (mut timing, started) = (Timing::default(), Instant::now());
         let s = run_kafka(
             &config,
-            &mut InProcessScorer::shared(model.clone())?,
+            &mut scorer(&model, config.job.threshold)?,
             &RunProgress::default(),
             &AtomicBool::new(false),
             Some(&mut timing),
@@ -140,7 +140,7 @@ fn main() -> Result<(), Error> {
             model_name: "bench".into(),
             score_reasons: 0,
         },
-        &mut InProcessScorer::shared(model.clone())?,
+        &mut scorer(&model, job_config(Duration::from_secs(2)).threshold)?,
         &RunProgress::default(),
     )?;
     let embedded_rate = embedded.scored as f64 / embedded.elapsed.as_secs_f64();
@@ -160,7 +160,7 @@ fn main() -> Result<(), Error> {
     let started = Instant::now();
     let summary = run_kafka(
         &config,
-        &mut InProcessScorer::shared(model.clone())?,
+        &mut scorer(&model, config.job.threshold)?,
         &RunProgress::default(),
         &AtomicBool::new(false),
         Some(&mut timing),
@@ -221,6 +221,17 @@ impl Topics {
 }
 
 /// The job settings of the bench: the CLI's defaults.
+/// Reasons on alerts at or above `threshold`, top `FRAUDSTREAM_BENCH_REASONS` (default 0: none).
+fn bench_reasons(threshold: f64) -> ReasonsConfig {
+    let top = std::env::var("FRAUDSTREAM_BENCH_REASONS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    ReasonsConfig { top, on: ReasonsOn::Alerts, threshold }
+}
+
+/// The model shared by the scoring threads, as `fraudstream run` scores, with the bench's reasons.
+fn scorer(model: &Arc<Model>, threshold: f64) -> Result<InProcessScorer<'static>, Error> {
+    Ok(InProcessScorer::shared(model.clone())?.with_reasons(bench_reasons(threshold))?)
+}
+
 fn job_config(max_wait: Duration) -> JobConfig {
     JobConfig {
         join: JoinConfig { max_wait, ..JoinConfig::default() },
@@ -513,11 +524,7 @@ fn live_latency(
     kafka.ensure_topics(&[topics.transactions.as_str(), topics.identities.as_str()], partitions, 1)?;
     let config = kafka_config(kafka, registry.url(), &topics, &unique_topic("live"));
     let summary: Mutex<Option<RunSummary>> = Mutex::new(None);
-    let reasons = ReasonsConfig {
-        top: std::env::var("FRAUDSTREAM_BENCH_REASONS").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
-        on: ReasonsOn::Alerts,
-        threshold: config.job.threshold,
-    };
+    let reasons = bench_reasons(config.job.threshold);
     std::thread::scope(|scope| -> Result<(), Error> {
         let job = scope.spawn(|| {
             let result = InProcessScorer::new(model).and_then(|s| s.with_reasons(reasons)).and_then(|mut scorer| {
