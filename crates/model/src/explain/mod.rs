@@ -6,7 +6,7 @@
 //! values) are summed back to the model input they come from, so a string input one-hot encoded into 200 columns
 //! gets one contribution. For every row, `expected + Σ contributions = margin` to floating-point rounding.
 //!
-//! - [`shap`]: the algorithm, linear in tree size, with a brute-force Shapley test;
+//! - [`shap`]: the algorithm, linear in tree size, with a brute-force Shapley test, and its walk per instruction set;
 //! - [`covers`]: node covers from the model, counted from background data, or uniform;
 //! - [`forest`]: the explained margin and the trees rebuilt for explanation;
 //! - [`quadrature`]: the Gauss–Legendre rules the algorithm evaluates its polynomials with.

@@ -22,12 +22,16 @@
 //! Every row visits every node, so a few rows walk a tree together, one lane each ([`ShapTree::explain_rows`]): the
 //! node, its split and the per-point factors that do not depend on the row are loaded and divided once for all of
 //! them. A lane computes exactly the operations of a walk of its row alone, so results do not depend on batching.
+//! The walk itself is in [`walk`], compiled for the baseline instruction set and for AVX2.
 //!
 //! Node covers (how many training rows, or how much hessian, reached each node) come from the caller
 //! ([`super::covers`]); the expected value is the cover-weighted mean leaf value.
 
+mod walk;
+
 use super::quadrature::Rule;
 use crate::tree::Mode;
+use walk::Isa;
 
 /// A link to a leaf rather than a split node.
 const LEAF: u32 = 1 << 31;
@@ -223,6 +227,11 @@ impl ShapTree {
     /// row by row. Each lane computes exactly what a walk of its row alone computes, so a row's contributions do
     /// not depend on the rows explained with it.
     pub fn explain_rows(&self, phi: &mut [f64], scratch: &mut Scratch, rule: &Rule) {
+        self.explain_rows_on(Isa::detect(), phi, scratch, rule);
+    }
+
+    /// [`ShapTree::explain_rows`] in the kernel compiled for `isa`.
+    fn explain_rows_on(&self, isa: Isa, phi: &mut [f64], scratch: &mut Scratch, rule: &Rule) {
         let n = scratch.n;
         debug_assert!(n <= LANES && phi.len() == n * scratch.width);
         macro_rules! dispatch {
@@ -231,7 +240,7 @@ impl ShapTree {
                     $($m => {
                         let q = Points::<$m>::new(rule);
                         let mut walk = Walk::<$lanes> { first: $first, n: n.min($lanes), phi: &mut *phi, scratch: &mut *scratch };
-                        self.walk::<$m, $lanes>(self.root, &mut walk, &[[1.0; $lanes]; $m], &q);
+                        walk::run::<$m, $lanes>(isa, self, &mut walk, &q);
                     })*
                     _ => unreachable!("points are checked against MAX_POINTS at build"),
                 }
@@ -249,130 +258,6 @@ impl ShapTree {
                 dispatch!(1, r; 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
             }
         }
-    }
-
-    /// One depth-first step (see the module docs) for every lane: returns `H` at the rule's points for the subtree
-    /// at `link`, per lane.
-    fn walk<const M: usize, const L: usize>(
-        &self,
-        link: u32,
-        w: &mut Walk<'_, L>,
-        f: &[[f64; L]; M],
-        q: &Points<M>,
-    ) -> [[f64; L]; M] {
-        if link & LEAF != 0 {
-            let v = self.leaves[(link & !LEAF) as usize];
-            let mut h = [[0.0; L]; M];
-            for m in 0..M {
-                for r in 0..L {
-                    h[m][r] = f[m][r] * v;
-                }
-            }
-            return h;
-        }
-        let node = &self.nodes[link as usize];
-        let j = node.split.feature as usize;
-        let took_true: [bool; L] = node.split.goes_true_lanes(w.values(j));
-        if w.scratch.seen[j] == 0 {
-            return self.walk_first::<M, L>(node, &took_true, w, f, q);
-        }
-        let zp = w.scratch.z[j];
-        let op: [f64; L] = w.scratch.one::<L>(j, w.first);
-        // The edge's factor before it: 1/g and r' at each point (g = 0 only below a zero-cover, not-taken edge,
-        // where F is already 0).
-        let mut inv_gp = [[0.0; L]; M];
-        let mut rp = [[0.0; L]; M];
-        for m in 0..M {
-            for r in 0..L {
-                let g = zp + q.t[m] * (op[r] - zp);
-                if g != 0.0 {
-                    inv_gp[m][r] = 1.0 / g;
-                    rp[m][r] = (op[r] - zp) * inv_gp[m][r];
-                }
-            }
-        }
-        let mut h = [[0.0; L]; M];
-        let mut contribution = [0.0; L];
-        for side in 0..2 {
-            let mut o = [0.0; L];
-            for r in 0..L {
-                // `op` is 0 or 1, so the product keeps it on the side the row takes, without a branch.
-                o[r] = op[r] * f64::from(u8::from((side == 0) == took_true[r]));
-            }
-            let z = zp * node.zero[side];
-            let mut fc = [[0.0; L]; M];
-            let mut rc = [[0.0; L]; M];
-            for m in 0..M {
-                for r in 0..L {
-                    let g = z + q.t[m] * (o[r] - z);
-                    fc[m][r] = f[m][r] * g * inv_gp[m][r];
-                    if g != 0.0 {
-                        rc[m][r] = (o[r] - z) / g;
-                    }
-                }
-            }
-            w.scratch.set(j, w.first, z, &o);
-            let hc = self.walk::<M, L>(node.children[side], w, &fc, q);
-            w.scratch.set(j, w.first, zp, &op);
-            for m in 0..M {
-                for r in 0..L {
-                    contribution[r] += q.w[m] * hc[m][r] * (rc[m][r] - rp[m][r]);
-                    h[m][r] += hc[m][r];
-                }
-            }
-        }
-        w.add(j, &contribution);
-        h
-    }
-
-    /// [`ShapTree::walk`] at a node whose feature the path has not tested yet (`(z, o) = (1, 1)`, the common case):
-    /// the factor before the edge is 1 and `r'` is 0; on the side a row takes the factor `z + t(1 − z)` and `r` are
-    /// the same for every lane, and on the side it does not (`o = 0`) the factor is `z(1 − t)` with `r = −1/(1 − t)`
-    /// for any `z` — so each point divides once per side, whatever the number of lanes.
-    fn walk_first<const M: usize, const L: usize>(
-        &self,
-        node: &ShapNode,
-        took_true: &[bool; L],
-        w: &mut Walk<'_, L>,
-        f: &[[f64; L]; M],
-        q: &Points<M>,
-    ) -> [[f64; L]; M] {
-        let j = node.split.feature as usize;
-        w.scratch.seen[j] += 1;
-        let mut h = [[0.0; L]; M];
-        let mut contribution = [0.0; L];
-        for side in 0..2 {
-            let z = node.zero[side];
-            // 1 on the lanes whose row takes this side, 0 on the others.
-            let mut o = [0.0; L];
-            for r in 0..L {
-                o[r] = f64::from(u8::from((side == 0) == took_true[r]));
-            }
-            let mut fc = [[0.0; L]; M];
-            let mut rc = [[0.0; L]; M];
-            for m in 0..M {
-                let g = z + q.t[m] * (1.0 - z);
-                let r_taken = (1.0 - z) / g;
-                for r in 0..L {
-                    // Both sides' values, one kept by multiplying with 1 and 0 (finite values: exact, and no branch
-                    // on the row).
-                    let (on, off) = (f[m][r] * g, f[m][r] * z * q.one_minus_t[m]);
-                    fc[m][r] = on * o[r] + off * (1.0 - o[r]);
-                    rc[m][r] = r_taken * o[r] + q.neg_inv_one_minus_t[m] * (1.0 - o[r]);
-                }
-            }
-            w.scratch.set(j, w.first, z, &o);
-            let hc = self.walk::<M, L>(node.children[side], w, &fc, q);
-            for m in 0..M {
-                for r in 0..L {
-                    contribution[r] += q.w[m] * hc[m][r] * rc[m][r];
-                    h[m][r] += hc[m][r];
-                }
-            }
-        }
-        w.scratch.seen[j] -= 1;
-        w.add(j, &contribution);
-        h
     }
 }
 
@@ -468,9 +353,10 @@ impl<const L: usize> Walk<'_, L> {
 struct Points<const M: usize> {
     t: [f64; M],
     w: [f64; M],
-    /// `1 − t` and `−1/(1 − t)` at each point (Gauss–Legendre points lie strictly inside (0, 1)).
+    /// `1 − t`, `−1/(1 − t)` and `−w/(1 − t)` at each point (Gauss–Legendre points lie strictly inside (0, 1)).
     one_minus_t: [f64; M],
     neg_inv_one_minus_t: [f64; M],
+    w_neg_inv_one_minus_t: [f64; M],
 }
 
 impl<const M: usize> Points<M> {
@@ -479,7 +365,12 @@ impl<const M: usize> Points<M> {
         let mut w = [0.0; M];
         t.copy_from_slice(&rule.nodes[..M]);
         w.copy_from_slice(&rule.weights[..M]);
-        Points { t, w, one_minus_t: t.map(|t| 1.0 - t), neg_inv_one_minus_t: t.map(|t| -1.0 / (1.0 - t)) }
+        let neg_inv_one_minus_t = t.map(|t| -1.0 / (1.0 - t));
+        let mut w_neg_inv_one_minus_t = [0.0; M];
+        for m in 0..M {
+            w_neg_inv_one_minus_t[m] = w[m] * neg_inv_one_minus_t[m];
+        }
+        Points { t, w, one_minus_t: t.map(|t| 1.0 - t), neg_inv_one_minus_t, w_neg_inv_one_minus_t }
     }
 }
 
@@ -516,7 +407,7 @@ mod tests {
         }
     }
 
-    /// A random tree over `n_features` features (repeats along paths included), with random positive covers.
+    /// A random tree over `n_features` features (repeats along paths included), with random covers (some zero).
     /// Returns the tree and, per node link, its cover (for the brute-force reference).
     fn random_tree(rng: &mut Lcg, depth: u32, n_features: u32) -> ShapTree {
         fn grow(b: &mut TreeBuilder, rng: &mut Lcg, depth: u32, n_features: u32, cover: f64) -> Link {
@@ -532,7 +423,12 @@ mod tests {
                 members: Box::new([]),
             };
             let node = b.split(split);
-            let share = 0.1 + 0.8 * rng.unit();
+            // Now and then a child no training row reached (zero cover), which the walk must take exactly too.
+            let share = match rng.below(10) {
+                0 => 0.0,
+                1 => 1.0,
+                _ => 0.1 + 0.8 * rng.unit(),
+            };
             let (ca, cb) = (cover * share, cover * (1.0 - share));
             let a = grow(b, rng, depth - 1, n_features, ca);
             let c = grow(b, rng, depth - 1, n_features, cb);
@@ -592,10 +488,15 @@ mod tests {
 
     /// The contributions of `rows` (`width` values each), explained in one call.
     fn explain(tree: &ShapTree, rows: &[f64], width: usize, rules: &Rules) -> Vec<f64> {
+        explain_on(Isa::detect(), tree, rows, width, rules)
+    }
+
+    /// [`explain`] in the kernel compiled for `isa`.
+    fn explain_on(isa: Isa, tree: &ShapTree, rows: &[f64], width: usize, rules: &Rules) -> Vec<f64> {
         let mut phi = vec![0.0; rows.len()];
         let mut scratch = Scratch::default();
         scratch.load(rows, width);
-        tree.explain_rows(&mut phi, &mut scratch, rules.get(tree.points()));
+        tree.explain_rows_on(isa, &mut phi, &mut scratch, rules.get(tree.points()));
         phi
     }
 
@@ -619,7 +520,7 @@ mod tests {
     }
 
     #[test]
-    fn rows_walked_together_get_exactly_what_each_gets_alone() {
+    fn rows_walked_together_and_in_every_kernel_get_exactly_what_each_gets_alone() {
         let mut rng = Lcg(9);
         let rules = Rules::up_to(MAX_POINTS);
         let mut laned = 0;
@@ -632,11 +533,21 @@ mod tests {
             // (n = 2, 3..4 and 5..8 walk 2, 4 and 8 lanes)
             let rows = random_values(&mut rng, n * width);
             laned += usize::from(n > 1 && tree.laned);
-            let together = explain(&tree, &rows, width, &rules);
-            for r in 0..n {
-                let alone = explain(&tree, &rows[r * width..(r + 1) * width], width, &rules);
-                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&together[r * width..(r + 1) * width]), bits(&alone), "case {case} row {r} of {n}");
+            // The row alone in the baseline kernel is the reference; every kernel this CPU runs, laned or not,
+            // must give it bit for bit.
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            for isa in Isa::available() {
+                let together = explain_on(isa, &tree, &rows, width, &rules);
+                for r in 0..n {
+                    let row = &rows[r * width..(r + 1) * width];
+                    let alone = explain_on(Isa::Baseline, &tree, row, width, &rules);
+                    assert_eq!(
+                        bits(&together[r * width..(r + 1) * width]),
+                        bits(&alone),
+                        "case {case} row {r} of {n} in {isa:?}"
+                    );
+                    assert_eq!(bits(&explain_on(isa, &tree, row, width, &rules)), bits(&alone), "case {case} {isa:?}");
+                }
             }
         }
         assert!(laned > 100, "most cases walk lanes ({laned})");
