@@ -540,8 +540,9 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_duration, default_value = "2s", help_heading = "Join and time")]
     pub max_wait: Duration,
 
-    /// Rows per model call.
-    #[arg(long, default_value_t = 256, help_heading = "Model")]
+    /// Rows per model call at most. A backlog fills batches, and larger ones give each reason-code call more
+    /// alerts to walk the trees together; a live stream's batches are closed by --batch-timeout long before.
+    #[arg(long, default_value_t = 1024, help_heading = "Model")]
     pub batch_size: usize,
 
     /// Longest a row waits for its model batch to fill.
