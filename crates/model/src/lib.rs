@@ -48,6 +48,8 @@ mod post;
 pub mod proto;
 pub mod quality;
 mod tensor;
+#[cfg(test)]
+mod test_rng;
 mod tree;
 
 pub use batch::{BatchValue, InputBatch};

@@ -324,19 +324,7 @@ mod tests {
     use super::super::compile::Forest;
     use super::super::eval::{accumulate, Acc, Agg};
     use super::*;
-
-    /// Deterministic pseudo-random numbers (no dev-dependency needed).
-    struct Lcg(u64);
-
-    impl Lcg {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            self.0 >> 33
-        }
-        fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-            v[self.next() as usize % v.len()]
-        }
-    }
+    use crate::test_rng::Lcg;
 
     const VALUES: [f64; 10] = [0.0, -0.0, 1.5, -1.5, 2.0, 1e-35, -3.25, 7.0, 1.0000001, 0.99999994];
 

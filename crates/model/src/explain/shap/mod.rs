@@ -391,24 +391,9 @@ impl Rules {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A tiny deterministic generator for random trees.
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            self.0 >> 33
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-        fn unit(&mut self) -> f64 {
-            self.next() as f64 / (1u64 << 31) as f64
-        }
-    }
+    use crate::test_rng::Lcg;
 
     /// A random tree over `n_features` features (repeats along paths included), with random covers (some zero).
-    /// Returns the tree and, per node link, its cover (for the brute-force reference).
     fn random_tree(rng: &mut Lcg, depth: u32, n_features: u32) -> ShapTree {
         fn grow(b: &mut TreeBuilder, rng: &mut Lcg, depth: u32, n_features: u32, cover: f64) -> Link {
             if depth == 0 || rng.below(5) == 0 {
