@@ -1,7 +1,7 @@
 //! The depth-first walk of [`super`] for every lane, compiled once per instruction set: the baseline one, and on
 //! x86-64 also AVX2, picked at run time. The walk is a few multiplies and selects per point and lane; with 256-bit
 //! vectors a 4- or 8-lane walk does them a register at a time (SSE2 has no blend, so a select takes three
-//! instructions per two lanes). On the seed model an 8-lane walk runs 0.57x the instructions and about 0.65x the
+//! instructions per two lanes). On the seed model an 8-lane walk runs 0.53x the instructions and about 0.65x the
 //! time of the baseline build (`score_sample explain 3 1 8`: 146 against 221-233 µs per row); a lone row gains
 //! nothing, its cost being the node-by-node bookkeeping. Both copies round alike (no fused multiply-add is asked
 //! for), so which one runs never changes a result.
@@ -102,6 +102,8 @@ macro_rules! kernel {
                 gp_inv[m] = 1.0 / (zp + q.t[m] * (1.0 - zp));
                 rp[m] = (1.0 - zp) * gp_inv[m];
             }
+            // Lanes whose row followed every earlier edge on `j` (cases A and B).
+            let on: [bool; L] = op.map(|o| o != 0.0);
             let mut h = [[0.0; L]; M];
             let mut contribution = [0.0; L];
             for side in 0..2 {
@@ -117,11 +119,9 @@ macro_rules! kernel {
                     dr_a[m] = q.w[m] * ((1.0 - z) / g - rp[m]);
                     dr_b[m] = q.w[m] * (q.neg_inv_one_minus_t[m] - rp[m]);
                 }
-                let mut on = [false; L];
                 let mut o = [0.0; L];
                 for r in 0..L {
                     let takes = (side == 0) == took_true[r];
-                    on[r] = op[r] != 0.0;
                     o[r] = if on[r] && takes { 1.0 } else { 0.0 };
                 }
                 let mut fc = [[0.0; L]; M];
