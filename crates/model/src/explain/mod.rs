@@ -223,15 +223,16 @@ impl Explainer {
             .collect();
         let mut values = vec![0.0; rows * n_features];
         let rules = &self.rules;
-        // One chunk of trees over some rows, into `part` (`[rows, width]`, added to). Every path below sums the same
+        // One chunk of trees over some rows, into `part` (`[rows, width]`, zeros). Every path below sums the same
         // per-chunk parts in chunk order, so a row's contributions do not depend on how it was batched or spread.
         // Within a chunk, up to `LANES` rows walk each tree together (see `ShapTree::explain_rows`).
         let explain_chunk = |trees: &[ShapTree], x: &[f64], part: &mut [f64], scratch: &mut Scratch| {
             for (rows, phi) in x.chunks(width * LANES).zip(part.chunks_mut(width * LANES)) {
                 scratch.load(rows, width);
                 for tree in trees {
-                    tree.explain_rows(phi, scratch, rules.get(tree.points()));
+                    tree.explain_rows(scratch, rules.get(tree.points()));
                 }
+                scratch.add_to(phi);
             }
         };
         let add = |part: &[f64], out: &mut [f64]| {

@@ -22,15 +22,19 @@
 //! Every row visits every node, so a few rows walk a tree together, one lane each ([`ShapTree::explain_rows`]): the
 //! node, its split and the per-point factors that do not depend on the row are loaded and divided once for all of
 //! them. A lane computes exactly the operations of a walk of its row alone, so results do not depend on batching.
-//! The walk itself is in [`walk`], compiled for the baseline instruction set and for AVX2.
+//! What the walk tracks along a path but does not depend on the row is worked out once per tree ([`plan`]), so the
+//! walk is two flat loops rather than a recursion. The walks are in [`walk`], compiled for the baseline
+//! instruction set and for AVX2.
 //!
 //! Node covers (how many training rows, or how much hessian, reached each node) come from the caller
 //! ([`super::covers`]); the expected value is the cover-weighted mean leaf value.
 
+mod plan;
 mod walk;
 
 use super::quadrature::Rule;
 use crate::tree::Mode;
+use plan::Plan;
 use walk::Isa;
 
 /// A link to a leaf rather than a split node.
@@ -55,15 +59,16 @@ impl Split {
         self.mode.goes_true(v, self.threshold, &self.members, self.missing_true)
     }
 
-    /// [`Split::goes_true`] for every lane, the mode matched once and no branch on the values.
-    #[inline]
-    fn goes_true_lanes<const L: usize>(&self, v: &[f64]) -> [bool; L] {
+    /// [`Split::goes_true`] for every lane as 1 or 0 (the walks select with it per point), the mode matched once
+    /// and no branch on the values. Always inlined, so it is compiled in the walk's instruction set.
+    #[inline(always)]
+    fn goes_true_lanes<const L: usize>(&self, v: &[f64]) -> [f64; L] {
         let (t, missing) = (self.threshold, self.missing_true);
         #[inline(always)]
-        fn lanes<const L: usize>(v: &[f64], t: f64, missing: bool, cond: impl Fn(f64, f64) -> bool) -> [bool; L] {
-            let mut out = [false; L];
+        fn lanes<const L: usize>(v: &[f64], t: f64, missing: bool, cond: impl Fn(f64, f64) -> bool) -> [f64; L] {
+            let mut out = [0.0; L];
             for (o, &v) in out.iter_mut().zip(v) {
-                *o = cond(v, t) | (missing & v.is_nan());
+                *o = if cond(v, t) | (missing & v.is_nan()) { 1.0 } else { 0.0 };
             }
             out
         }
@@ -72,7 +77,7 @@ impl Split {
             Mode::Lt => lanes(v, t, missing, |v, t| v < t),
             Mode::Gte => lanes(v, t, missing, |v, t| v >= t),
             Mode::Gt => lanes(v, t, missing, |v, t| v > t),
-            _ => std::array::from_fn(|r| self.goes_true(v[r])),
+            _ => std::array::from_fn(|r| if self.goes_true(v[r]) { 1.0 } else { 0.0 }),
         }
     }
 }
@@ -99,9 +104,9 @@ pub(crate) struct ShapTree {
     points: usize,
     /// Cover-weighted mean leaf value.
     expected: f64,
-    /// Whether rows may walk it in lanes: few quadrature points and a depth whose laned stack frames fit a thread's
-    /// stack.
-    laned: bool,
+    /// The walk plan, for trees whose rows walk in lanes along it: few quadrature points (a lane's per-edge state
+    /// is `2 · points` values) and at most [`PLANNED_NODES`] split nodes (the state of every edge is kept).
+    plan: Option<Plan>,
 }
 
 /// Builds a [`ShapTree`] node by node, depth first from the root.
@@ -141,7 +146,7 @@ impl TreeBuilder {
     /// Finishes the tree rooted at `root`.
     pub fn finish(self, root: Link) -> Result<ShapTree, String> {
         let mut tree =
-            ShapTree { nodes: self.nodes, leaves: self.leaves, root: root.0, points: 1, expected: 0.0, laned: false };
+            ShapTree { nodes: self.nodes, leaves: self.leaves, root: root.0, points: 1, expected: 0.0, plan: None };
         let mut counts = std::collections::HashMap::new();
         let (expected, distinct) = tree.stats(tree.root, 1.0, &mut counts, 0);
         tree.expected = expected;
@@ -152,7 +157,9 @@ impl TreeBuilder {
                 2 * MAX_POINTS
             ));
         }
-        tree.laned = tree.points <= LANED_POINTS && tree.depth(tree.root) <= LANED_DEPTH;
+        if tree.points <= LANED_POINTS && tree.nodes.len() <= PLANNED_NODES {
+            tree.plan = Plan::of(&tree);
+        }
         Ok(tree)
     }
 }
@@ -180,15 +187,6 @@ impl ShapTree {
             *c -= 1;
         }
         (a + b, da.max(db))
-    }
-
-    /// Split levels below `link` on its deepest path.
-    fn depth(&self, link: u32) -> usize {
-        if link & LEAF != 0 {
-            return 0;
-        }
-        let node = &self.nodes[link as usize];
-        1 + self.depth(node.children[0]).max(self.depth(node.children[1]))
     }
 
     pub fn expected(&self) -> f64 {
@@ -221,56 +219,68 @@ impl ShapTree {
         }
     }
 
-    /// Adds this tree's contributions for each row loaded into `scratch` ([`Scratch::load`], at most [`LANES`])
-    /// into the matching row of `phi` (`[rows, width]`). Trees with few quadrature points carry the rows in lanes
-    /// through one walk (every row visits the same nodes; only which side a row takes differs), larger ones walk
-    /// row by row. Each lane computes exactly what a walk of its row alone computes, so a row's contributions do
-    /// not depend on the rows explained with it.
-    pub fn explain_rows(&self, phi: &mut [f64], scratch: &mut Scratch, rule: &Rule) {
-        self.explain_rows_on(Isa::detect(), phi, scratch, rule);
+    /// Adds this tree's contributions for each row loaded into `scratch` ([`Scratch::load`], at most [`LANES`]) to
+    /// the row's sums there ([`Scratch::add_to`] hands them out). Trees with a plan carry the rows in lanes through
+    /// one planned walk (every row visits the same nodes; only which side a row takes differs), others walk
+    /// recursively row by row. Each lane computes exactly what a recursive walk of its row alone computes, so a
+    /// row's contributions do not depend on the rows explained with it.
+    pub fn explain_rows(&self, scratch: &mut Scratch, rule: &Rule) {
+        self.explain_rows_on(Isa::detect(), Path::Planned, scratch, rule);
     }
 
-    /// [`ShapTree::explain_rows`] in the kernel compiled for `isa`.
-    fn explain_rows_on(&self, isa: Isa, phi: &mut [f64], scratch: &mut Scratch, rule: &Rule) {
+    /// [`ShapTree::explain_rows`] in the kernel compiled for `isa`, along `path` where the tree allows.
+    fn explain_rows_on(&self, isa: Isa, path: Path, scratch: &mut Scratch, rule: &Rule) {
         let n = scratch.n;
-        debug_assert!(n <= LANES && phi.len() == n * scratch.width);
+        debug_assert!(n <= LANES);
         macro_rules! dispatch {
-            ($lanes:literal, $first:expr; $($m:literal)*) => {
+            ($walk:ident, $lanes:literal, $first:expr; $($m:literal)*) => {
                 match self.points {
                     $($m => {
                         let q = Points::<$m>::new(rule);
-                        let mut walk = Walk::<$lanes> { first: $first, n: n.min($lanes), phi: &mut *phi, scratch: &mut *scratch };
-                        walk::run::<$m, $lanes>(isa, self, &mut walk, &q);
+                        let mut walk = Walk::<$lanes> { first: $first, scratch: &mut *scratch };
+                        walk::$walk::<$m, $lanes>(isa, self, &mut walk, &q);
                     })*
                     _ => unreachable!("points are checked against MAX_POINTS at build"),
                 }
             };
         }
-        if self.laned && n > 1 {
+        if self.plan.is_some() && path == Path::Planned {
             // As few lanes as hold the rows: a lane without a row costs as much as one with.
             match n {
-                2 => dispatch!(2, 0; 1 2 3 4),
-                3 | 4 => dispatch!(4, 0; 1 2 3 4),
-                _ => dispatch!(8, 0; 1 2 3 4),
+                0 => {}
+                1 => dispatch!(planned, 1, 0; 1 2 3 4),
+                2 => dispatch!(planned, 2, 0; 1 2 3 4),
+                3 | 4 => dispatch!(planned, 4, 0; 1 2 3 4),
+                _ => dispatch!(planned, 8, 0; 1 2 3 4),
             }
         } else {
             for r in 0..n {
-                dispatch!(1, r; 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+                dispatch!(recursive, 1, r; 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
             }
         }
     }
 }
 
+/// Which walk [`ShapTree::explain_rows_on`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// The planned walk in lanes where the tree has a plan, else the recursion (what callers get).
+    Planned,
+    /// The recursion, row by row (the reference the planned walk is checked against).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Recursive,
+}
+
 /// Rows a walk carries at once (trees with up to [`LANED_POINTS`] quadrature points).
 pub(crate) const LANES: usize = 8;
 
-/// Trees needing more quadrature points walk row by row: their per-level arrays would make a laned walk's stack
-/// frames large.
+/// Trees needing more quadrature points walk recursively row by row: the per-edge state of the planned walk is
+/// `2 · points · lanes` values, and the kernels are compiled for each point count.
 const LANED_POINTS: usize = 4;
 
-/// Deeper trees walk row by row too: a laned level takes a few KiB of stack (a row's, a few hundred bytes), and a
-/// path may be long while testing few distinct features. 128 levels stay well inside a 2 MiB thread stack.
-const LANED_DEPTH: usize = 128;
+/// Trees with more split nodes walk recursively row by row too: the planned walk keeps every edge's state, a few
+/// hundred bytes a node (gradient-boosted trees have tens to hundreds of nodes; 4,096 keep it under 2 MiB).
+const PLANNED_NODES: usize = 4096;
 
 /// The rows being explained, lane by lane, and the per-feature state of the path being walked; reused across trees
 /// and calls.
@@ -286,10 +296,61 @@ pub(crate) struct Scratch {
     z: Vec<f64>,
     /// Merged one fraction of each feature per lane (`[feature][lane]`, [`LANES`] wide).
     o: Vec<f64>,
+    /// Each lane's contributions so far, `[feature][lane]`: a walk adds a node's to all its lanes with one vector
+    /// add, where adding to row-major output would take one scattered add per lane.
+    sum: Vec<f64>,
+    /// The planned walk's per-edge and per-node state.
+    edges: EdgeState,
+}
+
+/// What the planned walk keeps per edge and per split node ([`walk`]), one typed set per point count and lane
+/// count walked (a model's trees need different point counts), grown to the largest tree walked.
+#[derive(Default)]
+struct EdgeState {
+    /// Indexed by `(points − 1) · 4 + log2(lanes)`; each holds an [`EdgeBuffers`] of those sizes.
+    typed: Vec<Option<Box<dyn std::any::Any + Send>>>,
+}
+
+impl std::fmt::Debug for EdgeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EdgeState").field("sets", &self.typed.iter().flatten().count()).finish()
+    }
+}
+
+/// The planned walk's state for `M` points and `L` lanes.
+struct EdgeBuffers<const M: usize, const L: usize> {
+    /// Edge `2i + side` of the node at position `i`.
+    edges: Vec<walk::Edge<M, L>>,
+    /// `H` below the node at each position.
+    h: Vec<[[f64; L]; M]>,
+}
+
+impl EdgeState {
+    /// The buffers for `M` points and `L` lanes (`M ≤ LANED_POINTS`, `L` a power of two up to [`LANES`]), with
+    /// room for a tree of `nodes` split nodes. Every value a walk reads it wrote first, so nothing is cleared.
+    fn get<const M: usize, const L: usize>(&mut self, nodes: usize) -> &mut EdgeBuffers<M, L> {
+        let at = (M - 1) * 4 + L.trailing_zeros() as usize;
+        if self.typed.len() <= at {
+            self.typed.resize_with(at + 1, || None);
+        }
+        let slot = &mut self.typed[at];
+        if !slot.as_ref().is_some_and(|b| b.is::<EdgeBuffers<M, L>>()) {
+            *slot = Some(Box::new(EdgeBuffers::<M, L> { edges: Vec::new(), h: Vec::new() }));
+        }
+        let Some(buffers) = slot.as_mut().and_then(|b| b.downcast_mut::<EdgeBuffers<M, L>>()) else {
+            unreachable!("the slot was just given buffers of this type")
+        };
+        if buffers.h.len() < nodes {
+            buffers.edges.resize(2 * nodes, walk::Edge::ZERO);
+            buffers.h.resize(nodes, [[0.0; L]; M]);
+        }
+        buffers
+    }
 }
 
 impl Scratch {
-    /// Loads up to [`LANES`] rows (row-major, `width` values each) for [`ShapTree::explain_rows`].
+    /// Loads up to [`LANES`] rows (row-major, `width` values each) for [`ShapTree::explain_rows`], their
+    /// contribution sums at zero.
     pub fn load(&mut self, rows: &[f64], width: usize) {
         let n = rows.len() / width.max(1);
         assert!(n <= LANES, "at most {LANES} rows at once");
@@ -300,14 +361,27 @@ impl Scratch {
             self.z = vec![1.0; width];
             self.o = vec![1.0; width * LANES];
         }
+        self.sum.resize(width * LANES, 0.0);
         self.n = n;
         for j in 0..width {
             for r in 0..LANES {
                 let row = if r < n { r } else { 0 };
                 self.x[j * LANES + r] = rows.get(row * width + j).copied().unwrap_or(0.0);
             }
+            // Only the rows' lanes are read back ([`Scratch::add_to`]).
+            self.sum[j * LANES..j * LANES + n].fill(0.0);
         }
         debug_assert!(self.seen.iter().all(|&s| s == 0), "a walk leaves the path empty");
+    }
+
+    /// Adds the loaded rows' contribution sums to `phi` (`[rows, width]`). Into zeros, this gives each value
+    /// exactly as adding every contribution to it in turn would: the same additions from the same zero.
+    pub fn add_to(&self, phi: &mut [f64]) {
+        for (r, row) in phi.chunks_exact_mut(self.width.max(1)).take(self.n).enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v += self.sum[j * LANES + r];
+            }
+        }
     }
 
     #[inline]
@@ -324,12 +398,10 @@ impl Scratch {
     }
 }
 
-/// One walk's lanes (`L` of the loaded rows from `first`) and where their contributions go.
+/// One walk's lanes: `L` of the loaded rows from `first` (lanes past the rows repeat the first row; their sums are
+/// never read).
 struct Walk<'a, const L: usize> {
     first: usize,
-    /// Real rows among the lanes (the others repeat the first row and are not written).
-    n: usize,
-    phi: &'a mut [f64],
     scratch: &'a mut Scratch,
 }
 
@@ -338,14 +410,6 @@ impl<const L: usize> Walk<'_, L> {
     fn values(&self, feature: usize) -> &[f64] {
         let at = feature * LANES + self.first;
         &self.scratch.x[at..at + L]
-    }
-
-    #[inline(always)]
-    fn add(&mut self, feature: usize, contribution: &[f64; L]) {
-        let width = self.scratch.width;
-        for (r, c) in contribution.iter().enumerate().take(self.n) {
-            self.phi[(self.first + r) * width + feature] += c;
-        }
     }
 }
 
@@ -473,16 +537,21 @@ mod tests {
 
     /// The contributions of `rows` (`width` values each), explained in one call.
     fn explain(tree: &ShapTree, rows: &[f64], width: usize, rules: &Rules) -> Vec<f64> {
-        explain_on(Isa::detect(), tree, rows, width, rules)
+        explain_on(Isa::detect(), Path::Planned, tree, rows, width, rules)
     }
 
-    /// [`explain`] in the kernel compiled for `isa`.
-    fn explain_on(isa: Isa, tree: &ShapTree, rows: &[f64], width: usize, rules: &Rules) -> Vec<f64> {
+    /// [`explain`] in the kernel compiled for `isa`, along `path`.
+    fn explain_on(isa: Isa, path: Path, tree: &ShapTree, rows: &[f64], width: usize, rules: &Rules) -> Vec<f64> {
         let mut phi = vec![0.0; rows.len()];
         let mut scratch = Scratch::default();
         scratch.load(rows, width);
-        tree.explain_rows_on(isa, &mut phi, &mut scratch, rules.get(tree.points()));
+        tree.explain_rows_on(isa, path, &mut scratch, rules.get(tree.points()));
+        scratch.add_to(&mut phi);
         phi
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
     }
 
     #[test]
@@ -494,13 +563,15 @@ mod tests {
             let depth = 1 + rng.below(7) as u32;
             let tree = random_tree(&mut rng, depth, n_features);
             let row = random_values(&mut rng, n_features as usize);
-            let phi = explain(&tree, &row, row.len(), &rules);
             let want = brute_force(&tree, &row, n_features);
-            for (j, (a, b)) in phi.iter().zip(&want).enumerate() {
-                assert!((a - b).abs() < 1e-12, "case {case} feature {j}: {a} vs {b}");
+            for path in [Path::Planned, Path::Recursive] {
+                let phi = explain_on(Isa::detect(), path, &tree, &row, row.len(), &rules);
+                for (j, (a, b)) in phi.iter().zip(&want).enumerate() {
+                    assert!((a - b).abs() < 1e-12, "case {case} feature {j} {path:?}: {a} vs {b}");
+                }
+                let total: f64 = phi.iter().sum::<f64>() + tree.expected();
+                assert!((total - tree.value(&row)).abs() < 1e-12, "case {case} {path:?}: local accuracy");
             }
-            let total: f64 = phi.iter().sum::<f64>() + tree.expected();
-            assert!((total - tree.value(&row)).abs() < 1e-12, "case {case}: local accuracy");
         }
     }
 
@@ -508,7 +579,7 @@ mod tests {
     fn rows_walked_together_and_in_every_kernel_get_exactly_what_each_gets_alone() {
         let mut rng = Lcg(9);
         let rules = Rules::up_to(MAX_POINTS);
-        let mut laned = 0;
+        let mut planned = 0;
         for case in 0..200 {
             let n_features = 1 + rng.below(10) as u32;
             let depth = 1 + rng.below(9) as u32;
@@ -517,30 +588,32 @@ mod tests {
             let n = 1 + rng.below(LANES as u64) as usize;
             // (n = 2, 3..4 and 5..8 walk 2, 4 and 8 lanes)
             let rows = random_values(&mut rng, n * width);
-            laned += usize::from(n > 1 && tree.laned);
-            // The row alone in the baseline kernel is the reference; every kernel this CPU runs, laned or not,
-            // must give it bit for bit.
-            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            planned += usize::from(tree.plan.is_some());
+            // The row alone in the baseline kernel's recursion is the reference; every kernel this CPU runs, along
+            // either walk, with the row alone or among others, must give it bit for bit.
             for isa in Isa::available() {
-                let together = explain_on(isa, &tree, &rows, width, &rules);
+                let together = explain_on(isa, Path::Planned, &tree, &rows, width, &rules);
                 for r in 0..n {
                     let row = &rows[r * width..(r + 1) * width];
-                    let alone = explain_on(Isa::Baseline, &tree, row, width, &rules);
+                    let alone = explain_on(Isa::Baseline, Path::Recursive, &tree, row, width, &rules);
                     assert_eq!(
                         bits(&together[r * width..(r + 1) * width]),
                         bits(&alone),
                         "case {case} row {r} of {n} in {isa:?}"
                     );
-                    assert_eq!(bits(&explain_on(isa, &tree, row, width, &rules)), bits(&alone), "case {case} {isa:?}");
+                    for path in [Path::Planned, Path::Recursive] {
+                        let own = explain_on(isa, path, &tree, row, width, &rules);
+                        assert_eq!(bits(&own), bits(&alone), "case {case} {isa:?} {path:?}");
+                    }
                 }
             }
         }
-        assert!(laned > 100, "most cases walk lanes ({laned})");
+        assert!(planned > 150, "most cases walk planned ({planned})");
     }
 
     #[test]
-    fn a_deep_chain_on_few_features_walks_row_by_row_with_the_same_results() {
-        // 300 levels testing two features in turn: few quadrature points, but too deep for laned stack frames.
+    fn a_deep_chain_on_few_features_walks_planned_with_the_recursion_s_results() {
+        // 300 levels testing two features in turn: few quadrature points, a long path of repeats.
         let mut b = TreeBuilder::default();
         let split = |feature, threshold| Split {
             feature,
@@ -557,15 +630,49 @@ mod tests {
             below = node;
         }
         let tree = b.finish(nodes[0]).unwrap();
-        assert!(tree.points() <= LANED_POINTS && !tree.laned, "points {}", tree.points());
+        assert!(tree.points() <= LANED_POINTS && tree.plan.is_some(), "points {}", tree.points());
         let rules = Rules::up_to(MAX_POINTS);
         let rows = [-5.0, -5.0, 1.0, -2.0, 0.0, f64::NAN];
         let together = explain(&tree, &rows, 2, &rules);
         for r in 0..3 {
-            let alone = explain(&tree, &rows[r * 2..r * 2 + 2], 2, &rules);
-            assert_eq!(&together[r * 2..r * 2 + 2], &alone[..], "row {r}");
+            let row = &rows[r * 2..r * 2 + 2];
+            let alone = explain_on(Isa::Baseline, Path::Recursive, &tree, row, 2, &rules);
+            assert_eq!(bits(&together[r * 2..r * 2 + 2]), bits(&alone), "row {r}");
             let total = alone.iter().sum::<f64>() + tree.expected();
             assert!((total - tree.value(&rows[r * 2..r * 2 + 2])).abs() < 1e-9, "row {r}: local accuracy");
+        }
+    }
+
+    #[test]
+    fn a_tree_too_large_to_plan_walks_recursively_row_by_row() {
+        // A full tree of 13 levels (8,191 split nodes) on three features.
+        fn grow(b: &mut TreeBuilder, level: u32, at: u32) -> Link {
+            if level == 13 {
+                return b.leaf(f64::from(at % 17) / 8.0 - 1.0);
+            }
+            let node = b.split(Split {
+                feature: level % 3,
+                mode: Mode::Lt,
+                threshold: f64::from(at % 5) - 2.0,
+                missing_true: at % 2 == 0,
+                members: Box::new([]),
+            });
+            let children = [grow(b, level + 1, 2 * at), grow(b, level + 1, 2 * at + 1)];
+            b.set_children(node, children, [f64::from(1 + at % 3), 2.0], 0);
+            node
+        }
+        let mut b = TreeBuilder::default();
+        let root = grow(&mut b, 0, 1);
+        let tree = b.finish(root).unwrap();
+        assert!(tree.nodes.len() > PLANNED_NODES && tree.plan.is_none());
+        let rules = Rules::up_to(MAX_POINTS);
+        let rows = [-1.5, 0.5, f64::NAN, 2.0, -3.0, 0.0];
+        let together = explain(&tree, &rows, 3, &rules);
+        for r in 0..2 {
+            let row = &rows[r * 3..r * 3 + 3];
+            assert_eq!(bits(&together[r * 3..r * 3 + 3]), bits(&explain(&tree, row, 3, &rules)), "row {r}");
+            let total = together[r * 3..r * 3 + 3].iter().sum::<f64>() + tree.expected();
+            assert!((total - tree.value(row)).abs() < 1e-9, "row {r}: local accuracy");
         }
     }
 
@@ -577,7 +684,8 @@ mod tests {
         let mut phi = vec![0.0; 2];
         let mut scratch = Scratch::default();
         scratch.load(&[1.0, 2.0], 2);
-        tree.explain_rows(&mut phi, &mut scratch, &Rule::gauss_legendre(1));
+        tree.explain_rows(&mut scratch, &Rule::gauss_legendre(1));
+        scratch.add_to(&mut phi);
         assert_eq!(phi, vec![0.0, 0.0]);
         assert_eq!(tree.expected(), 0.25);
     }
