@@ -25,6 +25,9 @@ pub struct InputBatch {
     tensors: Vec<Tensor>,
     /// Per string input, how many of its `String`s are live (the rest are spare capacity).
     live: Vec<usize>,
+    /// Per input, `String`s a smaller batch cut from its tensor ([`InputBatch::finish`]), reused by the next larger
+    /// one: a stream alternates full batches with the few rows it explains, and live batches vary in size.
+    spare: Vec<Vec<String>>,
 }
 
 impl InputBatch {
@@ -44,7 +47,8 @@ impl InputBatch {
             tensors.push(Tensor { shape: vec![0, width], data: TensorData::empty(elem) });
         }
         let live = vec![0; infos.len()];
-        Ok(InputBatch { infos, widths, tensors, live })
+        let spare = vec![Vec::new(); infos.len()];
+        Ok(InputBatch { infos, widths, tensors, live, spare })
     }
 
     /// Empties every buffer, keeping capacity.
@@ -61,11 +65,19 @@ impl InputBatch {
     }
 
     fn tensor(&mut self, input: usize) -> Result<&mut Tensor> {
+        self.tensor_and_spare(input).map(|(t, _)| t)
+    }
+
+    /// An input's tensor and its spare strings.
+    fn tensor_and_spare(&mut self, input: usize) -> Result<(&mut Tensor, &mut Vec<String>)> {
         let n = self.tensors.len();
-        self.tensors.get_mut(input).ok_or_else(|| ModelError::BadInput {
-            name: format!("#{input}"),
-            message: format!("input index out of range (the model has {n} inputs)"),
-        })
+        match (self.tensors.get_mut(input), self.spare.get_mut(input)) {
+            (Some(t), Some(spare)) => Ok((t, spare)),
+            _ => Err(ModelError::BadInput {
+                name: format!("#{input}"),
+                message: format!("input index out of range (the model has {n} inputs)"),
+            }),
+        }
     }
 
     /// Appends a numeric value to input `input` (converted to the input's numeric type).
@@ -88,12 +100,16 @@ impl InputBatch {
     /// Appends a string value to input `input`, reusing a previously allocated `String`.
     pub fn push_str(&mut self, input: usize, s: &str) -> Result<()> {
         let live = *self.live.get(input).unwrap_or(&0);
-        let t = self.tensor(input)?;
+        let (t, spare) = self.tensor_and_spare(input)?;
         match &mut t.data {
             TensorData::String(d) => {
                 if let Some(slot) = d.get_mut(live) {
                     slot.clear();
                     slot.push_str(s);
+                } else if let Some(mut slot) = spare.pop() {
+                    slot.clear();
+                    slot.push_str(s);
+                    d.push(slot);
                 } else {
                     d.push(s.to_string());
                 }
@@ -115,10 +131,13 @@ impl InputBatch {
     /// Fixes the row count of every tensor; all inputs must hold the same number of complete rows.
     pub(crate) fn finish(&mut self) -> Result<&[Tensor]> {
         let mut rows = None;
-        for (((t, info), &w), &live) in self.tensors.iter_mut().zip(&self.infos).zip(&self.widths).zip(&self.live) {
+        let inputs = self.tensors.iter_mut().zip(&self.infos).zip(&self.widths).zip(&self.live).zip(&mut self.spare);
+        for ((((t, info), &w), &live), spare) in inputs {
             if let TensorData::String(d) = &mut t.data {
-                // Drop spare strings beyond the live ones only from the view: truncate keeps them out of the tensor.
-                d.truncate(live);
+                // Strings beyond the live ones leave the tensor but keep their allocations.
+                if d.len() > live {
+                    spare.extend(d.drain(live..));
+                }
             }
             let len = t.data.len();
             if w == 0 || len % w != 0 {

@@ -202,15 +202,18 @@ fn reused_input_batch_gives_the_same_scores_as_a_fresh_one() {
     let model = load();
     let samples = read_samples();
     let mut batch = InputBatch::new(&model).unwrap();
-    fill_batch(&model, &mut batch, &samples[..700]);
-    let first = model.predict_proba(&mut batch).unwrap();
-    fill_batch(&model, &mut batch, &samples[700..]);
-    let second = model.predict_proba(&mut batch).unwrap();
-    let mut fresh = InputBatch::new(&model).unwrap();
-    fill_batch(&model, &mut fresh, &samples[700..]);
-    assert_eq!(second, model.predict_proba(&mut fresh).unwrap());
-    assert_eq!(first.labels.len(), 700);
-    assert_eq!(second.labels.len(), 800);
+    // Large, small, larger, small again: the strings a small batch leaves out are reused by the next larger one,
+    // and must hold that batch's values, not stale ones.
+    for range in [0..700, 700..705, 700..1500, 3..6, 0..1500] {
+        let n = range.len();
+        fill_batch(&model, &mut batch, &samples[range.clone()]);
+        let reused = model.predict_proba(&mut batch).unwrap();
+        let mut fresh = InputBatch::new(&model).unwrap();
+        fill_batch(&model, &mut fresh, &samples[range.clone()]);
+        assert_eq!(reused, model.predict_proba(&mut fresh).unwrap(), "rows {range:?}");
+        assert_eq!(reused.labels.len(), n);
+        assert_eq!(assert_matches(samples[range].iter().map(|s| s.id), &reused.labels, &reused.p_positive), n);
+    }
 }
 
 /// Reason codes on the seed model: for every sample row, the expected value plus the 75 inputs' contributions is

@@ -246,12 +246,13 @@ impl Explainer {
             let n = out.len() / n_features;
             let x = &x[first * width..(first + n) * width];
             let mut part = vec![0.0; n * width];
-            let mut scratch = Scratch::default();
-            for trees in forest.trees.chunks(TREES_PER_TASK) {
-                part.fill(0.0);
-                explain_chunk(trees, x, &mut part, &mut scratch);
-                add(&part, out);
-            }
+            with_scratch(|scratch| {
+                for trees in forest.trees.chunks(TREES_PER_TASK) {
+                    part.fill(0.0);
+                    explain_chunk(trees, x, &mut part, scratch);
+                    add(&part, out);
+                }
+            });
         };
         let threads = rayon::current_num_threads();
         if rows >= 2 * ROWS_PER_TASK && threads > 1 {
@@ -266,7 +267,7 @@ impl Explainer {
                 .par_chunks(TREES_PER_TASK)
                 .map(|trees| {
                     let mut part = vec![0.0; rows * width];
-                    explain_chunk(trees, &x, &mut part, &mut Scratch::default());
+                    with_scratch(|scratch| explain_chunk(trees, &x, &mut part, scratch));
                     part
                 })
                 .collect();
@@ -333,6 +334,21 @@ impl Explainer {
             TensorData::String(_) => return Err(not_applicable("the tree ensemble's input is strings")),
         })
     }
+}
+
+thread_local! {
+    /// Each thread's walk state, kept between calls: a stream explains a few alerts per micro-batch, spread over the
+    /// pool, and would otherwise build the per-edge buffers (tens of KiB) afresh for every task.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's [`Scratch`] (a fresh one if it is in use further up this thread's stack, which a
+/// rayon worker waiting inside a task could reach by stealing another).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut Scratch::default()),
+    })
 }
 
 /// One feature name per graph input column (`name` for single-column inputs, `name[col]` otherwise), and the index
