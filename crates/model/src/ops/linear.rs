@@ -17,7 +17,7 @@ impl Linear {
     fn new(ctx: &NodeCtx<'_>, n_out: usize) -> Result<Linear, ModelError> {
         let coefficients = ctx.floats("coefficients").to_vec();
         let intercepts = ctx.floats("intercepts").to_vec();
-        if n_out == 0 || coefficients.is_empty() || coefficients.len() % n_out != 0 {
+        if n_out == 0 || coefficients.is_empty() || !coefficients.len().is_multiple_of(n_out) {
             return Err(ctx.err(format!("{} coefficients do not split into {n_out} outputs", coefficients.len())));
         }
         if !intercepts.is_empty() && intercepts.len() != n_out {

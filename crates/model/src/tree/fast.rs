@@ -333,12 +333,12 @@ mod tests {
         let mut spec = Spec { n_targets: 2, ..Spec::default() };
         fn grow(spec: &mut Spec, rng: &mut Lcg, depth: u32, max_depth: u32, n_features: usize) -> usize {
             let idx = spec.nodes.len();
-            let leaf = depth == max_depth || (depth > 0 && rng.next() % 4 == 0);
+            let leaf = depth == max_depth || (depth > 0 && rng.next().is_multiple_of(4));
             spec.nodes.push(SpecNode {
                 feature: rng.next() as usize % n_features,
                 threshold: rng.pick(&VALUES),
                 mode: if leaf { Mode::Leaf } else { rng.pick(&[Mode::Leq, Mode::Lt, Mode::Gte, Mode::Gt]) },
-                missing_true: rng.next() % 2 == 0,
+                missing_true: rng.next().is_multiple_of(2),
                 children: [0, 0],
                 members: Vec::new(),
                 weights: if leaf { vec![(1, (rng.next() % 1000) as f64 / 7.0 - 70.0)] } else { Vec::new() },
@@ -366,7 +366,7 @@ mod tests {
         let specials = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1.4999999, 2.0000002];
         let rows = 150;
         let x: Vec<T> = (0..rows * n_features)
-            .map(|_| T::from_f64(if rng.next() % 3 == 0 { rng.pick(&specials) } else { rng.pick(&VALUES) }))
+            .map(|_| T::from_f64(if rng.next().is_multiple_of(3) { rng.pick(&specials) } else { rng.pick(&VALUES) }))
             .collect();
         let mut acc = Acc::default();
         accumulate(&forest, Agg::Sum, &x, n_features, rows, &mut acc);

@@ -229,7 +229,7 @@ fn collecting(
 /// Puts saved rows of bins (oldest first) into a fresh window, with the saved alert arming.
 fn fill(active: &mut Active, rows: &[u8], alerting: Vec<bool>) -> Result<(), DriftError> {
     let (width, window) = (active.width, active.ring.len() / active.width);
-    if rows.len() % width != 0 || rows.len() / width > window || alerting.len() != width {
+    if !rows.len().is_multiple_of(width) || rows.len() / width > window || alerting.len() != width {
         return Err(bad(format!("rows of another width or more than the window of {window}")));
     }
     for row in rows.chunks_exact(width) {

@@ -655,7 +655,7 @@ mod tests {
                 feature: level % 3,
                 mode: Mode::Lt,
                 threshold: f64::from(at % 5) - 2.0,
-                missing_true: at % 2 == 0,
+                missing_true: at.is_multiple_of(2),
                 members: Box::new([]),
             });
             let children = [grow(b, level + 1, 2 * at), grow(b, level + 1, 2 * at + 1)];
