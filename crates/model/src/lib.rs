@@ -54,7 +54,7 @@ mod tree;
 
 pub use batch::{BatchValue, InputBatch};
 pub use error::{ModelError, Result};
-pub use explain::{Contributions, CoverSource, Explainer};
+pub use explain::{Contributions, CoverSource, Explainer, Threads};
 pub use model::{BinaryScores, Model};
 pub use post::{logistic, PostTransform};
 pub use tensor::{ElemType, MapKeys, MapSequence, Outputs, Tensor, TensorData, Value, ValueInfo, ValueType};

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use crate::batch::InputBatch;
 use crate::error::{ModelError, Result};
-use crate::explain::{Contributions, Explainer};
+use crate::explain::{Contributions, Explainer, Threads};
 use crate::graph::Plan;
 use crate::tensor::{ElemType, Outputs, Tensor, Value, ValueInfo, ValueType};
 
@@ -107,17 +107,22 @@ impl Model {
 
     /// Explains every row of the batch with [`Model::explainer`]: per row, each input's contribution to the margin.
     pub fn explain(&self, batch: &mut InputBatch) -> Result<Contributions> {
+        self.explain_on(batch, Threads::Pool)
+    }
+
+    /// [`Model::explain`] on `threads` (the same contributions either way).
+    pub fn explain_on(&self, batch: &mut InputBatch, threads: Threads) -> Result<Contributions> {
         let explainer = self.explainer()?;
         let tensors = batch.finish()?;
         let refs: Vec<&Tensor> = tensors.iter().collect();
         self.check_inputs(&refs)?;
-        explainer.explain(&self.plan, &refs)
+        explainer.explain(&self.plan, &refs, threads)
     }
 
     /// Explains named input tensors (as [`Model::run`] takes them) with `explainer`.
     pub fn explain_with(&self, explainer: &Explainer, inputs: &[(&str, Tensor)]) -> Result<Contributions> {
         let refs = self.ordered(inputs)?;
-        explainer.explain(&self.plan, &refs)
+        explainer.explain(&self.plan, &refs, Threads::Pool)
     }
 
     /// Orders named inputs by graph input and checks them.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use fraudstream_data::csv_table::TableReader;
 use fraudstream_data::{Calendar, EventTime, Row, Table};
-use fraudstream_model::{ElemType, InputBatch, Model, Tensor, TensorData, Value};
+use fraudstream_model::{ElemType, InputBatch, Model, Tensor, TensorData, Threads, Value};
 
 const TOLERANCE: f32 = 1e-6;
 
@@ -277,5 +277,17 @@ fn contributions_do_not_depend_on_batching_or_threads() {
         fill_batch(&model, &mut batch, std::slice::from_ref(s));
         let c = model.explain(&mut batch).unwrap();
         assert_eq!(c.row(0), all.row(r), "row {r}");
+    }
+    // A few rows (the alerts of a micro-batch) on the calling thread, as the stream's scoring workers explain them,
+    // and spread over the pool.
+    for range in [0..7, 100..140] {
+        let (first, rows) = (range.start, &samples[range]);
+        fill_batch(&model, &mut batch, rows);
+        let here = model.explain_on(&mut batch, Threads::Caller).unwrap();
+        fill_batch(&model, &mut batch, rows);
+        assert_eq!(here, model.explain_on(&mut batch, Threads::Pool).unwrap());
+        for r in 0..rows.len() {
+            assert_eq!(here.row(r), all.row(first + r), "row {}", first + r);
+        }
     }
 }

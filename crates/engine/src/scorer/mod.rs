@@ -16,7 +16,7 @@ pub use remote::{RemoteConfig, RemoteProtocol, RemoteScorer};
 use std::sync::Arc;
 
 use fraudstream_features::InputMapping;
-use fraudstream_model::{CoverSource, InputBatch, Model};
+use fraudstream_model::{CoverSource, InputBatch, Model, Threads};
 
 use crate::error::EngineError;
 use crate::flow::Joined;
@@ -95,6 +95,8 @@ pub struct InProcessScorer<'m> {
     reasons: Option<ReasonsConfig>,
     /// Model input names, shared by every reason.
     names: Arc<[Arc<str>]>,
+    /// Where explanations run: a copy scoring beside others ([`Scorer::try_clone_send`]) keeps them on its thread.
+    explain_threads: Threads,
 }
 
 impl<'m> InProcessScorer<'m> {
@@ -111,6 +113,7 @@ impl<'m> InProcessScorer<'m> {
             model,
             reasons: None,
             names,
+            explain_threads: Threads::Pool,
         })
     }
 
@@ -146,7 +149,7 @@ impl<'m> InProcessScorer<'m> {
         for &i in &picked {
             self.mapping.push(&rows[i].feature_row(), &mut self.inputs)?;
         }
-        let contributions = self.model.explain(&mut self.inputs)?;
+        let contributions = self.model.explain_on(&mut self.inputs, self.explain_threads)?;
         for (k, &i) in picked.iter().enumerate() {
             let values = self.mapping.values(&rows[i].feature_row());
             out.reasons[first + i] = top_reasons(&contributions, k, config.top, &self.names, &values);
@@ -199,6 +202,7 @@ impl Scorer for InProcessScorer<'_> {
         let ModelRef::Shared(model) = &self.model else { return None };
         let mut copy = InProcessScorer::shared(model.clone()).ok()?;
         copy.reasons = self.reasons;
+        copy.explain_threads = Threads::Caller;
         Some(Box::new(copy))
     }
 }
