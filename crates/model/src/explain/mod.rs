@@ -39,10 +39,11 @@ pub enum Threads {
     /// `score`, a stream scoring one batch at a time).
     #[default]
     Pool,
-    /// On the calling thread only: for callers that already keep several batches in flight on their own threads (the
-    /// stream's scoring workers). Handing a batch's few rows to the shared pool there only queues them behind the
-    /// other batches' work: in a run over 200k generated transactions with the seed model, the workers spent
-    /// 1.1-1.5 s inside explanations whose walks took about 0.3 s of CPU.
+    /// A few rows (the alerts of a micro-batch) on the calling thread; batches large enough to split by rows (32 and
+    /// more, as with reasons on every score) still spread over the pool. For callers that already keep several
+    /// batches in flight on their own threads (the stream's scoring workers): handing a batch's few rows to the
+    /// shared pool only queues them behind the other batches' work. In a run over 200k generated transactions with
+    /// the seed model, the workers spent 1.1-1.5 s inside explanations whose walks took about 0.3 s of CPU.
     Caller,
 }
 
@@ -268,16 +269,13 @@ impl Explainer {
                 }
             });
         };
-        let threads = match threads {
-            Threads::Pool => rayon::current_num_threads(),
-            Threads::Caller => 1,
-        };
-        if rows >= 2 * ROWS_PER_TASK && threads > 1 {
+        let pool = rayon::current_num_threads();
+        if rows >= 2 * ROWS_PER_TASK && pool > 1 {
             values
                 .par_chunks_mut(ROWS_PER_TASK * n_features)
                 .enumerate()
                 .for_each(|(i, out)| explain_rows(i * ROWS_PER_TASK, out));
-        } else if threads > 1 && forest.trees.len() >= 2 * TREES_PER_TASK {
+        } else if threads == Threads::Pool && pool > 1 && forest.trees.len() >= 2 * TREES_PER_TASK {
             // Few rows (the alerts of one micro-batch): spread the trees over the pool instead.
             let parts: Vec<Vec<f64>> = forest
                 .trees

@@ -23,8 +23,8 @@
 //! node, its split and the per-point factors that do not depend on the row are loaded and divided once for all of
 //! them. A lane computes exactly the operations of a walk of its row alone, so results do not depend on batching.
 //! What the walk tracks along a path but does not depend on the row is worked out once per tree ([`plan`]), so the
-//! walk is two flat loops rather than a recursion. The walks are in [`walk`], compiled for the baseline
-//! instruction set and for AVX2.
+//! walk is two flat loops rather than a recursion (trees too large for a plan still recurse, row by row). The walks
+//! are in [`walk`], compiled for the baseline instruction set, AVX2 and AVX-512F.
 //!
 //! Node covers (how many training rows, or how much hessian, reached each node) come from the caller
 //! ([`super::covers`]); the expected value is the cover-weighted mean leaf value.
@@ -278,9 +278,11 @@ pub(crate) const LANES: usize = 8;
 /// `2 · points · lanes` values, and the kernels are compiled for each point count.
 const LANED_POINTS: usize = 4;
 
-/// Trees with more split nodes walk recursively row by row too: the planned walk keeps every edge's state, a few
-/// hundred bytes a node (gradient-boosted trees have tens to hundreds of nodes; 4,096 keep it under 2 MiB).
-const PLANNED_NODES: usize = 4096;
+/// Trees with more split nodes walk recursively row by row too: the planned walk keeps every edge's state, per
+/// thread, in one set of buffers per point count and lane count walked — up to 1.5 KiB a node in the largest set (4
+/// points, 8 lanes), about 7 KiB over all sixteen. Gradient-boosted trees have tens to hundreds of nodes; 1,024
+/// bound a thread's buffers by about 7 MiB even for a model that walks every set at that size.
+const PLANNED_NODES: usize = 1024;
 
 /// The rows being explained, lane by lane, and the per-feature state of the path being walked; reused across trees
 /// and calls.
@@ -641,6 +643,27 @@ mod tests {
             assert_eq!(bits(&together[r * 2..r * 2 + 2]), bits(&alone), "row {r}");
             let total = alone.iter().sum::<f64>() + tree.expected();
             assert!((total - tree.value(&rows[r * 2..r * 2 + 2])).abs() < 1e-9, "row {r}: local accuracy");
+        }
+    }
+
+    #[test]
+    fn a_scratch_reused_for_rows_of_other_widths_and_counts_gives_what_a_fresh_one_gives() {
+        // A thread keeps its scratch across calls, models (a challenger's width) and lane counts.
+        let mut rng = Lcg(5);
+        let rules = Rules::up_to(MAX_POINTS);
+        let mut scratch = Scratch::default();
+        for case in 0..60 {
+            let n_features = 1 + rng.below(10) as u32;
+            let depth = 1 + rng.below(8) as u32;
+            let tree = random_tree(&mut rng, depth, n_features);
+            let width = n_features as usize;
+            let n = 1 + rng.below(LANES as u64) as usize;
+            let rows = random_values(&mut rng, n * width);
+            let mut reused = vec![0.0; rows.len()];
+            scratch.load(&rows, width);
+            tree.explain_rows(&mut scratch, rules.get(tree.points()));
+            scratch.add_to(&mut reused);
+            assert_eq!(bits(&reused), bits(&explain(&tree, &rows, width, &rules)), "case {case}");
         }
     }
 

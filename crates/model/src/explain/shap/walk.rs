@@ -8,8 +8,8 @@
 //!
 //! Two walks share the per-edge arithmetic ([`first_edge`], [`repeat_edge`]) and its order of operations, so they
 //! give the same bits: the planned walk ([`super::plan`]), two flat loops over a tree's split nodes, which rows of
-//! trees with few quadrature points take; and the depth-first recursion, which trees needing more points take, one
-//! row at a time.
+//! trees with a plan take (few quadrature points, not too many nodes); and the depth-first recursion, which the
+//! other trees take, one row at a time.
 
 use super::plan::{Plan, NONE};
 use super::{Points, Scratch, ShapNode, ShapTree, Walk, LANES, LEAF};
@@ -71,10 +71,10 @@ pub(super) fn recursive<const M: usize, const L: usize>(isa: Isa, tree: &ShapTre
     }
 }
 
-/// Walks `tree` along its plan for the lanes of `w`, adding their contributions (recursively, for a tree without
-/// one).
+/// Walks `tree` along its plan for the lanes of `w`, adding their contributions. Only trees with a plan come here
+/// (`ShapTree::explain_rows_on` checks); a laned recursion would have no bound on its stack.
 pub(super) fn planned<const M: usize, const L: usize>(isa: Isa, tree: &ShapTree, w: &mut Walk<'_, L>, q: &Points<M>) {
-    let Some(plan) = &tree.plan else { return recursive(isa, tree, w, q) };
+    let Some(plan) = &tree.plan else { unreachable!("the planned walk is only taken by trees with a plan") };
     match isa {
         Isa::Baseline => baseline::planned::<M, L>(tree, plan, w, q),
         #[cfg(target_arch = "x86_64")]
