@@ -538,6 +538,18 @@ mod tests {
             .collect()
     }
 
+    /// A random tree on up to `max_features` features and `max_depth` levels, with 1 to [`LANES`] rows for it:
+    /// `(tree, width, rows, values)`.
+    fn random_case(rng: &mut Lcg, max_features: u64, max_depth: u64) -> (ShapTree, usize, usize, Vec<f64>) {
+        let n_features = 1 + rng.below(max_features) as u32;
+        let depth = 1 + rng.below(max_depth) as u32;
+        let tree = random_tree(rng, depth, n_features);
+        let width = n_features as usize;
+        let n = 1 + rng.below(LANES as u64) as usize;
+        let rows = random_values(rng, n * width);
+        (tree, width, n, rows)
+    }
+
     /// The contributions of `rows` (`width` values each), explained in one call.
     fn explain(tree: &ShapTree, rows: &[f64], width: usize, rules: &Rules) -> Vec<f64> {
         explain_on(Isa::detect(), Path::Planned, tree, rows, width, rules)
@@ -584,13 +596,8 @@ mod tests {
         let rules = Rules::up_to(MAX_POINTS);
         let mut planned = 0;
         for case in 0..200 {
-            let n_features = 1 + rng.below(10) as u32;
-            let depth = 1 + rng.below(9) as u32;
-            let tree = random_tree(&mut rng, depth, n_features);
-            let width = n_features as usize;
-            let n = 1 + rng.below(LANES as u64) as usize;
-            // (n = 2, 3..4 and 5..8 walk 2, 4 and 8 lanes)
-            let rows = random_values(&mut rng, n * width);
+            // (n = 2, 3..4 and 5..8 rows walk 2, 4 and 8 lanes)
+            let (tree, width, n, rows) = random_case(&mut rng, 10, 9);
             planned += usize::from(tree.plan.is_some());
             // The row alone in the baseline kernel's recursion is the reference; every kernel this CPU runs, along
             // either walk, with the row alone or among others, must give it bit for bit.
@@ -653,12 +660,7 @@ mod tests {
         let rules = Rules::up_to(MAX_POINTS);
         let mut scratch = Scratch::default();
         for case in 0..60 {
-            let n_features = 1 + rng.below(10) as u32;
-            let depth = 1 + rng.below(8) as u32;
-            let tree = random_tree(&mut rng, depth, n_features);
-            let width = n_features as usize;
-            let n = 1 + rng.below(LANES as u64) as usize;
-            let rows = random_values(&mut rng, n * width);
+            let (tree, width, _, rows) = random_case(&mut rng, 10, 8);
             let mut reused = vec![0.0; rows.len()];
             scratch.load(&rows, width);
             tree.explain_rows(&mut scratch, rules.get(tree.points()));
