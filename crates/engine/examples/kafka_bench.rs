@@ -220,7 +220,6 @@ impl Topics {
     }
 }
 
-/// The job settings of the bench: the CLI's defaults.
 /// Reasons on alerts at or above `threshold`, top `FRAUDSTREAM_BENCH_REASONS` (default 0: none).
 fn bench_reasons(threshold: f64) -> ReasonsConfig {
     let top = std::env::var("FRAUDSTREAM_BENCH_REASONS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -232,6 +231,7 @@ fn scorer(model: &Arc<Model>, threshold: f64) -> Result<InProcessScorer<'static>
     Ok(InProcessScorer::shared(model.clone())?.with_reasons(bench_reasons(threshold))?)
 }
 
+/// The job settings of the bench: the CLI's defaults.
 fn job_config(max_wait: Duration) -> JobConfig {
     JobConfig {
         join: JoinConfig { max_wait, ..JoinConfig::default() },

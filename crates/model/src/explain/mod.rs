@@ -352,8 +352,8 @@ impl Explainer {
 }
 
 thread_local! {
-    /// Each thread's walk state, kept between calls: a stream explains a few alerts per micro-batch, spread over the
-    /// pool, and would otherwise build the per-edge buffers (tens of KiB) afresh for every task.
+    /// Each thread's walk state, kept between calls: a stream explains a few alerts per micro-batch, on its scoring
+    /// workers or spread over the pool, and would otherwise build the per-edge buffers (tens of KiB) afresh each time.
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
