@@ -91,6 +91,9 @@ pub struct InProcessScorer<'m> {
     model: ModelRef<'m>,
     mapping: InputMapping,
     inputs: InputBatch,
+    /// The rows being explained: apart from `inputs`, so a few alerts do not shrink the scored batch's buffers
+    /// (its strings would then be moved aside and back on every batch).
+    explained: InputBatch,
     /// Which rows to explain, when reasons are asked for.
     reasons: Option<ReasonsConfig>,
     /// Model input names, shared by every reason.
@@ -110,6 +113,7 @@ impl<'m> InProcessScorer<'m> {
         Ok(InProcessScorer {
             mapping: InputMapping::for_model(&model)?,
             inputs: InputBatch::new(&model)?,
+            explained: InputBatch::new(&model)?,
             model,
             reasons: None,
             names,
@@ -145,11 +149,11 @@ impl<'m> InProcessScorer<'m> {
         if picked.is_empty() {
             return Ok(());
         }
-        self.inputs.clear();
+        self.explained.clear();
         for &i in &picked {
-            self.mapping.push(&rows[i].feature_row(), &mut self.inputs)?;
+            self.mapping.push(&rows[i].feature_row(), &mut self.explained)?;
         }
-        let contributions = self.model.explain_on(&mut self.inputs, self.explain_threads)?;
+        let contributions = self.model.explain_on(&mut self.explained, self.explain_threads)?;
         for (k, &i) in picked.iter().enumerate() {
             let values = self.mapping.values(&rows[i].feature_row());
             out.reasons[first + i] = top_reasons(&contributions, k, config.top, &self.names, &values);
