@@ -30,6 +30,8 @@
 //! ([`super::covers`]); the expected value is the cover-weighted mean leaf value.
 
 mod plan;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 mod walk;
 
 use super::quadrature::Rule;
@@ -424,6 +426,21 @@ struct Points<const M: usize> {
     one_minus_t: [f64; M],
     neg_inv_one_minus_t: [f64; M],
     w_neg_inv_one_minus_t: [f64; M],
+    /// The same per (side, point) for the vector walks ([`simd`]), which compute a node's constants for both sides
+    /// at once: entry `4·side + point`, so with up to four points (planned trees) both sides fill eight lanes.
+    /// Unused points have `t = ½`, `w = 0`.
+    #[cfg(target_arch = "x86_64")]
+    sides: SidePoints,
+}
+
+/// [`Points`] laid out per (side, point) (see `Points::sides`).
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug, Clone, Copy)]
+struct SidePoints {
+    t: [f64; 8],
+    w: [f64; 8],
+    one_minus_t: [f64; 8],
+    neg_inv_one_minus_t: [f64; 8],
 }
 
 impl<const M: usize> Points<M> {
@@ -437,7 +454,28 @@ impl<const M: usize> Points<M> {
         for m in 0..M {
             w_neg_inv_one_minus_t[m] = w[m] * neg_inv_one_minus_t[m];
         }
-        Points { t, w, one_minus_t: t.map(|t| 1.0 - t), neg_inv_one_minus_t, w_neg_inv_one_minus_t }
+        let one_minus_t = t.map(|t| 1.0 - t);
+        #[cfg(target_arch = "x86_64")]
+        let sides = {
+            let mut p = SidePoints { t: [0.5; 8], w: [0.0; 8], one_minus_t: [0.5; 8], neg_inv_one_minus_t: [-2.0; 8] };
+            for k in 0..8 {
+                let m = k % 4;
+                if m < M {
+                    (p.t[k], p.w[k], p.one_minus_t[k]) = (t[m], w[m], one_minus_t[m]);
+                    p.neg_inv_one_minus_t[k] = neg_inv_one_minus_t[m];
+                }
+            }
+            p
+        };
+        Points {
+            t,
+            w,
+            one_minus_t,
+            neg_inv_one_minus_t,
+            w_neg_inv_one_minus_t,
+            #[cfg(target_arch = "x86_64")]
+            sides,
+        }
     }
 }
 

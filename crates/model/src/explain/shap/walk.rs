@@ -2,16 +2,19 @@
 //! AVX2 and AVX-512F, the best the CPU has picked at run time. A walk is a few multiplies and selects per point and
 //! lane; with 256-bit vectors a 4-lane walk does them a register at a time, with 512-bit ones an 8-lane walk (SSE2
 //! has no blend, so a select takes three instructions per two lanes). On the seed model (Zen 4, `score_sample
-//! explain 2 1 N`) AVX-512 takes 8 rows from 124 to 100 µs per row and 4 rows from 174 to 134 against AVX2; a lone
+//! explain 2 1 N`) AVX-512 took 8 rows from 124 to 100 µs per row and 4 rows from 174 to 134 against AVX2; a lone
 //! row gains nothing. Every copy rounds alike (no fused multiply-add is asked for), so which one runs never changes
 //! a result.
 //!
 //! Two walks share the per-edge arithmetic ([`first_edge`], [`repeat_edge`]) and its order of operations, so they
 //! give the same bits: the planned walk ([`super::plan`]), two flat loops over a tree's split nodes, which rows of
 //! trees with a plan take (few quadrature points, not too many nodes); and the depth-first recursion, which the
-//! other trees take, one row at a time.
+//! other trees take, one row at a time. On x86-64, planned walks of 4 and 8 lanes run the same arithmetic written
+//! with intrinsics instead ([`super::simd`], faster still).
 
 use super::plan::{Plan, NONE};
+#[cfg(target_arch = "x86_64")]
+use super::simd;
 use super::{Points, Scratch, ShapNode, ShapTree, Walk, LANES, LEAF};
 
 /// The instruction set the walk runs in.
@@ -28,7 +31,7 @@ impl Isa {
     /// The best this CPU supports (the standard library caches the CPUID check).
     pub fn detect() -> Isa {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx2") {
             return Isa::Avx512;
         }
         #[cfg(target_arch = "x86_64")]
@@ -47,7 +50,7 @@ impl Isa {
             all.push(Isa::Avx2);
         }
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx2") {
             all.push(Isa::Avx512);
         }
         all
@@ -78,6 +81,16 @@ pub(super) fn planned<const M: usize, const L: usize>(isa: Isa, tree: &ShapTree,
     match isa {
         Isa::Baseline => baseline::planned::<M, L>(tree, plan, w, q),
         #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if L == 8 => {
+            // SAFETY: as in `recursive`.
+            unsafe { simd::planned_avx512::<M, L>(tree, plan, w, q) };
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 if L == 4 || L == 8 => {
+            // SAFETY: as in `recursive`; a CPU with AVX-512F is only taken as `Isa::Avx512` when it has AVX2 too.
+            unsafe { simd::planned_avx2::<M, L>(tree, plan, w, q) };
+        }
+        #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
             // SAFETY: as in `recursive`.
             unsafe { avx2::planned::<M, L>(tree, plan, w, q) };
@@ -94,9 +107,9 @@ pub(super) fn planned<const M: usize, const L: usize>(isa: Isa, tree: &ShapTree,
 /// with, and the lanes' one fraction on the edge's feature after it.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Edge<const M: usize, const L: usize> {
-    f: [[f64; L]; M],
-    dr: [[f64; L]; M],
-    o: [f64; L],
+    pub(super) f: [[f64; L]; M],
+    pub(super) dr: [[f64; L]; M],
+    pub(super) o: [f64; L],
 }
 
 impl<const M: usize, const L: usize> Edge<M, L> {
