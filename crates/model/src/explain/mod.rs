@@ -244,7 +244,10 @@ impl Explainer {
         let explain_chunk = |trees: &[ShapTree], x: &[f64], part: &mut [f64], scratch: &mut Scratch| {
             for (rows, phi) in x.chunks(width * LANES).zip(part.chunks_mut(width * LANES)) {
                 scratch.load(rows, width);
-                for tree in trees {
+                for (k, tree) in trees.iter().enumerate() {
+                    if let Some(next) = trees.get(k + 1) {
+                        next.prefetch();
+                    }
                     tree.explain_rows(scratch, rules.get(tree.points()));
                 }
                 scratch.add_to(phi);

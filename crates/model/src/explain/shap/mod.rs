@@ -65,23 +65,29 @@ impl Split {
     /// and no branch on the values. Always inlined, so it is compiled in the walk's instruction set.
     #[inline(always)]
     fn goes_true_lanes<const L: usize>(&self, v: &[f64]) -> [f64; L] {
-        let (t, missing) = (self.threshold, self.missing_true);
-        #[inline(always)]
-        fn lanes<const L: usize>(v: &[f64], t: f64, missing: bool, cond: impl Fn(f64, f64) -> bool) -> [f64; L] {
-            let mut out = [0.0; L];
-            for (o, &v) in out.iter_mut().zip(v) {
-                *o = if cond(v, t) | (missing & v.is_nan()) { 1.0 } else { 0.0 };
-            }
-            out
-        }
-        match self.mode {
-            Mode::Leq => lanes(v, t, missing, |v, t| v <= t),
-            Mode::Lt => lanes(v, t, missing, |v, t| v < t),
-            Mode::Gte => lanes(v, t, missing, |v, t| v >= t),
-            Mode::Gt => lanes(v, t, missing, |v, t| v > t),
-            _ => std::array::from_fn(|r| if self.goes_true(v[r]) { 1.0 } else { 0.0 }),
-        }
+        compare_lanes(self.mode, self.threshold, self.missing_true, v)
+            .unwrap_or_else(|| std::array::from_fn(|r| if self.goes_true(v[r]) { 1.0 } else { 0.0 }))
     }
+}
+
+/// Whether each lane's value takes the true side of a comparison split, as 1 or 0; `None` for other modes.
+#[inline(always)]
+fn compare_lanes<const L: usize>(mode: Mode, t: f64, missing: bool, v: &[f64]) -> Option<[f64; L]> {
+    #[inline(always)]
+    fn lanes<const L: usize>(v: &[f64], t: f64, missing: bool, cond: impl Fn(f64, f64) -> bool) -> [f64; L] {
+        let mut out = [0.0; L];
+        for (o, &v) in out.iter_mut().zip(v) {
+            *o = if cond(v, t) | (missing & v.is_nan()) { 1.0 } else { 0.0 };
+        }
+        out
+    }
+    Some(match mode {
+        Mode::Leq => lanes(v, t, missing, |v, t| v <= t),
+        Mode::Lt => lanes(v, t, missing, |v, t| v < t),
+        Mode::Gte => lanes(v, t, missing, |v, t| v >= t),
+        Mode::Gt => lanes(v, t, missing, |v, t| v > t),
+        _ => return None,
+    })
 }
 
 /// A split node with the cover fractions of its children.
@@ -167,6 +173,26 @@ impl TreeBuilder {
 }
 
 impl ShapTree {
+    /// Asks the CPU to start loading the tree's walk plan into the caches, so the next walk finds it there. A
+    /// stream explains a few alerts between the batches it scores, by which time the trees have left the caches;
+    /// each tree's plan is a separate allocation of a few dozen cache lines, too short for the hardware prefetcher
+    /// to catch up with, so without a hint every walk waited on memory (`score_sample explain-cold`).
+    #[inline]
+    pub fn prefetch(&self) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(plan) = &self.plan {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let bytes = std::mem::size_of_val(plan.steps.as_slice());
+            let start = plan.steps.as_ptr().cast::<i8>();
+            for offset in (0..bytes).step_by(64) {
+                // SAFETY: SSE is part of x86-64; a prefetch reads nothing and the address is inside the steps.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) };
+            }
+            // SAFETY: as above, for the postorder positions.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(plan.post.as_ptr().cast::<i8>()) };
+        }
+    }
+
     /// Returns (cover-weighted value below `link` times `weight`, most distinct features on a path below).
     fn stats(
         &self,

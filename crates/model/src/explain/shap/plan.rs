@@ -5,13 +5,26 @@
 //! and that feature's merged zero fraction there. Computing these once per tree leaves a walk two flat loops: split
 //! nodes in preorder (parents before children) to carry the products down, then in postorder (children before
 //! parents, the recursion's order) to sum `H` back up and add contributions. On the seed model, against the laned
-//! recursion it replaces (`score_sample explain 2 1 N`, µs per row): 1 row 567 → 387, 2 rows 416 → 211, 4 rows
+//! recursion it replaced (`score_sample explain 2 1 N`, µs per row): 1 row 567 → 387, 2 rows 416 → 211, 4 rows
 //! 208 → 172, 8 rows 170 → 119.
+//!
+//! Each split node's step holds everything a walk reads of it, split and leaf values included, in one 64-byte
+//! record (plus two bytes of postorder): a stream explains a few alerts between the batches it scores, so the trees
+//! are out of the caches at every call and a walk waits on reading them (`score_sample explain-cold`). Spread over
+//! the tree's nodes, the plan's links and zero fractions, and the leaves, a split node had cost about 110 bytes in
+//! five arrays. With [`super::ShapTree::prefetch`] and the compares in registers ([`super::simd`]), on the seed
+//! model (µs per row, cold caches, against the layout before): 8 rows 134 → 83, 4 rows 212 → 115, 1 row 733 → 465.
 
 use super::{ShapTree, LEAF};
+use crate::tree::Mode;
 
-/// No such edge: a root node's feeding edge, or the previous edge on a feature the path has not tested.
-pub(super) const NONE: u32 = u32::MAX;
+/// No such edge (a root's feeding edge; the previous edge on a feature the path has not tested) or, as a child, a
+/// leaf.
+pub(super) const NONE: u16 = u16::MAX;
+
+/// Split nodes a plan can hold: positions and edges (two per node) must fit the steps' 16-bit links below
+/// [`NONE`].
+pub(super) const MAX_NODES: usize = (NONE as usize) / 2;
 
 /// The walk plan of one tree. Split nodes are numbered in preorder ("positions"); the edge to side `s` (0: true,
 /// 1: false) of the node at position `i` is edge `2i + s`.
@@ -19,65 +32,111 @@ pub(super) const NONE: u32 = u32::MAX;
 pub(super) struct Plan {
     /// The split node at each position.
     pub steps: Vec<Step>,
-    /// Per edge: the merged zero fraction of its feature on the path through it.
-    pub zero: Vec<f64>,
     /// Positions in postorder.
-    pub post: Vec<u32>,
+    pub post: Vec<u16>,
 }
 
-/// What the walk needs of the split node at one position.
-#[derive(Debug, Clone)]
+/// What a walk reads of the split node at one position.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
 pub(super) struct Step {
-    /// Index in the tree's nodes.
-    pub node: u32,
+    /// The split's threshold (comparison modes).
+    pub threshold: f64,
+    /// `cover(child) / cover(node)` for `[true, false]`.
+    pub zero: [f64; 2],
+    /// The merged zero fraction of the node's feature on the path above it (1 when the path has not tested it).
+    pub zp: f64,
+    /// Per side: the leaf's value when that side is a leaf.
+    pub leaf: [f64; 2],
+    /// The feature tested.
+    pub feature: u32,
+    /// Index in the tree's nodes (whose split a set-membership test needs).
+    pub node: u16,
     /// The edge into it ([`NONE`] for the root).
-    pub parent_edge: u32,
+    pub parent_edge: u16,
     /// The nearest edge above it on the same feature ([`NONE`]: the path has not tested it).
-    pub prev: u32,
-    /// Per side: the child's position, or a [`LEAF`] link.
-    pub child: [u32; 2],
+    pub prev: u16,
+    /// Per side: the child's position, or [`NONE`] for a leaf.
+    pub child: [u16; 2],
+    pub mode: Mode,
+    pub missing_true: bool,
+}
+
+impl Step {
+    /// Whether each lane's value takes the true side, as 1 or 0 ([`super::Split::goes_true_lanes`]).
+    #[inline(always)]
+    pub fn goes_true_lanes<const L: usize>(&self, tree: &ShapTree, v: &[f64]) -> [f64; L] {
+        super::compare_lanes(self.mode, self.threshold, self.missing_true, v)
+            .unwrap_or_else(|| tree.nodes[self.node as usize].split.goes_true_lanes(v))
+    }
 }
 
 impl Plan {
-    /// The plan of `tree`, or `None` when its root is a leaf.
+    /// The plan of `tree`, or `None` when its root is a leaf or it has more than [`MAX_NODES`] split nodes.
     pub fn of(tree: &ShapTree) -> Option<Plan> {
-        if tree.root & LEAF != 0 {
+        let count = tree.nodes.len();
+        if tree.root & LEAF != 0 || count > MAX_NODES {
             return None;
         }
-        let count = tree.nodes.len();
-        let mut plan = Plan {
-            steps: Vec::with_capacity(count),
-            zero: Vec::with_capacity(2 * count),
-            post: Vec::with_capacity(count),
-        };
+        let mut plan = Plan { steps: Vec::with_capacity(count), post: Vec::with_capacity(count) };
         let features = tree.nodes.iter().map(|n| n.split.feature as usize + 1).max().unwrap_or(0);
-        plan.visit(tree, tree.root, NONE, &mut vec![NONE; features]);
+        let mut zero = Vec::with_capacity(2 * count);
+        plan.visit(tree, tree.root, NONE, &mut vec![NONE; features], &mut zero);
         Some(plan)
     }
 
     /// Numbers the split node `node` and those below it; `last` holds the last edge on each feature along the path
-    /// (restored before returning). Returns the node's position.
-    fn visit(&mut self, tree: &ShapTree, node: u32, parent_edge: u32, last: &mut [u32]) -> u32 {
-        let position = self.steps.len() as u32;
+    /// (restored before returning) and `zero` each numbered edge's merged zero fraction. Returns the node's
+    /// position.
+    fn visit(&mut self, tree: &ShapTree, node: u32, parent_edge: u16, last: &mut [u16], zero: &mut Vec<f64>) -> u16 {
+        let position = self.steps.len() as u16;
         let n = &tree.nodes[node as usize];
         let feature = n.split.feature as usize;
         let prev = last[feature];
-        self.steps.push(Step { node, parent_edge, prev, child: n.children });
+        let zp = if prev == NONE { 1.0 } else { zero[prev as usize] };
+        let mut leaf = [0.0; 2];
+        for (value, &child) in leaf.iter_mut().zip(&n.children) {
+            if child & LEAF != 0 {
+                *value = tree.leaves[(child & !LEAF) as usize];
+            }
+        }
+        self.steps.push(Step {
+            threshold: n.split.threshold,
+            zero: n.zero,
+            zp,
+            leaf,
+            feature: n.split.feature,
+            node: node as u16,
+            parent_edge,
+            prev,
+            child: [NONE; 2],
+            mode: n.split.mode,
+            missing_true: n.split.missing_true,
+        });
         for side in 0..2 {
             // The recursive walk's product: the side's own fraction on a first test, else times the merged one.
-            let z = if prev == NONE { n.zero[side] } else { self.zero[prev as usize] * n.zero[side] };
-            self.zero.push(z);
+            zero.push(if prev == NONE { n.zero[side] } else { zp * n.zero[side] });
         }
         for (side, &child) in n.children.iter().enumerate() {
             if child & LEAF == 0 {
-                let edge = 2 * position + side as u32;
+                let edge = 2 * position + side as u16;
                 last[feature] = edge;
-                let at = self.visit(tree, child, edge, last);
+                let at = self.visit(tree, child, edge, last, zero);
                 self.steps[position as usize].child[side] = at;
             }
         }
         last[feature] = prev;
         self.post.push(position);
         position
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Step>(), 64);
     }
 }

@@ -9,7 +9,10 @@
 //!   point, up to nine a node, which had become most of the walk's fixed cost per node. Here both sides' constants
 //!   are computed together in vector registers ([`First`], [`Repeat`]): one or two divides with AVX-512.
 //!
-//! On the seed model (Zen 4, `score_sample explain 2 1 N`, µs per row): 8 rows 97 → 76, 4 rows 126 → 107.
+//! - Which side each lane takes is compared in registers, as a mask, from the row values and the step's threshold.
+//!
+//! On the seed model (Zen 4, `score_sample explain 2 1 N`, µs per row, caches warm): 8 rows 97 → 70, 4 rows
+//! 126 → 88.
 //!
 //! The arithmetic is that of [`super::walk`]'s `first_edge`, `repeat_edge`, `leaf` and `gather`, operation for
 //! operation and in the same order (no fused multiply-add): a vector lane rounds exactly as a scalar does, so a row
@@ -17,9 +20,10 @@
 
 use std::arch::x86_64::*;
 
-use super::plan::{Plan, NONE};
+use super::plan::{Plan, Step, NONE};
 use super::walk::Edge;
-use super::{Points, Scratch, ShapTree, Walk, LANES, LEAF};
+use super::{Points, Scratch, ShapTree, Walk, LANES};
+use crate::tree::Mode;
 
 /// A register of lanes and the operations the walk needs. Every method is only sound inside a function compiled
 /// with the instruction set the type names (its `#[target_feature]`).
@@ -41,6 +45,9 @@ trait Lanes: Copy {
     unsafe fn select(mask: Self::Mask, on: Self, off: Self) -> Self;
     /// Lanes that are not zero (the walks keep yes/no lanes as 1.0 and 0.0).
     unsafe fn nonzero(self) -> Self::Mask;
+    /// Lanes whose value takes the true side of a comparison split ([`super::compare_lanes`]'s rule); `None` for
+    /// other modes.
+    unsafe fn goes_true(self, mode: Mode, threshold: f64, missing_true: bool) -> Option<Self::Mask>;
     unsafe fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask;
     unsafe fn not(a: Self::Mask) -> Self::Mask;
 }
@@ -93,6 +100,19 @@ impl Lanes for Avx512 {
     #[inline(always)]
     unsafe fn nonzero(self) -> __mmask8 {
         _mm512_cmp_pd_mask::<_CMP_NEQ_UQ>(self.0, _mm512_setzero_pd())
+    }
+    #[inline(always)]
+    unsafe fn goes_true(self, mode: Mode, threshold: f64, missing_true: bool) -> Option<__mmask8> {
+        let t = _mm512_set1_pd(threshold);
+        let v = self.0;
+        let k = match mode {
+            Mode::Leq => _mm512_cmp_pd_mask::<_CMP_LE_OQ>(v, t),
+            Mode::Lt => _mm512_cmp_pd_mask::<_CMP_LT_OQ>(v, t),
+            Mode::Gte => _mm512_cmp_pd_mask::<_CMP_GE_OQ>(v, t),
+            Mode::Gt => _mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, t),
+            _ => return None,
+        };
+        Some(if missing_true { k | _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(v, v) } else { k })
     }
     #[inline(always)]
     unsafe fn and(a: __mmask8, b: __mmask8) -> __mmask8 {
@@ -154,6 +174,19 @@ impl Lanes for Avx2 {
         _mm256_cmp_pd::<_CMP_NEQ_UQ>(self.0, _mm256_setzero_pd())
     }
     #[inline(always)]
+    unsafe fn goes_true(self, mode: Mode, threshold: f64, missing_true: bool) -> Option<__m256d> {
+        let t = _mm256_set1_pd(threshold);
+        let v = self.0;
+        let k = match mode {
+            Mode::Leq => _mm256_cmp_pd::<_CMP_LE_OQ>(v, t),
+            Mode::Lt => _mm256_cmp_pd::<_CMP_LT_OQ>(v, t),
+            Mode::Gte => _mm256_cmp_pd::<_CMP_GE_OQ>(v, t),
+            Mode::Gt => _mm256_cmp_pd::<_CMP_GT_OQ>(v, t),
+            _ => return None,
+        };
+        Some(if missing_true { _mm256_or_pd(k, _mm256_cmp_pd::<_CMP_UNORD_Q>(v, v)) } else { k })
+    }
+    #[inline(always)]
     unsafe fn and(a: __m256d, b: __m256d) -> __m256d {
         _mm256_and_pd(a, b)
     }
@@ -213,13 +246,11 @@ unsafe fn planned<V: Lanes, const M: usize, const L: usize>(
     let (slots, below) = (&mut state.edges[..2 * count], &mut state.h[..count]);
     let (zero, one) = (V::splat(0.0), V::splat(1.0));
     for (i, step) in plan.steps.iter().enumerate() {
-        let node = &tree.nodes[step.node as usize];
-        let j = node.split.feature as usize;
-        let took_true: [f64; L] = node.split.goes_true_lanes(&x[j * LANES + first..j * LANES + first + L]);
+        let values = &x[step.feature as usize * LANES + first..][..L];
         if step.prev == NONE {
-            let c = First::new::<V, M>(node.zero, q);
+            let c = First::new::<V, M>(step.zero, q);
             for p in 0..parts {
-                let k_true = V::load(&took_true[part(p)]).nonzero();
+                let k_true = takes_true::<V, L>(tree, step, values, p);
                 let f = parent_products::<V, M, L>(slots, step.parent_edge, p);
                 for side in 0..2 {
                     let k_on = if side == 0 { k_true } else { V::not(k_true) };
@@ -236,14 +267,14 @@ unsafe fn planned<V: Lanes, const M: usize, const L: usize>(
             }
         } else {
             let prev = step.prev as usize;
-            let c = Repeat::new::<V, M>(plan.zero[prev], node.zero, q);
+            let c = Repeat::new::<V, M>(step.zp, step.zero, q);
             for p in 0..parts {
-                let k_true = V::load(&took_true[part(p)]).nonzero();
+                let k_true = takes_true::<V, L>(tree, step, values, p);
                 let k_on = V::load(&slots[prev].o[part(p)]).nonzero();
                 let f = parent_products::<V, M, L>(slots, step.parent_edge, p);
                 for side in 0..2 {
                     let k_took = V::and(k_on, if side == 0 { k_true } else { V::not(k_true) });
-                    let off = V::splat(node.zero[side]);
+                    let off = V::splat(step.zero[side]);
                     let edge = &mut slots[2 * i + side];
                     for (m, fm) in f.iter().take(M).enumerate() {
                         let k = 4 * side + m;
@@ -260,7 +291,7 @@ unsafe fn planned<V: Lanes, const M: usize, const L: usize>(
     for &i in &plan.post {
         let i = i as usize;
         let step = &plan.steps[i];
-        let at = tree.nodes[step.node as usize].split.feature as usize * LANES + first;
+        let at = step.feature as usize * LANES + first;
         for p in 0..parts {
             let mut h = [zero; 4];
             let mut contribution = zero;
@@ -268,8 +299,8 @@ unsafe fn planned<V: Lanes, const M: usize, const L: usize>(
                 let edge = &slots[2 * i + side];
                 let child = step.child[side];
                 for m in 0..M {
-                    let hc = if child & LEAF != 0 {
-                        V::load(&edge.f[m][part(p)]).mul(V::splat(tree.leaves[(child & !LEAF) as usize]))
+                    let hc = if child == NONE {
+                        V::load(&edge.f[m][part(p)]).mul(V::splat(step.leaf[side]))
                     } else {
                         V::load(&below[child as usize][m][part(p)])
                     };
@@ -290,7 +321,7 @@ unsafe fn planned<V: Lanes, const M: usize, const L: usize>(
 #[inline(always)]
 unsafe fn parent_products<V: Lanes, const M: usize, const L: usize>(
     slots: &[Edge<M, L>],
-    parent_edge: u32,
+    parent_edge: u16,
     p: usize,
 ) -> [V; 4] {
     let mut f = [V::splat(1.0); 4];
@@ -367,5 +398,19 @@ impl Repeat {
             w.mul(table::<V>(&s.neg_inv_one_minus_t, p).sub(rp)).store(&mut c.dr_b[at]);
         }
         c
+    }
+}
+
+/// Which lanes of register `p` take the true side of `step`'s split: compared in registers, or for other tests as
+/// the generic walk decides.
+#[inline(always)]
+unsafe fn takes_true<V: Lanes, const L: usize>(tree: &ShapTree, step: &Step, values: &[f64], p: usize) -> V::Mask {
+    let at = p * V::WIDTH..(p + 1) * V::WIDTH;
+    match V::load(&values[at.clone()]).goes_true(step.mode, step.threshold, step.missing_true) {
+        Some(mask) => mask,
+        None => {
+            let took: [f64; L] = step.goes_true_lanes(tree, values);
+            V::load(&took[at]).nonzero()
+        }
     }
 }

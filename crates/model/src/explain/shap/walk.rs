@@ -15,7 +15,7 @@
 use super::plan::{Plan, NONE};
 #[cfg(target_arch = "x86_64")]
 use super::simd;
-use super::{Points, Scratch, ShapNode, ShapTree, Walk, LANES, LEAF};
+use super::{Points, Scratch, ShapTree, Walk, LANES, LEAF};
 
 /// The instruction set the walk runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,13 +122,13 @@ impl<const M: usize, const L: usize> Edge<M, L> {
 /// for every lane, so each point divides once and a lane only picks one of two values.
 #[inline(always)]
 fn first_edge<const M: usize, const L: usize>(
-    node: &ShapNode,
+    zero: &[f64; 2],
     side: usize,
     took_true: &[f64; L],
     f: &[[f64; L]; M],
     q: &Points<M>,
 ) -> Edge<M, L> {
-    let z = node.zero[side];
+    let z = zero[side];
     let mut g_on = [0.0; M];
     let mut g_off = [0.0; M];
     let mut r_on = [0.0; M];
@@ -190,14 +190,14 @@ impl<const M: usize, const L: usize> Repeat<M, L> {
 /// the feature before (C: ratio `zero`, and `r = r'`, so no contribution).
 #[inline(always)]
 fn repeat_edge<const M: usize, const L: usize>(
-    node: &ShapNode,
+    zero: &[f64; 2],
     side: usize,
     took_true: &[f64; L],
     p: &Repeat<M, L>,
     f: &[[f64; L]; M],
     q: &Points<M>,
 ) -> Edge<M, L> {
-    let z = p.zp * node.zero[side];
+    let z = p.zp * zero[side];
     let mut ratio_a = [0.0; M];
     let mut ratio_b = [0.0; M];
     let mut dr_a = [0.0; M];
@@ -220,7 +220,7 @@ fn repeat_edge<const M: usize, const L: usize>(
         for r in 0..L {
             let (on, took) = (p.op[r] != 0.0, o[r] != 0.0);
             let ratio = if took { ratio_a[m] } else { ratio_b[m] };
-            fc[m][r] = f[m][r] * if on { ratio } else { node.zero[side] };
+            fc[m][r] = f[m][r] * if on { ratio } else { zero[side] };
             let d = if took { dr_a[m] } else { dr_b[m] };
             dr[m][r] = if on { d } else { 0.0 };
         }
@@ -297,7 +297,7 @@ macro_rules! kernel {
             if w.scratch.seen[j] == 0 {
                 w.scratch.seen[j] += 1;
                 for side in 0..2 {
-                    let e = first_edge(node, side, &took_true, f, q);
+                    let e = first_edge(&node.zero, side, &took_true, f, q);
                     w.scratch.set(j, w.first, node.zero[side], &e.o);
                     let hc = walk::<M, L>(tree, node.children[side], w, &e.f, q);
                     gather(&mut h, &mut contribution, &hc, &e.dr);
@@ -306,7 +306,7 @@ macro_rules! kernel {
             } else {
                 let p = Repeat::new(w.scratch.z[j], w.scratch.one::<L>(j, w.first), q);
                 for side in 0..2 {
-                    let e = repeat_edge(node, side, &took_true, &p, f, q);
+                    let e = repeat_edge(&node.zero, side, &took_true, &p, f, q);
                     w.scratch.set(j, w.first, p.zp * node.zero[side], &e.o);
                     let hc = walk::<M, L>(tree, node.children[side], w, &e.f, q);
                     w.scratch.set(j, w.first, p.zp, &p.op);
@@ -332,22 +332,20 @@ macro_rules! kernel {
             let state = edges.get::<M, L>(count);
             let (slots, below) = (&mut state.edges[..2 * count], &mut state.h[..count]);
             for (i, step) in plan.steps.iter().enumerate() {
-                let node = &tree.nodes[step.node as usize];
-                let j = node.split.feature as usize;
-                let took_true: [f64; L] = node.split.goes_true_lanes(&x[j * LANES + first..j * LANES + first + L]);
+                let j = step.feature as usize;
+                let took_true: [f64; L] = step.goes_true_lanes(tree, &x[j * LANES + first..j * LANES + first + L]);
                 let f = match step.parent_edge {
                     NONE => [[1.0; L]; M],
                     e => slots[e as usize].f,
                 };
                 if step.prev == NONE {
                     for side in 0..2 {
-                        slots[2 * i + side] = first_edge(node, side, &took_true, &f, q);
+                        slots[2 * i + side] = first_edge(&step.zero, side, &took_true, &f, q);
                     }
                 } else {
-                    let prev = step.prev as usize;
-                    let p = Repeat::<M, L>::new(plan.zero[prev], slots[prev].o, q);
+                    let p = Repeat::<M, L>::new(step.zp, slots[step.prev as usize].o, q);
                     for side in 0..2 {
-                        slots[2 * i + side] = repeat_edge(node, side, &took_true, &p, &f, q);
+                        slots[2 * i + side] = repeat_edge(&step.zero, side, &took_true, &p, &f, q);
                     }
                 }
             }
@@ -359,15 +357,11 @@ macro_rules! kernel {
                 for side in 0..2 {
                     let edge = &slots[2 * i + side];
                     let child = step.child[side];
-                    let hc = if child & LEAF != 0 {
-                        leaf(&edge.f, tree.leaves[(child & !LEAF) as usize])
-                    } else {
-                        below[child as usize]
-                    };
+                    let hc = if child == NONE { leaf(&edge.f, step.leaf[side]) } else { below[child as usize] };
                     gather(&mut h, &mut contribution, &hc, &edge.dr);
                 }
                 below[i] = h;
-                add(sum, tree.nodes[step.node as usize].split.feature as usize, first, &contribution);
+                add(sum, step.feature as usize, first, &contribution);
             }
         }
 
