@@ -1,6 +1,6 @@
-//! The planned walk ([`super::plan`]) written with x86-64 vector intrinsics, for the lane counts that fill whole
-//! registers: 8 lanes in one AVX-512 register, 4 or 8 lanes in one or two AVX2 registers. Most rows of a stream's
-//! alerts walk here; 1 and 2 lanes take the generic walk ([`super::walk`]).
+//! The planned walk ([`super::plan`]) written with x86-64 vector intrinsics, which every planned walk takes on a CPU
+//! with AVX2: lanes in the narrowest register that holds them (1 in a plain double, 2 in SSE, 4 in AVX2, 8 in one
+//! AVX-512 register or two AVX2 ones), each node's constants for both sides in the widest register the CPU has.
 //!
 //! Two costs of the generic walk go away:
 //! - Left to the auto-vectoriser, it built each edge on the stack, copied it into its slot, and copied the parent's
@@ -11,8 +11,8 @@
 //!
 //! - Which side each lane takes is compared in registers, as a mask, from the row values and the step's threshold.
 //!
-//! On the seed model (Zen 4, `score_sample explain 2 1 N`, µs per row, caches warm): 8 rows 97 → 70, 4 rows
-//! 126 → 88.
+//! On the seed model (Zen 4, `score_sample explain 2 1 N`, µs per row, caches warm), against the generic walk:
+//! 8 rows 97 → 70, 4 rows 126 → 88, 2 rows 273 → 183, 1 row 368 → 332.
 //!
 //! The arithmetic is that of [`super::walk`]'s `first_edge`, `repeat_edge`, `leaf` and `gather`, operation for
 //! operation and in the same order (no fused multiply-add): a vector lane rounds exactly as a scalar does, so a row
@@ -196,10 +196,156 @@ impl Lanes for Avx2 {
     }
 }
 
-/// The planned walk for `L` lanes (a multiple of 8) in AVX-512 registers.
+/// Two lanes in an SSE register (with the VEX encodings AVX2 brings), masks as all-ones or all-zeros lanes.
+#[derive(Clone, Copy)]
+struct Sse(__m128d);
+
+impl Lanes for Sse {
+    type Mask = __m128d;
+    const WIDTH: usize = 2;
+    #[inline(always)]
+    unsafe fn load(from: &[f64]) -> Self {
+        assert!(from.len() >= 2);
+        Sse(_mm_loadu_pd(from.as_ptr()))
+    }
+    #[inline(always)]
+    unsafe fn store(self, to: &mut [f64]) {
+        assert!(to.len() >= 2);
+        _mm_storeu_pd(to.as_mut_ptr(), self.0)
+    }
+    #[inline(always)]
+    unsafe fn splat(v: f64) -> Self {
+        Sse(_mm_set1_pd(v))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, other: Self) -> Self {
+        Sse(_mm_mul_pd(self.0, other.0))
+    }
+    #[inline(always)]
+    unsafe fn add(self, other: Self) -> Self {
+        Sse(_mm_add_pd(self.0, other.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, other: Self) -> Self {
+        Sse(_mm_sub_pd(self.0, other.0))
+    }
+    #[inline(always)]
+    unsafe fn div(self, other: Self) -> Self {
+        Sse(_mm_div_pd(self.0, other.0))
+    }
+    #[inline(always)]
+    unsafe fn sides(a: f64, b: f64, part: usize) -> Self {
+        Sse(_mm_set1_pd(if part < 2 { a } else { b }))
+    }
+    #[inline(always)]
+    unsafe fn select(mask: __m128d, on: Self, off: Self) -> Self {
+        Sse(_mm_blendv_pd(off.0, on.0, mask))
+    }
+    #[inline(always)]
+    unsafe fn nonzero(self) -> __m128d {
+        _mm_cmp_pd::<_CMP_NEQ_UQ>(self.0, _mm_setzero_pd())
+    }
+    #[inline(always)]
+    unsafe fn goes_true(self, mode: Mode, threshold: f64, missing_true: bool) -> Option<__m128d> {
+        let t = _mm_set1_pd(threshold);
+        let v = self.0;
+        let k = match mode {
+            Mode::Leq => _mm_cmp_pd::<_CMP_LE_OQ>(v, t),
+            Mode::Lt => _mm_cmp_pd::<_CMP_LT_OQ>(v, t),
+            Mode::Gte => _mm_cmp_pd::<_CMP_GE_OQ>(v, t),
+            Mode::Gt => _mm_cmp_pd::<_CMP_GT_OQ>(v, t),
+            _ => return None,
+        };
+        Some(if missing_true { _mm_or_pd(k, _mm_cmp_pd::<_CMP_UNORD_Q>(v, v)) } else { k })
+    }
+    #[inline(always)]
+    unsafe fn and(a: __m128d, b: __m128d) -> __m128d {
+        _mm_and_pd(a, b)
+    }
+    #[inline(always)]
+    unsafe fn not(a: __m128d) -> __m128d {
+        _mm_xor_pd(a, _mm_castsi128_pd(_mm_set1_epi64x(-1)))
+    }
+}
+
+/// One lane (a lone alert): plain doubles, while the node constants still come from vector registers.
+#[derive(Clone, Copy)]
+struct One(f64);
+
+impl Lanes for One {
+    type Mask = bool;
+    const WIDTH: usize = 1;
+    #[inline(always)]
+    unsafe fn load(from: &[f64]) -> Self {
+        One(from[0])
+    }
+    #[inline(always)]
+    unsafe fn store(self, to: &mut [f64]) {
+        to[0] = self.0;
+    }
+    #[inline(always)]
+    unsafe fn splat(v: f64) -> Self {
+        One(v)
+    }
+    #[inline(always)]
+    unsafe fn mul(self, other: Self) -> Self {
+        One(self.0 * other.0)
+    }
+    #[inline(always)]
+    unsafe fn add(self, other: Self) -> Self {
+        One(self.0 + other.0)
+    }
+    #[inline(always)]
+    unsafe fn sub(self, other: Self) -> Self {
+        One(self.0 - other.0)
+    }
+    #[inline(always)]
+    unsafe fn div(self, other: Self) -> Self {
+        One(self.0 / other.0)
+    }
+    #[inline(always)]
+    unsafe fn sides(a: f64, b: f64, part: usize) -> Self {
+        One(if part < 4 { a } else { b })
+    }
+    #[inline(always)]
+    unsafe fn select(mask: bool, on: Self, off: Self) -> Self {
+        if mask {
+            on
+        } else {
+            off
+        }
+    }
+    #[inline(always)]
+    unsafe fn nonzero(self) -> bool {
+        self.0 != 0.0
+    }
+    #[inline(always)]
+    unsafe fn goes_true(self, mode: Mode, threshold: f64, missing_true: bool) -> Option<bool> {
+        let (v, t) = (self.0, threshold);
+        let k = match mode {
+            Mode::Leq => v <= t,
+            Mode::Lt => v < t,
+            Mode::Gte => v >= t,
+            Mode::Gt => v > t,
+            _ => return None,
+        };
+        Some(k | (missing_true & v.is_nan()))
+    }
+    #[inline(always)]
+    unsafe fn and(a: bool, b: bool) -> bool {
+        a & b
+    }
+    #[inline(always)]
+    unsafe fn not(a: bool) -> bool {
+        !a
+    }
+}
+
+/// The planned walk for `L` lanes (1, 2, 4 or 8): lanes in the narrowest register that holds them (8 in AVX-512),
+/// node constants in AVX-512 registers.
 ///
 /// # Safety
-/// The CPU must have AVX-512F.
+/// The CPU must have AVX-512F (which implies AVX2).
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn planned_avx512<const M: usize, const L: usize>(
     tree: &ShapTree,
@@ -207,10 +353,16 @@ pub(super) unsafe fn planned_avx512<const M: usize, const L: usize>(
     w: &mut Walk<'_, L>,
     q: &Points<M>,
 ) {
-    planned::<Avx512, M, L>(tree, plan, w, q)
+    match L {
+        1 => planned::<One, Avx512, M, L>(tree, plan, w, q),
+        2 => planned::<Sse, Avx512, M, L>(tree, plan, w, q),
+        4 => planned::<Avx2, Avx512, M, L>(tree, plan, w, q),
+        _ => planned::<Avx512, Avx512, M, L>(tree, plan, w, q),
+    }
 }
 
-/// The planned walk for `L` lanes (4 or 8) in AVX2 registers.
+/// The planned walk for `L` lanes (1, 2, 4 or 8) with AVX2: lanes in SSE or AVX2 registers (8 in two), node
+/// constants in AVX2 registers.
 ///
 /// # Safety
 /// The CPU must have AVX2.
@@ -221,16 +373,20 @@ pub(super) unsafe fn planned_avx2<const M: usize, const L: usize>(
     w: &mut Walk<'_, L>,
     q: &Points<M>,
 ) {
-    planned::<Avx2, M, L>(tree, plan, w, q)
+    match L {
+        1 => planned::<One, Avx2, M, L>(tree, plan, w, q),
+        2 => planned::<Sse, Avx2, M, L>(tree, plan, w, q),
+        _ => planned::<Avx2, Avx2, M, L>(tree, plan, w, q),
+    }
 }
 
-/// Registers per lane set at most (8 lanes in 4-lane registers).
+/// Registers per lane set at most (8 lanes in AVX2 registers).
 const PARTS: usize = 2;
 
-/// The walk along `plan` for `L` lanes in registers of `V`; inlined into the callers above, which compile it for
-/// their instruction set.
+/// The walk along `plan` for `L` lanes in registers of `V`, each node's constants computed for both sides at once
+/// in registers of `C`; inlined into the callers above, which compile it for their instruction set.
 #[inline(always)]
-unsafe fn planned<V: Lanes, const M: usize, const L: usize>(
+unsafe fn planned<V: Lanes, C: Lanes, const M: usize, const L: usize>(
     tree: &ShapTree,
     plan: &Plan,
     w: &mut Walk<'_, L>,
@@ -248,7 +404,7 @@ unsafe fn planned<V: Lanes, const M: usize, const L: usize>(
     for (i, step) in plan.steps.iter().enumerate() {
         let values = &x[step.feature as usize * LANES + first..][..L];
         if step.prev == NONE {
-            let c = First::new::<V, M>(step.zero, q);
+            let c = First::new::<C, M>(step.zero, q);
             for p in 0..parts {
                 let k_true = takes_true::<V, L>(tree, step, values, p);
                 let f = parent_products::<V, M, L>(slots, step.parent_edge, p);
@@ -267,7 +423,7 @@ unsafe fn planned<V: Lanes, const M: usize, const L: usize>(
             }
         } else {
             let prev = step.prev as usize;
-            let c = Repeat::new::<V, M>(step.zp, step.zero, q);
+            let c = Repeat::new::<C, M>(step.zp, step.zero, q);
             for p in 0..parts {
                 let k_true = takes_true::<V, L>(tree, step, values, p);
                 let k_on = V::load(&slots[prev].o[part(p)]).nonzero();

@@ -9,8 +9,8 @@
 //! Two walks share the per-edge arithmetic ([`first_edge`], [`repeat_edge`]) and its order of operations, so they
 //! give the same bits: the planned walk ([`super::plan`]), two flat loops over a tree's split nodes, which rows of
 //! trees with a plan take (few quadrature points, not too many nodes); and the depth-first recursion, which the
-//! other trees take, one row at a time. On x86-64, planned walks of 4 and 8 lanes run the same arithmetic written
-//! with intrinsics instead ([`super::simd`], faster still).
+//! other trees take, one row at a time. On x86-64 with AVX2, planned walks run the same arithmetic written with
+//! intrinsics instead ([`super::simd`], faster still); the portable one here serves other CPUs and the tests.
 
 use super::plan::{Plan, NONE};
 #[cfg(target_arch = "x86_64")]
@@ -79,26 +79,16 @@ pub(super) fn recursive<const M: usize, const L: usize>(isa: Isa, tree: &ShapTre
 pub(super) fn planned<const M: usize, const L: usize>(isa: Isa, tree: &ShapTree, w: &mut Walk<'_, L>, q: &Points<M>) {
     let Some(plan) = &tree.plan else { unreachable!("the planned walk is only taken by trees with a plan") };
     match isa {
-        Isa::Baseline => baseline::planned::<M, L>(tree, plan, w, q),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if L == 8 => {
-            // SAFETY: as in `recursive`.
-            unsafe { simd::planned_avx512::<M, L>(tree, plan, w, q) };
-        }
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 | Isa::Avx512 if L == 4 || L == 8 => {
-            // SAFETY: as in `recursive`; a CPU with AVX-512F is only taken as `Isa::Avx512` when it has AVX2 too.
-            unsafe { simd::planned_avx2::<M, L>(tree, plan, w, q) };
-        }
+        Isa::Baseline => baseline_planned::<M, L>(tree, plan, w, q),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
             // SAFETY: as in `recursive`.
-            unsafe { avx2::planned::<M, L>(tree, plan, w, q) };
+            unsafe { simd::planned_avx2::<M, L>(tree, plan, w, q) };
         }
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => {
-            // SAFETY: as in `recursive`.
-            unsafe { avx512::planned::<M, L>(tree, plan, w, q) };
+            // SAFETY: as in `recursive`; a CPU is only taken as `Isa::Avx512` when it has AVX2 too.
+            unsafe { simd::planned_avx512::<M, L>(tree, plan, w, q) };
         }
     }
 }
@@ -316,55 +306,6 @@ macro_rules! kernel {
             add(&mut w.scratch.sum, j, w.first, &contribution);
             h
         }
-
-        /// The walk along a [`Plan`]: split nodes in preorder store each edge's `F`, `w·(r − r')` and one fractions;
-        /// then in postorder each node sums its edges' `H` and adds its contribution, in the recursion's order.
-        $(#[$feature])*
-        pub(super) fn planned<const M: usize, const L: usize>(
-            tree: &ShapTree,
-            plan: &Plan,
-            w: &mut Walk<'_, L>,
-            q: &Points<M>,
-        ) {
-            let first = w.first;
-            let Scratch { x, sum, edges, .. } = &mut *w.scratch;
-            let count = plan.steps.len();
-            let state = edges.get::<M, L>(count);
-            let (slots, below) = (&mut state.edges[..2 * count], &mut state.h[..count]);
-            for (i, step) in plan.steps.iter().enumerate() {
-                let j = step.feature as usize;
-                let took_true: [f64; L] = step.goes_true_lanes(tree, &x[j * LANES + first..j * LANES + first + L]);
-                let f = match step.parent_edge {
-                    NONE => [[1.0; L]; M],
-                    e => slots[e as usize].f,
-                };
-                if step.prev == NONE {
-                    for side in 0..2 {
-                        slots[2 * i + side] = first_edge(&step.zero, side, &took_true, &f, q);
-                    }
-                } else {
-                    let p = Repeat::<M, L>::new(step.zp, slots[step.prev as usize].o, q);
-                    for side in 0..2 {
-                        slots[2 * i + side] = repeat_edge(&step.zero, side, &took_true, &p, &f, q);
-                    }
-                }
-            }
-            for &i in &plan.post {
-                let i = i as usize;
-                let step = &plan.steps[i];
-                let mut h = [[0.0; L]; M];
-                let mut contribution = [0.0; L];
-                for side in 0..2 {
-                    let edge = &slots[2 * i + side];
-                    let child = step.child[side];
-                    let hc = if child == NONE { leaf(&edge.f, step.leaf[side]) } else { below[child as usize] };
-                    gather(&mut h, &mut contribution, &hc, &edge.dr);
-                }
-                below[i] = h;
-                add(sum, step.feature as usize, first, &contribution);
-            }
-        }
-
         }
     };
 }
@@ -374,3 +315,46 @@ kernel!(baseline);
 kernel!(avx2, #[target_feature(enable = "avx2")]);
 #[cfg(target_arch = "x86_64")]
 kernel!(avx512, #[target_feature(enable = "avx512f")]);
+
+/// The walk along a [`Plan`] in portable code (on x86-64 with AVX2, [`super::simd`] has it in vector registers):
+/// split nodes in preorder store each edge's `F`, `w·(r − r')` and one fractions; then in postorder each node sums
+/// its edges' `H` and adds its contribution, in the recursion's order.
+fn baseline_planned<const M: usize, const L: usize>(tree: &ShapTree, plan: &Plan, w: &mut Walk<'_, L>, q: &Points<M>) {
+    let first = w.first;
+    let Scratch { x, sum, edges, .. } = &mut *w.scratch;
+    let count = plan.steps.len();
+    let state = edges.get::<M, L>(count);
+    let (slots, below) = (&mut state.edges[..2 * count], &mut state.h[..count]);
+    for (i, step) in plan.steps.iter().enumerate() {
+        let j = step.feature as usize;
+        let took_true: [f64; L] = step.goes_true_lanes(tree, &x[j * LANES + first..j * LANES + first + L]);
+        let f = match step.parent_edge {
+            NONE => [[1.0; L]; M],
+            e => slots[e as usize].f,
+        };
+        if step.prev == NONE {
+            for side in 0..2 {
+                slots[2 * i + side] = first_edge(&step.zero, side, &took_true, &f, q);
+            }
+        } else {
+            let p = Repeat::<M, L>::new(step.zp, slots[step.prev as usize].o, q);
+            for side in 0..2 {
+                slots[2 * i + side] = repeat_edge(&step.zero, side, &took_true, &p, &f, q);
+            }
+        }
+    }
+    for &i in &plan.post {
+        let i = i as usize;
+        let step = &plan.steps[i];
+        let mut h = [[0.0; L]; M];
+        let mut contribution = [0.0; L];
+        for side in 0..2 {
+            let edge = &slots[2 * i + side];
+            let child = step.child[side];
+            let hc = if child == NONE { leaf(&edge.f, step.leaf[side]) } else { below[child as usize] };
+            gather(&mut h, &mut contribution, &hc, &edge.dr);
+        }
+        below[i] = h;
+        add(sum, step.feature as usize, first, &contribution);
+    }
+}
