@@ -158,9 +158,13 @@ pub fn execute(args: &RunArgs, dashboard: Option<Dashboard>, stop: &AtomicBool) 
                 model_name,
                 score_reasons,
             };
-            let total =
-                count_data_lines(transactions).with_context(|| format!("reading {}", transactions.display()))?;
-            let bar = status_bar(&progress, Some(total), args.quiet);
+            // The total is for the progress bar alone: with --quiet the file is not read twice.
+            let total = if args.quiet {
+                None
+            } else {
+                Some(count_data_lines(transactions).with_context(|| format!("reading {}", transactions.display()))?)
+            };
+            let bar = status_bar(&progress, total, args.quiet);
             let result = run_embedded_until(&config, scorer, &progress, stop, Some(&mut observer));
             bar.finish();
             result.map_err(anyhow::Error::from)
