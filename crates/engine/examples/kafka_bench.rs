@@ -238,7 +238,7 @@ fn job_config(max_wait: Duration) -> JobConfig {
         max_out_of_orderness: Duration::from_secs(20),
         idle_timeout: Duration::from_secs(10),
         pacing: Pacing::AsFastAsPossible,
-        batch_size: 256,
+        batch_size: 1024,
         batch_timeout: Duration::from_millis(20),
         threshold: 0.5,
         monitor: None,

@@ -124,149 +124,102 @@ impl Lanes for Avx512 {
     }
 }
 
-/// Four lanes in an AVX2 register, masks as all-ones or all-zeros lanes.
-#[derive(Clone, Copy)]
-struct Avx2(__m256d);
+/// Defines a lane type over an SSE or AVX register of doubles whose masks are all-ones or all-zeros lanes; the two
+/// sizes differ only in the intrinsics' names.
+macro_rules! blend_lanes {
+    (
+        $(#[$doc:meta])* $name:ident($reg:ty, $width:literal, $side_part:literal):
+        $load:ident, $store:ident, $set1:ident, $setzero:ident, $mul:ident, $add:ident, $sub:ident, $div:ident,
+        $blendv:ident, $cmp:ident, $or:ident, $and:ident, $xor:ident, $cast:ident, $set1_epi64x:ident
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        struct $name($reg);
 
-impl Lanes for Avx2 {
-    type Mask = __m256d;
-    const WIDTH: usize = 4;
-    #[inline(always)]
-    unsafe fn load(from: &[f64]) -> Self {
-        assert!(from.len() >= 4);
-        Avx2(_mm256_loadu_pd(from.as_ptr()))
-    }
-    #[inline(always)]
-    unsafe fn store(self, to: &mut [f64]) {
-        assert!(to.len() >= 4);
-        _mm256_storeu_pd(to.as_mut_ptr(), self.0)
-    }
-    #[inline(always)]
-    unsafe fn splat(v: f64) -> Self {
-        Avx2(_mm256_set1_pd(v))
-    }
-    #[inline(always)]
-    unsafe fn mul(self, other: Self) -> Self {
-        Avx2(_mm256_mul_pd(self.0, other.0))
-    }
-    #[inline(always)]
-    unsafe fn add(self, other: Self) -> Self {
-        Avx2(_mm256_add_pd(self.0, other.0))
-    }
-    #[inline(always)]
-    unsafe fn sub(self, other: Self) -> Self {
-        Avx2(_mm256_sub_pd(self.0, other.0))
-    }
-    #[inline(always)]
-    unsafe fn div(self, other: Self) -> Self {
-        Avx2(_mm256_div_pd(self.0, other.0))
-    }
-    #[inline(always)]
-    unsafe fn sides(a: f64, b: f64, part: usize) -> Self {
-        Avx2(_mm256_set1_pd(if part == 0 { a } else { b }))
-    }
-    #[inline(always)]
-    unsafe fn select(mask: __m256d, on: Self, off: Self) -> Self {
-        Avx2(_mm256_blendv_pd(off.0, on.0, mask))
-    }
-    #[inline(always)]
-    unsafe fn nonzero(self) -> __m256d {
-        _mm256_cmp_pd::<_CMP_NEQ_UQ>(self.0, _mm256_setzero_pd())
-    }
-    #[inline(always)]
-    unsafe fn goes_true(self, mode: Mode, threshold: f64, missing_true: bool) -> Option<__m256d> {
-        let t = _mm256_set1_pd(threshold);
-        let v = self.0;
-        let k = match mode {
-            Mode::Leq => _mm256_cmp_pd::<_CMP_LE_OQ>(v, t),
-            Mode::Lt => _mm256_cmp_pd::<_CMP_LT_OQ>(v, t),
-            Mode::Gte => _mm256_cmp_pd::<_CMP_GE_OQ>(v, t),
-            Mode::Gt => _mm256_cmp_pd::<_CMP_GT_OQ>(v, t),
-            _ => return None,
-        };
-        Some(if missing_true { _mm256_or_pd(k, _mm256_cmp_pd::<_CMP_UNORD_Q>(v, v)) } else { k })
-    }
-    #[inline(always)]
-    unsafe fn and(a: __m256d, b: __m256d) -> __m256d {
-        _mm256_and_pd(a, b)
-    }
-    #[inline(always)]
-    unsafe fn not(a: __m256d) -> __m256d {
-        _mm256_xor_pd(a, _mm256_castsi256_pd(_mm256_set1_epi64x(-1)))
-    }
+        impl Lanes for $name {
+            type Mask = $reg;
+            const WIDTH: usize = $width;
+            #[inline(always)]
+            unsafe fn load(from: &[f64]) -> Self {
+                assert!(from.len() >= $width);
+                $name($load(from.as_ptr()))
+            }
+            #[inline(always)]
+            unsafe fn store(self, to: &mut [f64]) {
+                assert!(to.len() >= $width);
+                $store(to.as_mut_ptr(), self.0)
+            }
+            #[inline(always)]
+            unsafe fn splat(v: f64) -> Self {
+                $name($set1(v))
+            }
+            #[inline(always)]
+            unsafe fn mul(self, other: Self) -> Self {
+                $name($mul(self.0, other.0))
+            }
+            #[inline(always)]
+            unsafe fn add(self, other: Self) -> Self {
+                $name($add(self.0, other.0))
+            }
+            #[inline(always)]
+            unsafe fn sub(self, other: Self) -> Self {
+                $name($sub(self.0, other.0))
+            }
+            #[inline(always)]
+            unsafe fn div(self, other: Self) -> Self {
+                $name($div(self.0, other.0))
+            }
+            #[inline(always)]
+            unsafe fn sides(a: f64, b: f64, part: usize) -> Self {
+                // Parts below `$side_part` hold side 0's four points.
+                $name($set1(if part < $side_part { a } else { b }))
+            }
+            #[inline(always)]
+            unsafe fn select(mask: $reg, on: Self, off: Self) -> Self {
+                $name($blendv(off.0, on.0, mask))
+            }
+            #[inline(always)]
+            unsafe fn nonzero(self) -> $reg {
+                $cmp::<_CMP_NEQ_UQ>(self.0, $setzero())
+            }
+            #[inline(always)]
+            unsafe fn goes_true(self, mode: Mode, threshold: f64, missing_true: bool) -> Option<$reg> {
+                let (v, t) = (self.0, $set1(threshold));
+                let k = match mode {
+                    Mode::Leq => $cmp::<_CMP_LE_OQ>(v, t),
+                    Mode::Lt => $cmp::<_CMP_LT_OQ>(v, t),
+                    Mode::Gte => $cmp::<_CMP_GE_OQ>(v, t),
+                    Mode::Gt => $cmp::<_CMP_GT_OQ>(v, t),
+                    _ => return None,
+                };
+                Some(if missing_true { $or(k, $cmp::<_CMP_UNORD_Q>(v, v)) } else { k })
+            }
+            #[inline(always)]
+            unsafe fn and(a: $reg, b: $reg) -> $reg {
+                $and(a, b)
+            }
+            #[inline(always)]
+            unsafe fn not(a: $reg) -> $reg {
+                $xor(a, $cast($set1_epi64x(-1)))
+            }
+        }
+    };
 }
 
-/// Two lanes in an SSE register (with the VEX encodings AVX2 brings), masks as all-ones or all-zeros lanes.
-#[derive(Clone, Copy)]
-struct Sse(__m128d);
+blend_lanes!(
+    /// Four lanes in an AVX2 register.
+    Avx2(__m256d, 4, 1):
+    _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_mul_pd, _mm256_add_pd,
+    _mm256_sub_pd, _mm256_div_pd, _mm256_blendv_pd, _mm256_cmp_pd, _mm256_or_pd, _mm256_and_pd, _mm256_xor_pd,
+    _mm256_castsi256_pd, _mm256_set1_epi64x
+);
 
-impl Lanes for Sse {
-    type Mask = __m128d;
-    const WIDTH: usize = 2;
-    #[inline(always)]
-    unsafe fn load(from: &[f64]) -> Self {
-        assert!(from.len() >= 2);
-        Sse(_mm_loadu_pd(from.as_ptr()))
-    }
-    #[inline(always)]
-    unsafe fn store(self, to: &mut [f64]) {
-        assert!(to.len() >= 2);
-        _mm_storeu_pd(to.as_mut_ptr(), self.0)
-    }
-    #[inline(always)]
-    unsafe fn splat(v: f64) -> Self {
-        Sse(_mm_set1_pd(v))
-    }
-    #[inline(always)]
-    unsafe fn mul(self, other: Self) -> Self {
-        Sse(_mm_mul_pd(self.0, other.0))
-    }
-    #[inline(always)]
-    unsafe fn add(self, other: Self) -> Self {
-        Sse(_mm_add_pd(self.0, other.0))
-    }
-    #[inline(always)]
-    unsafe fn sub(self, other: Self) -> Self {
-        Sse(_mm_sub_pd(self.0, other.0))
-    }
-    #[inline(always)]
-    unsafe fn div(self, other: Self) -> Self {
-        Sse(_mm_div_pd(self.0, other.0))
-    }
-    #[inline(always)]
-    unsafe fn sides(a: f64, b: f64, part: usize) -> Self {
-        Sse(_mm_set1_pd(if part < 2 { a } else { b }))
-    }
-    #[inline(always)]
-    unsafe fn select(mask: __m128d, on: Self, off: Self) -> Self {
-        Sse(_mm_blendv_pd(off.0, on.0, mask))
-    }
-    #[inline(always)]
-    unsafe fn nonzero(self) -> __m128d {
-        _mm_cmp_pd::<_CMP_NEQ_UQ>(self.0, _mm_setzero_pd())
-    }
-    #[inline(always)]
-    unsafe fn goes_true(self, mode: Mode, threshold: f64, missing_true: bool) -> Option<__m128d> {
-        let t = _mm_set1_pd(threshold);
-        let v = self.0;
-        let k = match mode {
-            Mode::Leq => _mm_cmp_pd::<_CMP_LE_OQ>(v, t),
-            Mode::Lt => _mm_cmp_pd::<_CMP_LT_OQ>(v, t),
-            Mode::Gte => _mm_cmp_pd::<_CMP_GE_OQ>(v, t),
-            Mode::Gt => _mm_cmp_pd::<_CMP_GT_OQ>(v, t),
-            _ => return None,
-        };
-        Some(if missing_true { _mm_or_pd(k, _mm_cmp_pd::<_CMP_UNORD_Q>(v, v)) } else { k })
-    }
-    #[inline(always)]
-    unsafe fn and(a: __m128d, b: __m128d) -> __m128d {
-        _mm_and_pd(a, b)
-    }
-    #[inline(always)]
-    unsafe fn not(a: __m128d) -> __m128d {
-        _mm_xor_pd(a, _mm_castsi128_pd(_mm_set1_epi64x(-1)))
-    }
-}
+blend_lanes!(
+    /// Two lanes in an SSE register (with the VEX encodings AVX2 brings).
+    Sse(__m128d, 2, 2):
+    _mm_loadu_pd, _mm_storeu_pd, _mm_set1_pd, _mm_setzero_pd, _mm_mul_pd, _mm_add_pd, _mm_sub_pd, _mm_div_pd,
+    _mm_blendv_pd, _mm_cmp_pd, _mm_or_pd, _mm_and_pd, _mm_xor_pd, _mm_castsi128_pd, _mm_set1_epi64x
+);
 
 /// One lane (a lone alert): plain doubles, while the node constants still come from vector registers.
 #[derive(Clone, Copy)]
