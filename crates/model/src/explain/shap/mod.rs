@@ -24,7 +24,8 @@
 //! them. A lane computes exactly the operations of a walk of its row alone, so results do not depend on batching.
 //! What the walk tracks along a path but does not depend on the row is worked out once per tree ([`plan`]), so the
 //! walk is two flat loops rather than a recursion (trees too large for a plan still recurse, row by row). The walks
-//! are in [`walk`], compiled for the baseline instruction set, AVX2 and AVX-512F.
+//! are in [`walk`], compiled for the baseline instruction set, AVX2 and AVX-512F; on x86-64 with AVX2 the planned
+//! walk runs from [`simd`], written with intrinsics.
 //!
 //! Node covers (how many training rows, or how much hessian, reached each node) come from the caller
 //! ([`super::covers`]); the expected value is the cover-weighted mean leaf value.
@@ -188,8 +189,11 @@ impl ShapTree {
                 // SAFETY: SSE is part of x86-64; a prefetch reads nothing and the address is inside the steps.
                 unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) };
             }
-            // SAFETY: as above, for the postorder positions.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(plan.post.as_ptr().cast::<i8>()) };
+            let (post, post_bytes) = (plan.post.as_ptr().cast::<i8>(), std::mem::size_of_val(plan.post.as_slice()));
+            for offset in (0..post_bytes).step_by(64) {
+                // SAFETY: as above, for the postorder positions.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(post.add(offset)) };
+            }
         }
     }
 
@@ -311,6 +315,7 @@ const LANED_POINTS: usize = 4;
 /// points, 8 lanes), about 7 KiB over all sixteen. Gradient-boosted trees have tens to hundreds of nodes; 1,024
 /// bound a thread's buffers by about 7 MiB even for a model that walks every set at that size.
 const PLANNED_NODES: usize = 1024;
+const _: () = assert!(PLANNED_NODES <= plan::MAX_NODES, "a planned tree's links must fit a step");
 
 /// The rows being explained, lane by lane, and the per-feature state of the path being walked; reused across trees
 /// and calls.
@@ -530,13 +535,15 @@ mod tests {
             if depth == 0 || rng.below(5) == 0 {
                 return b.leaf(rng.unit() * 2.0 - 1.0);
             }
-            let mode = [Mode::Leq, Mode::Lt, Mode::Gt, Mode::Eq][rng.below(4) as usize];
+            // Every comparison the walks compare in registers, and tests they hand back to the split.
+            let modes = [Mode::Leq, Mode::Lt, Mode::Gte, Mode::Gt, Mode::Eq, Mode::Neq, Mode::Member];
+            let mode = modes[rng.below(modes.len() as u64) as usize];
             let split = Split {
                 feature: rng.below(u64::from(n_features)) as u32,
                 mode,
                 threshold: (rng.below(5) as f64) - 2.0,
                 missing_true: rng.below(2) == 0,
-                members: Box::new([]),
+                members: if mode == Mode::Member { Box::new([-1.0, 1.0]) } else { Box::new([]) },
             };
             let node = b.split(split);
             // Now and then a child no training row reached (zero cover), which the walk must take exactly too.

@@ -2,13 +2,12 @@
 //! with AVX2: lanes in the narrowest register that holds them (1 in a plain double, 2 in SSE, 4 in AVX2, 8 in one
 //! AVX-512 register or two AVX2 ones), each node's constants for both sides in the widest register the CPU has.
 //!
-//! Two costs of the generic walk go away:
+//! Three costs of the generic walk go away:
 //! - Left to the auto-vectoriser, it built each edge on the stack, copied it into its slot, and copied the parent's
 //!   products out again. Here a lane set stays in registers, a lane's side is a mask, and each edge is written once.
-//! - A node's per-point constants (the factors and weights every lane picks from) took one scalar divide per side and
-//!   point, up to nine a node, which had become most of the walk's fixed cost per node. Here both sides' constants
-//!   are computed together in vector registers ([`First`], [`Repeat`]): one or two divides with AVX-512.
-//!
+//! - A node's per-point constants (the factors and weights every lane picks from) took two or three scalar divides
+//!   per point, which had become most of the walk's fixed cost per node. Here both sides' constants are computed
+//!   together in vector registers ([`First`], [`Repeat`]): one or two divides with AVX-512.
 //! - Which side each lane takes is compared in registers, as a mask, from the row values and the step's threshold.
 //!
 //! On the seed model (Zen 4, `score_sample explain 2 1 N`, µs per row, caches warm), against the generic walk:
@@ -25,8 +24,9 @@ use super::walk::Edge;
 use super::{Points, Scratch, ShapTree, Walk, LANES};
 use crate::tree::Mode;
 
-/// A register of lanes and the operations the walk needs. Every method is only sound inside a function compiled
-/// with the instruction set the type names (its `#[target_feature]`).
+/// A register of lanes and the operations the walk needs. The methods use the intrinsics of the instruction set
+/// the type names: they may only run on a CPU that has it, and are only fast inlined into a function compiled for
+/// it (`#[target_feature]`).
 trait Lanes: Copy {
     /// A per-lane yes/no.
     type Mask: Copy;
@@ -298,7 +298,7 @@ impl Lanes for One {
 /// node constants in AVX-512 registers.
 ///
 /// # Safety
-/// The CPU must have AVX-512F (which implies AVX2).
+/// The CPU must have AVX-512F and AVX2 (`Isa::detect` checks both).
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn planned_avx512<const M: usize, const L: usize>(
     tree: &ShapTree,
