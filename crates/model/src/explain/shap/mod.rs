@@ -182,18 +182,17 @@ impl ShapTree {
     pub fn prefetch(&self) {
         #[cfg(target_arch = "x86_64")]
         if let Some(plan) = &self.plan {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let bytes = std::mem::size_of_val(plan.steps.as_slice());
-            let start = plan.steps.as_ptr().cast::<i8>();
-            for offset in (0..bytes).step_by(64) {
-                // SAFETY: SSE is part of x86-64; a prefetch reads nothing and the address is inside the steps.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) };
+            /// Prefetches every cache line `items` spans.
+            fn lines<T>(items: &[T]) {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                let start = items.as_ptr().cast::<i8>();
+                for offset in (0..std::mem::size_of_val(items)).step_by(64) {
+                    // SAFETY: SSE is part of x86-64; a prefetch reads nothing and the address is inside `items`.
+                    unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) };
+                }
             }
-            let (post, post_bytes) = (plan.post.as_ptr().cast::<i8>(), std::mem::size_of_val(plan.post.as_slice()));
-            for offset in (0..post_bytes).step_by(64) {
-                // SAFETY: as above, for the postorder positions.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(post.add(offset)) };
-            }
+            lines(&plan.steps);
+            lines(&plan.post);
         }
     }
 

@@ -50,6 +50,12 @@ trait Lanes: Copy {
     unsafe fn goes_true(self, mode: Mode, threshold: f64, missing_true: bool) -> Option<Self::Mask>;
     unsafe fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask;
     unsafe fn not(a: Self::Mask) -> Self::Mask;
+
+    /// The lanes register `p` holds in a row of lanes (or of the eight (side, point) lanes).
+    #[inline(always)]
+    fn part(p: usize) -> std::ops::Range<usize> {
+        p * Self::WIDTH..(p + 1) * Self::WIDTH
+    }
 }
 
 /// Eight lanes in an AVX-512 register, masks in a mask register.
@@ -347,7 +353,7 @@ unsafe fn planned<V: Lanes, C: Lanes, const M: usize, const L: usize>(
 ) {
     assert!(L.is_multiple_of(V::WIDTH) && L / V::WIDTH <= PARTS && M <= super::LANED_POINTS);
     let parts = L / V::WIDTH;
-    let part = |p: usize| p * V::WIDTH..(p + 1) * V::WIDTH;
+    let part = V::part;
     let first = w.first;
     let Scratch { x, sum, edges, .. } = &mut *w.scratch;
     let count = plan.steps.len();
@@ -420,7 +426,7 @@ unsafe fn planned<V: Lanes, C: Lanes, const M: usize, const L: usize>(
             for m in 0..M {
                 h[m].store(&mut below[i][m][part(p)]);
             }
-            let total = &mut sum[at + p * V::WIDTH..at + (p + 1) * V::WIDTH];
+            let total = &mut sum[at..][V::part(p)];
             V::load(total).add(contribution).store(total);
         }
     }
@@ -437,7 +443,7 @@ unsafe fn parent_products<V: Lanes, const M: usize, const L: usize>(
     if parent_edge != NONE {
         let parent = &slots[parent_edge as usize];
         for (fm, from) in f.iter_mut().zip(&parent.f) {
-            *fm = V::load(&from[p * V::WIDTH..(p + 1) * V::WIDTH]);
+            *fm = V::load(&from[V::part(p)]);
         }
     }
     f
@@ -446,7 +452,7 @@ unsafe fn parent_products<V: Lanes, const M: usize, const L: usize>(
 /// The register `p` of a (side, point) table of [`Points`].
 #[inline(always)]
 unsafe fn table<V: Lanes>(values: &[f64; 8], p: usize) -> V {
-    V::load(&values[p * V::WIDTH..(p + 1) * V::WIDTH])
+    V::load(&values[V::part(p)])
 }
 
 /// A first test of a node's feature: per (side, point), lane `4·side + point`, the factor on the side a row takes
@@ -468,7 +474,7 @@ impl First {
         for p in 0..8 / V::WIDTH {
             let z = V::sides(zero[0], zero[1], p);
             let g = z.add(table::<V>(&s.t, p).mul(one.sub(z)));
-            let at = p * V::WIDTH..(p + 1) * V::WIDTH;
+            let at = V::part(p);
             g.store(&mut g_on[at.clone()]);
             z.mul(table::<V>(&s.one_minus_t, p)).store(&mut g_off[at.clone()]);
             table::<V>(&s.w, p).mul(one.sub(z)).div(g).store(&mut r_on[at]);
@@ -500,7 +506,7 @@ impl Repeat {
             let z = V::sides(zp * zero[0], zp * zero[1], p);
             let g = z.add(t.mul(one.sub(z)));
             let w = table::<V>(&s.w, p);
-            let at = p * V::WIDTH..(p + 1) * V::WIDTH;
+            let at = V::part(p);
             g.mul(gp_inv).store(&mut c.ratio_a[at.clone()]);
             z.mul(table::<V>(&s.one_minus_t, p)).mul(gp_inv).store(&mut c.ratio_b[at.clone()]);
             w.mul(one.sub(z).div(g).sub(rp)).store(&mut c.dr_a[at.clone()]);
@@ -514,7 +520,7 @@ impl Repeat {
 /// the generic walk decides.
 #[inline(always)]
 unsafe fn takes_true<V: Lanes, const L: usize>(tree: &ShapTree, step: &Step, values: &[f64], p: usize) -> V::Mask {
-    let at = p * V::WIDTH..(p + 1) * V::WIDTH;
+    let at = V::part(p);
     match V::load(&values[at.clone()]).goes_true(step.mode, step.threshold, step.missing_true) {
         Some(mask) => mask,
         None => {
